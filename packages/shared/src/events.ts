@@ -1,0 +1,191 @@
+import { z } from 'zod';
+import { ContractValidationError } from './errors.js';
+import { BatchIdSchema, RunIdSchema, runIdFromTime, SourceIdSchema } from './ids.js';
+import { decodeS3EventKey } from './keys.js';
+import { check } from './validate.js';
+
+const IsoTimeSchema = z.iso.datetime({ offset: true, message: 'must be an ISO 8601 time' });
+
+/** What an EventBridge scheduled rule sends to its Lambda target. */
+export const ScheduledRuleEventSchema = z.object({
+  version: z.string().optional(),
+  id: z.string().optional(),
+  'detail-type': z.literal('Scheduled Event'),
+  source: z.literal('aws.events'),
+  account: z.string().optional(),
+  time: IsoTimeSchema,
+  region: z.string().optional(),
+  resources: z.array(z.string()).default([]),
+  detail: z.unknown().optional(),
+});
+
+/**
+ * What our EventBridge Scheduler schedule sends: Scheduler passes the target a
+ * fixed input, which the infrastructure fills from Scheduler's context attributes
+ * (`<aws.scheduler.scheduled-time>`, `<aws.scheduler.execution-id>`, ...).
+ */
+export const SchedulerEventSchema = z.object({
+  'detail-type': z.literal('Scheduled Event'),
+  source: z.literal('aws.scheduler'),
+  time: IsoTimeSchema,
+  id: z.string().optional(),
+  resources: z.array(z.string()).default([]),
+  attempt: z.union([z.string(), z.number()]).optional(),
+});
+
+/** The Scheduler input template the infrastructure configures (see SchedulerEventSchema). */
+export const SCHEDULER_INPUT_TEMPLATE = {
+  'detail-type': 'Scheduled Event',
+  source: 'aws.scheduler',
+  time: '<aws.scheduler.scheduled-time>',
+  id: '<aws.scheduler.execution-id>',
+  resources: ['<aws.scheduler.schedule-arn>'],
+  attempt: '<aws.scheduler.attempt-number>',
+} as const;
+
+/** A run started by hand (`fanout` CLI, console test event). */
+export const ManualTriggerSchema = z
+  .object({
+    type: z.literal('fanout.manual'),
+    runId: RunIdSchema,
+    /** Only these sources; all when absent. */
+    sources: z.array(SourceIdSchema).min(1).optional(),
+    /** Scheduled time to record for the run; the first delivery's clock when absent. */
+    time: IsoTimeSchema.optional(),
+  })
+  .strict();
+export type ManualTrigger = z.infer<typeof ManualTriggerSchema>;
+
+/** A manager invoking itself on a slice of a run's batches (two-level fan-out). */
+export const DispatchPartEventSchema = z
+  .object({
+    type: z.literal('fanout.dispatch'),
+    runId: RunIdSchema,
+    batchIds: z.array(BatchIdSchema).min(1),
+    part: z.number().int().nonnegative(),
+  })
+  .strict();
+export type DispatchPartEvent = z.infer<typeof DispatchPartEventSchema>;
+
+/** Every event the manager accepts, normalized. */
+export type ManagerTrigger =
+  | { kind: 'schedule'; runId: string; scheduledAt: string; via: 'rule' | 'scheduler' }
+  | { kind: 'manual'; runId: string; scheduledAt?: string; sources?: string[] }
+  | { kind: 'dispatch'; runId: string; batchIds: string[]; part: number };
+
+function describeShape(value: unknown): string {
+  if (typeof value !== 'object' || value === null) return `got ${JSON.stringify(value)}`;
+  const keys = Object.keys(value).slice(0, 6);
+  return `got an object with keys ${JSON.stringify(keys)}`;
+}
+
+/** Recognizes a manager event by shape and validates it; errors say which shape failed. */
+export function parseManagerEvent(event: unknown): ManagerTrigger {
+  const record = (typeof event === 'object' && event !== null ? event : {}) as Record<
+    string,
+    unknown
+  >;
+  if (record.type === 'fanout.manual') {
+    const result = check(ManualTriggerSchema, event);
+    if (!result.ok) throw new ContractValidationError('manual trigger', result.issues);
+    const { runId, sources, time } = result.value;
+    return {
+      kind: 'manual',
+      runId,
+      ...(time ? { scheduledAt: new Date(time).toISOString() } : {}),
+      ...(sources ? { sources } : {}),
+    };
+  }
+  if (record.type === 'fanout.dispatch') {
+    const result = check(DispatchPartEventSchema, event);
+    if (!result.ok) throw new ContractValidationError('dispatch event', result.issues);
+    return { kind: 'dispatch', ...result.value };
+  }
+  if (record.source === 'aws.events' || record.source === 'aws.scheduler') {
+    const via = record.source === 'aws.events' ? 'rule' : 'scheduler';
+    const schema = via === 'rule' ? ScheduledRuleEventSchema : SchedulerEventSchema;
+    const result = check(schema, event);
+    if (!result.ok) throw new ContractValidationError(`scheduled event (${via})`, result.issues);
+    const scheduledAt = new Date(result.value.time).toISOString();
+    return { kind: 'schedule', runId: runIdFromTime(scheduledAt), scheduledAt, via };
+  }
+  throw new ContractValidationError('manager event', [
+    `(root): expected a scheduled event (source aws.events or aws.scheduler), a manual trigger (type fanout.manual) or a dispatch event (type fanout.dispatch), ${describeShape(event)}`,
+  ]);
+}
+
+/** One record of an S3 event notification, as S3 sends it. */
+export const S3EventRecordSchema = z.object({
+  eventVersion: z.string().optional(),
+  eventSource: z.literal('aws:s3'),
+  awsRegion: z.string().optional(),
+  eventTime: z.string(),
+  eventName: z.string().regex(/^ObjectCreated:/, 'must be an ObjectCreated event'),
+  s3: z.object({
+    bucket: z.object({ name: z.string().min(1), arn: z.string().optional() }),
+    object: z.object({
+      /** URL-encoded, space as `+`. */
+      key: z.string().min(1),
+      size: z.number().int().nonnegative().optional(),
+      eTag: z.string().optional(),
+      versionId: z.string().optional(),
+      sequencer: z.string().optional(),
+    }),
+  }),
+});
+
+export const S3EventSchema = z.object({ Records: z.array(z.unknown()).min(1) });
+
+export interface S3ObjectRef {
+  readonly bucket: string;
+  /** Decoded key, ready for GetObject. */
+  readonly key: string;
+  /** The key as it arrived in the event. */
+  readonly encodedKey: string;
+  readonly size?: number;
+  readonly eTag?: string;
+  readonly eventTime: string;
+  readonly eventName: string;
+}
+
+export interface S3EventParseResult {
+  readonly objects: S3ObjectRef[];
+  /** Records that failed validation, with the reason. */
+  readonly invalid: { index: number; errors: string[] }[];
+}
+
+/**
+ * Validates an S3 notification and decodes each key once. A record that does not
+ * validate is reported with its index; the others proceed.
+ */
+export function parseS3Event(event: unknown): S3EventParseResult {
+  const top = check(S3EventSchema, event);
+  if (!top.ok) throw new ContractValidationError('S3 event', top.issues);
+  const objects: S3ObjectRef[] = [];
+  const invalid: { index: number; errors: string[] }[] = [];
+  top.value.Records.forEach((record, index) => {
+    const result = check(S3EventRecordSchema, record, ['Records', index]);
+    if (!result.ok) {
+      invalid.push({ index, errors: result.issues });
+      return;
+    }
+    const { s3, eventTime, eventName } = result.value;
+    try {
+      objects.push({
+        bucket: s3.bucket.name,
+        key: decodeS3EventKey(s3.object.key),
+        encodedKey: s3.object.key,
+        ...(s3.object.size !== undefined ? { size: s3.object.size } : {}),
+        ...(s3.object.eTag !== undefined ? { eTag: s3.object.eTag } : {}),
+        eventTime,
+        eventName,
+      });
+    } catch (error) {
+      invalid.push({
+        index,
+        errors: [`Records[${index}].s3.object.key: ${(error as Error).message}`],
+      });
+    }
+  });
+  return { objects, invalid };
+}

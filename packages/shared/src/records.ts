@@ -1,0 +1,259 @@
+import { z } from 'zod';
+import { ContractValidationError } from './errors.js';
+import { BatchIdSchema, RunIdSchema, SourceIdSchema } from './ids.js';
+import { FormatOptionsSchema, FormatSchema } from './manifest.js';
+import { ValidatorsSchema } from './payload.js';
+import { check } from './validate.js';
+
+const IsoTime = z.iso.datetime({ offset: true });
+
+/** Metadata stored with every raw object (S3 user metadata, `x-amz-meta-*`). */
+export const RawObjectMetadataSchema = z.object({
+  runId: RunIdSchema,
+  sourceId: SourceIdSchema,
+  batchId: BatchIdSchema.optional(),
+  format: FormatSchema,
+  formatOptions: FormatOptionsSchema.default({}),
+  /** Content-Type the upstream sent. */
+  contentType: z.string().optional(),
+  fetchedAt: IsoTime,
+  scheduledAt: IsoTime,
+  sha256: z.string().regex(/^[0-9a-f]{64}$/),
+  httpStatus: z.number().int().min(100).max(599),
+  page: z.number().int().nonnegative(),
+});
+export type RawObjectMetadata = z.infer<typeof RawObjectMetadataSchema>;
+
+const META_NAMES = {
+  runId: 'run-id',
+  sourceId: 'source-id',
+  batchId: 'batch-id',
+  format: 'format',
+  formatOptions: 'format-options',
+  contentType: 'upstream-content-type',
+  fetchedAt: 'fetched-at',
+  scheduledAt: 'scheduled-at',
+  sha256: 'sha256',
+  httpStatus: 'http-status',
+  page: 'page',
+} as const satisfies Record<keyof RawObjectMetadata, string>;
+
+/** S3 user metadata is a flat map of lowercase ASCII strings. */
+export function toS3Metadata(meta: RawObjectMetadata): Record<string, string> {
+  const out: Record<string, string> = {
+    [META_NAMES.runId]: meta.runId,
+    [META_NAMES.sourceId]: meta.sourceId,
+    [META_NAMES.format]: meta.format,
+    [META_NAMES.formatOptions]: JSON.stringify(meta.formatOptions),
+    [META_NAMES.fetchedAt]: meta.fetchedAt,
+    [META_NAMES.scheduledAt]: meta.scheduledAt,
+    [META_NAMES.sha256]: meta.sha256,
+    [META_NAMES.httpStatus]: String(meta.httpStatus),
+    [META_NAMES.page]: String(meta.page),
+  };
+  if (meta.batchId) out[META_NAMES.batchId] = meta.batchId;
+  // Header values must be ASCII; upstream content types are, but be safe.
+  if (meta.contentType) out[META_NAMES.contentType] = meta.contentType.replace(/[^\x20-\x7e]/g, '');
+  return out;
+}
+
+/** Reads raw object metadata back from S3 (`HeadObject`/`GetObject` `Metadata`). */
+export function fromS3Metadata(metadata: Record<string, string> | undefined): RawObjectMetadata {
+  const m = metadata ?? {};
+  let formatOptions: unknown = {};
+  const issues: string[] = [];
+  const optionsText = m[META_NAMES.formatOptions];
+  if (optionsText !== undefined) {
+    try {
+      formatOptions = JSON.parse(optionsText);
+    } catch {
+      issues.push(
+        `metadata.${META_NAMES.formatOptions}: not valid JSON, got ${JSON.stringify(optionsText)}`,
+      );
+    }
+  }
+  const status = m[META_NAMES.httpStatus];
+  const page = m[META_NAMES.page];
+  const candidate = {
+    runId: m[META_NAMES.runId],
+    sourceId: m[META_NAMES.sourceId],
+    batchId: m[META_NAMES.batchId],
+    format: m[META_NAMES.format],
+    formatOptions,
+    contentType: m[META_NAMES.contentType],
+    fetchedAt: m[META_NAMES.fetchedAt],
+    scheduledAt: m[META_NAMES.scheduledAt],
+    sha256: m[META_NAMES.sha256],
+    httpStatus: status === undefined ? undefined : Number(status),
+    page: page === undefined ? undefined : Number(page),
+  };
+  const result = check(RawObjectMetadataSchema, candidate, ['metadata']);
+  if (!result.ok || issues.length > 0) {
+    throw new ContractValidationError('raw object metadata', [
+      ...issues,
+      ...(result.ok ? [] : result.issues),
+    ]);
+  }
+  return result.value;
+}
+
+export const TASK_STATUSES = ['ok', 'unchanged', 'failed'] as const;
+
+/** One task's outcome: one per source per run. */
+export const TaskOutcomeSchema = z.discriminatedUnion('status', [
+  z.object({
+    status: z.literal('ok'),
+    sourceId: SourceIdSchema,
+    attempts: z.number().int().positive(),
+    durationMs: z.number().nonnegative(),
+    httpStatus: z.number().int(),
+    bytes: z.number().int().nonnegative(),
+    /** Raw objects written, one per page. Each must get a parse outcome. */
+    rawKeys: z.array(z.string()).min(1),
+    validators: ValidatorsSchema,
+    finishedAt: IsoTime,
+  }),
+  z.object({
+    status: z.literal('unchanged'),
+    sourceId: SourceIdSchema,
+    attempts: z.number().int().positive(),
+    durationMs: z.number().nonnegative(),
+    /** 304, or 200 with the same body hash as last time. */
+    httpStatus: z.number().int(),
+    validators: ValidatorsSchema,
+    finishedAt: IsoTime,
+  }),
+  z.object({
+    status: z.literal('failed'),
+    sourceId: z.string(),
+    attempts: z.number().int().nonnegative(),
+    durationMs: z.number().nonnegative(),
+    reason: z.string().min(1),
+    httpStatus: z.number().int().optional(),
+    finishedAt: IsoTime,
+  }),
+]);
+export type TaskOutcome = z.infer<typeof TaskOutcomeSchema>;
+
+/** The outcome records of one collector invocation (a batch, or one continuation hop). */
+export const BatchResultSchema = z.object({
+  runId: RunIdSchema,
+  batchId: BatchIdSchema,
+  hop: z.number().int().nonnegative(),
+  outcomes: z.array(TaskOutcomeSchema),
+  /** Tasks handed to the next hop (continuation), by source id. */
+  continued: z.array(SourceIdSchema).default([]),
+  writtenAt: IsoTime,
+});
+export type BatchResult = z.infer<typeof BatchResultSchema>;
+
+/** A batch that could not run: not dispatched, or its payload failed validation. */
+export const BatchFailureSchema = z.object({
+  kind: z.enum(['dispatch-failed', 'invalid-payload', 'continuation-failed']),
+  runId: RunIdSchema.optional(),
+  batchId: BatchIdSchema.optional(),
+  hop: z.number().int().nonnegative().optional(),
+  reason: z.string().min(1),
+  sourceIds: z.array(z.string()).default([]),
+  /** The payload to re-deliver (`fanout replay`), as it was. */
+  payload: z.unknown(),
+  recordedAt: IsoTime,
+});
+export type BatchFailure = z.infer<typeof BatchFailureSchema>;
+
+export const ErrorLocationSchema = z
+  .object({
+    line: z.number().int().positive().optional(),
+    byteOffset: z.number().int().nonnegative().optional(),
+    record: z.number().int().nonnegative().optional(),
+  })
+  .strict();
+export type ErrorLocation = z.infer<typeof ErrorLocationSchema>;
+
+export const ParseOutcomeSchema = z.discriminatedUnion('status', [
+  z.object({
+    status: z.literal('ok'),
+    rawKey: z.string(),
+    runId: RunIdSchema,
+    sourceId: SourceIdSchema,
+    format: z.string(),
+    outputKey: z.string(),
+    records: z.number().int().nonnegative(),
+    bytesIn: z.number().int().nonnegative(),
+    bytesOut: z.number().int().nonnegative(),
+    parsedAt: IsoTime,
+  }),
+  z.object({
+    status: z.literal('quarantined'),
+    rawKey: z.string(),
+    runId: RunIdSchema,
+    sourceId: z.string().optional(),
+    format: z.string().optional(),
+    quarantineKey: z.string(),
+    reportKey: z.string(),
+    reason: z.string().min(1),
+    location: ErrorLocationSchema.optional(),
+    parsedAt: IsoTime,
+  }),
+]);
+export type ParseOutcome = z.infer<typeof ParseOutcomeSchema>;
+
+/** The error report written beside a quarantined object. */
+export const QuarantineReportSchema = z.object({
+  rawKey: z.string(),
+  reason: z.string(),
+  errorName: z.string(),
+  location: ErrorLocationSchema.optional(),
+  metadata: z.record(z.string(), z.string()).default({}),
+  quarantinedAt: IsoTime,
+});
+export type QuarantineReport = z.infer<typeof QuarantineReportSchema>;
+
+export const PlannedBatchSchema = z.object({
+  batchId: BatchIdSchema,
+  sourceIds: z.array(SourceIdSchema).min(1),
+  estimateMs: z.number().nonnegative(),
+  payloadBytes: z.number().int().positive(),
+});
+export type PlannedBatch = z.infer<typeof PlannedBatchSchema>;
+
+/** The run manifest: written before any collector is invoked. */
+export const RunManifestSchema = z.object({
+  runId: RunIdSchema,
+  scheduledAt: IsoTime,
+  trigger: z.enum(['schedule', 'manual']),
+  status: z.enum(['planned', 'dispatched', 'failed']),
+  /** Why a failed run failed (e.g. the manifest is not valid JSON). */
+  reason: z.string().optional(),
+  sourceCount: z.number().int().nonnegative(),
+  batches: z.array(PlannedBatchSchema),
+  /** Manifest entries that did not validate; each counts as a failed task. */
+  invalidSources: z.array(
+    z.object({ index: z.number().int(), id: z.string().optional(), errors: z.array(z.string()) }),
+  ),
+  createdAt: IsoTime,
+  updatedAt: IsoTime,
+});
+export type RunManifest = z.infer<typeof RunManifestSchema>;
+
+export const SourceStateSchema = z.object({
+  validators: ValidatorsSchema.default({}),
+  /** Most recent measured fetch durations, newest last. */
+  durationsMs: z.array(z.number().nonnegative()).default([]),
+  lastRunId: RunIdSchema.optional(),
+  lastStatus: z.enum(TASK_STATUSES).optional(),
+});
+export type SourceState = z.infer<typeof SourceStateSchema>;
+
+/**
+ * Per-source state, one document for all sources: read once per run by the
+ * manager instead of one GET per source (S3 requests are most of the bill).
+ */
+export const StateSnapshotSchema = z.object({
+  version: z.literal(1),
+  /** Runs whose results are merged into this snapshot (most recent last). */
+  mergedRuns: z.array(RunIdSchema).default([]),
+  sources: z.record(SourceIdSchema, SourceStateSchema).default({}),
+  updatedAt: IsoTime.optional(),
+});
+export type StateSnapshot = z.infer<typeof StateSnapshotSchema>;

@@ -1,0 +1,234 @@
+import {
+  ASYNC_INVOKE_PAYLOAD_LIMIT_BYTES,
+  ASYNC_MAX_EVENT_AGE_SECONDS,
+  type LambdaRuntime,
+} from './limits.js';
+
+/**
+ * The one description of the deployed pipeline. The Pulumi program and the local
+ * cloud both read it, so what runs on a laptop is what runs in AWS.
+ */
+
+export const PREFIXES = {
+  /** The source manifest. */
+  manifest: 'manifest/',
+  /** Raw responses written by collectors. The only prefix that triggers the parser. */
+  raw: 'raw/',
+  /** Parsed records (gzip NDJSON), Hive-partitioned by source and date. */
+  parsed: 'parsed/',
+  /** Raw objects that could not be parsed, with an error report beside each. */
+  quarantine: 'quarantine/',
+  /** Run manifests, batch results, parse outcomes and failure records. */
+  runs: 'runs/',
+  /** Per-source state (validators, hashes, measured durations) kept between runs. */
+  state: 'state/',
+} as const;
+
+export type Prefix = (typeof PREFIXES)[keyof typeof PREFIXES];
+
+export type FunctionId = 'manager' | 'collector' | 'parser';
+
+export interface AsyncInvokeSettings {
+  /** Retries Lambda makes after a function error (0-2). */
+  readonly maxRetryAttempts: number;
+  /** How long Lambda keeps retrying an event before it goes to the failure destination. */
+  readonly maxEventAgeSeconds: number;
+}
+
+export interface FunctionSpec {
+  readonly id: FunctionId;
+  /** Base function name; deployments append a stack suffix. */
+  readonly name: string;
+  readonly description: string;
+  /** Package whose esbuild output (`dist/`) is the deployed code. */
+  readonly packageDir: string;
+  readonly handler: string;
+  readonly runtime: LambdaRuntime;
+  readonly architecture: 'arm64' | 'x86_64';
+  readonly memoryMb: number;
+  readonly timeoutSeconds: number;
+  /** Upper bound on concurrent executions (Lambda reserved concurrency). */
+  readonly reservedConcurrency: number;
+  readonly async: AsyncInvokeSettings;
+  /** Prefixes the function may read (GetObject / ListBucket). */
+  readonly reads: readonly Prefix[];
+  /** Prefixes the function may write (PutObject). */
+  readonly writes: readonly Prefix[];
+  /** Functions this function may invoke. */
+  readonly invokes: readonly FunctionId[];
+}
+
+export interface NotificationRule {
+  readonly function: FunctionId;
+  readonly events: readonly string[];
+  readonly prefix: string;
+  readonly suffix: string;
+}
+
+export interface Topology {
+  readonly manifestKey: string;
+  readonly schedule: { readonly expression: string; readonly target: FunctionId };
+  /** Byte limit for one async invocation payload (AWS: 1 MB). */
+  readonly payloadLimitBytes: number;
+  readonly functions: { readonly [K in FunctionId]: FunctionSpec & { readonly id: K } };
+  readonly notification: NotificationRule;
+}
+
+export const topology: Topology = {
+  manifestKey: `${PREFIXES.manifest}sources.json`,
+  schedule: { expression: 'rate(10 minutes)', target: 'manager' },
+  payloadLimitBytes: ASYNC_INVOKE_PAYLOAD_LIMIT_BYTES,
+  functions: {
+    manager: {
+      id: 'manager',
+      name: 'fanout-manager',
+      description: 'Plans a run and fans out collector invocations',
+      packageDir: 'packages/manager',
+      handler: 'index.handler',
+      runtime: 'nodejs22.x',
+      architecture: 'arm64',
+      memoryMb: 256,
+      timeoutSeconds: 300,
+      // Runs of one schedule never overlap much; a few slots leave room for the
+      // two-level fan-out, where a manager invokes itself on parts of a run.
+      reservedConcurrency: 10,
+      // A failed plan is retried once; by the next scheduled run it is stale.
+      async: { maxRetryAttempts: 1, maxEventAgeSeconds: 900 },
+      reads: [PREFIXES.manifest, PREFIXES.state, PREFIXES.runs],
+      writes: [PREFIXES.runs, PREFIXES.state],
+      invokes: ['collector', 'manager'],
+    },
+    collector: {
+      id: 'collector',
+      name: 'fanout-collector',
+      description: 'Fetches a batch of sources and streams raw responses to S3',
+      packageDir: 'packages/collector',
+      handler: 'index.handler',
+      runtime: 'nodejs22.x',
+      architecture: 'arm64',
+      memoryMb: 256,
+      timeoutSeconds: 300,
+      reservedConcurrency: 20,
+      async: { maxRetryAttempts: 2, maxEventAgeSeconds: 3_600 },
+      // Validators and hashes arrive in the payload, so the collector reads nothing.
+      reads: [],
+      writes: [PREFIXES.raw, PREFIXES.runs],
+      invokes: ['collector'],
+    },
+    parser: {
+      id: 'parser',
+      name: 'fanout-parser',
+      description: 'Parses raw objects into gzip NDJSON records',
+      packageDir: 'packages/parser',
+      handler: 'index.handler',
+      runtime: 'nodejs22.x',
+      architecture: 'arm64',
+      memoryMb: 256,
+      timeoutSeconds: 300,
+      reservedConcurrency: 20,
+      async: { maxRetryAttempts: 2, maxEventAgeSeconds: ASYNC_MAX_EVENT_AGE_SECONDS },
+      reads: [PREFIXES.raw],
+      writes: [PREFIXES.parsed, PREFIXES.quarantine, PREFIXES.runs],
+      invokes: [],
+    },
+  },
+  notification: {
+    function: 'parser',
+    events: ['s3:ObjectCreated:*'],
+    prefix: PREFIXES.raw,
+    suffix: '',
+  },
+};
+
+export const FUNCTION_IDS: readonly FunctionId[] = ['manager', 'collector', 'parser'];
+
+/** Names of the environment variables the functions read (see each package's config.ts). */
+export const ENV = {
+  bucket: 'FANOUT_BUCKET',
+  manifestKey: 'FANOUT_MANIFEST_KEY',
+  managerFunction: 'FANOUT_MANAGER_FUNCTION',
+  collectorFunction: 'FANOUT_COLLECTOR_FUNCTION',
+  payloadLimitBytes: 'FANOUT_PAYLOAD_LIMIT_BYTES',
+  collectorTimeoutMs: 'FANOUT_COLLECTOR_TIMEOUT_MS',
+  collectorConcurrency: 'FANOUT_COLLECTOR_CONCURRENCY',
+  collectorMaxParallel: 'FANOUT_COLLECTOR_MAX_PARALLEL',
+  serviceName: 'POWERTOOLS_SERVICE_NAME',
+  metricsNamespace: 'POWERTOOLS_METRICS_NAMESPACE',
+  logLevel: 'POWERTOOLS_LOG_LEVEL',
+} as const;
+
+export interface DeployedNames {
+  readonly bucket: string;
+  readonly functions: { readonly [K in FunctionId]: string };
+}
+
+/**
+ * The environment each function gets, from the topology and the names of the
+ * deployed resources. Pulumi and the local cloud both build it here.
+ */
+export function functionEnvironment(
+  id: FunctionId,
+  names: DeployedNames,
+  topo: Topology = topology,
+): Record<string, string> {
+  const collector = topo.functions.collector;
+  const common: Record<string, string> = {
+    [ENV.bucket]: names.bucket,
+    [ENV.serviceName]: topo.functions[id].name,
+    [ENV.metricsNamespace]: 'Fanout',
+    NODE_OPTIONS: '--enable-source-maps',
+  };
+  switch (id) {
+    case 'manager':
+      return {
+        ...common,
+        [ENV.manifestKey]: topo.manifestKey,
+        [ENV.managerFunction]: names.functions.manager,
+        [ENV.collectorFunction]: names.functions.collector,
+        [ENV.payloadLimitBytes]: String(topo.payloadLimitBytes),
+        [ENV.collectorTimeoutMs]: String(collector.timeoutSeconds * 1000),
+        [ENV.collectorMaxParallel]: String(collector.reservedConcurrency),
+      };
+    case 'collector':
+      return {
+        ...common,
+        [ENV.collectorFunction]: names.functions.collector,
+        [ENV.payloadLimitBytes]: String(topo.payloadLimitBytes),
+      };
+    case 'parser':
+      return common;
+  }
+}
+
+/** True when `a` and `b` overlap as S3 prefixes (one is a prefix of the other). */
+export function prefixesOverlap(a: string, b: string): boolean {
+  return a.startsWith(b) || b.startsWith(a);
+}
+
+/** Functions the notification can start, directly or through their own invocations. */
+export function functionsReachableFromNotification(topo: Topology = topology): FunctionId[] {
+  const seen = new Set<FunctionId>();
+  const pending: FunctionId[] = [topo.notification.function];
+  for (let id = pending.pop(); id !== undefined; id = pending.pop()) {
+    if (seen.has(id)) continue;
+    seen.add(id);
+    pending.push(...topo.functions[id].invokes);
+  }
+  return [...seen];
+}
+
+/**
+ * The invariant that makes an S3 -> Lambda loop impossible: nothing the
+ * notification can start writes under the prefix that triggers it. Returns a
+ * description of each offending write (empty when the topology is safe).
+ */
+export function recursiveTriggerRisks(topo: Topology = topology): string[] {
+  return functionsReachableFromNotification(topo).flatMap((id) =>
+    topo.functions[id].writes
+      .filter((written) => prefixesOverlap(written, topo.notification.prefix))
+      .map(
+        (written) =>
+          `${id} is started by the ${topo.notification.prefix} notification and writes ${written}`,
+      ),
+  );
+}

@@ -1,0 +1,70 @@
+import type { z } from 'zod';
+import { ContractValidationError } from './errors.js';
+
+const MAX_SHOWN_VALUE_LENGTH = 80;
+
+/** `['sources', 3, 'url']` -> `sources[3].url`. */
+export function formatPath(path: readonly PropertyKey[]): string {
+  let out = '';
+  for (const part of path) {
+    if (typeof part === 'number') out += `[${part}]`;
+    else out += out === '' ? String(part) : `.${String(part)}`;
+  }
+  return out === '' ? '(root)' : out;
+}
+
+function showValue(value: unknown): string {
+  if (value === undefined) return 'nothing';
+  let text: string;
+  try {
+    text = JSON.stringify(value) ?? String(value);
+  } catch {
+    text = String(value);
+  }
+  return text.length > MAX_SHOWN_VALUE_LENGTH
+    ? `${text.slice(0, MAX_SHOWN_VALUE_LENGTH - 3)}...`
+    : text;
+}
+
+/** One line per issue: `sources[3].url: must be http or https, got "ftp://x"`. */
+export function describeIssues(error: z.ZodError, basePath: readonly PropertyKey[] = []): string[] {
+  return error.issues.map((issue) => {
+    const path = formatPath([...basePath, ...issue.path]);
+    const got = 'input' in issue ? `, got ${showValue(issue.input)}` : '';
+    return `${path}: ${issue.message}${got}`;
+  });
+}
+
+export type ParseResult<T> = { ok: true; value: T } | { ok: false; issues: string[] };
+
+/** Validates without throwing; issues name the field and the offending value. */
+export function check<S extends z.ZodType>(
+  schema: S,
+  value: unknown,
+  basePath: readonly PropertyKey[] = [],
+): ParseResult<z.output<S>> {
+  const result = schema.safeParse(value, { reportInput: true });
+  if (result.success) return { ok: true, value: result.data };
+  return { ok: false, issues: describeIssues(result.error, basePath) };
+}
+
+/** Validates or throws a ContractValidationError naming `subject`. */
+export function parse<S extends z.ZodType>(
+  schema: S,
+  value: unknown,
+  subject: string,
+): z.output<S> {
+  const result = check(schema, value);
+  if (!result.ok) throw new ContractValidationError(subject, result.issues);
+  return result.value;
+}
+
+/** Parses JSON text, turning a syntax error into a ContractValidationError. */
+export function parseJson(text: string, subject: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new ContractValidationError(subject, [`(root): not valid JSON (${reason})`]);
+  }
+}
