@@ -7,5 +7,6 @@ export * from './manifest.js';
 export * from './payload.js';
 export * from './records.js';
 export * from './run-status.js';
+export * from './runtime.js';
 export * from './topology.js';
 export * from './validate.js';

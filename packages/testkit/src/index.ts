@@ -1,0 +1,3 @@
+export * from './http.js';
+export * from './lambda.js';
+export * from './s3.js';
