@@ -70,6 +70,8 @@ export interface Topology {
   readonly schedule: { readonly expression: string; readonly target: FunctionId };
   /** Byte limit for one async invocation payload (AWS: 1 MB). */
   readonly payloadLimitBytes: number;
+  /** Fetches one collector invocation runs at once (I/O-bound work shares one billed invocation). */
+  readonly collectorConcurrency: number;
   readonly functions: { readonly [K in FunctionId]: FunctionSpec & { readonly id: K } };
   readonly notification: NotificationRule;
 }
@@ -78,6 +80,7 @@ export const topology: Topology = {
   manifestKey: `${PREFIXES.manifest}sources.json`,
   schedule: { expression: 'rate(10 minutes)', target: 'manager' },
   payloadLimitBytes: ASYNC_INVOKE_PAYLOAD_LIMIT_BYTES,
+  collectorConcurrency: 16,
   functions: {
     manager: {
       id: 'manager',
@@ -188,12 +191,14 @@ export function functionEnvironment(
         [ENV.payloadLimitBytes]: String(topo.payloadLimitBytes),
         [ENV.collectorTimeoutMs]: String(collector.timeoutSeconds * 1000),
         [ENV.collectorMaxParallel]: String(collector.reservedConcurrency),
+        [ENV.collectorConcurrency]: String(topo.collectorConcurrency),
       };
     case 'collector':
       return {
         ...common,
         [ENV.collectorFunction]: names.functions.collector,
         [ENV.payloadLimitBytes]: String(topo.payloadLimitBytes),
+        [ENV.collectorConcurrency]: String(topo.collectorConcurrency),
       };
     case 'parser':
       return common;
