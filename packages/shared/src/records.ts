@@ -38,13 +38,26 @@ const META_NAMES = {
   page: 'page',
 } as const satisfies Record<keyof RawObjectMetadata, string>;
 
+/** JSON with every non-ASCII character escaped, so it fits an HTTP header value. */
+function asciiJson(value: unknown): string {
+  return JSON.stringify(value).replace(
+    /[\u0080-\uffff]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  );
+}
+
+/** An integer metadata value, or the text as it was so the error shows it. */
+function integerOrText(text: string | undefined): number | string | undefined {
+  return text !== undefined && /^-?\d+$/.test(text) ? Number(text) : text;
+}
+
 /** S3 user metadata is a flat map of lowercase ASCII strings. */
 export function toS3Metadata(meta: RawObjectMetadata): Record<string, string> {
   const out: Record<string, string> = {
     [META_NAMES.runId]: meta.runId,
     [META_NAMES.sourceId]: meta.sourceId,
     [META_NAMES.format]: meta.format,
-    [META_NAMES.formatOptions]: JSON.stringify(meta.formatOptions),
+    [META_NAMES.formatOptions]: asciiJson(meta.formatOptions),
     [META_NAMES.fetchedAt]: meta.fetchedAt,
     [META_NAMES.scheduledAt]: meta.scheduledAt,
     [META_NAMES.sha256]: meta.sha256,
@@ -84,8 +97,8 @@ export function fromS3Metadata(metadata: Record<string, string> | undefined): Ra
     fetchedAt: m[META_NAMES.fetchedAt],
     scheduledAt: m[META_NAMES.scheduledAt],
     sha256: m[META_NAMES.sha256],
-    httpStatus: status === undefined ? undefined : Number(status),
-    page: page === undefined ? undefined : Number(page),
+    httpStatus: integerOrText(status),
+    page: integerOrText(page),
   };
   const result = check(RawObjectMetadataSchema, candidate, ['metadata']);
   if (!result.ok || issues.length > 0) {

@@ -43,7 +43,11 @@ export function finalOutcomes(results: readonly BatchResult[]): Map<string, Task
   for (const result of results) {
     for (const outcome of result.outcomes) {
       const seen = bySource.get(outcome.sourceId);
-      if (!seen || seen.finishedAt <= outcome.finishedAt) bySource.set(outcome.sourceId, outcome);
+      // Compare instants, not strings: `10:00:00Z` sorts after `10:00:00.500Z`, and
+      // offsets other than Z do not sort at all.
+      if (!seen || Date.parse(seen.finishedAt) <= Date.parse(outcome.finishedAt)) {
+        bySource.set(outcome.sourceId, outcome);
+      }
     }
   }
   return bySource;

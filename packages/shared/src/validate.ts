@@ -15,6 +15,8 @@ export function formatPath(path: readonly PropertyKey[]): string {
 
 function showValue(value: unknown): string {
   if (value === undefined) return 'nothing';
+  // JSON.stringify would show NaN and Infinity as `null`.
+  if (typeof value === 'number' && !Number.isFinite(value)) return String(value);
   let text: string;
   try {
     text = JSON.stringify(value) ?? String(value);

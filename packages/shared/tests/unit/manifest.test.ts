@@ -1,0 +1,430 @@
+import { describe, expect, it } from 'vitest';
+import {
+  BUILT_IN_FORMATS,
+  ContractValidationError,
+  DEFAULT_SOURCE_TIMEOUT_MS,
+  parseManifest,
+  parseManifestText,
+} from '../../src/index.js';
+import { aManifest, aSource } from '../helpers/factories.js';
+
+/** Parses a manifest of one entry and returns that entry's errors. */
+function errorsOf(entry: unknown): readonly string[] {
+  const { sources, invalid } = parseManifest(aManifest([entry]));
+  expect(sources).toEqual([]);
+  expect(invalid).toHaveLength(1);
+  return invalid[0]?.errors ?? [];
+}
+
+function acceptedSource(entry: unknown) {
+  const { sources, invalid } = parseManifest(aManifest([entry]));
+  expect(invalid).toEqual([]);
+  expect(sources).toHaveLength(1);
+  return sources[0];
+}
+
+describe('parseManifest: valid sources', () => {
+  it('fills the documented defaults for a minimal source', () => {
+    // Prepare
+    const entry = aSource();
+
+    // Act
+    const source = acceptedSource(entry);
+
+    // Assess
+    expect(source).toEqual({
+      ...entry,
+      timeoutMs: DEFAULT_SOURCE_TIMEOUT_MS,
+      allowPrivateNetwork: false,
+      options: {},
+    });
+  });
+
+  it('accepts every optional field', () => {
+    // Prepare
+    const entry = aSource({
+      id: 'Prices_2026.v1-eu',
+      url: 'http://prices.example.test/export?fmt=csv',
+      format: 'csv',
+      headers: { Authorization: 'Bearer t', 'X-Api-Key': 'k', Accept: 'text/csv' },
+      timeoutMs: 30_000,
+      expectedDurationMs: 2_500,
+      maxBytes: 5_000_000,
+      allowPrivateNetwork: true,
+      pagination: { type: 'link-header', maxPages: 3 },
+      options: { delimiter: ';', header: true },
+    });
+
+    // Act
+    const source = acceptedSource(entry);
+
+    // Assess
+    expect(source).toEqual(entry);
+  });
+
+  it.each(BUILT_IN_FORMATS)('accepts the built-in format %s', (format) => {
+    expect(acceptedSource(aSource({ format }))?.format).toBe(format);
+  });
+
+  it('accepts the name of a custom extractor', () => {
+    expect(acceptedSource(aSource({ format: 'gtfs-realtime2' }))?.format).toBe('gtfs-realtime2');
+  });
+
+  it('defaults maxPages for both pagination kinds', () => {
+    // Act
+    const link = acceptedSource(aSource({ pagination: { type: 'link-header' } }));
+    const next = acceptedSource(aSource({ pagination: { type: 'json-next', path: 'links.next' } }));
+
+    // Assess
+    expect(link?.pagination).toEqual({ type: 'link-header', maxPages: 20 });
+    expect(next?.pagination).toEqual({ type: 'json-next', path: 'links.next', maxPages: 20 });
+  });
+
+  it('accepts the version field being absent', () => {
+    // Act
+    const result = parseManifest({ sources: [aSource()] });
+
+    // Assess
+    expect(result.sources).toHaveLength(1);
+  });
+});
+
+describe('parseManifest: invalid entries name the field and the value', () => {
+  it.each([
+    ['a slash', 'a/b'],
+    ['a space', 'a b'],
+    ['an equals sign', 'source=a'],
+    ['a leading dot', '.hidden'],
+    ['a leading dash', '-x'],
+    ['unicode', 'météo'],
+    ['nothing', ''],
+    ['129 characters', 'a'.repeat(129)],
+  ])('rejects an id with %s', (_, id) => {
+    // Act
+    const errors = errorsOf(aSource({ id }));
+
+    // Assess
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toMatch(/^sources\[0\]\.id: must be 1-128 characters/);
+    expect(errors[0]).toContain(`got ${JSON.stringify(id).slice(0, 40)}`);
+  });
+
+  it('accepts an id of exactly 128 characters', () => {
+    expect(acceptedSource(aSource({ id: 'a'.repeat(128) }))?.id).toHaveLength(128);
+  });
+
+  it('rejects a non-string id', () => {
+    expect(errorsOf(aSource({ id: 42 as unknown as string }))).toEqual([
+      'sources[0].id: Invalid input: expected string, received number, got 42',
+    ]);
+  });
+
+  it.each([
+    'ftp://files.example.test/data.csv',
+    'file:///etc/passwd',
+    'javascript:alert(1)',
+    'not a url',
+    '//example.test/no-scheme',
+  ])('rejects the url %s', (url) => {
+    expect(errorsOf(aSource({ url }))).toEqual([
+      `sources[0].url: must be http or https, got ${JSON.stringify(url)}`,
+    ]);
+  });
+
+  it('reports the index of the entry, as in sources[3].url', () => {
+    // Prepare
+    const entries = [
+      aSource({ id: 's0' }),
+      aSource({ id: 's1' }),
+      aSource({ id: 's2' }),
+      aSource({ id: 's3', url: 'ftp://files.example.test/x' }),
+    ];
+
+    // Act
+    const { invalid } = parseManifest(aManifest(entries));
+
+    // Assess
+    expect(invalid).toEqual([
+      {
+        index: 3,
+        id: 's3',
+        errors: ['sources[3].url: must be http or https, got "ftp://files.example.test/x"'],
+      },
+    ]);
+  });
+
+  it.each(['JSON', 'my_format', 'csv!', '1csv', 'a'.repeat(65)])(
+    'rejects the format %s',
+    (format) => {
+      // Act
+      const errors = errorsOf(aSource({ format }));
+
+      // Assess
+      expect(errors).toHaveLength(1);
+      expect(errors[0]).toMatch(
+        /^sources\[0\]\.format: must be one of json, ndjson, csv, rss, atom/,
+      );
+      expect(errors[0]).toContain(`got ${JSON.stringify(format)}`);
+    },
+  );
+
+  it('rejects a header name HTTP does not allow, naming the header', () => {
+    // Act
+    const errors = errorsOf(aSource({ headers: { 'X Api Key': 'k' } }));
+
+    // Assess
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toMatch(/^sources\[0\]\.headers\.X Api Key: .*got "X Api Key"$/);
+  });
+
+  it('rejects a header value that is not a string', () => {
+    expect(errorsOf(aSource({ headers: { Accept: 5 as unknown as string } }))).toEqual([
+      'sources[0].headers.Accept: Invalid input: expected string, received number, got 5',
+    ]);
+  });
+
+  it.each([
+    [99, 'Too small: expected number to be >=100, got 99'],
+    [900_001, 'Too big: expected number to be <=900000, got 900001'],
+    [1500.5, 'Invalid input: expected int, received number, got 1500.5'],
+  ])('rejects the timeout %s ms', (timeoutMs, message) => {
+    expect(errorsOf(aSource({ timeoutMs }))).toEqual([`sources[0].timeoutMs: ${message}`]);
+  });
+
+  it('accepts the timeout bounds 100 ms and the Lambda maximum', () => {
+    expect(acceptedSource(aSource({ timeoutMs: 100 }))?.timeoutMs).toBe(100);
+    expect(acceptedSource(aSource({ timeoutMs: 900_000 }))?.timeoutMs).toBe(900_000);
+  });
+
+  it('rejects a non-positive expected duration and maxBytes', () => {
+    // Act
+    const errors = errorsOf(aSource({ expectedDurationMs: 0, maxBytes: -1 }));
+
+    // Assess
+    expect(errors).toEqual([
+      'sources[0].expectedDurationMs: Too small: expected number to be >0, got 0',
+      'sources[0].maxBytes: Too small: expected number to be >0, got -1',
+    ]);
+  });
+
+  it('rejects an unknown pagination type', () => {
+    // Act
+    const errors = errorsOf(aSource({ pagination: { type: 'cursor' } as never }));
+
+    // Assess
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toMatch(/^sources\[0\]\.pagination\.type: .*link-header.*json-next/);
+    expect(errors[0]).toContain('"cursor"');
+  });
+
+  it('requires a path for json-next pagination', () => {
+    expect(errorsOf(aSource({ pagination: { type: 'json-next' } as never }))).toEqual([
+      'sources[0].pagination.path: Invalid input: expected string, received undefined, got nothing',
+    ]);
+  });
+
+  it('bounds maxPages', () => {
+    expect(errorsOf(aSource({ pagination: { type: 'link-header', maxPages: 0 } }))).toEqual([
+      'sources[0].pagination.maxPages: Too small: expected number to be >=1, got 0',
+    ]);
+  });
+
+  it('rejects a CSV delimiter longer than one character', () => {
+    expect(errorsOf(aSource({ options: { delimiter: ';;' } }))).toEqual([
+      'sources[0].options.delimiter: must be a single character, got ";;"',
+    ]);
+  });
+
+  it('rejects an empty records path', () => {
+    expect(errorsOf(aSource({ options: { recordsPath: '' } }))).toEqual([
+      'sources[0].options.recordsPath: Too small: expected string to have >=1 characters, got ""',
+    ]);
+  });
+
+  it('rejects unknown format options, naming the key (a typo must not be ignored)', () => {
+    // Act
+    const errors = errorsOf(aSource({ options: { delimter: ';' } as never }));
+
+    // Assess
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toMatch(/^sources\[0\]\.options: Unrecognized key: "delimter", got /);
+  });
+
+  it('rejects unknown source fields, naming the key', () => {
+    // Act
+    const errors = errorsOf({ ...aSource(), timeout: 5_000 });
+
+    // Assess
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toMatch(/^sources\[0\]: Unrecognized key: "timeout", got /);
+  });
+
+  it('reports every problem of one entry, not only the first', () => {
+    // Act
+    const errors = errorsOf({ id: 'ok-id', url: 'ftp://x.test', format: 'XML', timeoutMs: 1 });
+
+    // Assess
+    expect(errors.map((line) => line.split(':')[0])).toEqual([
+      'sources[0].url',
+      'sources[0].format',
+      'sources[0].timeoutMs',
+    ]);
+  });
+
+  it.each([
+    ['a string', 'weather', 'expected object, received string, got "weather"'],
+    ['null', null, 'expected object, received null, got null'],
+    ['a number', 7, 'expected object, received number, got 7'],
+    ['an array', [], 'expected object, received array, got []'],
+  ])('reports an entry that is %s without an id', (_, entry, message) => {
+    // Act
+    const { invalid } = parseManifest(aManifest([entry]));
+
+    // Assess
+    expect(invalid).toEqual([{ index: 0, errors: [`sources[0]: Invalid input: ${message}`] }]);
+  });
+
+  it('reports the id of an invalid entry only when the id itself is usable', () => {
+    // Act
+    const { invalid } = parseManifest(
+      aManifest([
+        aSource({ id: 'good', url: 'ftp://x' }),
+        aSource({ id: 'bad id', url: 'ftp://x' }),
+      ]),
+    );
+
+    // Assess
+    expect(invalid.map((entry) => entry.id)).toEqual(['good', undefined]);
+    expect(invalid[1]).not.toHaveProperty('id');
+  });
+});
+
+describe('parseManifest: duplicates and partial validity', () => {
+  it('keeps the first use of an id and reports each repeat by index and id', () => {
+    // Prepare
+    const entries = [
+      aSource({ id: 'a', url: 'https://a.test/1' }),
+      aSource({ id: 'b' }),
+      aSource({ id: 'a', url: 'https://a.test/2' }),
+      aSource({ id: 'a', url: 'https://a.test/3' }),
+    ];
+
+    // Act
+    const { sources, invalid } = parseManifest(aManifest(entries));
+
+    // Assess
+    expect(sources.map((source) => [source.id, source.url])).toEqual([
+      ['a', 'https://a.test/1'],
+      ['b', 'https://api.example.test/v1/weather'],
+    ]);
+    expect(invalid).toEqual([
+      { index: 2, id: 'a', errors: ['sources[2].id: duplicate id, got "a"'] },
+      { index: 3, id: 'a', errors: ['sources[3].id: duplicate id, got "a"'] },
+    ]);
+  });
+
+  it('lets the valid entries proceed around invalid ones, in manifest order', () => {
+    // Prepare
+    const entries = [
+      aSource({ id: 'one' }),
+      'garbage',
+      aSource({ id: 'two', format: 'CSV' }),
+      aSource({ id: 'three', format: 'ndjson' }),
+    ];
+
+    // Act
+    const { sources, invalid } = parseManifest(aManifest(entries));
+
+    // Assess
+    expect(sources.map((source) => source.id)).toEqual(['one', 'three']);
+    expect(invalid.map((entry) => entry.index)).toEqual([1, 2]);
+  });
+
+  it('accepts an empty source list', () => {
+    expect(parseManifest(aManifest([]))).toEqual({ sources: [], invalid: [] });
+  });
+});
+
+describe('parseManifest: the document as a whole', () => {
+  it.each([
+    ['an array', [], '(root): Invalid input: expected object, received array, got []'],
+    ['null', null, '(root): Invalid input: expected object, received null, got null'],
+    [
+      'a string',
+      'sources',
+      '(root): Invalid input: expected object, received string, got "sources"',
+    ],
+    [
+      'missing sources',
+      { version: 1 },
+      'sources: Invalid input: expected array, received undefined, got nothing',
+    ],
+    [
+      'sources not a list',
+      { sources: { a: 1 } },
+      'sources: Invalid input: expected array, received object, got {"a":1}',
+    ],
+    [
+      'an unknown version',
+      { version: 2, sources: [] },
+      'version: Invalid input: expected 1, got 2',
+    ],
+  ])('throws ContractValidationError for %s', (_, document, issue) => {
+    // Act
+    const act = () => parseManifest(document);
+
+    // Assess
+    expect(act).toThrow(ContractValidationError);
+    expect(act).toThrow(`invalid source manifest: ${issue}`);
+  });
+
+  it('rejects unknown top-level keys', () => {
+    // Act
+    const act = () => parseManifest({ sources: [], source: [] });
+
+    // Assess
+    expect(act).toThrow(/^invalid source manifest: \(root\): Unrecognized key: "source"/);
+  });
+
+  it('carries the subject and the issue lines on the error', () => {
+    // Act
+    let caught: unknown;
+    try {
+      parseManifest({ version: 3, sources: 'x' });
+    } catch (error) {
+      caught = error;
+    }
+
+    // Assess
+    expect(caught).toBeInstanceOf(ContractValidationError);
+    const error = caught as ContractValidationError;
+    expect(error.name).toBe('ContractValidationError');
+    expect(error.subject).toBe('source manifest');
+    expect(error.issues).toEqual([
+      'version: Invalid input: expected 1, got 3',
+      'sources: Invalid input: expected array, received string, got "x"',
+    ]);
+  });
+});
+
+describe('parseManifestText', () => {
+  it('parses manifest JSON text', () => {
+    // Act
+    const result = parseManifestText(JSON.stringify(aManifest([aSource()])));
+
+    // Assess
+    expect(result.sources.map((source) => source.id)).toEqual(['weather-api']);
+  });
+
+  it.each(['{"sources": [', '', 'sources: []'])(
+    'turns text that is not JSON (%j) into ContractValidationError',
+    (text) => {
+      // Act
+      const act = () => parseManifestText(text);
+
+      // Assess
+      expect(act).toThrow(ContractValidationError);
+      expect(act).toThrow(/^invalid source manifest: \(root\): not valid JSON \(/);
+    },
+  );
+});
