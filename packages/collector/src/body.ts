@@ -1,0 +1,98 @@
+import { createHash, type Hash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { type FileHandle, mkdtemp, open, readFile, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Readable } from 'node:stream';
+import { BodyTooLargeError } from './errors.js';
+
+/** A response body held in memory or in a temp file, with its hash and size. */
+export interface BufferedBody {
+  readonly bytes: number;
+  readonly sha256: string;
+  /** True when the body was spooled to disk. */
+  readonly spooled: boolean;
+  /** A fresh stream of the bytes (memory buffer or temp file). */
+  open(): Buffer | Readable;
+  text(): Promise<string>;
+  /** Removes the temp file, if any. Safe to call twice. */
+  dispose(): Promise<void>;
+}
+
+export interface ReadBodyOptions {
+  readonly sourceId: string;
+  readonly maxBytes: number;
+  readonly memoryBufferBytes: number;
+  readonly tmpDir: string;
+  /** Also fed with every chunk: the hash over all pages of a source. */
+  readonly alsoHash?: Hash;
+}
+
+/**
+ * Reads a body to the end, hashing as it goes and enforcing the size limit
+ * while streaming. Small bodies stay in memory; past `memoryBufferBytes` the
+ * bytes go to a temp file so memory stays bounded by the buffer size.
+ */
+export async function readBody(
+  body: AsyncIterable<Uint8Array>,
+  options: ReadBodyOptions,
+): Promise<BufferedBody> {
+  const hash = createHash('sha256');
+  const chunks: Buffer[] = [];
+  let bytes = 0;
+  let directory: string | undefined;
+  let file: FileHandle | undefined;
+  let path: string | undefined;
+  const cleanup = async () => {
+    await file?.close().catch(() => undefined);
+    file = undefined;
+    if (directory) await rm(directory, { recursive: true, force: true });
+    directory = undefined;
+  };
+  try {
+    for await (const piece of body) {
+      const chunk = Buffer.isBuffer(piece) ? piece : Buffer.from(piece);
+      bytes += chunk.length;
+      if (bytes > options.maxBytes) throw new BodyTooLargeError(options.sourceId, options.maxBytes);
+      hash.update(chunk);
+      options.alsoHash?.update(chunk);
+      if (file) {
+        await file.write(chunk);
+      } else if (bytes > options.memoryBufferBytes) {
+        directory = await mkdtemp(join(options.tmpDir, 'fanout-body-'));
+        path = join(directory, 'body');
+        file = await open(path, 'w');
+        for (const held of chunks) await file.write(held);
+        chunks.length = 0;
+        await file.write(chunk);
+      } else {
+        chunks.push(chunk);
+      }
+    }
+    await file?.close();
+    file = undefined;
+  } catch (error) {
+    await cleanup();
+    throw error;
+  }
+  const sha256 = hash.digest('hex');
+  if (path !== undefined) {
+    const spoolPath = path;
+    return {
+      bytes,
+      sha256,
+      spooled: true,
+      open: () => createReadStream(spoolPath),
+      text: () => readFile(spoolPath, 'utf8'),
+      dispose: cleanup,
+    };
+  }
+  const data = Buffer.concat(chunks);
+  return {
+    bytes,
+    sha256,
+    spooled: false,
+    open: () => data,
+    text: async () => data.toString('utf8'),
+    dispose: async () => undefined,
+  };
+}

@@ -1,0 +1,114 @@
+import { DEFAULT_MAX_HOPS, ENV, topology } from '@fanout/shared';
+import { ConfigError } from './errors.js';
+
+/** Collector-only settings (the shared ones are named in `ENV`). */
+export const SETTINGS = {
+  fetchMaxAttempts: 'FANOUT_FETCH_MAX_ATTEMPTS',
+  retryBaseMs: 'FANOUT_RETRY_BASE_MS',
+  maxRetryAfterMs: 'FANOUT_MAX_RETRY_AFTER_MS',
+  maxRedirects: 'FANOUT_MAX_REDIRECTS',
+  maxBodyBytes: 'FANOUT_MAX_BODY_BYTES',
+  memoryBufferBytes: 'FANOUT_MEMORY_BUFFER_BYTES',
+  safetyMarginMs: 'FANOUT_SAFETY_MARGIN_MS',
+  hardDeadlineMs: 'FANOUT_HARD_DEADLINE_MS',
+  maxHops: 'FANOUT_MAX_HOPS',
+} as const;
+
+/** How the collector fetches, buffers and budgets time. Core functions take this, not env. */
+export interface CollectorSettings {
+  /** Fetches run at once inside one invocation. */
+  readonly concurrency: number;
+  /** Attempts per request, the first included. */
+  readonly fetchMaxAttempts: number;
+  /** First backoff step; doubles per attempt, with full jitter. */
+  readonly retryBaseMs: number;
+  /** Upper bound on any wait between attempts, including one asked for by Retry-After. */
+  readonly maxRetryAfterMs: number;
+  readonly maxRedirects: number;
+  /** Largest body accepted when the source sets no maxBytes. */
+  readonly maxBodyBytes: number;
+  /** Bodies up to this size are hashed in memory; larger ones are spooled to a temp file. */
+  readonly memoryBufferBytes: number;
+  /** A task starts only when the remaining time exceeds its estimate plus this margin. */
+  readonly safetyMarginMs: number;
+  /** In-flight fetches are aborted when the remaining time falls to this. */
+  readonly hardDeadlineMs: number;
+  /** Continuation hops after which unfinished tasks are recorded as failed. */
+  readonly maxHops: number;
+  /** Largest continuation payload (Lambda async invoke limit). */
+  readonly payloadLimitBytes: number;
+}
+
+export interface CollectorConfig {
+  readonly bucket: string;
+  /** This function's own name, for continuations. */
+  readonly collectorFunction: string;
+  readonly settings: CollectorSettings;
+}
+
+const MB = 1024 * 1024;
+
+export const DEFAULT_SETTINGS: CollectorSettings = {
+  concurrency: topology.collectorConcurrency,
+  fetchMaxAttempts: 3,
+  retryBaseMs: 500,
+  maxRetryAfterMs: 20_000,
+  maxRedirects: 5,
+  maxBodyBytes: 50 * MB,
+  // 256 MB functions: a few concurrent 8 MB buffers stay well inside memory.
+  memoryBufferBytes: 8 * MB,
+  safetyMarginMs: 15_000,
+  hardDeadlineMs: 10_000,
+  maxHops: DEFAULT_MAX_HOPS,
+  payloadLimitBytes: topology.payloadLimitBytes,
+};
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+function required(env: Env, name: string): string {
+  const value = env[name]?.trim();
+  if (!value) throw new ConfigError(name, 'is required but not set');
+  return value;
+}
+
+function integer(env: Env, name: string, fallback: number, min: number): number {
+  const raw = env[name]?.trim();
+  if (raw === undefined || raw === '') return fallback;
+  if (!/^\d+$/.test(raw)) {
+    throw new ConfigError(name, `must be a whole number, got ${JSON.stringify(raw)}`);
+  }
+  const value = Number(raw);
+  if (!Number.isSafeInteger(value) || value < min) {
+    throw new ConfigError(name, `must be at least ${min}, got ${JSON.stringify(raw)}`);
+  }
+  return value;
+}
+
+/** Reads and validates the environment once; each error names its variable. */
+export function loadConfig(env: Env = process.env): CollectorConfig {
+  const d = DEFAULT_SETTINGS;
+  const settings: CollectorSettings = {
+    concurrency: integer(env, ENV.collectorConcurrency, d.concurrency, 1),
+    fetchMaxAttempts: integer(env, SETTINGS.fetchMaxAttempts, d.fetchMaxAttempts, 1),
+    retryBaseMs: integer(env, SETTINGS.retryBaseMs, d.retryBaseMs, 0),
+    maxRetryAfterMs: integer(env, SETTINGS.maxRetryAfterMs, d.maxRetryAfterMs, 0),
+    maxRedirects: integer(env, SETTINGS.maxRedirects, d.maxRedirects, 0),
+    maxBodyBytes: integer(env, SETTINGS.maxBodyBytes, d.maxBodyBytes, 1),
+    memoryBufferBytes: integer(env, SETTINGS.memoryBufferBytes, d.memoryBufferBytes, 0),
+    safetyMarginMs: integer(env, SETTINGS.safetyMarginMs, d.safetyMarginMs, 0),
+    hardDeadlineMs: integer(env, SETTINGS.hardDeadlineMs, d.hardDeadlineMs, 0),
+    maxHops: integer(env, SETTINGS.maxHops, d.maxHops, 0),
+    payloadLimitBytes: integer(env, ENV.payloadLimitBytes, d.payloadLimitBytes, 1024),
+  };
+  if (settings.hardDeadlineMs > settings.safetyMarginMs) {
+    throw new ConfigError(
+      SETTINGS.hardDeadlineMs,
+      `must not exceed ${SETTINGS.safetyMarginMs} (${settings.safetyMarginMs}), got ${settings.hardDeadlineMs}`,
+    );
+  }
+  return {
+    bucket: required(env, ENV.bucket),
+    collectorFunction: required(env, ENV.collectorFunction),
+    settings,
+  };
+}

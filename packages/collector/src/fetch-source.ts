@@ -1,0 +1,353 @@
+import { createHash } from 'node:crypto';
+import type { Clock, CollectorTask, Log, Pagination } from '@fanout/shared';
+import { type BufferedBody, readBody } from './body.js';
+import type { CollectorSettings } from './config.js';
+import {
+  DeadlineAbortError,
+  FetchTimeoutError,
+  NetworkError,
+  PaginationError,
+  SourceFetchError,
+  TooManyRedirectsError,
+  UnsupportedProtocolError,
+  UpstreamHttpError,
+} from './errors.js';
+import type { HttpResponse, HttpTransport } from './http.js';
+import { isRetryableStatus, parseRetryAfter, retryDelayMs } from './retry.js';
+import { type LookupFn, resolveGuarded } from './ssrf.js';
+
+/** Waits `ms`; rejects when `signal` aborts. */
+export type SleepFn = (ms: number, signal: AbortSignal) => Promise<void>;
+
+export interface FetchDeps {
+  readonly transport: HttpTransport;
+  readonly lookup: LookupFn;
+  readonly clock: Clock;
+  readonly sleep: SleepFn;
+  readonly random: () => number;
+  readonly log: Log;
+  readonly tmpDir: string;
+  readonly settings: CollectorSettings;
+}
+
+export interface FetchedPage {
+  readonly page: number;
+  readonly url: string;
+  readonly status: number;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly body: BufferedBody;
+  readonly fetchedAt: string;
+}
+
+export type SourceFetch =
+  | {
+      readonly kind: 'not-modified';
+      readonly status: number;
+      readonly headers: Readonly<Record<string, string>>;
+    }
+  | { readonly kind: 'fetched'; readonly pages: readonly FetchedPage[]; readonly sha256: string };
+
+/** Mutable per-task bookkeeping, so a failure still reports how many attempts it took. */
+export interface FetchProgress {
+  attempts: number;
+  lastStatus?: number;
+  /** Pages read so far; the caller disposes them whatever happens. */
+  readonly pages: FetchedPage[];
+}
+
+const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
+/** Headers that must not follow a redirect to another origin. */
+const CREDENTIAL_HEADERS = ['authorization', 'cookie', 'proxy-authorization'];
+const USER_AGENT = 'fanout-collector/0.1';
+
+type Headers = Readonly<Record<string, string>>;
+
+function withoutCredentials(headers: Headers): Record<string, string> {
+  return Object.fromEntries(
+    Object.entries(headers).filter(([name]) => !CREDENTIAL_HEADERS.includes(name.toLowerCase())),
+  );
+}
+
+function describe(error: unknown): string {
+  if (error instanceof Error) {
+    const code = (error as { code?: unknown }).code;
+    return typeof code === 'string' && !error.message.includes(code)
+      ? `${code}: ${error.message}`
+      : error.message;
+  }
+  return String(error);
+}
+
+interface PageRequest {
+  readonly task: CollectorTask;
+  readonly url: URL;
+  readonly headers: Headers;
+  readonly conditional: boolean;
+  readonly deadline: AbortSignal;
+  readonly progress: FetchProgress;
+}
+
+/** Follows redirects by hand so every hop passes the protocol check and the SSRF guard. */
+async function requestFollowingRedirects(
+  request: PageRequest,
+  signal: AbortSignal,
+  deps: FetchDeps,
+): Promise<{ response: HttpResponse; url: URL }> {
+  const { source } = request.task;
+  let url = request.url;
+  let headers = request.headers;
+  for (let redirects = 0; ; redirects += 1) {
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+      throw new UnsupportedProtocolError(source.id, url.href);
+    }
+    const pinnedAddress = source.allowPrivateNetwork
+      ? undefined
+      : await resolveGuarded(url, { sourceId: source.id, lookup: deps.lookup });
+    const response = await deps.transport({
+      url,
+      headers,
+      signal,
+      ...(pinnedAddress ? { pinnedAddress } : {}),
+    });
+    const location = response.headers.location;
+    if (!REDIRECT_STATUSES.has(response.status) || location === undefined) {
+      return { response, url };
+    }
+    response.discard();
+    if (redirects >= deps.settings.maxRedirects) {
+      throw new TooManyRedirectsError(source.id, deps.settings.maxRedirects);
+    }
+    let next: URL;
+    try {
+      next = new URL(location, url);
+    } catch {
+      throw new UpstreamHttpError(
+        source.id,
+        response.status,
+        `${url.href} (bad Location ${JSON.stringify(location)})`,
+      );
+    }
+    if (next.origin !== url.origin) headers = withoutCredentials(headers);
+    deps.log.debug('following redirect', { sourceId: source.id, from: url.href, to: next.href });
+    url = next;
+  }
+}
+
+async function backoff(
+  request: PageRequest,
+  deps: FetchDeps,
+  attempt: number,
+  retryAfterMs: number | undefined,
+  why: string,
+): Promise<void> {
+  const { settings } = deps;
+  const delay = retryDelayMs(
+    attempt,
+    { baseMs: settings.retryBaseMs, maxDelayMs: settings.maxRetryAfterMs },
+    retryAfterMs,
+    deps.random,
+  );
+  deps.log.warn('retrying fetch', {
+    sourceId: request.task.source.id,
+    attempt,
+    delayMs: delay,
+    reason: why,
+  });
+  try {
+    await deps.sleep(delay, request.deadline);
+  } catch {
+    throw new DeadlineAbortError(request.task.source.id);
+  }
+}
+
+type PageResponse =
+  | { readonly kind: 'not-modified'; readonly status: number; readonly headers: Headers }
+  | {
+      readonly kind: 'body';
+      readonly status: number;
+      readonly headers: Headers;
+      readonly url: URL;
+      readonly body: BufferedBody;
+    };
+
+/** One page: attempts with timeout and backoff; reads the body inside the attempt. */
+async function fetchPage(request: PageRequest, deps: FetchDeps): Promise<PageResponse> {
+  const { source } = request.task;
+  const { settings } = deps;
+  const maxBytes = source.maxBytes ?? settings.maxBodyBytes;
+  for (let attempt = 1; ; attempt += 1) {
+    if (request.deadline.aborted) throw new DeadlineAbortError(source.id);
+    request.progress.attempts += 1;
+    const timeout = AbortSignal.timeout(source.timeoutMs);
+    const signal = AbortSignal.any([request.deadline, timeout]);
+    let retryAfterMs: number | undefined;
+    let why: string;
+    try {
+      const { response, url } = await requestFollowingRedirects(request, signal, deps);
+      request.progress.lastStatus = response.status;
+      if (response.status === 304 && request.conditional) {
+        response.discard();
+        return { kind: 'not-modified', status: 304, headers: response.headers };
+      }
+      if (isRetryableStatus(response.status)) {
+        response.discard();
+        if (attempt >= settings.fetchMaxAttempts) {
+          throw new UpstreamHttpError(source.id, response.status, url.href);
+        }
+        retryAfterMs = parseRetryAfter(response.headers['retry-after'], deps.clock.now());
+        why = `HTTP ${response.status}`;
+      } else if (response.status < 200 || response.status > 299) {
+        response.discard();
+        throw new UpstreamHttpError(source.id, response.status, url.href);
+      } else {
+        const body = await readBody(response.body, {
+          sourceId: source.id,
+          maxBytes,
+          memoryBufferBytes: settings.memoryBufferBytes,
+          tmpDir: deps.tmpDir,
+        });
+        return { kind: 'body', status: response.status, headers: response.headers, url, body };
+      }
+    } catch (error) {
+      if (request.deadline.aborted) throw new DeadlineAbortError(source.id);
+      if (error instanceof SourceFetchError) throw error;
+      const failure = timeout.aborted
+        ? new FetchTimeoutError(source.id, source.timeoutMs)
+        : new NetworkError(source.id, `network error: ${describe(error)}`);
+      if (attempt >= settings.fetchMaxAttempts) throw failure;
+      why = failure.message;
+    }
+    await backoff(request, deps, attempt, retryAfterMs, why);
+  }
+}
+
+/** `Link: <https://x/?page=2>; rel="next", <...>; rel="last"` -> the next URL. */
+export function nextFromLinkHeader(link: string | undefined): string | undefined {
+  if (!link) return undefined;
+  for (const match of link.matchAll(/<([^>]*)>((?:\s*;\s*[^;,]+)*)/g)) {
+    const params = match[2] ?? '';
+    const rel = /;\s*rel\s*=\s*(?:"([^"]*)"|([^\s;,]+))/i.exec(params);
+    const value = rel?.[1] ?? rel?.[2];
+    if (value?.toLowerCase().split(/\s+/).includes('next')) return match[1];
+  }
+  return undefined;
+}
+
+/** The value at a dot path (`links.next`, `pages.0.url`) of a parsed JSON document. */
+export function valueAtPath(document: unknown, path: string): unknown {
+  let current: unknown = document;
+  for (const part of path.split('.')) {
+    if (current === null || typeof current !== 'object') return undefined;
+    current = (current as Record<string, unknown>)[part];
+  }
+  return current;
+}
+
+async function nextPageUrl(
+  pagination: Pagination,
+  sourceId: string,
+  page: { url: URL; headers: Headers; body: BufferedBody },
+): Promise<URL | undefined> {
+  let reference: string | undefined;
+  if (pagination.type === 'link-header') {
+    reference = nextFromLinkHeader(page.headers.link);
+  } else {
+    let document: unknown;
+    try {
+      document = JSON.parse(await page.body.text());
+    } catch {
+      throw new PaginationError(
+        sourceId,
+        `page ${page.url.href} is not JSON; cannot read ${pagination.path}`,
+      );
+    }
+    const value = valueAtPath(document, pagination.path);
+    if (value !== undefined && value !== null && value !== '' && typeof value !== 'string') {
+      throw new PaginationError(
+        sourceId,
+        `${pagination.path} must be a URL string or null, got ${JSON.stringify(value)}`,
+      );
+    }
+    reference = value === '' || value === null ? undefined : value;
+  }
+  if (reference === undefined) return undefined;
+  try {
+    return new URL(reference, page.url);
+  } catch {
+    throw new PaginationError(
+      sourceId,
+      `next page reference is not a URL: ${JSON.stringify(reference)}`,
+    );
+  }
+}
+
+async function hashPages(pages: readonly FetchedPage[]): Promise<string> {
+  const first = pages[0];
+  if (pages.length === 1 && first) return first.body.sha256;
+  const hash = createHash('sha256');
+  for (const page of pages) {
+    const content = page.body.open();
+    if (Buffer.isBuffer(content)) hash.update(content);
+    else for await (const chunk of content) hash.update(chunk as Buffer);
+  }
+  return hash.digest('hex');
+}
+
+/**
+ * Fetches a source: a conditional first request (validators from the last
+ * run), then the following pages. The hash covers all pages, so "unchanged"
+ * means the whole response set is byte-identical.
+ */
+export async function fetchSource(
+  task: CollectorTask,
+  deps: FetchDeps,
+  deadline: AbortSignal,
+  progress: FetchProgress,
+): Promise<SourceFetch> {
+  const { source, previous } = task;
+  const base: Record<string, string> = { 'user-agent': USER_AGENT, ...(source.headers ?? {}) };
+  const conditional: Record<string, string> = {};
+  if (previous?.etag) conditional['if-none-match'] = previous.etag;
+  if (previous?.lastModified) conditional['if-modified-since'] = previous.lastModified;
+  const maxPages = source.pagination?.maxPages ?? 1;
+  const seen = new Set<string>();
+  let url: URL | undefined = new URL(source.url);
+  for (let page = 0; url !== undefined && page < maxPages; page += 1) {
+    seen.add(url.href);
+    const isFirst = page === 0;
+    const response = await fetchPage(
+      {
+        task,
+        url,
+        headers: isFirst ? { ...base, ...conditional } : base,
+        conditional: isFirst && Object.keys(conditional).length > 0,
+        deadline,
+        progress,
+      },
+      deps,
+    );
+    if (response.kind === 'not-modified') {
+      return { kind: 'not-modified', status: response.status, headers: response.headers };
+    }
+    progress.pages.push({
+      page,
+      url: response.url.href,
+      status: response.status,
+      headers: response.headers,
+      body: response.body,
+      fetchedAt: new Date(deps.clock.now()).toISOString(),
+    });
+    const next = source.pagination
+      ? await nextPageUrl(source.pagination, source.id, response)
+      : undefined;
+    if (next && seen.has(next.href)) {
+      deps.log.warn('pagination loops back; stopping', { sourceId: source.id, url: next.href });
+      break;
+    }
+    if (next && page + 1 >= maxPages) {
+      deps.log.warn('pagination stopped at maxPages', { sourceId: source.id, maxPages });
+    }
+    url = next;
+  }
+  return { kind: 'fetched', pages: progress.pages, sha256: await hashPages(progress.pages) };
+}

@@ -1,0 +1,70 @@
+import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import type { LookupFunction } from 'node:net';
+import type { ResolvedAddress } from './ssrf.js';
+
+export interface HttpRequest {
+  readonly url: URL;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly signal: AbortSignal;
+  /** Connect to this address instead of resolving the host again (the one the guard checked). */
+  readonly pinnedAddress?: ResolvedAddress;
+}
+
+export interface HttpResponse {
+  readonly status: number;
+  /** Lower-case names; repeated headers joined with ", ". */
+  readonly headers: Readonly<Record<string, string>>;
+  readonly body: AsyncIterable<Uint8Array>;
+  /** Releases the connection when the body is not read to the end. */
+  discard(): void;
+}
+
+/** One GET, no redirects followed. Injected so unit tests need no network. */
+export type HttpTransport = (request: HttpRequest) => Promise<HttpResponse>;
+
+function flattenHeaders(headers: IncomingHttpHeaders): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, value] of Object.entries(headers)) {
+    if (value === undefined) continue;
+    out[name] = Array.isArray(value) ? value.join(', ') : value;
+  }
+  return out;
+}
+
+/**
+ * A lookup that always answers with the checked address: the socket connects
+ * where the guard looked, so a DNS answer that changes between check and
+ * connect (rebinding) cannot redirect it. TLS still verifies the host name.
+ */
+function pinnedLookup(pinned: ResolvedAddress): LookupFunction {
+  return (_hostname, options, callback) => {
+    if (options.all) callback(null, [{ address: pinned.address, family: pinned.family }]);
+    else callback(null, pinned.address, pinned.family);
+  };
+}
+
+/** node:http(s) transport. Bodies are passed through as sent (no decompression). */
+export const nodeHttpTransport: HttpTransport = (req) =>
+  new Promise<HttpResponse>((resolve, reject) => {
+    const send = req.url.protocol === 'https:' ? httpsRequest : httpRequest;
+    const outgoing = send(
+      req.url,
+      {
+        method: 'GET',
+        headers: { ...req.headers, 'accept-encoding': 'identity' },
+        signal: req.signal,
+        ...(req.pinnedAddress ? { lookup: pinnedLookup(req.pinnedAddress) } : {}),
+      },
+      (incoming) => {
+        resolve({
+          status: incoming.statusCode ?? 0,
+          headers: flattenHeaders(incoming.headers),
+          body: incoming,
+          discard: () => incoming.destroy(),
+        });
+      },
+    );
+    outgoing.on('error', reject);
+    outgoing.end();
+  });

@@ -1,0 +1,46 @@
+export { type BufferedBody, type ReadBodyOptions, readBody } from './body.js';
+export { type BatchSummary, type CollectorDeps, collectBatch } from './collect.js';
+export { collectTask, extensionFor, type TaskResult } from './collect-task.js';
+export {
+  type CollectorConfig,
+  type CollectorSettings,
+  DEFAULT_SETTINGS,
+  loadConfig,
+  SETTINGS,
+} from './config.js';
+export {
+  type InvokeContinuation,
+  isTransientInvokeError,
+  lambdaContinuationInvoker,
+} from './continuation.js';
+export * from './errors.js';
+export {
+  type FetchDeps,
+  type FetchedPage,
+  type FetchProgress,
+  fetchSource,
+  nextFromLinkHeader,
+  type SleepFn,
+  type SourceFetch,
+  valueAtPath,
+} from './fetch-source.js';
+export {
+  type HttpRequest,
+  type HttpResponse,
+  type HttpTransport,
+  nodeHttpTransport,
+} from './http.js';
+export { type InvalidPayloadDeps, recordInvalidPayload } from './invalid.js';
+export { runPool } from './pool.js';
+export { isRetryableStatus, parseRetryAfter, retryDelayMs } from './retry.js';
+export { type HandlerDeps, type HandlerOutcome, handleCollectorEvent, realSleep } from './run.js';
+export {
+  type AddressDecision,
+  checkAddress,
+  embeddedIPv4,
+  type LookupFn,
+  type ResolvedAddress,
+  resolveGuarded,
+  systemLookup,
+} from './ssrf.js';
+export { putJson, storeRawPage } from './store.js';

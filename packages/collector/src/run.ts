@@ -1,0 +1,32 @@
+import { setTimeout as wait } from 'node:timers/promises';
+import { ContractValidationError, parseCollectorPayload } from '@fanout/shared';
+import { type BatchSummary, type CollectorDeps, collectBatch } from './collect.js';
+import type { SleepFn } from './fetch-source.js';
+import { recordInvalidPayload } from './invalid.js';
+
+export type HandlerDeps = CollectorDeps;
+
+export type HandlerOutcome =
+  | { readonly kind: 'invalid'; readonly key: string; readonly reason: string }
+  | { readonly kind: 'collected'; readonly summary: BatchSummary };
+
+export const realSleep: SleepFn = (ms, signal) => wait(ms, undefined, { signal });
+
+/**
+ * What the Lambda handler does, minus building clients: validate the payload
+ * (recording, not throwing, a malformed one) and collect the batch.
+ */
+export async function handleCollectorEvent(
+  event: unknown,
+  deps: HandlerDeps,
+): Promise<HandlerOutcome> {
+  let payload: ReturnType<typeof parseCollectorPayload>;
+  try {
+    payload = parseCollectorPayload(event);
+  } catch (error) {
+    if (!(error instanceof ContractValidationError)) throw error;
+    const { key } = await recordInvalidPayload(event, error.message, deps);
+    return { kind: 'invalid', key, reason: error.message };
+  }
+  return { kind: 'collected', summary: await collectBatch(payload, deps) };
+}

@@ -1,0 +1,59 @@
+import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { Upload } from '@aws-sdk/lib-storage';
+import { type RawObjectMetadata, toS3Metadata } from '@fanout/shared';
+import type { BufferedBody } from './body.js';
+import { StoreError } from './errors.js';
+
+/** S3's minimum multipart part size; larger bodies are sent in parts of this size. */
+const PART_SIZE_BYTES = 5 * 1024 * 1024;
+/** Parts in flight per upload; each holds one part in memory. */
+const UPLOAD_QUEUE_SIZE = 2;
+
+export interface StoreTarget {
+  readonly s3: S3Client;
+  readonly bucket: string;
+}
+
+/** Streams one page to its raw key; multipart for bodies past one part. */
+export async function storeRawPage(
+  target: StoreTarget,
+  key: string,
+  body: BufferedBody,
+  contentType: string | undefined,
+  metadata: RawObjectMetadata,
+): Promise<void> {
+  try {
+    const upload = new Upload({
+      client: target.s3,
+      queueSize: UPLOAD_QUEUE_SIZE,
+      partSize: PART_SIZE_BYTES,
+      leavePartsOnError: false,
+      params: {
+        Bucket: target.bucket,
+        Key: key,
+        Body: body.open(),
+        ContentType: contentType ?? 'application/octet-stream',
+        Metadata: toS3Metadata(metadata),
+      },
+    });
+    await upload.done();
+  } catch (error) {
+    throw new StoreError(key, error);
+  }
+}
+
+/** Writes a small JSON record (batch result, failure record). */
+export async function putJson(target: StoreTarget, key: string, value: unknown): Promise<void> {
+  try {
+    await target.s3.send(
+      new PutObjectCommand({
+        Bucket: target.bucket,
+        Key: key,
+        Body: JSON.stringify(value, null, 2),
+        ContentType: 'application/json',
+      }),
+    );
+  } catch (error) {
+    throw new StoreError(key, error);
+  }
+}
