@@ -1,0 +1,216 @@
+import * as path from 'node:path';
+import {
+  type FunctionId,
+  functionEnvironment,
+  topology as sharedTopology,
+  type Topology,
+} from '@fanout/shared';
+import * as aws from '@pulumi/aws';
+import * as pulumi from '@pulumi/pulumi';
+import { PipelineAlarms } from './alarms.js';
+import type { StackConfig } from './config.js';
+import { FanoutInfraError } from './errors.js';
+import { PipelineFunction } from './function.js';
+import { ManagerSchedule } from './schedule.js';
+import { PipelineBucket } from './storage.js';
+import { stackTopology } from './topology.js';
+
+/** SQS keeps a message at most 14 days; failed events wait there for a person to replay them. */
+const DEAD_LETTER_RETENTION_SECONDS = 14 * 24 * 60 * 60;
+/** Lambda function names are at most 64 characters. */
+const MAX_FUNCTION_NAME_LENGTH = 64;
+
+type PerFunction<T> = { readonly [K in FunctionId]: T };
+
+export interface FanoutPipelineArgs {
+  /** Validated stack config (see config.ts). */
+  readonly config: StackConfig;
+  /** Repository root; function code is read from `<repoRoot>/<packageDir>/dist`. */
+  readonly repoRoot: string;
+  /** Suffix of every function name, so stacks in one account do not collide. */
+  readonly stack: string;
+  /** The shared topology; tests pass a modified one. */
+  readonly topology?: Topology;
+}
+
+/** The deployed name of a function: the topology's name plus the stack. */
+export function deployedFunctionName(baseName: string, stack: string): string {
+  const name = `${baseName}-${stack}`;
+  if (name.length > MAX_FUNCTION_NAME_LENGTH || !/^[A-Za-z0-9_-]+$/.test(name)) {
+    throw new FanoutInfraError(
+      `function name ${JSON.stringify(name)} is not a valid Lambda name (letters, digits, - and _, at most ${MAX_FUNCTION_NAME_LENGTH}); use a shorter stack name`,
+    );
+  }
+  return name;
+}
+
+/** Where the esbuild output of a function package lives. */
+export function codeDirectory(repoRoot: string, packageDir: string): string {
+  return path.join(repoRoot, packageDir, 'dist');
+}
+
+/**
+ * The whole Fanout pipeline in one account and region: bucket, three functions,
+ * dead-letter queue, schedule, the raw-prefix notification and optional alarms.
+ */
+export class FanoutPipeline extends pulumi.ComponentResource {
+  readonly topology: Topology;
+  readonly bucketName: pulumi.Output<string>;
+  readonly functionNames: pulumi.Output<PerFunction<string>>;
+  readonly deadLetterQueueUrl: pulumi.Output<string>;
+  readonly scheduleName: pulumi.Output<string>;
+  readonly scheduleExpression: pulumi.Output<string>;
+
+  constructor(name: string, args: FanoutPipelineArgs, opts?: pulumi.ComponentResourceOptions) {
+    super('fanout:index:FanoutPipeline', name, {}, opts);
+    const { config } = args;
+    const topo = stackTopology(config, args.topology ?? sharedTopology);
+    this.topology = topo;
+    const parent = { parent: this };
+
+    const partition = aws.getPartitionOutput({}, parent).partition;
+    const region = aws.getRegionOutput({}, parent).region;
+    const accountId = aws.getCallerIdentityOutput({}, parent).accountId;
+
+    const storage = new PipelineBucket(
+      `${name}-storage`,
+      {
+        rawPrefix: topo.notification.prefix,
+        rawExpirationDays: config.raw.expirationDays,
+        rawTransitionDays: config.raw.transitionDays,
+        versioning: config.versioning,
+        forceDestroy: config.forceDestroy,
+        manifestFile: config.sourcesFile,
+        manifestKey: topo.manifestKey,
+      },
+      parent,
+    );
+
+    const deadLetterQueue = new aws.sqs.Queue(
+      `${name}-dlq`,
+      { sqsManagedSseEnabled: true, messageRetentionSeconds: DEAD_LETTER_RETENTION_SECONDS },
+      parent,
+    );
+
+    // Names are fixed before anything is created: the manager and the collector
+    // invoke themselves, so a role must name its own function's ARN, which an
+    // auto-generated name would only reveal after the function exists.
+    const names: PerFunction<string> = {
+      manager: deployedFunctionName(topo.functions.manager.name, args.stack),
+      collector: deployedFunctionName(topo.functions.collector.name, args.stack),
+      parser: deployedFunctionName(topo.functions.parser.name, args.stack),
+    };
+    const arnOf = (id: FunctionId): pulumi.Output<string> =>
+      pulumi.interpolate`arn:${partition}:lambda:${region}:${accountId}:function:${names[id]}`;
+    const functionArns: PerFunction<pulumi.Output<string>> = {
+      manager: arnOf('manager'),
+      collector: arnOf('collector'),
+      parser: arnOf('parser'),
+    };
+
+    const deploy = (id: FunctionId): PipelineFunction => {
+      const spec = topo.functions[id];
+      return new PipelineFunction(
+        `${name}-${id}`,
+        {
+          spec,
+          functionName: names[id],
+          codeDir: codeDirectory(args.repoRoot, spec.packageDir),
+          environment: storage.name.apply((bucket) =>
+            functionEnvironment(id, { bucket, functions: names }, topo),
+          ),
+          logRetentionDays: config.logRetentionDays,
+          bucketArn: storage.arn,
+          deadLetterQueueArn: deadLetterQueue.arn,
+          functionArns,
+        },
+        parent,
+      );
+    };
+    const functions: PerFunction<PipelineFunction> = {
+      manager: deploy('manager'),
+      collector: deploy('collector'),
+      parser: deploy('parser'),
+    };
+
+    const target = functions[topo.notification.function];
+    const permission = new aws.lambda.Permission(
+      `${name}-notify-permission`,
+      {
+        action: 'lambda:InvokeFunction',
+        function: target.name,
+        principal: 's3.amazonaws.com',
+        sourceArn: storage.arn,
+        // Bucket names are global: the account pins the permission to this account's bucket.
+        sourceAccount: accountId,
+      },
+      parent,
+    );
+
+    // The bucket's one notification configuration: S3 keeps a single one per bucket,
+    // so a second resource would silently replace this one.
+    new aws.s3.BucketNotification(
+      `${name}-notification`,
+      {
+        bucket: storage.bucket.id,
+        lambdaFunctions: [
+          {
+            lambdaFunctionArn: target.arn,
+            events: [...topo.notification.events],
+            filterPrefix: topo.notification.prefix,
+            ...(topo.notification.suffix ? { filterSuffix: topo.notification.suffix } : {}),
+          },
+        ],
+      },
+      // S3 test-invokes the target when the configuration is saved.
+      { parent: this, dependsOn: [permission] },
+    );
+
+    const schedule = new ManagerSchedule(
+      `${name}-schedule`,
+      {
+        expression: topo.schedule.expression,
+        timezone: config.schedule.timezone,
+        enabled: config.schedule.enabled,
+        managerArn: functions[topo.schedule.target].arn,
+        deadLetterQueueArn: deadLetterQueue.arn,
+        accountId,
+      },
+      parent,
+    );
+
+    if (config.alarmEmail !== undefined) {
+      new PipelineAlarms(
+        `${name}-alarms`,
+        {
+          email: config.alarmEmail,
+          deadLetterQueueName: deadLetterQueue.name,
+          functionNames: {
+            manager: functions.manager.name,
+            collector: functions.collector.name,
+            parser: functions.parser.name,
+          },
+        },
+        parent,
+      );
+    }
+
+    this.bucketName = storage.name;
+    this.functionNames = pulumi.output({
+      manager: functions.manager.name,
+      collector: functions.collector.name,
+      parser: functions.parser.name,
+    });
+    this.deadLetterQueueUrl = deadLetterQueue.url;
+    this.scheduleName = schedule.name;
+    this.scheduleExpression = schedule.expression;
+
+    this.registerOutputs({
+      bucketName: this.bucketName,
+      functionNames: this.functionNames,
+      deadLetterQueueUrl: this.deadLetterQueueUrl,
+      scheduleName: this.scheduleName,
+      scheduleExpression: this.scheduleExpression,
+    });
+  }
+}
