@@ -255,6 +255,8 @@ export const SourceStateSchema = z.object({
   durationsMs: z.array(z.number().nonnegative()).default([]),
   lastRunId: RunIdSchema.optional(),
   lastStatus: z.enum(TASK_STATUSES).optional(),
+  /** When the outcome last merged finished; an older outcome arriving late is not merged over it. */
+  lastFinishedAt: IsoTime.optional(),
 });
 export type SourceState = z.infer<typeof SourceStateSchema>;
 
@@ -266,6 +268,8 @@ export const StateSnapshotSchema = z.object({
   version: z.literal(1),
   /** Runs whose results are merged into this snapshot (most recent last). */
   mergedRuns: z.array(RunIdSchema).default([]),
+  /** Dispatched runs whose results are not all merged yet (oldest first). */
+  pendingRuns: z.array(RunIdSchema).optional(),
   sources: z.record(SourceIdSchema, SourceStateSchema).default({}),
   updatedAt: IsoTime.optional(),
 });

@@ -1,0 +1,111 @@
+import {
+  GetObjectCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  type S3Client,
+} from '@aws-sdk/client-s3';
+import { StorageError } from './errors.js';
+
+/** The bucket the manager works in, and the client to reach it. */
+export interface BucketRef {
+  readonly s3: S3Client;
+  readonly bucket: string;
+}
+
+interface AwsErrorShape {
+  name?: string;
+  Code?: string;
+  $metadata?: { httpStatusCode?: number };
+}
+
+function shape(error: unknown): AwsErrorShape {
+  return typeof error === 'object' && error !== null ? (error as AwsErrorShape) : {};
+}
+
+function isMissing(error: unknown): boolean {
+  const e = shape(error);
+  return e.name === 'NoSuchKey' || e.name === 'NotFound' || e.$metadata?.httpStatusCode === 404;
+}
+
+/** 412: the key exists (IfNoneMatch). 409: a concurrent conditional write to it is in flight. */
+function isConditionalConflict(error: unknown): boolean {
+  const e = shape(error);
+  const status = e.$metadata?.httpStatusCode;
+  return (
+    e.name === 'PreconditionFailed' ||
+    e.name === 'ConditionalRequestConflict' ||
+    status === 412 ||
+    status === 409
+  );
+}
+
+/** The object's text, or undefined when there is no such key. Other failures throw StorageError. */
+export async function getText(ref: BucketRef, key: string): Promise<string | undefined> {
+  try {
+    const out = await ref.s3.send(new GetObjectCommand({ Bucket: ref.bucket, Key: key }));
+    if (!out.Body) return '';
+    return await out.Body.transformToString('utf8');
+  } catch (error) {
+    if (isMissing(error)) return undefined;
+    throw new StorageError(key, 'GetObject', error);
+  }
+}
+
+export async function putJson(ref: BucketRef, key: string, value: unknown): Promise<void> {
+  try {
+    await ref.s3.send(
+      new PutObjectCommand({
+        Bucket: ref.bucket,
+        Key: key,
+        Body: JSON.stringify(value),
+        ContentType: 'application/json',
+      }),
+    );
+  } catch (error) {
+    throw new StorageError(key, 'PutObject', error);
+  }
+}
+
+/**
+ * Writes only when the key does not exist yet (`If-None-Match: *`), so of two
+ * concurrent deliveries of one event exactly one wins. Returns false when the
+ * key already existed. (s3rver ignores the header and always writes.)
+ */
+export async function putJsonIfAbsent(
+  ref: BucketRef,
+  key: string,
+  value: unknown,
+): Promise<boolean> {
+  try {
+    await ref.s3.send(
+      new PutObjectCommand({
+        Bucket: ref.bucket,
+        Key: key,
+        Body: JSON.stringify(value),
+        ContentType: 'application/json',
+        IfNoneMatch: '*',
+      }),
+    );
+    return true;
+  } catch (error) {
+    if (isConditionalConflict(error)) return false;
+    throw new StorageError(key, 'PutObject', error);
+  }
+}
+
+export async function listKeys(ref: BucketRef, prefix: string): Promise<string[]> {
+  const keys: string[] = [];
+  let token: string | undefined;
+  try {
+    do {
+      const page = await ref.s3.send(
+        new ListObjectsV2Command({ Bucket: ref.bucket, Prefix: prefix, ContinuationToken: token }),
+      );
+      for (const item of page.Contents ?? []) if (item.Key) keys.push(item.Key);
+      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (token);
+  } catch (error) {
+    throw new StorageError(prefix, 'ListObjectsV2', error);
+  }
+  return keys;
+}
