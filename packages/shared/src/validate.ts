@@ -28,11 +28,25 @@ function showValue(value: unknown): string {
     : text;
 }
 
+/**
+ * The value the message is about. A discriminated union reports the whole object
+ * as its input, with the discriminator as the path: show the discriminator's value.
+ */
+function offendingValue(issue: z.core.$ZodIssue): unknown {
+  if (issue.code === 'invalid_union' && issue.discriminator !== undefined) {
+    const { input } = issue;
+    if (typeof input === 'object' && input !== null) {
+      return (input as Record<string, unknown>)[issue.discriminator];
+    }
+  }
+  return issue.input;
+}
+
 /** One line per issue: `sources[3].url: must be http or https, got "ftp://x"`. */
 export function describeIssues(error: z.ZodError, basePath: readonly PropertyKey[] = []): string[] {
   return error.issues.map((issue) => {
     const path = formatPath([...basePath, ...issue.path]);
-    const got = 'input' in issue ? `, got ${showValue(issue.input)}` : '';
+    const got = 'input' in issue ? `, got ${showValue(offendingValue(issue))}` : '';
     return `${path}: ${issue.message}${got}`;
   });
 }

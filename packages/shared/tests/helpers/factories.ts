@@ -118,10 +118,12 @@ export function rawKeyOf(sourceId: string, page = 0): string {
   return `raw/source=${sourceId}/dt=2026-11-25/${RUN_ID}-p${String(page).padStart(4, '0')}.json`;
 }
 
-export function okOutcome(
-  sourceId: string,
-  overrides: Partial<Extract<TaskOutcome, { status: 'ok' }>> = {},
-): TaskOutcome {
+type OkOutcome = Extract<TaskOutcome, { status: 'ok' }>;
+type UnchangedOutcome = Extract<TaskOutcome, { status: 'unchanged' }>;
+type FailedOutcome = Extract<TaskOutcome, { status: 'failed' }>;
+type QuarantinedParse = Extract<ParseOutcome, { status: 'quarantined' }>;
+
+export function okOutcome(sourceId: string, overrides: Partial<OkOutcome> = {}): OkOutcome {
   return {
     status: 'ok',
     sourceId,
@@ -136,7 +138,7 @@ export function okOutcome(
   };
 }
 
-export function unchangedOutcome(sourceId: string, finishedAt = FINISHED_AT): TaskOutcome {
+export function unchangedOutcome(sourceId: string, finishedAt = FINISHED_AT): UnchangedOutcome {
   return {
     status: 'unchanged',
     sourceId,
@@ -148,7 +150,7 @@ export function unchangedOutcome(sourceId: string, finishedAt = FINISHED_AT): Ta
   };
 }
 
-export function failedOutcome(sourceId: string, finishedAt = FINISHED_AT): TaskOutcome {
+export function failedOutcome(sourceId: string, finishedAt = FINISHED_AT): FailedOutcome {
   return {
     status: 'failed',
     sourceId,
@@ -206,7 +208,7 @@ export function parsedOk(rawKey: string): ParseOutcome {
   };
 }
 
-export function parsedQuarantined(rawKey: string): ParseOutcome {
+export function parsedQuarantined(rawKey: string): QuarantinedParse {
   return {
     status: 'quarantined',
     rawKey,

@@ -1,0 +1,402 @@
+import { describe, expect, it } from 'vitest';
+import {
+  BatchFailureSchema,
+  BatchResultSchema,
+  ContractValidationError,
+  check,
+  fromS3Metadata,
+  ParseOutcomeSchema,
+  QuarantineReportSchema,
+  RawObjectMetadataSchema,
+  RunManifestSchema,
+  StateSnapshotSchema,
+  TaskOutcomeSchema,
+  toS3Metadata,
+} from '../../src/index.js';
+import {
+  aBatchFailure,
+  aBatchResult,
+  aRunManifest,
+  failedOutcome,
+  okOutcome,
+  parsedOk,
+  parsedQuarantined,
+  RUN_ID,
+  rawKeyOf,
+  rawMetadata,
+  unchangedOutcome,
+} from '../helpers/factories.js';
+
+function metadataIssues(metadata: Record<string, string> | undefined): readonly string[] {
+  try {
+    fromS3Metadata(metadata);
+  } catch (error) {
+    if (error instanceof ContractValidationError) {
+      expect(error.subject).toBe('raw object metadata');
+      return error.issues;
+    }
+    throw error;
+  }
+  throw new Error('expected the metadata to be rejected');
+}
+
+describe('raw object metadata', () => {
+  it('round trips through S3 user metadata', () => {
+    // Prepare
+    const meta = rawMetadata();
+
+    // Act
+    const back = fromS3Metadata(toS3Metadata(meta));
+
+    // Assess
+    expect(back).toEqual(meta);
+  });
+
+  it('round trips without the optional fields', () => {
+    // Prepare
+    const { batchId: _batch, contentType: _type, ...meta } = rawMetadata({ formatOptions: {} });
+
+    // Act
+    const stored = toS3Metadata(meta);
+
+    // Assess
+    expect(stored).not.toHaveProperty('batch-id');
+    expect(stored).not.toHaveProperty('upstream-content-type');
+    expect(fromS3Metadata(stored)).toEqual(meta);
+  });
+
+  it('stores only lowercase names and ASCII string values, as S3 headers require', () => {
+    // Prepare
+    const meta = rawMetadata({
+      formatOptions: { delimiter: '§', recordsPath: 'données.élément' },
+      contentType: 'text/csv; name="résumé.csv"',
+    });
+
+    // Act
+    const stored = toS3Metadata(meta);
+
+    // Assess
+    for (const [name, value] of Object.entries(stored)) {
+      expect(name).toMatch(/^[a-z0-9-]+$/);
+      expect(value).toMatch(/^[\x20-\x7e]*$/);
+    }
+    expect(fromS3Metadata(stored).formatOptions).toEqual(meta.formatOptions);
+    expect(fromS3Metadata(stored).contentType).toBe('text/csv; name="rsum.csv"');
+  });
+
+  it('reads the metadata as the SDK returns it, every value a string', () => {
+    // Act
+    const meta = fromS3Metadata({
+      'run-id': RUN_ID,
+      'source-id': 'weather-api',
+      format: 'json',
+      'fetched-at': '2026-11-25T13:10:30.000Z',
+      'scheduled-at': '2026-11-25T13:10:00Z',
+      sha256: 'b'.repeat(64),
+      'http-status': '203',
+      page: '12',
+    });
+
+    // Assess
+    expect(meta).toMatchObject({ httpStatus: 203, page: 12, formatOptions: {} });
+  });
+
+  it('names each missing field when there is no metadata at all', () => {
+    // Act
+    const issues = metadataIssues(undefined);
+
+    // Assess
+    expect(issues.map((line) => line.split(':')[0])).toEqual([
+      'metadata.runId',
+      'metadata.sourceId',
+      'metadata.format',
+      'metadata.fetchedAt',
+      'metadata.scheduledAt',
+      'metadata.sha256',
+      'metadata.httpStatus',
+      'metadata.page',
+    ]);
+    for (const line of issues) expect(line).toMatch(/got nothing$/);
+  });
+
+  it.each([
+    [
+      'http-status',
+      'OK',
+      'metadata.httpStatus: Invalid input: expected number, received string, got "OK"',
+    ],
+    ['http-status', '99', 'metadata.httpStatus: Too small: expected number to be >=100, got 99'],
+    ['page', '', 'metadata.page: Invalid input: expected number, received string, got ""'],
+    ['page', '-1', 'metadata.page: Too small: expected number to be >=0, got -1'],
+    ['page', '1.5', 'metadata.page: Invalid input: expected number, received string, got "1.5"'],
+    ['format-options', '{', 'metadata.format-options: not valid JSON, got "{"'],
+    [
+      'format-options',
+      '{"sep":","}',
+      'metadata.formatOptions: Unrecognized key: "sep", got {"sep":","}',
+    ],
+    [
+      'sha256',
+      'abc',
+      'metadata.sha256: Invalid string: must match pattern /^[0-9a-f]{64}$/, got "abc"',
+    ],
+    [
+      'run-id',
+      'a/b',
+      'metadata.runId: must be 1-64 characters of A-Z a-z 0-9 _ . - starting with a letter or digit, got "a/b"',
+    ],
+    ['fetched-at', 'now', 'metadata.fetchedAt: Invalid ISO datetime, got "now"'],
+  ])('rejects %s %j with the offending value', (name, value, issue) => {
+    // Prepare
+    const stored = { ...toS3Metadata(rawMetadata()), [name]: value };
+
+    // Act
+    const issues = metadataIssues(stored);
+
+    // Assess
+    expect(issues).toEqual([issue]);
+  });
+});
+
+describe('TaskOutcomeSchema', () => {
+  it.each([
+    ['ok', okOutcome('a')],
+    ['unchanged', unchangedOutcome('a')],
+    ['failed', failedOutcome('a')],
+    ['failed with an invalid source id', { ...failedOutcome('x'), sourceId: 'not a valid/id' }],
+  ])('accepts a %s outcome', (_, outcome) => {
+    expect(check(TaskOutcomeSchema, outcome)).toEqual({ ok: true, value: outcome });
+  });
+
+  it.each([
+    [
+      { ...okOutcome('a'), rawKeys: [] },
+      'rawKeys: Too small: expected array to have >=1 items, got []',
+    ],
+    [{ ...okOutcome('a'), attempts: 0 }, 'attempts: Too small: expected number to be >0, got 0'],
+    [
+      { ...failedOutcome('a'), reason: '' },
+      'reason: Too small: expected string to have >=1 characters, got ""',
+    ],
+    [
+      { ...unchangedOutcome('a'), finishedAt: 'later' },
+      'finishedAt: Invalid ISO datetime, got "later"',
+    ],
+  ])('rejects %j, naming the field', (outcome, issue) => {
+    expect(check(TaskOutcomeSchema, outcome)).toEqual({ ok: false, issues: [issue] });
+  });
+
+  it('rejects an unknown status', () => {
+    // Act
+    const result = check(TaskOutcomeSchema, { ...failedOutcome('a'), status: 'skipped' });
+
+    // Assess
+    expect(result).toEqual({
+      ok: false,
+      issues: [
+        "status: Invalid discriminator value. Expected 'ok' | 'unchanged' | 'failed', got \"skipped\"",
+      ],
+    });
+  });
+});
+
+describe('BatchResultSchema and BatchFailureSchema', () => {
+  it('accepts a batch result and defaults continued to none', () => {
+    // Prepare
+    const { continued: _, ...result } = aBatchResult([okOutcome('a'), failedOutcome('b')]);
+
+    // Act
+    const parsed = BatchResultSchema.parse(result);
+
+    // Assess
+    expect(parsed.continued).toEqual([]);
+    expect(parsed.outcomes).toHaveLength(2);
+  });
+
+  it('names the outcome index of a bad outcome', () => {
+    // Prepare
+    const result = aBatchResult([okOutcome('a'), { ...okOutcome('b'), bytes: -1 }]);
+
+    // Act
+    const checked = check(BatchResultSchema, result);
+
+    // Assess
+    expect(checked).toEqual({
+      ok: false,
+      issues: ['outcomes[1].bytes: Too small: expected number to be >=0, got -1'],
+    });
+  });
+
+  it('accepts a failure record with the payload to replay', () => {
+    expect(BatchFailureSchema.parse(aBatchFailure(['a', 'b'])).payload).toEqual({ version: 1 });
+  });
+
+  it('rejects an unknown failure kind', () => {
+    // Act
+    const checked = check(BatchFailureSchema, aBatchFailure([], { kind: 'oops' as never }));
+
+    // Assess
+    expect(checked.ok).toBe(false);
+    if (!checked.ok) expect(checked.issues[0]).toMatch(/^kind: .*got "oops"$/);
+  });
+});
+
+describe('ParseOutcomeSchema and QuarantineReportSchema', () => {
+  it('accepts parsed and quarantined outcomes', () => {
+    expect(check(ParseOutcomeSchema, parsedOk(rawKeyOf('a'))).ok).toBe(true);
+    expect(check(ParseOutcomeSchema, parsedQuarantined(rawKeyOf('a'))).ok).toBe(true);
+  });
+
+  it('requires the quarantine keys of a quarantined outcome', () => {
+    // Prepare
+    const { quarantineKey: _, ...outcome } = parsedQuarantined(rawKeyOf('a'));
+
+    // Act
+    const checked = check(ParseOutcomeSchema, outcome);
+
+    // Assess
+    expect(checked).toEqual({
+      ok: false,
+      issues: ['quarantineKey: Invalid input: expected string, received undefined, got nothing'],
+    });
+  });
+
+  it('rejects an error location with a zero line', () => {
+    // Prepare
+    const outcome = { ...parsedQuarantined(rawKeyOf('a')), location: { line: 0 } };
+
+    // Act
+    const checked = check(ParseOutcomeSchema, outcome);
+
+    // Assess
+    expect(checked).toEqual({
+      ok: false,
+      issues: ['location.line: Too small: expected number to be >0, got 0'],
+    });
+  });
+
+  it('accepts a quarantine report and defaults its metadata', () => {
+    // Act
+    const report = QuarantineReportSchema.parse({
+      rawKey: rawKeyOf('a'),
+      reason: 'bad CSV',
+      errorName: 'CsvError',
+      location: { line: 4 },
+      quarantinedAt: '2026-11-25T13:11:00Z',
+    });
+
+    // Assess
+    expect(report.metadata).toEqual({});
+  });
+});
+
+describe('RunManifestSchema', () => {
+  it('accepts a planned run with invalid sources', () => {
+    // Prepare
+    const manifest = aRunManifest([['a', 'b'], ['c']], {
+      invalidSources: [{ index: 3, id: 'd', errors: ['sources[3].url: must be http or https'] }],
+    });
+
+    // Act
+    const checked = check(RunManifestSchema, manifest);
+
+    // Assess
+    expect(checked).toEqual({ ok: true, value: manifest });
+  });
+
+  it.each([
+    [{ status: 'done' }, /^status: .*got "done"$/],
+    [{ trigger: 'cron' }, /^trigger: .*got "cron"$/],
+    [{ sourceCount: -1 }, /^sourceCount: Too small.*got -1$/],
+  ])('rejects %j', (overrides, pattern) => {
+    // Act
+    const checked = check(RunManifestSchema, { ...aRunManifest([['a']]), ...overrides });
+
+    // Assess
+    expect(checked.ok).toBe(false);
+    if (!checked.ok) expect(checked.issues[0]).toMatch(pattern);
+  });
+
+  it('names the batch of a bad planned batch', () => {
+    // Prepare
+    const manifest = aRunManifest([['a'], ['b']]);
+    const batches = manifest.batches.map((batch, index) =>
+      index === 1 ? { ...batch, sourceIds: [] } : batch,
+    );
+
+    // Act
+    const checked = check(RunManifestSchema, { ...manifest, batches });
+
+    // Assess
+    expect(checked).toEqual({
+      ok: false,
+      issues: ['batches[1].sourceIds: Too small: expected array to have >=1 items, got []'],
+    });
+  });
+});
+
+describe('StateSnapshotSchema', () => {
+  it('fills defaults for an empty snapshot', () => {
+    expect(StateSnapshotSchema.parse({ version: 1 })).toEqual({
+      version: 1,
+      mergedRuns: [],
+      sources: {},
+    });
+  });
+
+  it('fills defaults per source', () => {
+    // Act
+    const snapshot = StateSnapshotSchema.parse({
+      version: 1,
+      sources: { 'weather-api': { lastRunId: RUN_ID, lastStatus: 'ok' } },
+    });
+
+    // Assess
+    expect(snapshot.sources['weather-api']).toEqual({
+      validators: {},
+      durationsMs: [],
+      lastRunId: RUN_ID,
+      lastStatus: 'ok',
+    });
+  });
+
+  it('rejects a source key that is not a source id, naming it', () => {
+    // Act
+    const checked = check(StateSnapshotSchema, { version: 1, sources: { 'a/b': {} } });
+
+    // Assess
+    expect(checked.ok).toBe(false);
+    if (!checked.ok)
+      expect(checked.issues).toEqual([expect.stringMatching(/^sources\.a\/b: .*got "a\/b"$/)]);
+  });
+
+  it('rejects negative durations and unknown versions', () => {
+    // Act
+    const checked = check(StateSnapshotSchema, {
+      version: 2,
+      sources: { a: { durationsMs: [10, -5] } },
+    });
+
+    // Assess
+    expect(checked).toEqual({
+      ok: false,
+      issues: [
+        'version: Invalid input: expected 1, got 2',
+        'sources.a.durationsMs[1]: Too small: expected number to be >=0, got -5',
+      ],
+    });
+  });
+});
+
+describe('RawObjectMetadataSchema', () => {
+  it('defaults format options', () => {
+    // Prepare
+    const { formatOptions: _, ...meta } = rawMetadata();
+
+    // Act
+    const parsed = RawObjectMetadataSchema.parse(meta);
+
+    // Assess
+    expect(parsed.formatOptions).toEqual({});
+  });
+});
