@@ -254,7 +254,9 @@ export class LocalLambda {
     }
     assertJson(payload);
     const requestId = randomUUID();
-    const deliveries = this.random() < (this.options.faults?.duplicateDeliveryRate ?? 0) ? 2 : 1;
+    const duplicateRate = this.options.faults?.duplicateDeliveryRate ?? 0;
+    // Draw only when the fault is on, so an injected sequence of draws stays predictable.
+    const deliveries = duplicateRate > 0 && this.random() < duplicateRate ? 2 : 1;
     for (let i = 0; i < deliveries; i += 1) {
       state.ready.push({
         id: randomUUID(),
