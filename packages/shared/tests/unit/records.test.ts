@@ -360,6 +360,33 @@ describe('StateSnapshotSchema', () => {
     });
   });
 
+  it('accepts the optional merge bookkeeping, and validates it', () => {
+    // Prepare
+    const snapshot = {
+      version: 1,
+      pendingRuns: [RUN_ID],
+      sources: { a: { lastFinishedAt: '2026-11-25T13:10:30.000Z' } },
+    };
+
+    // Act
+    const valid = check(StateSnapshotSchema, snapshot);
+    const invalid = check(StateSnapshotSchema, {
+      ...snapshot,
+      pendingRuns: ['a/b'],
+      sources: { a: { lastFinishedAt: 'later' } },
+    });
+
+    // Assess
+    expect(valid.ok).toBe(true);
+    expect(invalid.ok).toBe(false);
+    if (!invalid.ok) {
+      expect(invalid.issues.map((line) => line.split(':')[0])).toEqual([
+        'pendingRuns[0]',
+        'sources.a.lastFinishedAt',
+      ]);
+    }
+  });
+
   it('rejects a source key that is not a source id, naming it', () => {
     // Act
     const checked = check(StateSnapshotSchema, { version: 1, sources: { 'a/b': {} } });
