@@ -71,6 +71,15 @@ describe('collector against s3rver and a local HTTP server', () => {
           pump();
           return;
         }
+        case '/paged': {
+          const page = Number(url.searchParams.get('page') ?? '1');
+          res.writeHead(200, {
+            'content-type': 'application/rss+xml',
+            ...(page < 2 ? { link: '</paged?page=2>; rel="next"' } : {}),
+          });
+          res.end(`<rss><channel><item>${page}</item></channel></rss>`);
+          return;
+        }
         case '/conditional.json':
           if (req.headers['if-none-match'] === '"same"') {
             res.writeHead(304, { etag: '"same"' });
@@ -252,5 +261,55 @@ describe('collector against s3rver and a local HTTP server', () => {
       'runs/20261125T131000Z/results/b00004-h0.json',
     ]);
     expect(second).toEqual(first);
+  });
+
+  it('stores one raw object per page and stores a body whose hash changed', async () => {
+    // Prepare
+    const deps = await testDeps({ s3: s3.client, bucket: s3.bucket });
+    const input = payload(
+      [
+        {
+          source: {
+            id: 'feed',
+            url: `${http.url}/paged`,
+            format: 'rss',
+            pagination: { type: 'link-header' },
+          },
+          previous: { sha256: 'f'.repeat(64) },
+        },
+      ],
+      { batchId: 'b00005' },
+    );
+
+    // Act
+    const summary = await collectBatch(input, deps);
+
+    // Assess
+    const keys = [0, 1].map((page) =>
+      rawKey({
+        sourceId: 'feed',
+        runId: RUN_ID,
+        scheduledAt: SCHEDULED_AT,
+        page,
+        extension: 'xml',
+      }),
+    );
+    expect(await s3.listKeys('raw/source=feed/')).toEqual(keys);
+    const pages = [
+      '<rss><channel><item>1</item></channel></rss>',
+      '<rss><channel><item>2</item></channel></rss>',
+    ];
+    expect((await s3.getBytes(keys[1] ?? '')).toString()).toBe(pages[1]);
+    const second = fromS3Metadata((await s3.head(keys[1] ?? ''))?.metadata);
+    expect(second).toMatchObject({
+      page: 1,
+      sha256: sha(pages[1] ?? ''),
+      contentType: 'application/rss+xml',
+    });
+    expect(summary.result.outcomes[0]).toMatchObject({
+      status: 'ok',
+      rawKeys: keys,
+      validators: { sha256: sha(pages.join('')) },
+    });
   });
 });

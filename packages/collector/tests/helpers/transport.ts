@@ -1,0 +1,80 @@
+import type { S3Client } from '@aws-sdk/client-s3';
+import type { HttpRequest, HttpResponse, HttpTransport } from '../../src/index.js';
+
+export type Reply =
+  | {
+      status: number;
+      headers?: Record<string, string>;
+      body?: string | Buffer;
+      chunkBytes?: number;
+    }
+  | { hang: true }
+  | { error: Error };
+
+export type ScriptedTransport = HttpTransport & { readonly requests: HttpRequest[] };
+
+/** A transport answering from a script: no sockets, every request recorded. */
+export function scriptedTransport(
+  script: (request: HttpRequest, index: number) => Reply | Promise<Reply>,
+): ScriptedTransport {
+  const requests: HttpRequest[] = [];
+  const transport = async (request: HttpRequest): Promise<HttpResponse> => {
+    requests.push(request);
+    const reply = await script(request, requests.length - 1);
+    if ('error' in reply) throw reply.error;
+    if ('hang' in reply) {
+      return new Promise<HttpResponse>((_, reject) => {
+        request.signal.addEventListener('abort', () => reject(request.signal.reason), {
+          once: true,
+        });
+      });
+    }
+    const data =
+      typeof reply.body === 'string' ? Buffer.from(reply.body) : (reply.body ?? Buffer.alloc(0));
+    const size = reply.chunkBytes ?? 64 * 1024;
+    return {
+      status: reply.status,
+      headers: reply.headers ?? {},
+      body: (async function* () {
+        for (let i = 0; i < data.length; i += size) yield data.subarray(i, i + size);
+      })(),
+      discard: () => undefined,
+    };
+  };
+  return Object.assign(transport, { requests });
+}
+
+export interface RecordedPut {
+  readonly Key: string;
+  readonly Body: unknown;
+}
+
+/** An S3 client stand-in for unit tests: records small PutObject calls, fails on demand. */
+export function fakeS3(options: { fail?: (key: string) => boolean } = {}): S3Client & {
+  readonly puts: RecordedPut[];
+} {
+  const puts: RecordedPut[] = [];
+  const client = {
+    puts,
+    config: {},
+    send: async (command: { input: RecordedPut }) => {
+      if (options.fail?.(command.input.Key)) {
+        throw Object.assign(new Error('We encountered an internal error'), {
+          name: 'InternalError',
+          $metadata: { httpStatusCode: 500 },
+        });
+      }
+      puts.push(command.input);
+      return {};
+    },
+  };
+  return client as unknown as S3Client & { readonly puts: RecordedPut[] };
+}
+
+/** The JSON documents written to keys matching `pattern`. */
+export function putJson(s3: { puts: RecordedPut[] }, key: string): unknown {
+  const put = s3.puts.find((p) => p.Key === key);
+  if (!put)
+    throw new Error(`nothing written to ${key}; wrote ${s3.puts.map((p) => p.Key).join(', ')}`);
+  return JSON.parse(String(put.Body));
+}
