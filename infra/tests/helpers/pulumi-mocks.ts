@@ -7,6 +7,8 @@ export interface RecordedResource {
   readonly type: string;
   readonly name: string;
   readonly inputs: Record<string, unknown>;
+  /** Inputs plus the attributes the mock provider computed (bucket name, ARNs). */
+  readonly state: Record<string, unknown>;
 }
 
 /** Provider-computed attributes the program reads; inputs always win over these. */
@@ -45,6 +47,13 @@ function computedState(
   }
 }
 
+/** AWS uses the bucket name and the function name as the ids of those resources. */
+function physicalId(type: string, name: string, state: Record<string, unknown>): string {
+  if (type === 'aws:s3/bucket:Bucket' && typeof state.bucket === 'string') return state.bucket;
+  if (type === 'aws:lambda/function:Function' && typeof state.name === 'string') return state.name;
+  return `${name}-id`;
+}
+
 /**
  * Installs Pulumi mocks that record every resource the program registers, with
  * the given `fanout:*` config. Call before importing the program (dynamically).
@@ -57,11 +66,9 @@ export async function installMocks(
   await pulumi.runtime.setMocks(
     {
       newResource(args) {
-        resources.push({ type: args.type, name: args.name, inputs: args.inputs });
-        return {
-          id: `${args.name}-id`,
-          state: { ...computedState(args.type, args.name, args.inputs), ...args.inputs },
-        };
+        const state = { ...computedState(args.type, args.name, args.inputs), ...args.inputs };
+        resources.push({ type: args.type, name: args.name, inputs: args.inputs, state });
+        return { id: physicalId(args.type, args.name, state), state };
       },
       call(args) {
         switch (args.token) {

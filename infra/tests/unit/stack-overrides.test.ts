@@ -1,0 +1,73 @@
+import { ENV } from '@fanout/shared';
+import { beforeAll, describe, expect, it } from 'vitest';
+import {
+  installMocks,
+  ofType,
+  onlyOfType,
+  type RecordedResource,
+  registrationsSettled,
+} from '../helpers/pulumi-mocks.js';
+
+const overrides = {
+  schedule: 'cron(0 6 ? * MON-FRI *)',
+  scheduleTimezone: 'Europe/Berlin',
+  scheduleEnabled: 'false',
+  runtime: 'nodejs24.x',
+  architecture: 'x86_64',
+  collectorTimeoutSeconds: '600',
+  managerMemoryMb: '1024',
+  rawExpirationDays: '0',
+  forceDestroy: 'true',
+};
+
+let resources: RecordedResource[];
+
+beforeAll(async () => {
+  resources = await installMocks(overrides, 'staging');
+  await import('../../src/index.js');
+  await registrationsSettled();
+});
+
+function named(name: string): RecordedResource {
+  const found = resources.find((resource) => resource.name === name);
+  if (!found) throw new Error(`no resource named ${name}`);
+  return found;
+}
+
+describe('per-stack overrides', () => {
+  it('switch runtime and architecture of every function', () => {
+    const functions = ofType(resources, 'aws:lambda/function:Function');
+    expect(functions).toHaveLength(3);
+    for (const fn of functions) {
+      expect(fn.inputs).toMatchObject({ runtime: 'nodejs24.x', architectures: ['x86_64'] });
+    }
+  });
+
+  it('change one function and what the others are told about it', () => {
+    expect(named('fanout-manager-function').inputs.memorySize).toBe(1024);
+    expect(named('fanout-collector-function').inputs.timeout).toBe(600);
+    const env = (
+      named('fanout-manager-function').inputs.environment as {
+        variables: Record<string, string>;
+      }
+    ).variables;
+    expect(env[ENV.collectorTimeoutMs]).toBe('600000');
+  });
+
+  it('set a paused cron schedule in a time zone', () => {
+    expect(onlyOfType(resources, 'aws:scheduler/schedule:Schedule').inputs).toMatchObject({
+      scheduleExpression: overrides.schedule,
+      scheduleExpressionTimezone: 'Europe/Berlin',
+      state: 'DISABLED',
+    });
+  });
+
+  it('keep raw objects when expiry is 0, and allow destroying a full bucket', () => {
+    const rules = onlyOfType(
+      resources,
+      'aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration',
+    ).inputs.rules as Record<string, unknown>[];
+    expect(rules.filter((rule) => rule.expiration !== undefined)).toEqual([]);
+    expect(onlyOfType(resources, 'aws:s3/bucket:Bucket').inputs.forceDestroy).toBe(true);
+  });
+});
