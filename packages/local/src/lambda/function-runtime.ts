@@ -218,7 +218,7 @@ export class FunctionRuntime {
     const deadlineMs = invokeStarted + this.timeoutMs;
     const forcedAfter = this.deps.forcedKillAfterMs();
     const forced = forcedAfter !== undefined && forcedAfter < this.timeoutMs;
-    this.deps.log.write(`START RequestId: ${requestId} Version: $LATEST\n`);
+    this.note(`START RequestId: ${requestId} Version: $LATEST\n`);
     worker.post({
       type: 'invoke',
       requestId,
@@ -236,7 +236,7 @@ export class FunctionRuntime {
     const signal = await worker.next(forced ? forcedAfter : this.timeoutMs);
     const outcome = await this.settle(worker, signal, requestId, forced, started, coldStart);
     const durationMs = Date.now() - invokeStarted;
-    this.deps.log.write(
+    this.note(
       `END RequestId: ${requestId}\nREPORT RequestId: ${requestId}\tDuration: ${durationMs.toFixed(2)} ms\tBilled Duration: ${outcome.billedMs} ms\tMemory Size: ${this.config.memoryMb} MB${coldStart ? '\tCold start' : ''}\n`,
     );
     return outcome;
@@ -277,7 +277,7 @@ export class FunctionRuntime {
         errorMessage: timeoutMessage(requestId, this.config.timeoutSeconds),
         trace: [],
       };
-      this.deps.log.write(`${new Date().toISOString()} ${requestId} ${error.errorMessage}\n`);
+      this.note(`${new Date().toISOString()} ${requestId} ${error.errorMessage}\n`);
       return { ok: false, failure: 'timeout', error, forced, ...bill };
     }
     if (signal.type === 'crash') {
@@ -300,6 +300,11 @@ export class FunctionRuntime {
       forced: false,
       ...bill,
     };
+  }
+
+  /** Invocations cut short by stop() finish after the log is closed. */
+  private note(line: string): void {
+    if (!this.deps.log.writableEnded) this.deps.log.write(line);
   }
 
   private release(worker: WarmWorker): void {

@@ -125,6 +125,12 @@ export class LocalLambda {
     await mkdir(logDir, { recursive: true });
     for (const config of this.configs) {
       const log = createWriteStream(join(logDir, `${config.name}.log`), { flags: 'a' });
+      log.on('error', (error) => {
+        this.log.error('function log write failed', {
+          functionName: config.name,
+          error: String(error),
+        });
+      });
       const forcedRate = this.options.faults?.forcedTimeoutRate?.[config.name] ?? 0;
       const timeoutMs = config.timeoutSeconds * 1000;
       const runtime = new FunctionRuntime(config, {

@@ -217,6 +217,23 @@ describe('async invocations', () => {
     expect(h.lambda.stats().fails).toMatchObject({ invocations: 3, deadLettered: 1 });
   });
 
+  it('stops cleanly with invocations running and events queued', async () => {
+    const h = await startHarness([fn('sleepy', 'sleeps', { reservedConcurrency: 1 })]);
+    await h.lambda.invokeAsync('sleepy', { ms: 2_000 });
+    await h.lambda.invokeAsync('sleepy', { ms: 2_000 });
+    const inFlight = h.client
+      .send(new InvokeCommand({ FunctionName: 'sleepy', Payload: '{"ms":1}' }))
+      .catch((caught: unknown) => caught);
+    await waitFor(() => h.lambda.stats().sleepy?.running === 1);
+
+    await h.stop();
+
+    await h.lambda.drained();
+    expect(h.lambda.stats().sleepy).toMatchObject({ running: 0, deadLettered: 0 });
+    // The sync call was throttled (the slot was busy) or cut off by the closing server.
+    expect(await inFlight).toBeInstanceOf(Error);
+  });
+
   it('rejects an in-process event for an unknown function or over the async limit', async () => {
     const h = track(await startHarness([fn('echo', 'echo')], { asyncPayloadLimitBytes: 100 }));
 
