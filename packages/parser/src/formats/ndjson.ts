@@ -1,0 +1,25 @@
+import { MalformedInputError } from '../errors.js';
+import { isBlank, readLines } from './lines.js';
+import type { Extractor } from './types.js';
+
+/** One JSON value per line; blank lines are skipped. */
+export const ndjson: Extractor = async function* ndjson(input, context) {
+  let index = 0;
+  for await (const batch of readLines(input, context.format, context.maxRecordBytes)) {
+    for (const line of batch) {
+      if (isBlank(line.text)) continue;
+      let value: unknown;
+      try {
+        value = JSON.parse(line.text);
+      } catch (error) {
+        throw new MalformedInputError(
+          context.format,
+          `line is not valid JSON (${(error as Error).message})`,
+          { line: line.number, byteOffset: line.byteOffset, record: index },
+        );
+      }
+      index += 1;
+      yield value;
+    }
+  }
+};

@@ -1,0 +1,22 @@
+import type { Readable } from 'node:stream';
+import type { FormatOptions } from '@fanout/shared';
+
+/** What an extractor is told about the object it reads. */
+export interface ExtractorContext {
+  /** The format name the extractor was registered under. */
+  readonly format: string;
+  /** `formatOptions` from the raw object's metadata (from the source manifest). */
+  readonly options: FormatOptions;
+  /** A single record (or line) larger than this must raise RecordTooLargeError. */
+  readonly maxRecordBytes: number;
+  /** Bytes of the raw object read so far; for error locations when nothing better is known. */
+  bytesRead(): number;
+}
+
+/**
+ * Turns the bytes of a raw object into records. Records must be JSON-serializable
+ * and must be yielded one at a time as they are found (never collected), so memory
+ * stays bounded by the record size. Raise a MalformedInputError (with a location)
+ * for bad input; any other error is reported as the extractor failing.
+ */
+export type Extractor = (input: Readable, context: ExtractorContext) => AsyncIterable<unknown>;

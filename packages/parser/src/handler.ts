@@ -1,0 +1,50 @@
+import { Logger } from '@aws-lambda-powertools/logger';
+import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import { S3Client } from '@aws-sdk/client-s3';
+import { type LambdaContext, type Log, systemClock } from '@fanout/shared';
+import { loadConfig } from './config.js';
+import { type EventSummary, handleS3Event, type ParserMetricName } from './event.js';
+
+const config = loadConfig();
+const logger = new Logger();
+const metrics = new Metrics();
+// Endpoint, region, credentials and checksum mode come from the environment,
+// so this same bundle runs against AWS and against a local S3 server.
+const s3 = new S3Client({});
+
+const UNITS: Record<ParserMetricName, (typeof MetricUnit)[keyof typeof MetricUnit]> = {
+  ObjectsParsed: MetricUnit.Count,
+  ObjectsQuarantined: MetricUnit.Count,
+  ObjectsMissing: MetricUnit.Count,
+  ObjectsFailed: MetricUnit.Count,
+  RecordsWritten: MetricUnit.Count,
+  BytesIn: MetricUnit.Bytes,
+  BytesOut: MetricUnit.Bytes,
+  EventRecordsRejected: MetricUnit.Count,
+  KeysIgnored: MetricUnit.Count,
+};
+
+// Powertools takes an Error only as the sole extra argument; nest it under `error` otherwise.
+const log: Log = {
+  debug: (message, ...extra) => logger.debug(message, ...extra),
+  info: (message, ...extra) => logger.info(message, ...extra),
+  warn: (message, ...extra) => logger.warn(message, ...extra),
+  error: (message, ...extra) =>
+    logger.error(message, ...extra.map((item) => (item instanceof Error ? { error: item } : item))),
+};
+
+/** S3 ObjectCreated on raw/ -> gzip NDJSON under parsed/ (see README). */
+export async function handler(event: unknown, context: LambdaContext): Promise<EventSummary> {
+  logger.appendKeys({ requestId: context.awsRequestId });
+  try {
+    return await handleS3Event(event, context, {
+      s3,
+      log,
+      clock: systemClock,
+      config,
+      metrics: { add: (name, value) => metrics.addMetric(name, UNITS[name], value) },
+    });
+  } finally {
+    metrics.publishStoredMetrics();
+  }
+}

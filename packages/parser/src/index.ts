@@ -1,0 +1,47 @@
+export {
+  DEFAULTS,
+  loadConfig,
+  type OutputSettings,
+  PARSER_ENV,
+  type ParserConfig,
+  type ParserLimits,
+  S3_MIN_PART_BYTES,
+} from './config.js';
+export * from './errors.js';
+export {
+  type EventDeps,
+  type EventSummary,
+  handleS3Event,
+  type InvalidEventRecord,
+  type ParserMetricName,
+  type ParserMetrics,
+  type RejectedRecord,
+} from './event.js';
+export { csv } from './formats/csv.js';
+export { atom, type FeedRecord, rss } from './formats/feed.js';
+export { json } from './formats/json.js';
+export { keyValue } from './formats/key-value.js';
+export { isBlank, type Line, readLines } from './formats/lines.js';
+export { ndjson } from './formats/ndjson.js';
+export {
+  BUILT_IN_EXTRACTORS,
+  createExtractorRegistry,
+  defaultExtractors,
+  ExtractorRegistry,
+  registerExtractor,
+} from './formats/registry.js';
+export type { Extractor, ExtractorContext } from './formats/types.js';
+export {
+  bytesSource,
+  type Envelope,
+  type ParseStats,
+  type ParseStreamOptions,
+  parseStream,
+} from './parse-stream.js';
+export {
+  COPY_OBJECT_MAX_BYTES,
+  PARSED_CONTENT_TYPE,
+  type ParserDeps,
+  parseRawObject,
+  type RawObjectResult,
+} from './raw-object.js';

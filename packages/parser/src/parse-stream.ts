@@ -1,0 +1,171 @@
+import { Readable, Transform, type TransformCallback, type Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { createGzip } from 'node:zlib';
+import type { FormatOptions } from '@fanout/shared';
+import type { ParserLimits } from './config.js';
+import { ExtractorFailedError, ParserError, RawObjectTooLargeError } from './errors.js';
+import { defaultExtractors, type ExtractorRegistry } from './formats/registry.js';
+import type { ExtractorContext } from './formats/types.js';
+
+/** What every output line carries besides the record; all of it comes from the raw object's metadata. */
+export interface Envelope {
+  readonly sourceId: string;
+  readonly runId: string;
+  readonly fetchedAt: string;
+}
+
+export interface ParseStreamOptions {
+  readonly format: string;
+  readonly formatOptions?: FormatOptions;
+  readonly envelope: Envelope;
+  readonly limits: ParserLimits;
+  /** zlib level 0-9. */
+  readonly gzipLevel: number;
+  readonly extractors?: ExtractorRegistry;
+}
+
+export interface ParseStats {
+  readonly records: number;
+  /** Raw bytes read. */
+  readonly bytesIn: number;
+  /** Gzip bytes written. */
+  readonly bytesOut: number;
+}
+
+/** Output lines are written in batches of about this many characters (fewer stream writes). */
+const OUTPUT_BATCH_CHARS = 64 * 1024;
+
+/** Counts bytes passing through and fails once they exceed `limit`. */
+class ByteCounter extends Transform {
+  bytes = 0;
+  constructor(private readonly limit: number) {
+    super();
+  }
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+    this.bytes += chunk.length;
+    if (this.bytes > this.limit) {
+      callback(new RawObjectTooLargeError(this.bytes, this.limit, true));
+      return;
+    }
+    callback(null, chunk);
+  }
+}
+
+/**
+ * Envelope prefix of every line. Key order is fixed and every value comes from
+ * metadata (never the clock), so the same raw object always gives the same bytes.
+ */
+function envelopePrefix(envelope: Envelope): string {
+  return `{"sourceId":${JSON.stringify(envelope.sourceId)},"runId":${JSON.stringify(envelope.runId)},"fetchedAt":${JSON.stringify(envelope.fetchedAt)},"record":`;
+}
+
+async function* envelopeLines(
+  records: AsyncIterable<unknown>,
+  envelope: Envelope,
+  format: string,
+  counted: { records: number },
+): AsyncGenerator<string> {
+  const prefix = envelopePrefix(envelope);
+  let batch = '';
+  for await (const record of records) {
+    const body = JSON.stringify(record);
+    if (body === undefined) {
+      throw new ExtractorFailedError(
+        format,
+        new TypeError(`yielded a value that is not JSON (${typeof record})`),
+        { record: counted.records },
+      );
+    }
+    batch += `${prefix}${body}}\n`;
+    counted.records += 1;
+    if (batch.length >= OUTPUT_BATCH_CHARS) {
+      yield batch;
+      batch = '';
+    }
+  }
+  if (batch !== '') yield batch;
+}
+
+/**
+ * Parses a raw byte stream into gzip NDJSON, one enveloped record per line,
+ * streaming end to end: memory is bounded by one record plus stream buffers,
+ * whatever the size of the input. Rejects with an UnparseableObjectError for bad
+ * input; with the input's or output's own error when either fails.
+ */
+export async function parseStream(
+  input: Readable,
+  output: Writable,
+  options: ParseStreamOptions,
+): Promise<ParseStats> {
+  const extractor = (options.extractors ?? defaultExtractors).get(options.format);
+  let inputError: Error | undefined;
+  let sourceError: Error | undefined;
+  let extractorError: unknown;
+  input.once('error', (error: Error) => {
+    inputError ??= error;
+  });
+
+  const source = new ByteCounter(options.limits.maxRawBytes);
+  source.once('error', (error: Error) => {
+    sourceError ??= error;
+  });
+  input.once('error', (error: Error) => source.destroy(error));
+  input.pipe(source);
+  const sink = new ByteCounter(Number.POSITIVE_INFINITY);
+  const counted = { records: 0 };
+  const context: ExtractorContext = {
+    format: options.format,
+    options: options.formatOptions ?? {},
+    maxRecordBytes: options.limits.maxRecordBytes,
+    bytesRead: () => source.bytes,
+  };
+  // Tells an extractor's failure (bad input, or a bug in a custom extractor)
+  // apart from a failure of the gzip/output side, which is a fault to retry.
+  async function* extracted(): AsyncGenerator<unknown> {
+    try {
+      yield* extractor(source, context);
+    } catch (error) {
+      extractorError = error;
+      throw error;
+    }
+  }
+
+  try {
+    await pipeline(
+      envelopeLines(extracted(), options.envelope, options.format, counted),
+      createGzip({ level: options.gzipLevel }),
+      sink,
+      output,
+    );
+  } catch (error) {
+    if (inputError) throw inputError;
+    if (sourceError instanceof RawObjectTooLargeError) throw sourceError;
+    if (error instanceof ParserError) throw error;
+    if (extractorError === undefined) throw error;
+    throw new ExtractorFailedError(
+      options.format,
+      extractorError instanceof Error ? extractorError : new Error(String(extractorError)),
+      { record: counted.records, byteOffset: source.bytes },
+    );
+  } finally {
+    // An extractor that stopped early must not leave the raw object's connection open.
+    if (!source.readableEnded) {
+      input.unpipe(source);
+      input.destroy();
+      source.destroy();
+    }
+  }
+  return { records: counted.records, bytesIn: source.bytes, bytesOut: sink.bytes };
+}
+
+/** Convenience for tests and the benchmark: parse bytes already in memory. */
+export function bytesSource(bytes: Buffer | string, chunkBytes = 64 * 1024): Readable {
+  const buffer = typeof bytes === 'string' ? Buffer.from(bytes, 'utf8') : bytes;
+  return Readable.from(
+    (function* chunks() {
+      for (let start = 0; start < buffer.length; start += chunkBytes) {
+        yield buffer.subarray(start, start + chunkBytes);
+      }
+    })(),
+  );
+}

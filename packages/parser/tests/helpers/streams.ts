@@ -1,0 +1,78 @@
+import { Readable, Writable } from 'node:stream';
+import { gunzipSync } from 'node:zlib';
+import type { FormatOptions } from '@fanout/shared';
+import { createExtractorRegistry, type Extractor, type ExtractorContext } from '../../src/index.js';
+
+export const TEST_LIMITS = { maxRawBytes: 1024 * 1024 * 1024, maxRecordBytes: 64 * 1024 };
+
+/** A stream of `text` in chunks of `chunkBytes` (small chunks exercise records split across reads). */
+export function chunked(text: string | Buffer, chunkBytes = 7): Readable {
+  const bytes = typeof text === 'string' ? Buffer.from(text, 'utf8') : text;
+  const chunks: Buffer[] = [];
+  for (let start = 0; start < bytes.length; start += chunkBytes) {
+    chunks.push(bytes.subarray(start, start + chunkBytes));
+  }
+  return Readable.from(chunks);
+}
+
+export function contextFor(
+  format: string,
+  options: FormatOptions = {},
+  maxRecordBytes = TEST_LIMITS.maxRecordBytes,
+): ExtractorContext {
+  return { format, options, maxRecordBytes, bytesRead: () => 0 };
+}
+
+/** Runs an extractor over `text` and collects its records (fine for small test inputs). */
+export async function extract(
+  format: string,
+  text: string | Buffer,
+  options: FormatOptions = {},
+  { chunkBytes = 7, maxRecordBytes = TEST_LIMITS.maxRecordBytes } = {},
+): Promise<unknown[]> {
+  const extractor: Extractor = createExtractorRegistry().get(format);
+  const records: unknown[] = [];
+  for await (const record of extractor(
+    chunked(text, chunkBytes),
+    contextFor(format, options, maxRecordBytes),
+  )) {
+    records.push(record);
+  }
+  return records;
+}
+
+/** Runs an extractor expecting it to fail; returns the error. */
+export async function extractError(
+  format: string,
+  text: string | Buffer,
+  options: FormatOptions = {},
+  settings: { chunkBytes?: number; maxRecordBytes?: number } = {},
+): Promise<Error> {
+  try {
+    await extract(format, text, options, settings);
+  } catch (error) {
+    return error as Error;
+  }
+  throw new Error(`expected ${format} extraction to fail`);
+}
+
+/** A Writable that keeps what it is given. */
+export function memorySink(): { stream: Writable; bytes: () => Buffer } {
+  const parts: Buffer[] = [];
+  const stream = new Writable({
+    write(chunk: Buffer, _encoding, callback) {
+      parts.push(chunk);
+      callback();
+    },
+  });
+  return { stream, bytes: () => Buffer.concat(parts) };
+}
+
+/** gzip NDJSON -> parsed lines. */
+export function gunzipLines(bytes: Buffer): unknown[] {
+  const text = gunzipSync(bytes).toString('utf8');
+  return text
+    .split('\n')
+    .filter((line) => line !== '')
+    .map((line) => JSON.parse(line) as unknown);
+}
