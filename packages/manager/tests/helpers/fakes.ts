@@ -20,10 +20,7 @@ export interface InvokeCall {
 export class FakeLambda implements LambdaInvoker {
   readonly calls: InvokeCall[] = [];
   constructor(
-    private readonly respond: (
-      call: InvokeCall,
-      index: number,
-    ) => FakeInvokeOutput = () => ({
+    private readonly respond: (call: InvokeCall, index: number) => FakeInvokeOutput = () => ({
       StatusCode: 202,
     }),
   ) {}
