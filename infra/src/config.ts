@@ -2,7 +2,6 @@ import { existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import {
   DEPRECATED_RUNTIMES,
-  FUNCTION_IDS,
   type FunctionId,
   LAMBDA_MAX_MEMORY_MB,
   LAMBDA_MAX_TIMEOUT_SECONDS,
@@ -10,9 +9,19 @@ import {
   type LambdaRuntime,
   parseManifestText,
   SUPPORTED_RUNTIMES,
-  topology,
 } from '@fanout/shared';
+import {
+  ARCHITECTURES,
+  type Architecture,
+  CONFIG_KEYS,
+  MIN_STANDARD_IA_TRANSITION_DAYS,
+  overrideKey,
+} from './config-keys.js';
 import { InfraConfigError } from './errors.js';
+import { scheduleExpressionProblem } from './schedule-expression.js';
+
+export { CONFIG_KEYS, type ConfigKeySpec } from './config-keys.js';
+export { scheduleExpressionProblem } from './schedule-expression.js';
 
 /** Config keys live under the project name (`fanout:<key>`). */
 export const CONFIG_NAMESPACE = 'fanout';
@@ -25,123 +34,6 @@ export const LOG_RETENTION_DAYS = [
   1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288,
   3653,
 ] as const;
-
-/** S3 refuses lifecycle transitions to STANDARD_IA earlier than 30 days after creation. */
-export const MIN_STANDARD_IA_TRANSITION_DAYS = 30;
-
-export const ARCHITECTURES = ['arm64', 'x86_64'] as const;
-export type Architecture = (typeof ARCHITECTURES)[number];
-
-type KeyType = 'string' | 'integer' | 'boolean';
-
-export interface ConfigKeySpec {
-  readonly type: KeyType;
-  readonly default: string | number | boolean;
-  readonly description: string;
-}
-
-const OVERRIDE_KEYS = ['MemoryMb', 'TimeoutSeconds', 'ReservedConcurrency'] as const;
-type OverrideKey = (typeof OVERRIDE_KEYS)[number];
-
-function overrideKey(id: FunctionId, suffix: OverrideKey): string {
-  return `${id}${suffix}`;
-}
-
-function functionKeySpecs(): Record<string, ConfigKeySpec> {
-  const specs: Record<string, ConfigKeySpec> = {};
-  for (const id of FUNCTION_IDS) {
-    const fn = topology.functions[id];
-    specs[overrideKey(id, 'MemoryMb')] = {
-      type: 'integer',
-      default: fn.memoryMb,
-      description: `Memory of the ${id} function in MB (${LAMBDA_MIN_MEMORY_MB}-${LAMBDA_MAX_MEMORY_MB}); CPU scales with it.`,
-    };
-    specs[overrideKey(id, 'TimeoutSeconds')] = {
-      type: 'integer',
-      default: fn.timeoutSeconds,
-      description: `Timeout of the ${id} function in seconds (1-${LAMBDA_MAX_TIMEOUT_SECONDS}).`,
-    };
-    specs[overrideKey(id, 'ReservedConcurrency')] = {
-      type: 'integer',
-      default: fn.reservedConcurrency,
-      description: `Reserved concurrency of the ${id} function: the most instances that run at once.`,
-    };
-  }
-  return specs;
-}
-
-/**
- * Every stack config key with its default. Pulumi.yaml declares the same keys
- * and defaults (a unit test keeps them equal); the defaults here apply when the
- * program runs without the CLI (unit tests).
- */
-export const CONFIG_KEYS: Readonly<Record<string, ConfigKeySpec>> = {
-  schedule: {
-    type: 'string',
-    default: topology.schedule.expression,
-    description:
-      'EventBridge Scheduler expression that starts a run: rate(N minutes|hours|days) or a six-field cron(...).',
-  },
-  scheduleTimezone: {
-    type: 'string',
-    default: 'UTC',
-    description: 'IANA time zone the cron expression is evaluated in.',
-  },
-  scheduleEnabled: {
-    type: 'boolean',
-    default: true,
-    description: 'false keeps the schedule deployed but paused.',
-  },
-  runtime: {
-    type: 'string',
-    default: topology.functions.manager.runtime,
-    description: `Lambda runtime of all three functions: ${SUPPORTED_RUNTIMES.join(' or ')}.`,
-  },
-  architecture: {
-    type: 'string',
-    default: topology.functions.manager.architecture,
-    description: 'Instruction set of all three functions: arm64 (about 20% cheaper) or x86_64.',
-  },
-  ...functionKeySpecs(),
-  logRetentionDays: {
-    type: 'integer',
-    default: 14,
-    description:
-      'Days CloudWatch keeps function logs (a value CloudWatch accepts: 1, 3, 5, 7, 14, 30, ...).',
-  },
-  rawExpirationDays: {
-    type: 'integer',
-    default: 30,
-    description: 'Days after which raw responses under raw/ are deleted; 0 keeps them forever.',
-  },
-  rawTransitionDays: {
-    type: 'integer',
-    default: 0,
-    description: `Days after which raw responses move to STANDARD_IA (>= ${MIN_STANDARD_IA_TRANSITION_DAYS}); 0 never moves them.`,
-  },
-  versioning: {
-    type: 'boolean',
-    default: false,
-    description:
-      'Keep old versions of overwritten objects (noncurrent versions expire after 30 days).',
-  },
-  forceDestroy: {
-    type: 'boolean',
-    default: false,
-    description: 'Let `pulumi destroy` delete the bucket with its objects still in it.',
-  },
-  sourcesFile: {
-    type: 'string',
-    default: 'sources.json',
-    description: `Source manifest uploaded to ${topology.manifestKey}, relative to the infra directory.`,
-  },
-  alarmEmail: {
-    type: 'string',
-    default: '',
-    description:
-      'Address notified when the dead-letter queue is not empty or a function fails; empty deploys no alarms.',
-  },
-};
 
 export interface FunctionOverrides {
   readonly memoryMb: number;
@@ -211,55 +103,6 @@ function readOneOf<T extends string>(reader: ConfigReader, key: string, allowed:
     throw new InfraConfigError(fullKey(key), `must be one of ${allowed.join(', ')}`, value);
   }
   return found;
-}
-
-const RATE_PATTERN = /^rate\((\d+) (minute|minutes|hour|hours|day|days)\)$/;
-const CRON_FIELD_PATTERNS: readonly [string, RegExp][] = [
-  ['minutes', /^[0-9,\-*/]+$/],
-  ['hours', /^[0-9,\-*/]+$/],
-  ['day-of-month', /^[0-9,\-*/?LW]+$/],
-  ['month', /^[0-9A-Za-z,\-*/]+$/],
-  ['day-of-week', /^[0-9A-Za-z,\-*/?L#]+$/],
-  ['year', /^[0-9,\-*/]+$/],
-];
-
-/**
- * The problem with a recurring EventBridge Scheduler expression, or undefined
- * when it is well formed. Rules from the Scheduler user guide: a rate uses the
- * singular unit for 1 and the plural otherwise; a cron has six fields and
- * exactly one of day-of-month and day-of-week is `?`.
- */
-export function scheduleExpressionProblem(expression: string): string | undefined {
-  if (expression.startsWith('rate(')) {
-    const match = RATE_PATTERN.exec(expression);
-    if (!match)
-      return 'a rate must look like rate(10 minutes): a whole number and minute(s), hour(s) or day(s)';
-    const [, amount = '', unit = ''] = match;
-    const n = Number(amount);
-    if (n < 1) return 'a rate must be at least 1';
-    const singular = !unit.endsWith('s');
-    if (n === 1 && !singular)
-      return `a rate of 1 takes the singular unit: rate(1 ${unit.slice(0, -1)})`;
-    if (n > 1 && singular) return `a rate above 1 takes the plural unit: rate(${n} ${unit}s)`;
-    return undefined;
-  }
-  if (expression.startsWith('cron(') && expression.endsWith(')')) {
-    const fields = expression.slice(5, -1).trim().split(/\s+/);
-    if (fields.length !== 6) {
-      return `a cron needs six fields (minutes hours day-of-month month day-of-week year), found ${fields.length}`;
-    }
-    for (const [index, [name, pattern]] of CRON_FIELD_PATTERNS.entries()) {
-      const field = fields[index] ?? '';
-      if (!pattern.test(field)) return `cron field ${name} is not valid: ${field}`;
-    }
-    const dayOfMonth = fields[2];
-    const dayOfWeek = fields[4];
-    if ((dayOfMonth === '?') === (dayOfWeek === '?')) {
-      return 'a cron must set exactly one of day-of-month and day-of-week and put ? in the other';
-    }
-    return undefined;
-  }
-  return 'must be rate(...) or cron(...) (a one-time at(...) cannot drive a recurring pipeline)';
 }
 
 function readSchedule(reader: ConfigReader): string {

@@ -1,0 +1,126 @@
+import {
+  FUNCTION_IDS,
+  type FunctionId,
+  LAMBDA_MAX_MEMORY_MB,
+  LAMBDA_MAX_TIMEOUT_SECONDS,
+  LAMBDA_MIN_MEMORY_MB,
+  SUPPORTED_RUNTIMES,
+  topology,
+} from '@fanout/shared';
+
+/** S3 refuses lifecycle transitions to STANDARD_IA earlier than 30 days after creation. */
+export const MIN_STANDARD_IA_TRANSITION_DAYS = 30;
+
+export const ARCHITECTURES = ['arm64', 'x86_64'] as const;
+export type Architecture = (typeof ARCHITECTURES)[number];
+
+type KeyType = 'string' | 'integer' | 'boolean';
+
+export interface ConfigKeySpec {
+  readonly type: KeyType;
+  readonly default: string | number | boolean;
+  readonly description: string;
+}
+
+const OVERRIDE_KEYS = ['MemoryMb', 'TimeoutSeconds', 'ReservedConcurrency'] as const;
+export type OverrideKey = (typeof OVERRIDE_KEYS)[number];
+
+export function overrideKey(id: FunctionId, suffix: OverrideKey): string {
+  return `${id}${suffix}`;
+}
+
+function functionKeySpecs(): Record<string, ConfigKeySpec> {
+  const specs: Record<string, ConfigKeySpec> = {};
+  for (const id of FUNCTION_IDS) {
+    const fn = topology.functions[id];
+    specs[overrideKey(id, 'MemoryMb')] = {
+      type: 'integer',
+      default: fn.memoryMb,
+      description: `Memory of the ${id} function in MB (${LAMBDA_MIN_MEMORY_MB}-${LAMBDA_MAX_MEMORY_MB}); CPU scales with it.`,
+    };
+    specs[overrideKey(id, 'TimeoutSeconds')] = {
+      type: 'integer',
+      default: fn.timeoutSeconds,
+      description: `Timeout of the ${id} function in seconds (1-${LAMBDA_MAX_TIMEOUT_SECONDS}).`,
+    };
+    specs[overrideKey(id, 'ReservedConcurrency')] = {
+      type: 'integer',
+      default: fn.reservedConcurrency,
+      description: `Reserved concurrency of the ${id} function: the most instances that run at once.`,
+    };
+  }
+  return specs;
+}
+
+/**
+ * Every stack config key with its default. Pulumi.yaml declares the same keys
+ * and defaults (a unit test keeps them equal); the defaults here apply when the
+ * program runs without the CLI (unit tests).
+ */
+export const CONFIG_KEYS: Readonly<Record<string, ConfigKeySpec>> = {
+  schedule: {
+    type: 'string',
+    default: topology.schedule.expression,
+    description:
+      'EventBridge Scheduler expression that starts a run: rate(N minutes|hours|days) or a six-field cron(...).',
+  },
+  scheduleTimezone: {
+    type: 'string',
+    default: 'UTC',
+    description: 'IANA time zone the cron expression is evaluated in.',
+  },
+  scheduleEnabled: {
+    type: 'boolean',
+    default: true,
+    description: 'false keeps the schedule deployed but paused.',
+  },
+  runtime: {
+    type: 'string',
+    default: topology.functions.manager.runtime,
+    description: `Lambda runtime of all three functions: ${SUPPORTED_RUNTIMES.join(' or ')}.`,
+  },
+  architecture: {
+    type: 'string',
+    default: topology.functions.manager.architecture,
+    description: 'Instruction set of all three functions: arm64 (about 20% cheaper) or x86_64.',
+  },
+  ...functionKeySpecs(),
+  logRetentionDays: {
+    type: 'integer',
+    default: 14,
+    description:
+      'Days CloudWatch keeps function logs (a value CloudWatch accepts: 1, 3, 5, 7, 14, 30, ...).',
+  },
+  rawExpirationDays: {
+    type: 'integer',
+    default: 30,
+    description: 'Days after which raw responses under raw/ are deleted; 0 keeps them forever.',
+  },
+  rawTransitionDays: {
+    type: 'integer',
+    default: 0,
+    description: `Days after which raw responses move to STANDARD_IA (>= ${MIN_STANDARD_IA_TRANSITION_DAYS}); 0 never moves them.`,
+  },
+  versioning: {
+    type: 'boolean',
+    default: false,
+    description:
+      'Keep old versions of overwritten objects (noncurrent versions expire after 30 days).',
+  },
+  forceDestroy: {
+    type: 'boolean',
+    default: false,
+    description: 'Let `pulumi destroy` delete the bucket with its objects still in it.',
+  },
+  sourcesFile: {
+    type: 'string',
+    default: 'sources.json',
+    description: `Source manifest uploaded to ${topology.manifestKey}, relative to the infra directory.`,
+  },
+  alarmEmail: {
+    type: 'string',
+    default: '',
+    description:
+      'Address notified when the dead-letter queue is not empty or a function fails; empty deploys no alarms.',
+  },
+};
