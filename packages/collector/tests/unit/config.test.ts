@@ -1,0 +1,76 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, DEFAULT_SETTINGS, loadConfig } from '../../src/index.js';
+
+const REQUIRED = { FANOUT_BUCKET: 'bucket', FANOUT_COLLECTOR_FUNCTION: 'fanout-collector' };
+
+describe('loadConfig', () => {
+  it('applies the defaults', () => {
+    const config = loadConfig(REQUIRED);
+    expect(config).toEqual({
+      bucket: 'bucket',
+      collectorFunction: 'fanout-collector',
+      settings: DEFAULT_SETTINGS,
+    });
+    expect(config.settings).toMatchObject({
+      concurrency: 16,
+      fetchMaxAttempts: 3,
+      maxBodyBytes: 50 * 1024 * 1024,
+      maxHops: 5,
+      payloadLimitBytes: 1_048_576,
+    });
+  });
+
+  it('reads every setting from its variable', () => {
+    const config = loadConfig({
+      ...REQUIRED,
+      FANOUT_COLLECTOR_CONCURRENCY: '4',
+      FANOUT_PAYLOAD_LIMIT_BYTES: '262144',
+      FANOUT_FETCH_MAX_ATTEMPTS: '5',
+      FANOUT_RETRY_BASE_MS: '250',
+      FANOUT_MAX_RETRY_AFTER_MS: '60000',
+      FANOUT_MAX_REDIRECTS: '2',
+      FANOUT_MAX_BODY_BYTES: '1000',
+      FANOUT_MEMORY_BUFFER_BYTES: '100',
+      FANOUT_SAFETY_MARGIN_MS: '20000',
+      FANOUT_HARD_DEADLINE_MS: '8000',
+      FANOUT_MAX_HOPS: '2',
+    });
+    expect(config.settings).toEqual({
+      concurrency: 4,
+      payloadLimitBytes: 262_144,
+      fetchMaxAttempts: 5,
+      retryBaseMs: 250,
+      maxRetryAfterMs: 60_000,
+      maxRedirects: 2,
+      maxBodyBytes: 1_000,
+      memoryBufferBytes: 100,
+      safetyMarginMs: 20_000,
+      hardDeadlineMs: 8_000,
+      maxHops: 2,
+    });
+  });
+
+  it.each([
+    [{ FANOUT_COLLECTOR_FUNCTION: 'f' }, 'FANOUT_BUCKET: is required but not set'],
+    [{ FANOUT_BUCKET: 'b' }, 'FANOUT_COLLECTOR_FUNCTION: is required but not set'],
+    [
+      { ...REQUIRED, FANOUT_COLLECTOR_CONCURRENCY: 'lots' },
+      'FANOUT_COLLECTOR_CONCURRENCY: must be a whole number, got "lots"',
+    ],
+    [
+      { ...REQUIRED, FANOUT_COLLECTOR_CONCURRENCY: '0' },
+      'FANOUT_COLLECTOR_CONCURRENCY: must be at least 1, got "0"',
+    ],
+    [
+      { ...REQUIRED, FANOUT_MAX_BODY_BYTES: '-1' },
+      'FANOUT_MAX_BODY_BYTES: must be a whole number, got "-1"',
+    ],
+    [
+      { ...REQUIRED, FANOUT_HARD_DEADLINE_MS: '30000' },
+      'FANOUT_HARD_DEADLINE_MS: must not exceed FANOUT_SAFETY_MARGIN_MS (15000), got 30000',
+    ],
+  ])('rejects %j', (env, message) => {
+    expect(() => loadConfig(env)).toThrow(ConfigError);
+    expect(() => loadConfig(env)).toThrow(message);
+  });
+});
