@@ -30,7 +30,7 @@ export {
   ExtractorRegistry,
   registerExtractor,
 } from './formats/registry.js';
-export type { Extractor, ExtractorContext } from './formats/types.js';
+export { type Extractor, type ExtractorContext, RawJson } from './formats/types.js';
 export {
   bytesSource,
   type Envelope,

@@ -5,7 +5,7 @@ import type { FormatOptions } from '@fanout/shared';
 import type { ParserLimits } from './config.js';
 import { ExtractorFailedError, ParserError, RawObjectTooLargeError } from './errors.js';
 import { defaultExtractors, type ExtractorRegistry } from './formats/registry.js';
-import type { ExtractorContext } from './formats/types.js';
+import { type ExtractorContext, RawJson } from './formats/types.js';
 
 /** What every output line carries besides the record; all of it comes from the raw object's metadata. */
 export interface Envelope {
@@ -68,7 +68,7 @@ async function* envelopeLines(
   const prefix = envelopePrefix(envelope);
   let batch = '';
   for await (const record of records) {
-    const body = JSON.stringify(record);
+    const body = record instanceof RawJson ? record.text : JSON.stringify(record);
     if (body === undefined) {
       throw new ExtractorFailedError(
         format,

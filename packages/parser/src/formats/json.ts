@@ -1,4 +1,4 @@
-import { pipeline, type Readable } from 'node:stream';
+import { pipeline, Readable } from 'node:stream';
 import Assembler from 'stream-json/Assembler.js';
 import Pick from 'stream-json/filters/Pick.js';
 import StreamJsonParser from 'stream-json/Parser.js';
@@ -15,22 +15,22 @@ function tokenBytes(token: Token): number {
   return typeof token.value === 'string' ? token.value.length + 3 : 5;
 }
 
-function tokens(input: Readable, recordsPath: string | undefined): Readable {
+function tokens(input: AsyncIterable<Buffer>, recordsPath: string | undefined): Readable {
   // Packed values only: the record is assembled anyway, and chunk tokens would double the work.
   const parser = new StreamJsonParser({ packValues: true, streamValues: false });
+  const source = Readable.from(input, { objectMode: false });
   return recordsPath === undefined
-    ? pipeline(input, parser, () => {})
-    : pipeline(input, parser, new Pick({ filter: recordsPath, once: true }), () => {});
+    ? pipeline(source, parser, () => {})
+    : pipeline(source, parser, new Pick({ filter: recordsPath, once: true }), () => {});
 }
 
-function wrap(error: unknown, context: ExtractorContext, record: number, started: boolean): Error {
+function wrap(error: unknown, context: ExtractorContext, record: number, empty: boolean): Error {
   if (error instanceof ParserError) return error;
   const message = error instanceof Error ? error.message : String(error);
   const read = context.bytesRead();
-  if (!started && /expected a value/.test(message) && read === 0) {
-    return new MalformedInputError(context.format, 'empty document', { byteOffset: 0 });
-  }
-  // stream-json reports no position; the bytes read so far bound where it stopped.
+  if (empty) return new MalformedInputError(context.format, 'empty document', { byteOffset: read });
+  // stream-json reports no position, and tokens read ahead are dropped when it
+  // fails: the record index is a lower bound, the bytes read an upper bound.
   return new MalformedInputError(context.format, `${message} (within the first ${read} bytes)`, {
     record,
     byteOffset: read,
@@ -44,7 +44,15 @@ function wrap(error: unknown, context: ExtractorContext, record: number, started
  */
 export const json: Extractor = async function* json(input, context) {
   const { recordsPath } = context.options;
-  const stream = tokens(input, recordsPath);
+  let empty = true;
+  async function* watched(): AsyncGenerator<Buffer> {
+    for await (const chunk of input) {
+      const bytes = typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : (chunk as Buffer);
+      if (empty && /\S/.test(bytes.toString('utf8'))) empty = false;
+      yield bytes;
+    }
+  }
+  const stream = tokens(watched(), recordsPath);
   const assembler = new Assembler();
   let mode: 'start' | 'array' | 'single' | 'end' = 'start';
   let index = 0;
@@ -78,7 +86,7 @@ export const json: Extractor = async function* json(input, context) {
       }
     }
   } catch (error) {
-    throw wrap(error, context, index, mode !== 'start');
+    throw wrap(error, context, index, empty);
   } finally {
     stream.destroy();
   }

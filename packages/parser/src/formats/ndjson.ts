@@ -1,16 +1,18 @@
 import { MalformedInputError } from '../errors.js';
 import { isBlank, readLines } from './lines.js';
-import type { Extractor } from './types.js';
+import { type Extractor, RawJson } from './types.js';
 
-/** One JSON value per line; blank lines are skipped. */
+/**
+ * One JSON value per line; blank lines are skipped. Each line is validated, then
+ * written through as the source wrote it (see RawJson).
+ */
 export const ndjson: Extractor = async function* ndjson(input, context) {
   let index = 0;
   for await (const batch of readLines(input, context.format, context.maxRecordBytes)) {
     for (const line of batch) {
       if (isBlank(line.text)) continue;
-      let value: unknown;
       try {
-        value = JSON.parse(line.text);
+        JSON.parse(line.text);
       } catch (error) {
         throw new MalformedInputError(
           context.format,
@@ -19,7 +21,7 @@ export const ndjson: Extractor = async function* ndjson(input, context) {
         );
       }
       index += 1;
-      yield value;
+      yield new RawJson(line.text.trim());
     }
   }
 };

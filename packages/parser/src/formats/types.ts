@@ -20,3 +20,12 @@ export interface ExtractorContext {
  * for bad input; any other error is reported as the extractor failing.
  */
 export type Extractor = (input: Readable, context: ExtractorContext) => AsyncIterable<unknown>;
+
+/**
+ * A record already serialized as JSON text, written to the output as is. For
+ * extractors that validated the text themselves: it skips a re-serialization and
+ * keeps numbers exactly as the source wrote them (ids beyond 2^53 stay intact).
+ */
+export class RawJson {
+  constructor(readonly text: string) {}
+}

@@ -1,7 +1,12 @@
 import { Readable, Writable } from 'node:stream';
 import { gunzipSync } from 'node:zlib';
 import type { FormatOptions } from '@fanout/shared';
-import { createExtractorRegistry, type Extractor, type ExtractorContext } from '../../src/index.js';
+import {
+  createExtractorRegistry,
+  type Extractor,
+  type ExtractorContext,
+  RawJson,
+} from '../../src/index.js';
 
 export const TEST_LIMITS = { maxRawBytes: 1024 * 1024 * 1024, maxRecordBytes: 64 * 1024 };
 
@@ -36,7 +41,7 @@ export async function extract(
     chunked(text, chunkBytes),
     contextFor(format, options, maxRecordBytes),
   )) {
-    records.push(record);
+    records.push(record instanceof RawJson ? JSON.parse(record.text) : record);
   }
   return records;
 }

@@ -1,0 +1,122 @@
+import { Readable, Writable } from 'node:stream';
+import { describe, expect, it } from 'vitest';
+import {
+  bytesSource,
+  createExtractorRegistry,
+  ExtractorFailedError,
+  MalformedInputError,
+  type ParseStreamOptions,
+  parseStream,
+  RawObjectTooLargeError,
+  UnknownFormatError,
+} from '../../src/index.js';
+import { gunzipLines, memorySink, TEST_LIMITS } from '../helpers/streams.js';
+
+const ENVELOPE = {
+  sourceId: 'src-1',
+  runId: '20261125T131000Z',
+  fetchedAt: '2026-11-25T13:10:03.000Z',
+};
+
+function options(format: string, extra: Partial<ParseStreamOptions> = {}): ParseStreamOptions {
+  return { format, envelope: ENVELOPE, limits: TEST_LIMITS, gzipLevel: 6, ...extra };
+}
+
+async function run(text: string, opts: ParseStreamOptions) {
+  const sink = memorySink();
+  const stats = await parseStream(bytesSource(text, 5), sink.stream, opts);
+  return { stats, bytes: sink.bytes() };
+}
+
+describe('parseStream', () => {
+  it('writes gzip NDJSON with the envelope on every line', async () => {
+    const text = '{"a":1}\n{"id":12345678901234567890}\n';
+    const { stats, bytes } = await run(text, options('ndjson'));
+    expect(gunzipLines(bytes)).toEqual([
+      { ...ENVELOPE, record: { a: 1 } },
+      { ...ENVELOPE, record: { id: 12345678901234567890 } },
+    ]);
+    // NDJSON records are written as the source wrote them: no precision lost.
+    expect(bytes.length).toBe(stats.bytesOut);
+    expect(stats).toMatchObject({ records: 2, bytesIn: Buffer.byteLength(text) });
+    const { gunzipSync } = await import('node:zlib');
+    expect(gunzipSync(bytes).toString()).toContain('"record":{"id":12345678901234567890}}');
+  });
+
+  it('gives byte-identical output for the same input, with no timestamp in the gzip header', async () => {
+    const text = 'id,name\n1,a\n2,b\n';
+    const first = await run(text, options('csv'));
+    await new Promise((resolve) => setTimeout(resolve, 1100));
+    const second = await run(text, options('csv'));
+    expect(second.bytes.equals(first.bytes)).toBe(true);
+    // Bytes 4-7 of a gzip member are MTIME.
+    expect(first.bytes.readUInt32LE(4)).toBe(0);
+  });
+
+  it('refuses an unknown format before reading anything', async () => {
+    let read = false;
+    const input = new Readable({
+      read() {
+        read = true;
+        this.push(null);
+      },
+    });
+    await expect(parseStream(input, memorySink().stream, options('yaml'))).rejects.toBeInstanceOf(
+      UnknownFormatError,
+    );
+    expect(read).toBe(false);
+  });
+
+  it('stops reading once the object exceeds the raw size limit', async () => {
+    const error = await run(
+      '{"a":1}\n'.repeat(100),
+      options('ndjson', { limits: { ...TEST_LIMITS, maxRawBytes: 64 } }),
+    ).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(RawObjectTooLargeError);
+    expect((error as RawObjectTooLargeError).location).toEqual({ byteOffset: 64 });
+  });
+
+  it('passes malformed-input errors through with their location', async () => {
+    const error = await run('{"a":1}\nnope\n', options('ndjson')).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(MalformedInputError);
+  });
+
+  it('reports a failing custom extractor as ExtractorFailedError, not as a fault to retry', async () => {
+    const extractors = createExtractorRegistry();
+    extractors.register('buggy', async function* buggy() {
+      yield { ok: 1 };
+      throw new TypeError('cannot read x of undefined');
+    });
+    extractors.register('not-json', async function* notJson() {
+      yield () => 1;
+    });
+    const bug = await run('x', options('buggy', { extractors })).catch((e: unknown) => e);
+    expect(bug).toBeInstanceOf(ExtractorFailedError);
+    expect((bug as Error).message).toContain('TypeError: cannot read x of undefined');
+    const notJson = await run('x', options('not-json', { extractors })).catch((e: unknown) => e);
+    expect(notJson).toBeInstanceOf(ExtractorFailedError);
+  });
+
+  it('rethrows a read failure as it is, so the caller can retry', async () => {
+    const reset = Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' });
+    const input = new Readable({
+      read() {
+        this.push('{"a":1}\n');
+        this.destroy(reset);
+      },
+    });
+    await expect(parseStream(input, memorySink().stream, options('ndjson'))).rejects.toBe(reset);
+  });
+
+  it('rethrows a write failure as it is', async () => {
+    const broken = new Error('S3 unavailable');
+    const output = new Writable({
+      write(_chunk, _encoding, callback) {
+        callback(broken);
+      },
+    });
+    await expect(parseStream(bytesSource('{"a":1}\n'), output, options('ndjson'))).rejects.toBe(
+      broken,
+    );
+  });
+});
