@@ -32,14 +32,14 @@ describe('parseStream', () => {
   it('writes gzip NDJSON with the envelope on every line', async () => {
     const text = '{"a":1}\n{"id":12345678901234567890}\n';
     const { stats, bytes } = await run(text, options('ndjson'));
-    expect(gunzipLines(bytes)).toEqual([
-      { ...ENVELOPE, record: { a: 1 } },
-      { ...ENVELOPE, record: { id: 12345678901234567890 } },
-    ]);
-    // NDJSON records are written as the source wrote them: no precision lost.
+    const lines = gunzipLines(bytes);
+    expect(lines).toHaveLength(2);
+    expect(lines[0]).toEqual({ ...ENVELOPE, record: { a: 1 } });
+    expect(lines[1]).toMatchObject(ENVELOPE);
     expect(bytes.length).toBe(stats.bytesOut);
     expect(stats).toMatchObject({ records: 2, bytesIn: Buffer.byteLength(text) });
     const { gunzipSync } = await import('node:zlib');
+    // NDJSON records are written as the source wrote them: no precision lost.
     expect(gunzipSync(bytes).toString()).toContain('"record":{"id":12345678901234567890}}');
   });
 
