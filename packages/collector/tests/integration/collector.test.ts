@@ -178,6 +178,14 @@ describe('collector against s3rver and a local HTTP server', () => {
       bucket: s3.bucket,
       settings: { memoryBufferBytes: 1024 * 1024 },
     });
+    const commands: string[] = [];
+    s3.client.middlewareStack.add(
+      (next, context) => async (args) => {
+        commands.push(context.commandName ?? '');
+        return next(args);
+      },
+      { step: 'initialize', name: 'recordCommands' },
+    );
     const input = payload(
       [{ source: { id: 'big', url: `${http.url}/big.ndjson`, format: 'ndjson' } }],
       { batchId: 'b00002' },
@@ -199,10 +207,20 @@ describe('collector against s3rver and a local HTTP server', () => {
     expect(stored.equals(big)).toBe(true);
     expect(fromS3Metadata((await s3.head(key))?.metadata).sha256).toBe(sha(big));
     expect(summary.bytesStored).toBe(BIG_BYTES);
+    // 12 MB in 5 MB parts: a multipart upload of 3 parts, not one PutObject.
+    expect(commands.filter((c) => c !== 'HeadObjectCommand' && c !== 'GetObjectCommand')).toEqual([
+      'CreateMultipartUploadCommand',
+      'UploadPartCommand',
+      'UploadPartCommand',
+      'UploadPartCommand',
+      'CompleteMultipartUploadCommand',
+      'PutObjectCommand', // the batch result
+    ]);
     const storedLog = deps.log.entries.find((e) => e.message === 'stored raw object');
     expect(storedLog?.extra[0]).toMatchObject({ key, spooled: true, bytes: BIG_BYTES });
     // The spool file is gone.
     expect(await readdir(deps.tmpDir)).toEqual([]);
+    s3.client.middlewareStack.remove('recordCommands');
   });
 
   it('writes no raw object when the upstream answers 304 to the stored validators', async () => {
