@@ -40,6 +40,7 @@ export {
 } from './parse-stream.js';
 export {
   COPY_OBJECT_MAX_BYTES,
+  copySource,
   PARSED_CONTENT_TYPE,
   type ParserDeps,
   parseRawObject,

@@ -74,9 +74,22 @@ function isNotFound(error: unknown): boolean {
   return name === 'NoSuchKey' || name === 'NotFound';
 }
 
-/** `x-amz-copy-source` is URL-encoded; `+` must be %2B or S3 reads it as a space. */
-function copySource(bucket: string, key: string): string {
-  return `${bucket}/${key.split('/').map(encodeURIComponent).join('/')}`;
+/**
+ * `x-amz-copy-source` is URL-encoded: `+` must be %2B (else S3 reads a space),
+ * spaces and non-ASCII as %XX. Sub-delimiters such as `=` (in every raw key:
+ * `source=`, `dt=`) stay literal: S3 accepts them, and s3rver decodes the
+ * header with decodeURI, which would leave %3D undecoded.
+ */
+export function copySource(bucket: string, key: string): string {
+  const encoded = key
+    .split('/')
+    .map((segment) =>
+      encodeURIComponent(segment).replace(/%(3D|3A|40|2C|3B|24|26)/g, (escape) =>
+        decodeURIComponent(escape),
+      ),
+    )
+    .join('/');
+  return `${bucket}/${encoded}`;
 }
 
 async function putJson(deps: ParserDeps, key: string, value: unknown): Promise<void> {
@@ -270,9 +283,9 @@ export async function parseRawObject(deps: ParserDeps, key: string): Promise<Raw
     output.destroy(new ParserError(`parse of ${JSON.stringify(key)} failed; output discarded`));
     // Waits for lib-storage to abort a multipart upload it had started.
     await uploaded;
-    if (uploadError !== undefined) throw uploadError;
+    // Bad input decides even if the upload failed too: the upload fails because it was cut off.
     if (error instanceof UnparseableObjectError) return quarantine(deps, facts, error);
-    throw error;
+    throw uploadError ?? error;
   }
   await uploaded;
   if (uploadError !== undefined) throw uploadError;

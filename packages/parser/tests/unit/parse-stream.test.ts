@@ -2,6 +2,7 @@ import { Readable, Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import {
   bytesSource,
+  copySource,
   createExtractorRegistry,
   ExtractorFailedError,
   MalformedInputError,
@@ -117,6 +118,14 @@ describe('parseStream', () => {
     });
     await expect(parseStream(bytesSource('{"a":1}\n'), output, options('ndjson'))).rejects.toBe(
       broken,
+    );
+  });
+});
+
+describe('copySource', () => {
+  it('URL-encodes what S3 would misread and keeps = and / literal', () => {
+    expect(copySource('b', 'raw/source=x/dt=2026-11-25/a+b c ü?.csv')).toBe(
+      'b/raw/source=x/dt=2026-11-25/a%2Bb%20c%20%C3%BC%3F.csv',
     );
   });
 });

@@ -1,0 +1,244 @@
+import {
+  type ParseOutcome,
+  parsedKeyForRaw,
+  parseOutcomeKey,
+  type QuarantineReport,
+  quarantineKeyForRaw,
+  quarantineReportKeyForRaw,
+} from '@fanout/shared';
+import { fakeContext, localS3Client, startTestS3, type TestS3 } from '@fanout/testkit';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { handleS3Event, TransientParseError } from '../../src/index.js';
+import { depsFor, FETCHED_AT, putRaw, RUN_ID, s3Event } from '../helpers/s3.js';
+import { gunzipLines } from '../helpers/streams.js';
+
+let s3: TestS3;
+
+beforeAll(async () => {
+  s3 = await startTestS3();
+});
+afterAll(async () => {
+  await s3.stop();
+});
+let source = 0;
+let sourceId = 'src-0';
+beforeEach(() => {
+  source += 1;
+  sourceId = `src-${source}`;
+});
+
+describe('raw object -> parser -> parsed output (s3rver)', () => {
+  it('writes gzip NDJSON with the envelope and an ok parse outcome', async () => {
+    // Prepare
+    const key = await putRaw(s3, sourceId, 'ndjson', '{"a":1}\n\n{"a":2}\n', {
+      extension: 'ndjson',
+    });
+    const { deps, counts } = depsFor(s3);
+
+    // Act
+    const summary = await handleS3Event(s3Event(s3.bucket, key), fakeContext(), deps);
+
+    // Assess
+    const outputKey = parsedKeyForRaw(key);
+    expect(await s3.listKeys(`parsed/source=${sourceId}/`)).toEqual([outputKey]);
+    const envelope = { sourceId, runId: RUN_ID, fetchedAt: FETCHED_AT };
+    expect(gunzipLines(await s3.getBytes(outputKey))).toEqual([
+      { ...envelope, record: { a: 1 } },
+      { ...envelope, record: { a: 2 } },
+    ]);
+    const outcome = await s3.getJson<ParseOutcome>(parseOutcomeKey(RUN_ID, key));
+    expect(outcome).toMatchObject({
+      status: 'ok',
+      rawKey: key,
+      outputKey,
+      records: 2,
+      bytesIn: 17,
+      format: 'ndjson',
+    });
+    expect(summary.records).toBe(2);
+    expect(counts.get('ObjectsParsed')).toBe(1);
+    expect(counts.get('RecordsWritten')).toBe(2);
+  });
+
+  it('quarantines a malformed object: copy, report with location, outcome, and no parsed output', async () => {
+    // Prepare
+    const body = 'id,name\n1,a\n2,"b\n';
+    const key = await putRaw(s3, sourceId, 'csv', body, { extension: 'csv' });
+    const { deps, log } = depsFor(s3);
+
+    // Act
+    const summary = await handleS3Event(s3Event(s3.bucket, key), fakeContext(), deps);
+
+    // Assess
+    expect(summary.results[0]?.status).toBe('quarantined');
+    expect(await s3.listKeys(`parsed/source=${sourceId}/`)).toEqual([]);
+    expect((await s3.getBytes(quarantineKeyForRaw(key))).toString()).toBe(body);
+    expect((await s3.head(quarantineKeyForRaw(key)))?.metadata['run-id']).toBe(RUN_ID);
+    const report = await s3.getJson<QuarantineReport>(quarantineReportKeyForRaw(key));
+    expect(report).toMatchObject({
+      rawKey: key,
+      errorName: 'MalformedInputError',
+      location: { record: 1, byteOffset: 12 },
+    });
+    expect(report.reason).toContain('CSV_QUOTE_NOT_CLOSED');
+    const outcome = await s3.getJson<ParseOutcome>(parseOutcomeKey(RUN_ID, key));
+    expect(outcome).toMatchObject({
+      status: 'quarantined',
+      quarantineKey: quarantineKeyForRaw(key),
+      reportKey: quarantineReportKeyForRaw(key),
+      location: { record: 1, byteOffset: 12 },
+    });
+    expect(
+      log.entries.some((e) => e.level === 'warn' && e.message === 'raw object quarantined'),
+    ).toBe(true);
+  });
+
+  it.each([
+    [
+      'unknown format',
+      'yaml',
+      'a: 1',
+      {},
+      /^unknown format "yaml" \(known: atom, csv, json, key-value, ndjson, rss\)$/,
+    ],
+    [
+      'over the size limit',
+      'ndjson',
+      '{"a":1}\n'.repeat(20),
+      { maxRawBytes: 100 },
+      /160 bytes, over the 100-byte limit/,
+    ],
+  ])(
+    'quarantines an object with an %s without parsing it',
+    async (_name, format, body, config, reason) => {
+      const key = await putRaw(s3, sourceId, format, body);
+      const { deps } = depsFor(s3, config);
+      await handleS3Event(s3Event(s3.bucket, key), fakeContext(), deps);
+      const report = await s3.getJson<QuarantineReport>(quarantineReportKeyForRaw(key));
+      expect(report.reason).toMatch(reason);
+      expect(await s3.listKeys(`parsed/source=${sourceId}/`)).toEqual([]);
+      expect((await s3.getJson<ParseOutcome>(parseOutcomeKey(RUN_ID, key))).status).toBe(
+        'quarantined',
+      );
+    },
+  );
+
+  it('quarantines an object whose metadata is invalid, naming the field', async () => {
+    const key = `raw/source=${sourceId}/dt=2026-11-25/${RUN_ID}-p0000.json`;
+    await s3.putText(key, '[1]', { 'run-id': RUN_ID, 'source-id': sourceId, format: 'json' });
+    const { deps } = depsFor(s3);
+    await handleS3Event(s3Event(s3.bucket, key), fakeContext(), deps);
+    const report = await s3.getJson<QuarantineReport>(quarantineReportKeyForRaw(key));
+    expect(report.errorName).toBe('InvalidMetadataError');
+    expect(report.reason).toContain('metadata.fetchedAt');
+    // The run id comes from the key when the metadata cannot be trusted.
+    expect((await s3.getJson<ParseOutcome>(parseOutcomeKey(RUN_ID, key))).status).toBe(
+      'quarantined',
+    );
+  });
+
+  it('handles the same event delivered twice: one output object, identical bytes', async () => {
+    const key = await putRaw(s3, sourceId, 'json', '{"items":[{"id":1},{"id":2}]}', {
+      extension: 'json',
+      formatOptions: { recordsPath: 'items' },
+    });
+    const event = s3Event(s3.bucket, key);
+    await handleS3Event(event, fakeContext(), depsFor(s3).deps);
+    const first = await s3.getBytes(parsedKeyForRaw(key));
+    await handleS3Event(event, fakeContext(), depsFor(s3).deps);
+    const second = await s3.getBytes(parsedKeyForRaw(key));
+    expect(await s3.listKeys(`parsed/source=${sourceId}/`)).toEqual([parsedKeyForRaw(key)]);
+    expect(second.equals(first)).toBe(true);
+    expect(gunzipLines(first)).toHaveLength(2);
+  });
+
+  it('parses every record of an event with three records', async () => {
+    const csvKey = await putRaw(s3, `${sourceId}-csv`, 'csv', 'a;b\n1;2\n', {
+      extension: 'csv',
+      formatOptions: { delimiter: ';' },
+    });
+    const rssKey = await putRaw(
+      s3,
+      `${sourceId}-rss`,
+      'rss',
+      '<rss><channel><item><title>t</title></item></channel></rss>',
+      { extension: 'xml' },
+    );
+    const kvKey = await putRaw(s3, `${sourceId}-kv`, 'key-value', 'a=1\n\na=2\n');
+    const summary = await handleS3Event(
+      s3Event(s3.bucket, csvKey, rssKey, kvKey),
+      fakeContext(),
+      depsFor(s3).deps,
+    );
+    expect(summary.results.map((r) => r.status)).toEqual(['parsed', 'parsed', 'parsed']);
+    expect(gunzipLines(await s3.getBytes(parsedKeyForRaw(csvKey)))).toMatchObject([
+      { record: { a: '1', b: '2' } },
+    ]);
+    expect(gunzipLines(await s3.getBytes(parsedKeyForRaw(rssKey)))).toMatchObject([
+      { record: { title: 't' } },
+    ]);
+    expect(gunzipLines(await s3.getBytes(parsedKeyForRaw(kvKey)))).toHaveLength(2);
+  });
+
+  it('decodes raw keys with spaces, plus signs and unicode, for parsing and for quarantine', async () => {
+    const good = `raw/source=${sourceId}/dt=2026-11-25/red flower+1 東京.ndjson`;
+    // No `+` here: s3rver decodes x-amz-copy-source with decodeURI, so %2B stays
+    // literal there (S3 decodes it); copySource's unit test covers `+`.
+    const bad = `raw/source=${sourceId}/dt=2026-11-25/bad one ü.ndjson`;
+    await putRaw(s3, sourceId, 'ndjson', '{"a":1}\n', { key: good });
+    await putRaw(s3, sourceId, 'ndjson', 'nope\n', { key: bad });
+    const event = s3Event(s3.bucket, good, bad);
+    expect(event.Records[0]?.s3.object.key).toContain('red+flower%2B1+%E6%9D%B1');
+
+    const summary = await handleS3Event(event, fakeContext(), depsFor(s3).deps);
+
+    expect(summary.results.map((r) => [r.key, r.status])).toEqual([
+      [good, 'parsed'],
+      [bad, 'quarantined'],
+    ]);
+    expect(await s3.listKeys(`parsed/source=${sourceId}/`)).toEqual([
+      `parsed/source=${sourceId}/dt=2026-11-25/red flower+1 東京.ndjson.gz`,
+    ]);
+    expect((await s3.getBytes(quarantineKeyForRaw(bad))).toString()).toBe('nope\n');
+  });
+
+  it('streams a multi-part output and leaves nothing when a late line is malformed', async () => {
+    const line = (i: number) => `{"i":${i},"pad":"${i.toString(36).repeat(40)}"}\n`;
+    const lines = Array.from({ length: 60_000 }, (_, i) => line(i)).join('');
+    const goodKey = await putRaw(s3, sourceId, 'ndjson', lines, { extension: 'ndjson' });
+    const badKey = await putRaw(s3, `${sourceId}-bad`, 'ndjson', `${lines}{broken\n`, {
+      extension: 'ndjson',
+    });
+    // Level 0 keeps the output as large as the input, so it spans several 5 MiB parts.
+    const { deps } = depsFor(s3, { gzipLevel: 0, uploadPartBytes: 5 * 1024 * 1024 });
+
+    const summary = await handleS3Event(s3Event(s3.bucket, goodKey, badKey), fakeContext(), deps);
+
+    expect(summary.results.map((r) => r.status)).toEqual(['parsed', 'quarantined']);
+    const output = await s3.getBytes(parsedKeyForRaw(goodKey));
+    expect(output.length).toBeGreaterThan(10 * 1024 * 1024);
+    const records = gunzipLines(output);
+    expect(records).toHaveLength(60_000);
+    expect(records[59_999]).toMatchObject({ record: { i: 59_999 } });
+    expect(await s3.listKeys(`parsed/source=${sourceId}-bad/`)).toEqual([]);
+    const report = await s3.getJson<QuarantineReport>(quarantineReportKeyForRaw(badKey));
+    expect(report.location).toEqual({
+      line: 60_001,
+      byteOffset: Buffer.byteLength(lines),
+      record: 60_000,
+    });
+  }, 30_000);
+
+  it('throws for a storage fault so Lambda retries, without quarantining', async () => {
+    const key = await putRaw(s3, sourceId, 'ndjson', '{"a":1}\n');
+    const { deps, log } = depsFor(s3);
+    const unreachable = localS3Client('http://127.0.0.1:9');
+    unreachable.config.maxAttempts = async () => 1;
+    await expect(
+      handleS3Event(s3Event(s3.bucket, key), fakeContext(), { ...deps, s3: unreachable }),
+    ).rejects.toBeInstanceOf(TransientParseError);
+    expect(await s3.listKeys(`quarantine/source=${sourceId}/`)).toEqual([]);
+    expect(log.entries.some((e) => e.level === 'error')).toBe(true);
+    unreachable.destroy();
+  });
+});
