@@ -84,8 +84,8 @@ export function copySource(bucket: string, key: string): string {
   const encoded = key
     .split('/')
     .map((segment) =>
-      encodeURIComponent(segment).replace(/%(3D|3A|40|2C|3B|24|26)/g, (escape) =>
-        decodeURIComponent(escape),
+      encodeURIComponent(segment).replace(/%(3D|3A|40|2C|3B|24|26)/g, (sequence) =>
+        decodeURIComponent(sequence),
       ),
     )
     .join('/');
