@@ -125,6 +125,8 @@ export class LocalLambda {
     await mkdir(logDir, { recursive: true });
     for (const config of this.configs) {
       const log = createWriteStream(join(logDir, `${config.name}.log`), { flags: 'a' });
+      // Every worker of the function pipes its stdout and stderr into this one file.
+      log.setMaxListeners(0);
       log.on('error', (error) => {
         this.log.error('function log write failed', {
           functionName: config.name,

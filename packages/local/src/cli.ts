@@ -1,0 +1,83 @@
+import { reparseCommand } from './commands/reparse.js';
+import { replayCommand } from './commands/replay.js';
+import { type Io, runCommand } from './commands/run.js';
+import { startCommand } from './commands/start.js';
+import { statusCommand } from './commands/status.js';
+import { LocalCloudError, UsageError } from './errors.js';
+
+const HELP = `fanout: the Fanout pipeline on this machine
+
+Usage: pnpm fanout <command> [options]
+
+Commands:
+  run                 start the local cloud and demo sources, fire one scheduled cycle,
+                      wait until it is complete and print a summary
+      --json              print the summary as one JSON object on stdout
+      --sources N         generated demo sources besides the sample ones (default 20)
+      --latency MS        their upstream latency (default 50)
+      --chaos[=SPEC]      fault injection, e.g. --chaos=upstream-errors=0.1,duplicates=0.5
+                          (upstream-errors, upstream-hangs, s3-errors, duplicates, collector-timeouts)
+      --collector-timeout S   local collector timeout (default 8, so continuation is exercised)
+      --time ISO          the scheduled time to fire (default now); the run id derives from it
+      --fresh             delete the local data first
+  start               run the local cloud and the schedule until Ctrl-C, printing endpoints
+      --schedule EXPR     override the topology's schedule, e.g. "rate(1 minute)"
+  status [runId]      completeness and counts of a run (default: the latest), from S3 alone
+  replay [runId]      re-deliver dead-lettered events and the failed work of a run
+      --pending           also re-send tasks that have no outcome yet
+  reparse <prefix>    run the parser again over raw objects under a prefix (backfill)
+  help                this text
+
+Where: by default the local cloud's data (.fanout/, or FANOUT_HOME).
+  --endpoint URL      an S3-compatible endpoint (e.g. a running \`fanout start\`)
+  --bucket NAME       a real bucket in AWS (SDK default credentials; --region)
+  --s3-port, --lambda-port, --demo-port   local ports (default 4600, 4601, 4602)
+`;
+
+/** Runs one command line; returns the exit code. Errors become one clear line. */
+export async function main(argv: string[], io: Io): Promise<number> {
+  const [rawCommand, ...rest] = argv;
+  // `--chaos` alone means the default fault mix.
+  const args = rest.map((arg, i) =>
+    arg === '--chaos' && (rest[i + 1] === undefined || rest[i + 1]?.startsWith('--'))
+      ? '--chaos='
+      : arg,
+  );
+  try {
+    switch (rawCommand) {
+      case 'run':
+        return await runCommand(args, io);
+      case 'start':
+        return await startCommand(args, io);
+      case 'status':
+        return await statusCommand(args, io);
+      case 'replay':
+        return await replayCommand(args, io);
+      case 'reparse':
+        return await reparseCommand(args, io);
+      case undefined:
+      case 'help':
+      case '--help':
+      case '-h':
+        io.stdout.write(HELP);
+        return 0;
+      default:
+        throw new UsageError(
+          `unknown command ${JSON.stringify(rawCommand)}`,
+          'commands: run, start, status, replay, reparse, help',
+        );
+    }
+  } catch (error) {
+    if (error instanceof LocalCloudError) {
+      io.stderr.write(`fanout: ${error.message}\n${error.hint ? `  ${error.hint}\n` : ''}`);
+      return error instanceof UsageError ? 2 : 1;
+    }
+    const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+    io.stderr.write(`fanout: ${message}\n`);
+    if (process.env.FANOUT_DEBUG && error instanceof Error) io.stderr.write(`${error.stack}\n`);
+    else io.stderr.write('  set FANOUT_DEBUG=1 for the stack trace\n');
+    return 1;
+  }
+}
+
+// Run when executed as the CLI (bin/fanout.mjs imports dist/cli.mjs and calls main).

@@ -1,0 +1,260 @@
+import { mkdir } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import {
+  FUNCTION_IDS,
+  type FunctionId,
+  type FunctionSpec,
+  functionEnvironment,
+  type Topology,
+  topology,
+} from '@fanout/shared';
+import { type Chaos, NO_CHAOS } from './chaos.js';
+import {
+  bundlePath,
+  LOCAL_ACCOUNT,
+  LOCAL_BUCKET,
+  LOCAL_CREDENTIALS,
+  LOCAL_REGION,
+} from './config.js';
+import { PortInUseError } from './errors.js';
+import { type LocalFunctionConfig, LocalLambda } from './lambda/index.js';
+import { startLocalS3 } from './s3/index.js';
+import { scheduledEvent } from './schedule/index.js';
+
+type LocalS3 = Awaited<ReturnType<typeof startLocalS3>>;
+
+export type FunctionOverrides = Partial<
+  Pick<FunctionSpec, 'timeoutSeconds' | 'memoryMb' | 'reservedConcurrency'>
+>;
+
+export interface LocalCloudOptions {
+  /** Data folder (S3 objects, dead letters, function logs). */
+  readonly home: string;
+  readonly bucket?: string;
+  /** 0 or absent: a free port. */
+  readonly s3Port?: number;
+  readonly lambdaPort?: number;
+  /** Per-function changes to the topology, e.g. a short collector timeout for a demo. */
+  readonly functions?: Partial<Record<FunctionId, FunctionOverrides>>;
+  /** Extra settings per function (environment variables). */
+  readonly settings?: Partial<Record<FunctionId, Record<string, string>>>;
+  /** Async retry delays (1 and 2 minutes in AWS) are multiplied by this. */
+  readonly retryDelayScale?: number;
+  readonly chaos?: Chaos;
+  readonly random?: () => number;
+  /** Where the function bundles are; the built dist/ of each package by default. */
+  readonly bundles?: Partial<Record<FunctionId, string>>;
+}
+
+/**
+ * The collector's time margins are sized for its deployed timeout (minutes). A
+ * local override of a few seconds scales them down with it, so the margins stay
+ * the same share of the invocation.
+ */
+function collectorMargins(override: FunctionOverrides | undefined): Record<string, string> {
+  const timeoutMs = (override?.timeoutSeconds ?? 0) * 1000;
+  if (!timeoutMs) return {};
+  return {
+    FANOUT_SAFETY_MARGIN_MS: String(Math.max(500, Math.round(timeoutMs * 0.15))),
+    FANOUT_HARD_DEADLINE_MS: String(Math.max(250, Math.round(timeoutMs * 0.08))),
+  };
+}
+
+/** The topology with local overrides applied: the same data the Pulumi program reads. */
+export function localTopology(overrides: LocalCloudOptions['functions'] = {}): Topology {
+  const functions = { ...topology.functions };
+  for (const id of FUNCTION_IDS) {
+    const override = overrides[id];
+    if (override) Object.assign(functions, { [id]: { ...topology.functions[id], ...override } });
+  }
+  return { ...topology, functions };
+}
+
+async function assertPortFree(port: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once('error', (error: NodeJS.ErrnoException) => {
+      reject(error.code === 'EADDRINUSE' ? new PortInUseError(port) : error);
+    });
+    probe.listen(port, '127.0.0.1', () => {
+      const address = probe.address();
+      const chosen = typeof address === 'object' && address ? address.port : port;
+      probe.close(() => resolve(chosen));
+    });
+  });
+}
+
+/**
+ * The whole pipeline on one machine: a real S3 server, a Lambda Invoke endpoint
+ * running the deployed bundles, the S3 -> parser notification and the schedule's
+ * target, all wired from the topology. Functions only see endpoint settings.
+ */
+export class LocalCloud {
+  private constructor(
+    readonly topology: Topology,
+    readonly bucket: string,
+    readonly home: string,
+    private readonly s3Server: LocalS3,
+    readonly lambda: LocalLambda,
+    readonly lambdaEndpoint: string,
+  ) {}
+
+  static async start(options: LocalCloudOptions): Promise<LocalCloud> {
+    const topo = localTopology(options.functions);
+    const bucket = options.bucket ?? LOCAL_BUCKET;
+    const chaos = options.chaos ?? NO_CHAOS;
+    await mkdir(options.home, { recursive: true });
+    // The functions' environment names the Lambda endpoint, so its port is fixed first.
+    const lambdaPort = await assertPortFree(options.lambdaPort ?? 0);
+    if (options.s3Port) await assertPortFree(options.s3Port);
+    const lambdaEndpoint = `http://127.0.0.1:${lambdaPort}`;
+
+    let lambda: LocalLambda | undefined;
+    const s3Server = await startLocalS3({
+      home: options.home,
+      bucket,
+      port: options.s3Port ?? 0,
+      region: LOCAL_REGION,
+      notification: topo.notification,
+      deliver: async (event) => {
+        if (!lambda) throw new Error('S3 notification before the Lambda endpoint started');
+        await lambda.invokeAsync(topo.functions[topo.notification.function].name, event);
+      },
+      faults: { errorRate: chaos.s3Errors, duplicateNotificationRate: chaos.duplicates },
+      ...(options.random ? { random: options.random } : {}),
+    });
+
+    const names = {
+      bucket,
+      functions: {
+        manager: topo.functions.manager.name,
+        collector: topo.functions.collector.name,
+        parser: topo.functions.parser.name,
+      },
+    };
+    const baseEnv = {
+      AWS_REGION: LOCAL_REGION,
+      AWS_DEFAULT_REGION: LOCAL_REGION,
+      AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
+      AWS_ENDPOINT_URL_S3: s3Server.endpoint,
+      AWS_ENDPOINT_URL_LAMBDA: lambdaEndpoint,
+      // s3rver stores aws-chunked framing when the SDK adds checksums to streamed uploads.
+      AWS_REQUEST_CHECKSUM_CALCULATION: 'WHEN_REQUIRED',
+      AWS_RESPONSE_CHECKSUM_VALIDATION: 'WHEN_REQUIRED',
+      TZ: 'UTC',
+    };
+    const functions: LocalFunctionConfig[] = FUNCTION_IDS.map((id) => {
+      const timing = id === 'collector' ? collectorMargins(options.functions?.collector) : {};
+      const spec = topo.functions[id];
+      return {
+        name: spec.name,
+        bundlePath: options.bundles?.[id] ?? bundlePath(id),
+        memoryMb: spec.memoryMb,
+        timeoutSeconds: spec.timeoutSeconds,
+        reservedConcurrency: spec.reservedConcurrency,
+        maxRetryAttempts: spec.async.maxRetryAttempts,
+        maxEventAgeSeconds: spec.async.maxEventAgeSeconds,
+        env: {
+          ...baseEnv,
+          AWS_LAMBDA_FUNCTION_NAME: spec.name,
+          AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(spec.memoryMb),
+          ...functionEnvironment(id, names, topo),
+          ...timing,
+          ...options.settings?.[id],
+        },
+      };
+    });
+    lambda = new LocalLambda(functions, {
+      home: options.home,
+      port: lambdaPort,
+      retryDelayScale: options.retryDelayScale ?? 0.01,
+      asyncPayloadLimitBytes: topo.payloadLimitBytes,
+      faults: {
+        duplicateDeliveryRate: chaos.duplicates,
+        forcedTimeoutRate: { [topo.functions.collector.name]: chaos.collectorTimeouts },
+      },
+      ...(options.random ? { random: options.random } : {}),
+    });
+    try {
+      await lambda.start();
+    } catch (error) {
+      await s3Server.stop();
+      throw error;
+    }
+    return new LocalCloud(topo, bucket, options.home, s3Server, lambda, lambdaEndpoint);
+  }
+
+  get s3Endpoint(): string {
+    return this.s3Server.endpoint;
+  }
+
+  /** A client for the local bucket (straight to the server, bypassing fault injection). */
+  get s3(): S3Client {
+    return this.s3Server.client;
+  }
+
+  get deadLetterDir(): string {
+    return join(this.home, 'dead-letters');
+  }
+
+  functionName(id: FunctionId): string {
+    return this.topology.functions[id].name;
+  }
+
+  async putManifest(document: unknown): Promise<void> {
+    await this.s3.send(
+      new PutObjectCommand({
+        Bucket: this.bucket,
+        Key: this.topology.manifestKey,
+        Body: JSON.stringify(document, null, 2),
+        ContentType: 'application/json',
+      }),
+    );
+  }
+
+  /** Fires the schedule's target once, as EventBridge would at `time`. Returns the event. */
+  async fireSchedule(time: Date): Promise<ReturnType<typeof scheduledEvent>> {
+    const event = scheduledEvent(time, {
+      ruleName: `${this.functionName('manager')}-schedule`,
+      region: LOCAL_REGION,
+      account: LOCAL_ACCOUNT,
+    });
+    await this.lambda.invokeAsync(this.functionName(this.topology.schedule.target), event);
+    return event;
+  }
+
+  /** Queued notifications, async events and running invocations. */
+  busy(): number {
+    const stats = this.lambda.stats();
+    let pending = this.s3Server.pendingNotifications();
+    for (const fn of Object.values(stats)) pending += fn.queued + fn.running;
+    return pending;
+  }
+
+  /**
+   * Resolves when nothing is left to do: no notification to deliver, no event
+   * queued or waiting for a retry, no invocation running. Each part can create
+   * work for the other (an object triggers the parser), so both are waited on
+   * until neither has anything.
+   */
+  async settled(): Promise<void> {
+    for (let quiet = 0; quiet < 2; ) {
+      await this.s3Server.drained();
+      await this.lambda.drained();
+      quiet = this.busy() === 0 ? quiet + 1 : 0;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+
+  s3Stats(): ReturnType<LocalS3['stats']> {
+    return this.s3Server.stats();
+  }
+
+  async stop(): Promise<void> {
+    await this.lambda.stop();
+    await this.s3Server.stop();
+  }
+}

@@ -1,0 +1,97 @@
+import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
+import { topology } from '@fanout/shared';
+import { LocalCloud } from '../cloud.js';
+import { fanoutHome } from '../config.js';
+import { startDemoSources } from '../demo/index.js';
+import type { InvokeAsync } from '../replay.js';
+import { RunRecordReader } from '../run-records.js';
+import { intOption } from './args.js';
+import { BUCKET_OPTIONS, openBucket } from './bucket.js';
+import { DEFAULT_PORTS } from './run.js';
+
+export const TARGET_OPTIONS = {
+  ...BUCKET_OPTIONS,
+  'collector-function': { type: 'string' },
+  'parser-function': { type: 'string' },
+  's3-port': { type: 'string' },
+  'lambda-port': { type: 'string' },
+  'demo-port': { type: 'string' },
+} as const;
+
+type TargetValues = {
+  bucket?: string;
+  endpoint?: string;
+  region?: string;
+  'collector-function'?: string;
+  'parser-function'?: string;
+  's3-port'?: string;
+  'lambda-port'?: string;
+  'demo-port'?: string;
+};
+
+/** Where work is sent: the local cloud (started for the command) or functions in AWS. */
+export interface WorkTarget {
+  readonly reader: RunRecordReader;
+  readonly bucket: string;
+  readonly invoke: InvokeAsync;
+  readonly functions: { collector: string; parser: string };
+  /** The local cloud, when the command runs against it. */
+  readonly cloud?: LocalCloud;
+  /** Waits until the sent work is done (local only; AWS work runs on its own). */
+  settle(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export async function openWorkTarget(values: TargetValues): Promise<WorkTarget> {
+  const functions = {
+    collector: values['collector-function'] ?? topology.functions.collector.name,
+    parser: values['parser-function'] ?? topology.functions.parser.name,
+  };
+  if (values.bucket && !values.endpoint) {
+    const target = await openBucket(values, fanoutHome());
+    const lambda = new LambdaClient(values.region ? { region: values.region } : {});
+    return {
+      reader: new RunRecordReader(target.s3, target.bucket),
+      bucket: target.bucket,
+      functions,
+      invoke: async (functionName, payload) => {
+        await lambda.send(
+          new InvokeCommand({
+            FunctionName: functionName,
+            InvocationType: 'Event',
+            Payload: Buffer.from(JSON.stringify(payload)),
+          }),
+        );
+      },
+      settle: async () => {},
+      close: async () => {
+        lambda.destroy();
+        await target.close();
+      },
+    };
+  }
+  // The demo sources come back on their usual port so the manifest's URLs answer.
+  const demo = await startDemoSources({
+    port: intOption('demo-port', values['demo-port'], DEFAULT_PORTS.demo),
+  });
+  const cloud = await LocalCloud.start({
+    home: fanoutHome(),
+    s3Port: intOption('s3-port', values['s3-port'], DEFAULT_PORTS.s3),
+    lambdaPort: intOption('lambda-port', values['lambda-port'], DEFAULT_PORTS.lambda),
+  }).catch(async (error: unknown) => {
+    await demo.stop();
+    throw error;
+  });
+  return {
+    reader: new RunRecordReader(cloud.s3, cloud.bucket),
+    bucket: cloud.bucket,
+    functions,
+    cloud,
+    invoke: (functionName, payload) => cloud.lambda.invokeAsync(functionName, payload),
+    settle: () => cloud.settled(),
+    close: async () => {
+      await cloud.stop();
+      await demo.stop();
+    },
+  };
+}

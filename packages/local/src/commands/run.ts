@@ -1,0 +1,113 @@
+import { rm } from 'node:fs/promises';
+import { relative } from 'node:path';
+import { parseChaos } from '../chaos.js';
+import { fanoutHome, REPO_ROOT } from '../config.js';
+import { RunIncompleteError } from '../errors.js';
+import { progressFor } from '../progress.js';
+import { LocalSession } from '../session.js';
+import { intOption, parseCommandArgs, timeOption } from './args.js';
+import { type RunSummary, summarize, summaryTable } from './summary.js';
+
+export const DEFAULT_PORTS = { s3: 4600, lambda: 4601, demo: 4602 } as const;
+
+/**
+ * Local overrides of the deployed topology for a demo that finishes in seconds:
+ * a short collector timeout makes the slow demo source exercise continuation.
+ */
+export const DEMO_COLLECTOR_TIMEOUT_SECONDS = 8;
+
+export const RUN_OPTIONS = {
+  json: { type: 'boolean' },
+  sources: { type: 'string' },
+  latency: { type: 'string' },
+  chaos: { type: 'string' },
+  'collector-timeout': { type: 'string' },
+  time: { type: 'string' },
+  fresh: { type: 'boolean' },
+  's3-port': { type: 'string' },
+  'lambda-port': { type: 'string' },
+  'demo-port': { type: 'string' },
+  'max-wait': { type: 'string' },
+} as const;
+
+export interface Io {
+  readonly stdout: NodeJS.WriteStream;
+  readonly stderr: NodeJS.WriteStream;
+}
+
+/** `fanout run`: one scheduled cycle over the demo sources, start to finish. */
+export async function runCommand(argv: string[], io: Io): Promise<number> {
+  const { values } = parseCommandArgs('run', argv, RUN_OPTIONS);
+  const home = fanoutHome();
+  if (values.fresh) await rm(home, { recursive: true, force: true });
+  const collectorTimeout = intOption(
+    'collector-timeout',
+    values['collector-timeout'],
+    DEMO_COLLECTOR_TIMEOUT_SECONDS,
+  );
+  const time = timeOption(values.time);
+  const chaos = parseChaos(values.chaos);
+  const progress = progressFor(io.stderr, true);
+  const log = (line: string) => io.stderr.write(`${line}\n`);
+
+  log(`Starting the local cloud (data in ${home})`);
+  const session = await LocalSession.start({
+    home,
+    s3Port: intOption('s3-port', values['s3-port'], DEFAULT_PORTS.s3),
+    lambdaPort: intOption('lambda-port', values['lambda-port'], DEFAULT_PORTS.lambda),
+    functions: { collector: { timeoutSeconds: collectorTimeout } },
+    chaos,
+    demo: {
+      port: intOption('demo-port', values['demo-port'], DEFAULT_PORTS.demo),
+      count: intOption('sources', values.sources, 20),
+      latencyMs: intOption('latency', values.latency, 50),
+      // Longer than a whole collector invocation: only a continuation can finish it.
+      slowDelayMs: collectorTimeout * 1000,
+    },
+  });
+  let summary: RunSummary;
+  try {
+    log(
+      `S3 ${session.cloud.s3Endpoint}  Lambda ${session.cloud.lambdaEndpoint}  demo sources ${session.demo.url}`,
+    );
+    log(`Firing the schedule for ${time.toISOString()}`);
+    const result = await session.cycle({
+      time,
+      maxWaitMs: intOption('max-wait', values['max-wait'], 600) * 1000,
+      onProgress: (status, deadLettered, elapsedMs) =>
+        progress.update(status, { deadLettered, elapsedMs }),
+    });
+    progress.done();
+    summary = summarize(result);
+  } finally {
+    await session.stop();
+  }
+
+  if (values.json) {
+    io.stdout.write(`${JSON.stringify(summary)}\n`);
+  } else {
+    const state = summary.complete ? 'complete' : 'INCOMPLETE';
+    io.stdout.write(
+      `\nRun ${summary.runId} ${state} in ${(summary.durationMs / 1000).toFixed(1)} s\n${summaryTable(summary)}\n\n`,
+    );
+    const inRepo = !relative(REPO_ROOT, home).startsWith('..');
+    const where = inRepo ? relative(REPO_ROOT, home) : home;
+    io.stdout.write(
+      [
+        'Outputs (bucket fanout-local; see them with `pnpm fanout start` and the AWS CLI):',
+        `  parsed records  s3://fanout-local/parsed/source=<id>/dt=<date>/${summary.runId}-p*.ndjson.gz`,
+        '  quarantine      s3://fanout-local/quarantine/',
+        `  run records     s3://fanout-local/runs/${summary.runId}/`,
+        `  data folder     ${where}/s3, dead letters ${where}/dead-letters, logs ${where}/logs`,
+        '',
+      ].join('\n'),
+    );
+  }
+  if (!summary.complete) {
+    throw new RunIncompleteError(
+      `run ${summary.runId} is incomplete: ${summary.pending} tasks without an outcome, ${summary.unparsed} objects not parsed, ${summary.deadLettered} events dead-lettered`,
+      `replay them with: pnpm fanout replay ${summary.runId}`,
+    );
+  }
+  return 0;
+}

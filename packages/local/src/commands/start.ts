@@ -1,0 +1,88 @@
+import { HeadObjectCommand } from '@aws-sdk/client-s3';
+import { LocalCloud } from '../cloud.js';
+import { fanoutHome, LOCAL_CREDENTIALS, LOCAL_REGION } from '../config.js';
+import { startDemoSources } from '../demo/index.js';
+import { parseScheduleExpression, startSchedule } from '../schedule/index.js';
+import { intOption, parseCommandArgs } from './args.js';
+import { DEFAULT_PORTS, DEMO_COLLECTOR_TIMEOUT_SECONDS, type Io } from './run.js';
+
+/** `fanout start`: the local cloud and the schedule, until Ctrl-C. */
+export async function startCommand(argv: string[], io: Io): Promise<number> {
+  const { values } = parseCommandArgs('start', argv, {
+    schedule: { type: 'string' },
+    's3-port': { type: 'string' },
+    'lambda-port': { type: 'string' },
+    'demo-port': { type: 'string' },
+    'collector-timeout': { type: 'string' },
+    'no-demo': { type: 'boolean' },
+  });
+  const home = fanoutHome();
+  const demo = values['no-demo']
+    ? undefined
+    : await startDemoSources({
+        port: intOption('demo-port', values['demo-port'], DEFAULT_PORTS.demo),
+      });
+  const cloud = await LocalCloud.start({
+    home,
+    s3Port: intOption('s3-port', values['s3-port'], DEFAULT_PORTS.s3),
+    lambdaPort: intOption('lambda-port', values['lambda-port'], DEFAULT_PORTS.lambda),
+    functions: {
+      collector: {
+        timeoutSeconds: intOption(
+          'collector-timeout',
+          values['collector-timeout'],
+          DEMO_COLLECTOR_TIMEOUT_SECONDS,
+        ),
+      },
+    },
+  }).catch(async (error: unknown) => {
+    await demo?.stop();
+    throw error;
+  });
+  const expression = values.schedule ?? cloud.topology.schedule.expression;
+  parseScheduleExpression(expression);
+
+  if (demo) {
+    const existing = await cloud.s3
+      .send(new HeadObjectCommand({ Bucket: cloud.bucket, Key: cloud.topology.manifestKey }))
+      .then(() => true)
+      .catch(() => false);
+    if (!existing) await cloud.putManifest(demo.manifest());
+  }
+  const manager = cloud.functionName(cloud.topology.schedule.target);
+  const schedule = startSchedule(expression, async (event) => {
+    io.stderr.write(`${new Date().toISOString()} schedule fired for ${event.time}\n`);
+    await cloud.lambda.invokeAsync(manager, event);
+  });
+
+  io.stdout.write(
+    [
+      'Fanout local cloud is running. Ctrl-C stops it.',
+      `  S3 endpoint      ${cloud.s3Endpoint}  (bucket ${cloud.bucket})`,
+      `  Lambda endpoint  ${cloud.lambdaEndpoint}  (${Object.values(cloud.topology.functions)
+        .map((f) => f.name)
+        .join(', ')})`,
+      demo ? `  demo sources     ${demo.url}` : '  demo sources     off',
+      `  schedule         ${expression} -> ${manager}`,
+      `  data             ${home}`,
+      '',
+      'Point the AWS CLI or any SDK at it:',
+      `  export AWS_ACCESS_KEY_ID=${LOCAL_CREDENTIALS.accessKeyId} AWS_SECRET_ACCESS_KEY=${LOCAL_CREDENTIALS.secretAccessKey} AWS_REGION=${LOCAL_REGION}`,
+      `  aws --endpoint-url ${cloud.s3Endpoint} s3 ls s3://${cloud.bucket}/parsed/ --recursive`,
+      `  aws --endpoint-url ${cloud.lambdaEndpoint} lambda invoke --function-name ${manager} --invocation-type Event --cli-binary-format raw-in-base64-out --payload '{"type":"fanout.manual","runId":"manual-1"}' /dev/null`,
+      `  pnpm fanout status --endpoint ${cloud.s3Endpoint}`,
+      '',
+    ].join('\n'),
+  );
+
+  await new Promise<void>((resolve) => {
+    const stop = () => resolve();
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  });
+  io.stderr.write('Stopping: waiting for running invocations...\n');
+  schedule.stop();
+  await cloud.stop();
+  await demo?.stop();
+  return 0;
+}

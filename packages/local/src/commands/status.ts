@@ -1,0 +1,62 @@
+import { fanoutHome } from '../config.js';
+import { UsageError } from '../errors.js';
+import { RunRecordReader } from '../run-records.js';
+import { parseCommandArgs } from './args.js';
+import { BUCKET_OPTIONS, openBucket } from './bucket.js';
+import type { Io } from './run.js';
+import { table } from './summary.js';
+
+/** `fanout status [runId]`: completeness and counts from the run's records in S3 alone. */
+export async function statusCommand(argv: string[], io: Io): Promise<number> {
+  const { values, positionals } = parseCommandArgs(
+    'status',
+    argv,
+    { ...BUCKET_OPTIONS, json: { type: 'boolean' } },
+    1,
+  );
+  const target = await openBucket(values, fanoutHome());
+  try {
+    const reader = new RunRecordReader(target.s3, target.bucket);
+    const runId = positionals[0] ?? (await reader.runIds())[0];
+    if (!runId) {
+      throw new UsageError(
+        `no runs in bucket ${target.bucket}`,
+        target.local ? 'run a cycle first: pnpm fanout run' : 'wait for the first scheduled run',
+      );
+    }
+    const status = await reader.status(runId);
+    if (status.runState === 'unknown') {
+      throw new UsageError(
+        `run ${runId} not found in bucket ${target.bucket}`,
+        'list runs with: fanout status',
+      );
+    }
+    if (values.json) {
+      io.stdout.write(`${JSON.stringify(status)}\n`);
+    } else {
+      io.stdout.write(
+        `Run ${runId} (${status.runState}) ${status.complete ? 'complete' : 'incomplete'}\n${table([
+          ['sources', status.sources],
+          ['batches', status.batches],
+          ['collected', status.collected],
+          ['unchanged', status.unchanged],
+          ['failed', status.failed],
+          ['pending', status.pending],
+          ['raw objects', status.rawObjects],
+          ['parsed', status.parsed],
+          ['quarantined', status.quarantined],
+          ['not parsed yet', status.unparsed],
+          ['failed batches', status.failedBatches],
+        ])}\n`,
+      );
+      if (status.pending > 0) {
+        io.stdout.write(
+          `pending: ${status.pendingSourceIds.slice(0, 10).join(', ')}${status.pending > 10 ? ', ...' : ''}\n`,
+        );
+      }
+    }
+    return status.complete ? 0 : 3;
+  } finally {
+    await target.close();
+  }
+}

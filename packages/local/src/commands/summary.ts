@@ -1,0 +1,58 @@
+import type { CycleResult } from '../session.js';
+
+/** What `fanout run --json` prints: one object, stable field names. */
+export interface RunSummary {
+  runId: string;
+  complete: boolean;
+  sources: number;
+  collected: number;
+  unchanged: number;
+  failed: number;
+  parsed: number;
+  quarantined: number;
+  deadLettered: number;
+  pending: number;
+  unparsed: number;
+  durationMs: number;
+}
+
+export function summarize(result: CycleResult): RunSummary {
+  const { status } = result;
+  return {
+    runId: result.runId,
+    complete: status.complete,
+    sources: status.sources,
+    collected: status.collected,
+    unchanged: status.unchanged,
+    failed: status.failed,
+    parsed: status.parsed,
+    quarantined: status.quarantined,
+    deadLettered: result.deadLettered,
+    pending: status.pending,
+    unparsed: status.unparsed,
+    durationMs: result.durationMs,
+  };
+}
+
+/** A two-column table, labels left, numbers right. */
+export function table(rows: [string, string | number][]): string {
+  const labelWidth = Math.max(...rows.map(([label]) => label.length));
+  const valueWidth = Math.max(...rows.map(([, value]) => String(value).length));
+  return rows
+    .map(([label, value]) => `  ${label.padEnd(labelWidth)}  ${String(value).padStart(valueWidth)}`)
+    .join('\n');
+}
+
+export function summaryTable(summary: RunSummary): string {
+  return table([
+    ['sources', summary.sources],
+    ['collected', summary.collected],
+    ['unchanged', summary.unchanged],
+    ['failed', summary.failed],
+    ['parsed', summary.parsed],
+    ['quarantined', summary.quarantined],
+    ['dead-lettered', summary.deadLettered],
+    ['pending', summary.pending],
+    ['duration', `${(summary.durationMs / 1000).toFixed(1)} s`],
+  ]);
+}

@@ -1,0 +1,101 @@
+import { type RunStatus, runIdFromTime } from '@fanout/shared';
+import { type Chaos, NO_CHAOS } from './chaos.js';
+import { LocalCloud, type LocalCloudOptions } from './cloud.js';
+import { startDemoSources } from './demo/index.js';
+import { RunIncompleteError } from './errors.js';
+import { RunRecordReader } from './run-records.js';
+
+type DemoSources = Awaited<ReturnType<typeof startDemoSources>>;
+export type DemoOptions = Parameters<typeof startDemoSources>[0];
+
+export interface SessionOptions extends Omit<LocalCloudOptions, 'chaos'> {
+  readonly chaos?: Chaos;
+  readonly demo?: DemoOptions;
+}
+
+export interface CycleResult {
+  readonly runId: string;
+  readonly status: RunStatus;
+  readonly deadLettered: number;
+  readonly durationMs: number;
+}
+
+export interface CycleOptions {
+  /** Scheduled time of the cycle (fixes the run id). */
+  readonly time: Date;
+  /** Give up after this long. */
+  readonly maxWaitMs?: number;
+  readonly onProgress?: (status: RunStatus, deadLettered: number, elapsedMs: number) => void;
+  readonly pollMs?: number;
+}
+
+const DEFAULT_MAX_WAIT_MS = 10 * 60_000;
+
+/** The local cloud plus the demo sources and their manifest: what `fanout run` drives. */
+export class LocalSession {
+  private constructor(
+    readonly cloud: LocalCloud,
+    readonly demo: DemoSources,
+    readonly records: RunRecordReader,
+  ) {}
+
+  static async start(options: SessionOptions): Promise<LocalSession> {
+    const chaos = options.chaos ?? NO_CHAOS;
+    const demo = await startDemoSources({
+      ...options.demo,
+      faults: { errorRate: chaos.upstreamErrors, hangRate: chaos.upstreamHangs },
+    });
+    let cloud: LocalCloud;
+    try {
+      cloud = await LocalCloud.start({ ...options, chaos });
+    } catch (error) {
+      await demo.stop();
+      throw error;
+    }
+    const session = new LocalSession(cloud, demo, new RunRecordReader(cloud.s3, cloud.bucket));
+    await cloud.putManifest(demo.manifest());
+    return session;
+  }
+
+  deadLettered(): number {
+    return Object.values(this.cloud.lambda.stats()).reduce((sum, fn) => sum + fn.deadLettered, 0);
+  }
+
+  /**
+   * Fires one scheduled cycle and waits until it is complete: every task has an
+   * outcome, every raw object is parsed or quarantined, every queue is drained.
+   */
+  async cycle(options: CycleOptions): Promise<CycleResult> {
+    const started = Date.now();
+    const event = await this.cloud.fireSchedule(options.time);
+    const runId = runIdFromTime(event.time);
+    const maxWaitMs = options.maxWaitMs ?? DEFAULT_MAX_WAIT_MS;
+    let settled = false;
+    const settling = this.cloud.settled().then(() => {
+      settled = true;
+    });
+    let status = await this.records.status(runId);
+    while (!settled) {
+      options.onProgress?.(status, this.deadLettered(), Date.now() - started);
+      if (Date.now() - started > maxWaitMs) {
+        throw new RunIncompleteError(
+          `run ${runId} did not finish within ${Math.round(maxWaitMs / 1000)} s: ${status.pending} tasks pending, ${status.unparsed} objects waiting`,
+          `look at the function logs under ${this.cloud.home}/logs`,
+        );
+      }
+      await Promise.race([
+        settling,
+        new Promise((resolve) => setTimeout(resolve, options.pollMs ?? 250)),
+      ]);
+      status = await this.records.status(runId);
+    }
+    status = await this.records.status(runId);
+    options.onProgress?.(status, this.deadLettered(), Date.now() - started);
+    return { runId, status, deadLettered: this.deadLettered(), durationMs: Date.now() - started };
+  }
+
+  async stop(): Promise<void> {
+    await this.cloud.stop();
+    await this.demo.stop();
+  }
+}
