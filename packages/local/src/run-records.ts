@@ -25,6 +25,31 @@ import {
 } from '@fanout/shared';
 import type { z } from 'zod';
 
+/**
+ * s3rver writes an object's file in place, so a GET that races a PUT of the same
+ * key can return a truncated body. Such a read counts as "not there yet" (the
+ * next poll sees the whole object), never as a crash of the reader.
+ */
+function jsonOrUndefined(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * A record read while it is being written can be cut short (the local S3 server
+ * does not write objects atomically, as S3 does): it counts as not there yet.
+ */
+function parseOrUndefined(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
 interface Listed {
   key: string;
   eTag: string;
@@ -65,7 +90,7 @@ export class RunRecordReader {
   async readManifest(runId: string): Promise<RunManifest | undefined> {
     const text = await this.getText(runManifestKey(runId));
     if (text === undefined) return undefined;
-    const parsed = check(RunManifestSchema, JSON.parse(text));
+    const parsed = check(RunManifestSchema, jsonOrUndefined(text));
     return parsed.ok ? parsed.value : undefined;
   }
 
@@ -117,7 +142,7 @@ export class RunRecordReader {
         if (value === undefined) {
           const text = await this.getText(item.key);
           if (text === undefined) continue;
-          const parsed = check(schema, JSON.parse(text));
+          const parsed = check(schema, jsonOrUndefined(text));
           if (!parsed.ok) continue;
           value = parsed.value;
           this.cache.set(item.key, { eTag: item.eTag, value });
