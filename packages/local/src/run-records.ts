@@ -38,18 +38,6 @@ function jsonOrUndefined(text: string): unknown {
   }
 }
 
-/**
- * A record read while it is being written can be cut short (the local S3 server
- * does not write objects atomically, as S3 does): it counts as not there yet.
- */
-function parseOrUndefined(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return undefined;
-  }
-}
-
 interface Listed {
   key: string;
   eTag: string;
