@@ -1,0 +1,195 @@
+import {
+  check,
+  parsedKeyForRaw,
+  parseRawKey,
+  QuarantineReportSchema,
+  quarantineKeyForRaw,
+  quarantineReportKeyForRaw,
+  type RunStatus,
+} from '@fanout/shared';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { STATIC_SOURCES } from '../../src/demo/index.js';
+import { type CycleResult, LocalSession } from '../../src/session.js';
+import {
+  allOutcomes,
+  E2E_COLLECTOR_TIMEOUT_SECONDS,
+  E2E_RETRY_DELAY_SCALE,
+  E2E_SLOW_DELAY_MS,
+  exists,
+  getBytes,
+  plannedSourceIds,
+  rawKeysOfRun,
+  readParsed,
+  removeHome,
+  repeatedSources,
+  tempHome,
+} from './helpers.js';
+
+const GENERATED = 10;
+const FIRST = new Date('2026-07-01T10:00:00Z');
+const SECOND = new Date('2026-07-01T10:10:00Z');
+
+let home: string;
+let session: LocalSession;
+let first: CycleResult;
+
+function expectAccountedFor(status: RunStatus): void {
+  expect(status.pending).toBe(0);
+  expect(status.unparsed).toBe(0);
+  expect(status.sources).toBe(status.collected + status.unchanged + status.failed);
+  expect(status.complete).toBe(true);
+}
+
+beforeAll(async () => {
+  home = await tempHome('cycle');
+  session = await LocalSession.start({
+    home,
+    s3Port: 0,
+    lambdaPort: 0,
+    functions: { collector: { timeoutSeconds: E2E_COLLECTOR_TIMEOUT_SECONDS } },
+    retryDelayScale: E2E_RETRY_DELAY_SCALE,
+    demo: { port: 0, count: GENERATED, slowDelayMs: E2E_SLOW_DELAY_MS },
+  });
+  first = await session.cycle({ time: FIRST, maxWaitMs: 90_000 });
+}, 120_000);
+
+afterAll(async () => {
+  await session?.stop();
+  await removeHome(home);
+});
+
+describe('one cycle over the demo sources', () => {
+  it('gives every source exactly one outcome', async () => {
+    const records = await session.records.records(first.runId);
+    const planned = plannedSourceIds(records);
+
+    expect(first.runId).toBe('20260701T100000Z');
+    expect(first.status.sources).toBe(STATIC_SOURCES.length + GENERATED);
+    expect(new Set(planned).size).toBe(planned.length);
+    expectAccountedFor(first.status);
+    expect(first.deadLettered).toBe(0);
+    expect(repeatedSources(records.results)).toEqual([]);
+    const withOutcome = allOutcomes(records.results).map(({ outcome }) => outcome.sourceId);
+    expect(withOutcome.sort()).toEqual([...planned].sort());
+  });
+
+  it('parses every collected raw object or quarantines it with a report and a copy', async () => {
+    const records = await session.records.records(first.runId);
+    const { s3, bucket } = session.cloud;
+    const rawKeys = allOutcomes(records.results).flatMap(({ outcome }) =>
+      outcome.status === 'ok' ? outcome.rawKeys : [],
+    );
+    expect(rawKeys.length).toBe(first.status.rawObjects);
+    expect(rawKeys.length).toBeGreaterThan(first.status.sources);
+
+    for (const key of rawKeys) {
+      const parts = parseRawKey(key);
+      const parse = records.parses.find((p) => p.rawKey === key);
+      expect(parse, key).toBeDefined();
+      if (parse?.status === 'ok') {
+        expect(parse.outputKey).toBe(parsedKeyForRaw(key));
+        const envelopes = await readParsed(s3, bucket, parse.outputKey);
+        expect(envelopes.length, key).toBe(parse.records);
+        for (const envelope of envelopes) {
+          expect(envelope.runId).toBe(first.runId);
+          expect(envelope.sourceId).toBe(parts?.sourceId);
+        }
+      } else {
+        expect(await exists(s3, bucket, quarantineKeyForRaw(key)), key).toBe(true);
+        expect(await exists(s3, bucket, quarantineReportKeyForRaw(key)), key).toBe(true);
+        expect(await exists(s3, bucket, parsedKeyForRaw(key)), key).toBe(false);
+      }
+    }
+  });
+
+  it('quarantines the malformed source with the reason', async () => {
+    const records = await session.records.records(first.runId);
+    const quarantined = records.parses.filter((p) => p.status === 'quarantined');
+    expect(quarantined.map((p) => p.sourceId)).toEqual(['demo-malformed']);
+
+    const [outcome] = quarantined;
+    if (outcome?.status !== 'quarantined') throw new Error('no quarantine outcome');
+    const { s3, bucket } = session.cloud;
+    const report = check(
+      QuarantineReportSchema,
+      JSON.parse(
+        (await getBytes(s3, bucket, quarantineReportKeyForRaw(outcome.rawKey))).toString('utf8'),
+      ),
+    );
+    if (!report.ok) throw new Error(report.issues.join('; '));
+    expect(report.value.rawKey).toBe(outcome.rawKey);
+    expect(report.value.errorName).toBe('MalformedInputError');
+    expect(report.value.reason).toMatch(/malformed json/);
+    expect(report.value.location?.byteOffset).toBeGreaterThan(0);
+    expect(report.value.metadata['source-id']).toBe('demo-malformed');
+    // The copy is the raw object, byte for byte.
+    expect(await getBytes(s3, bucket, quarantineKeyForRaw(outcome.rawKey))).toEqual(
+      await getBytes(s3, bucket, outcome.rawKey),
+    );
+  });
+
+  it('finishes the slow source in a continuation hop', async () => {
+    const records = await session.records.records(first.runId);
+    const slow = allOutcomes(records.results).find(
+      ({ outcome }) => outcome.sourceId === 'demo-slow',
+    );
+    expect(slow?.outcome.status).toBe('ok');
+    expect(slow?.result.hop).toBeGreaterThanOrEqual(1);
+    const handedOver = records.results.filter((result) => result.continued.includes('demo-slow'));
+    expect(handedOver.length).toBeGreaterThanOrEqual(1);
+  });
+
+  it('collects the flaky source after retries', async () => {
+    const records = await session.records.records(first.runId);
+    const flaky = allOutcomes(records.results).find(
+      ({ outcome }) => outcome.sourceId === 'demo-flaky',
+    );
+    expect(flaky?.outcome.status).toBe('ok');
+    expect(flaky?.outcome.attempts).toBeGreaterThan(1);
+  });
+});
+
+describe('the next cycles', () => {
+  let second: CycleResult;
+  let changed: string[];
+
+  beforeAll(async () => {
+    changed = session.demo.nextCycle().changed;
+    second = await session.cycle({ time: SECOND, maxWaitMs: 90_000 });
+  }, 120_000);
+
+  it('writes raw objects only for sources whose content changed', async () => {
+    expect(second.runId).not.toBe(first.runId);
+    expectAccountedFor(second.status);
+    expect(changed.length).toBeGreaterThan(0);
+    expect(changed.length).toBeLessThan(second.status.sources);
+
+    const written = new Set(
+      (await rawKeysOfRun(session.records, second.runId)).map((key) => parseRawKey(key)?.sourceId),
+    );
+    expect([...written].sort()).toEqual([...changed].sort());
+    expect(second.status.collected).toBe(changed.length);
+    expect(second.status.unchanged).toBe(second.status.sources - changed.length);
+  });
+
+  it('does not run a cycle twice when its scheduled event is delivered again', async () => {
+    const before = await session.records.records(second.runId);
+    const rawBefore = await rawKeysOfRun(session.records, second.runId);
+    const runsBefore = await session.records.runIds();
+
+    const event = await session.cloud.fireSchedule(SECOND);
+    await session.cloud.settled();
+
+    expect(event.time).toBe('2026-07-01T10:10:00Z');
+    expect(await session.records.runIds()).toEqual(runsBefore);
+    const after = await session.records.records(second.runId);
+    expect(after.manifest?.createdAt).toBe(before.manifest?.createdAt);
+    expect(after.results.map((r) => `${r.batchId}-h${r.hop}@${r.writtenAt}`).sort()).toEqual(
+      before.results.map((r) => `${r.batchId}-h${r.hop}@${r.writtenAt}`).sort(),
+    );
+    expect(await rawKeysOfRun(session.records, second.runId)).toEqual(rawBefore);
+    expect(session.cloud.lambda.stats()[session.cloud.functionName('manager')]?.invocations).toBe(
+      3,
+    );
+  });
+});

@@ -1,0 +1,110 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
+import { GetObjectCommand, HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { type BatchResult, check, type RunRecords, type TaskOutcome } from '@fanout/shared';
+import { z } from 'zod';
+import { DEMO_COLLECTOR_TIMEOUT_SECONDS } from '../../src/commands/run.js';
+import type { RunRecordReader } from '../../src/run-records.js';
+
+/**
+ * The collector timeout `fanout run` uses: short enough that the slow demo
+ * source (which answers after a whole invocation) must finish through a
+ * continuation. Shorter ones leave the collector's hard-deadline margin (8 %)
+ * under a few hundred ms, which a loaded 2-core machine overruns: the
+ * invocation is then killed and retried instead of continued.
+ */
+export const E2E_COLLECTOR_TIMEOUT_SECONDS = DEMO_COLLECTOR_TIMEOUT_SECONDS;
+export const E2E_SLOW_DELAY_MS = E2E_COLLECTOR_TIMEOUT_SECONDS * 1000;
+/** AWS waits 1 and 2 minutes between async retries; scaled to 60 and 120 ms. */
+export const E2E_RETRY_DELAY_SCALE = 0.001;
+
+export async function tempHome(label: string): Promise<string> {
+  return mkdtemp(join(tmpdir(), `fanout-e2e-${label}-`));
+}
+
+export async function removeHome(home: string | undefined): Promise<void> {
+  if (home) await rm(home, { recursive: true, force: true });
+}
+
+/** A small deterministic generator (mulberry32), so a chaos run rolls the same dice each time. */
+export function seeded(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
+  };
+}
+
+/** Every (source, outcome, result) triple across a run's batch results. */
+export function allOutcomes(
+  results: readonly BatchResult[],
+): { outcome: TaskOutcome; result: BatchResult }[] {
+  return results.flatMap((result) => result.outcomes.map((outcome) => ({ outcome, result })));
+}
+
+/** Source ids that appear with an outcome in more than one place. */
+export function repeatedSources(results: readonly BatchResult[]): string[] {
+  const seen = new Map<string, number>();
+  for (const { outcome } of allOutcomes(results)) {
+    seen.set(outcome.sourceId, (seen.get(outcome.sourceId) ?? 0) + 1);
+  }
+  return [...seen].filter(([, count]) => count > 1).map(([id]) => id);
+}
+
+export function plannedSourceIds(records: RunRecords): string[] {
+  return records.manifest?.batches.flatMap((batch) => batch.sourceIds) ?? [];
+}
+
+export async function exists(s3: S3Client, bucket: string, key: string): Promise<boolean> {
+  try {
+    await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
+    return true;
+  } catch (error) {
+    const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+    if (status === 404) return false;
+    throw error;
+  }
+}
+
+export async function getBytes(s3: S3Client, bucket: string, key: string): Promise<Buffer> {
+  const out = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+  return Buffer.from((await out.Body?.transformToByteArray()) ?? new Uint8Array());
+}
+
+/** The envelope the parser writes around every record. */
+export const EnvelopeSchema = z.object({
+  sourceId: z.string(),
+  runId: z.string(),
+  fetchedAt: z.string(),
+  record: z.unknown(),
+});
+export type Envelope = z.infer<typeof EnvelopeSchema>;
+
+/** Gunzips a parsed object and validates each NDJSON line against the envelope. */
+export async function readParsed(s3: S3Client, bucket: string, key: string): Promise<Envelope[]> {
+  const text = gunzipSync(await getBytes(s3, bucket, key)).toString('utf8');
+  const lines = text.split('\n').filter((line) => line.length > 0);
+  return lines.map((line, index) => {
+    const parsed = check(EnvelopeSchema, JSON.parse(line));
+    if (!parsed.ok) throw new Error(`${key} line ${index + 1}: ${parsed.issues.join('; ')}`);
+    return parsed.value;
+  });
+}
+
+export async function listKeys(reader: RunRecordReader, prefix: string): Promise<string[]> {
+  return (await reader.list(prefix)).map((item) => item.key);
+}
+
+/** Raw keys written for a run (any source), from a listing of raw/. */
+export async function rawKeysOfRun(reader: RunRecordReader, runId: string): Promise<string[]> {
+  return (await listKeys(reader, 'raw/')).filter((key) => key.includes(`/${runId}-p`));
+}
+
+export async function parsedKeysOfRun(reader: RunRecordReader, runId: string): Promise<string[]> {
+  return (await listKeys(reader, 'parsed/')).filter((key) => key.includes(`/${runId}-p`));
+}
