@@ -1,0 +1,111 @@
+import { mkdir, writeFile } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { coldStartCase } from './cases/cold-start.js';
+import { costCase } from './cases/cost.js';
+import { dispatchCase } from './cases/dispatch.js';
+import { fanOutCase } from './cases/fanout.js';
+import { parserCase } from './cases/parser.js';
+import { runChild } from './cases/parser-child.js';
+import { scaleCase } from './cases/scale.js';
+import type { BenchMode, CaseResult } from './common.js';
+import { describeMachine, type FigureRow, renderMachine, renderTable, toRow } from './report.js';
+
+/** packages/bench/dist -> the repository root. */
+const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+
+const CASES: Record<string, (mode: BenchMode) => Promise<CaseResult>> = {
+  fanout: fanOutCase,
+  dispatch: dispatchCase,
+  parser: parserCase,
+  'cold-start': coldStartCase,
+  cost: costCase,
+  scale: scaleCase,
+};
+
+const USAGE = `Usage: pnpm bench [--quick] [--only case,case] [--out file]
+Cases: ${Object.keys(CASES).join(', ')}`;
+
+async function main(argv: string[]): Promise<number> {
+  if (argv[0] === '--child') return runChild(argv.slice(1));
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      quick: { type: 'boolean', default: false },
+      only: { type: 'string' },
+      out: { type: 'string' },
+      help: { type: 'boolean', default: false },
+    },
+  });
+  if (values.help) {
+    process.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
+  const selected = values.only
+    ? values.only.split(',').map((name) => name.trim())
+    : Object.keys(CASES);
+  for (const name of selected) {
+    if (!CASES[name]) {
+      process.stderr.write(`unknown case ${JSON.stringify(name)}\n${USAGE}\n`);
+      return 2;
+    }
+  }
+  const quick = values.quick ?? false;
+  const mode: BenchMode = { quick, progress: (line) => process.stderr.write(`${line}\n`) };
+  const machine = describeMachine();
+  const started = Date.now();
+  const rows: FigureRow[] = [];
+  const details: Record<string, unknown> = {};
+  const errors: Record<string, string> = {};
+  for (const name of selected) {
+    const run = CASES[name];
+    if (!run) continue;
+    const caseStarted = Date.now();
+    try {
+      const result = await run(mode);
+      rows.push(...result.figures.map(toRow));
+      details[name] = { ...result.details, seconds: (Date.now() - caseStarted) / 1000 };
+    } catch (error) {
+      // One broken case must not hide the others' figures.
+      const message = error instanceof Error ? (error.stack ?? error.message) : String(error);
+      errors[name] = message;
+      mode.progress(`case ${name} failed: ${message}`);
+      rows.push(
+        toRow({
+          caseId: name,
+          metric: 'case failed',
+          unit: '',
+          samples: [],
+          target: { op: '>=', value: 1 },
+          note: 'ERROR (see stderr)',
+        }),
+      );
+    }
+  }
+  const seconds = (Date.now() - started) / 1000;
+  const table = renderTable(rows);
+  const missed = rows.filter((row) => row.met === false).length;
+  process.stdout.write(
+    `\nFanout benchmarks (${quick ? 'quick' : 'full'}), ${new Date().toISOString()}\nMachine: ${renderMachine(machine)}\n\n${table}\n\n${missed} target(s) missed; suite took ${seconds.toFixed(0)} s.\n`,
+  );
+  const out =
+    values.out ?? join(REPO_ROOT, 'bench', 'results', quick ? 'quick.json' : 'latest.json');
+  await mkdir(dirname(out), { recursive: true });
+  await writeFile(
+    out,
+    `${JSON.stringify({ mode: quick ? 'quick' : 'full', date: new Date().toISOString(), command: quick ? 'pnpm bench --quick' : 'pnpm bench', machine, seconds, rows, details, errors }, null, 2)}\n`,
+  );
+  process.stderr.write(`results written to ${out}\n`);
+  return Object.keys(errors).length > 0 ? 1 : 0;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    process.stderr.write(
+      `${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+    );
+    process.exit(1);
+  },
+);

@@ -1,0 +1,151 @@
+import { existsSync } from 'node:fs';
+import { mkdir, realpath, stat, symlink } from 'node:fs/promises';
+import { builtinModules } from 'node:module';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { LOCAL_CREDENTIALS, LOCAL_REGION } from '@fanout/local';
+import { FUNCTION_IDS, type FunctionId, functionEnvironment, topology } from '@fanout/shared';
+import { build, type Plugin } from 'esbuild';
+import { runNode } from '../child.js';
+import { type BenchMode, type CaseResult, withTempDir } from '../common.js';
+import type { Figure } from '../report.js';
+
+const CASE = '4 cold start';
+const TARGET_MS = 50;
+const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+const BUILTINS = new Set([...builtinModules, ...builtinModules.map((name) => `node:${name}`)]);
+
+/** Times `await import(bundle)`: module evaluation includes building the handler's clients and config. */
+const PROBE = `
+const started = performance.now();
+await import(process.env.BENCH_BUNDLE_URL);
+const ms = performance.now() - started;
+process.stdout.write(JSON.stringify({ ms, rss: process.memoryUsage().rss }) + '\\n');
+`;
+
+function environment(id: FunctionId): Record<string, string> {
+  const names = {
+    bucket: 'fanout-bench',
+    functions: {
+      manager: topology.functions.manager.name,
+      collector: topology.functions.collector.name,
+      parser: topology.functions.parser.name,
+    },
+  };
+  const spec = topology.functions[id];
+  const { NODE_OPTIONS: _sourceMaps, ...fnEnv } = functionEnvironment(id, names, topology);
+  return {
+    PATH: process.env.PATH ?? '',
+    AWS_REGION: LOCAL_REGION,
+    AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
+    AWS_ENDPOINT_URL_S3: 'http://127.0.0.1:9',
+    AWS_ENDPOINT_URL_LAMBDA: 'http://127.0.0.1:9',
+    AWS_LAMBDA_FUNCTION_NAME: spec.name,
+    AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(spec.memoryMb),
+    ...fnEnv,
+  };
+}
+
+function packageName(specifier: string): string {
+  const parts = specifier.split('/');
+  return specifier.startsWith('@') ? parts.slice(0, 2).join('/') : (parts[0] ?? specifier);
+}
+
+/** Where node would find `name` from `fromDir`: the nearest node_modules/<name> up the tree. */
+function findPackageDir(name: string, fromDir: string): string | undefined {
+  for (let dir = fromDir; ; dir = dirname(dir)) {
+    const candidate = join(dir, 'node_modules', name);
+    if (existsSync(candidate)) return candidate;
+    if (dirname(dir) === dir) return undefined;
+  }
+}
+
+/**
+ * The same handler with every npm package left as an import, so node loads the
+ * SDK, Powertools and zod file by file from node_modules at import time. Only
+ * the workspace packages (TypeScript sources) are compiled in. The npm packages
+ * are linked into a node_modules folder beside the output, pointing at the
+ * installed copies.
+ */
+async function buildUnbundled(id: FunctionId, dir: string): Promise<string> {
+  const packages = new Map<string, string>();
+  const externals: Plugin = {
+    name: 'npm-external',
+    setup(pluginBuild) {
+      pluginBuild.onResolve({ filter: /^[^./]/ }, (args) => {
+        if (BUILTINS.has(args.path) || args.path.startsWith('@fanout/')) return undefined;
+        const name = packageName(args.path);
+        const found = findPackageDir(name, args.resolveDir);
+        if (found) packages.set(name, found);
+        return { path: args.path, external: true };
+      });
+    },
+  };
+  const outfile = join(dir, `${id}.mjs`);
+  await build({
+    entryPoints: [join(REPO_ROOT, 'packages', id, 'src', 'handler.ts')],
+    bundle: true,
+    platform: 'node',
+    target: 'node20',
+    format: 'esm',
+    outfile,
+    plugins: [externals],
+    logLevel: 'silent',
+  });
+  for (const [name, packageDir] of packages) {
+    const link = join(dir, 'node_modules', name);
+    if (existsSync(link)) continue;
+    await mkdir(dirname(link), { recursive: true });
+    await symlink(await realpath(packageDir), link, 'dir');
+  }
+  return outfile;
+}
+
+async function probe(file: string, env: Record<string, string>): Promise<number> {
+  const out = await runNode(['--input-type=module', '-e', PROBE], {
+    ...env,
+    BENCH_BUNDLE_URL: pathToFileURL(file).href,
+  });
+  const line = out.stdout.trim().split('\n').pop() ?? '';
+  if (out.code !== 0 || !line.startsWith('{')) {
+    throw new Error(`loading ${file} failed (exit ${out.code}): ${out.stderr.trim().slice(-500)}`);
+  }
+  return (JSON.parse(line) as { ms: number }).ms;
+}
+
+export async function coldStartCase(mode: BenchMode): Promise<CaseResult> {
+  const reps = mode.quick ? 3 : 15;
+  mode.progress(`case ${CASE}: ${reps} fresh processes per function and variant`);
+  const figures: Figure[] = [];
+  const details: Record<string, unknown> = {};
+  await withTempDir('unbundled', async (dir) => {
+    for (const id of FUNCTION_IDS) {
+      const bundle = join(REPO_ROOT, 'packages', id, 'dist', 'index.mjs');
+      const unbundled = await buildUnbundled(id, dir);
+      const env = environment(id);
+      const bundled: number[] = [];
+      const fromModules: number[] = [];
+      // Interleaved, so a slow moment of the machine hits both variants alike.
+      for (let i = 0; i < reps; i += 1) {
+        bundled.push(await probe(bundle, env));
+        fromModules.push(await probe(unbundled, env));
+      }
+      const size = (await stat(bundle)).size;
+      figures.push(
+        { caseId: CASE, metric: `${id} bundle size`, unit: 'KB', samples: [size / 1024] },
+        {
+          caseId: CASE,
+          metric: `${id} load bundle`,
+          unit: 'ms',
+          samples: bundled,
+          target: { op: '<=', value: TARGET_MS },
+        },
+        { caseId: CASE, metric: `${id} load from node_modules`, unit: 'ms', samples: fromModules },
+      );
+      details[id] = { bundleBytes: size, bundledMs: bundled, nodeModulesMs: fromModules };
+      mode.progress(`  ${id} done`);
+    }
+  });
+  return { figures, details };
+}

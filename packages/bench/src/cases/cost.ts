@@ -1,0 +1,178 @@
+import { ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
+import { LocalSession } from '@fanout/local';
+import { FUNCTION_IDS } from '@fanout/shared';
+import { type BenchMode, type CaseResult, repeat, withTempDir } from '../common.js';
+import {
+  type FunctionUsage,
+  type MonthlyCost,
+  monthlyCost,
+  PRICES,
+  perSourceUsage,
+  RUNS_PER_MONTH,
+  type RunUsage,
+} from '../cost.js';
+import type { Figure } from '../report.js';
+import { useGeneratedSourcesOnly } from './cloud.js';
+
+const CASE = '5 cost';
+/** The reference workload of the issue. */
+const WORKLOAD = { sources: 100, latencyMs: 300, bodyBytes: 50 * 1024, changeRate: 0.2 } as const;
+const TARGET_USD = 0.1;
+const ORIGINAL_USD = 0.8;
+const FIRST = new Date('2026-06-01T00:00:00Z');
+const SECOND = new Date('2026-06-01T00:10:00Z');
+
+async function bucketBytes(s3: S3Client, bucket: string): Promise<number> {
+  let total = 0;
+  let token: string | undefined;
+  do {
+    const page = await s3.send(
+      new ListObjectsV2Command({ Bucket: bucket, ContinuationToken: token }),
+    );
+    for (const object of page.Contents ?? []) total += object.Size ?? 0;
+    token = page.IsTruncated ? page.NextContinuationToken : undefined;
+  } while (token);
+  return total;
+}
+
+function minus(
+  after: Record<string, number>,
+  before: Record<string, number>,
+): Record<string, number> {
+  return Object.fromEntries(
+    Object.entries(after).map(([key, value]) => [key, value - (before[key] ?? 0)]),
+  );
+}
+
+interface Measured {
+  readonly usage: RunUsage;
+  readonly perSource: RunUsage;
+  readonly changed: number;
+  readonly collected: number;
+  readonly unchanged: number;
+}
+
+/** Two cycles; the second (20% of sources changed, validators known) is the steady state measured. */
+async function measureOnce(): Promise<Measured> {
+  return withTempDir('cost', async (home) => {
+    const session = await LocalSession.start({
+      home,
+      demo: {
+        count: WORKLOAD.sources,
+        latencyMs: WORKLOAD.latencyMs,
+        bodyBytes: WORKLOAD.bodyBytes,
+        changeRate: WORKLOAD.changeRate,
+      },
+    });
+    try {
+      const { cloud } = session;
+      await useGeneratedSourcesOnly(session);
+      await session.cycle({ time: FIRST });
+      const change = session.demo.nextCycle();
+      const lambdaBefore = cloud.lambda.stats();
+      const s3Before = cloud.s3Stats().requests;
+      const bytesBefore = await bucketBytes(cloud.s3, cloud.bucket);
+      const second = await session.cycle({ time: SECOND });
+      const lambdaAfter = cloud.lambda.stats();
+      const s3After = cloud.s3Stats().requests;
+      const bytesAfter = await bucketBytes(cloud.s3, cloud.bucket);
+
+      const functions: Record<string, FunctionUsage> = {};
+      for (const id of FUNCTION_IDS) {
+        const name = cloud.functionName(id);
+        const before = lambdaBefore[name];
+        const after = lambdaAfter[name];
+        if (!after) continue;
+        functions[name] = {
+          invocations: after.invocations - (before?.invocations ?? 0),
+          billedMs: after.billedMs - (before?.billedMs ?? 0),
+          memoryMb: after.memoryMb,
+        };
+      }
+      const usage: RunUsage = {
+        functions,
+        s3Requests: minus(s3After, s3Before),
+        storedBytes: Math.max(0, bytesAfter - bytesBefore),
+      };
+      const records = await session.records.records(second.runId);
+      const collectorName = cloud.functionName('collector');
+      const perSource = perSourceUsage(usage, collectorName, {
+        taskDurationsMs: records.results.flatMap((result) =>
+          result.outcomes.map((o) => o.durationMs),
+        ),
+        collectorMemoryMb: cloud.topology.functions.collector.memoryMb,
+        batchedCollectorInvocations: functions[collectorName]?.invocations ?? 0,
+      });
+      return {
+        usage,
+        perSource,
+        changed: change.changed.length,
+        collected: second.status.collected,
+        unchanged: second.status.unchanged,
+      };
+    } finally {
+      await session.stop();
+    }
+  });
+}
+
+function costFigures(label: string, costs: MonthlyCost[], target: boolean): Figure[] {
+  const rows: [string, (c: MonthlyCost) => number, string][] = [
+    ['Lambda requests', (c) => c.usd.lambdaRequests, '$'],
+    ['Lambda GB-s', (c) => c.usd.lambdaDuration, '$'],
+    ['S3 PUT/COPY/POST/LIST', (c) => c.usd.s3PutTier, '$'],
+    ['S3 GET/HEAD', (c) => c.usd.s3GetTier, '$'],
+    ['S3 storage', (c) => c.usd.storage, '$'],
+  ];
+  return [
+    ...rows.map(([metric, pick, unit]) => ({
+      caseId: CASE,
+      metric: `${label}: ${metric}`,
+      unit,
+      samples: costs.map(pick),
+    })),
+    {
+      caseId: CASE,
+      metric: `${label}: total/month`,
+      unit: '$',
+      samples: costs.map((c) => c.usd.total),
+      ...(target ? { target: { op: '<=' as const, value: TARGET_USD } } : {}),
+    },
+    {
+      caseId: CASE,
+      metric: `${label}: total/month, Lambda free tier`,
+      unit: '$',
+      samples: costs.map((c) => c.usdWithFreeTier.total),
+      ...(target ? { target: { op: '<=' as const, value: TARGET_USD } } : {}),
+    },
+  ];
+}
+
+export async function costCase(mode: BenchMode): Promise<CaseResult> {
+  const reps = mode.quick ? 1 : 3;
+  mode.progress(`case ${CASE}: ${WORKLOAD.sources} sources, two cycles, the second measured`);
+  const runs = await repeat(reps, 'two cycles', mode, () => measureOnce());
+  const batched = runs.map((r) => monthlyCost(r.usage));
+  const perSource = runs.map((r) => monthlyCost(r.perSource));
+  return {
+    figures: [
+      ...costFigures('batched', batched, true),
+      ...costFigures('1 source/invocation', perSource, false),
+      {
+        caseId: CASE,
+        metric: 'batched vs original $0.80',
+        unit: 'x',
+        samples: batched.map((c) => c.usd.total / ORIGINAL_USD),
+      },
+    ],
+    details: {
+      workload: WORKLOAD,
+      runsPerMonth: RUNS_PER_MONTH,
+      prices: PRICES,
+      storageModel: "one month's writes held for the month (no lifecycle rule)",
+      perSourceModel:
+        'same per-task durations (BatchResult durationMs), one collector invocation and one batch-result PUT per source',
+      runs: runs.map((r, i) => ({ ...r, monthly: batched[i], monthlyPerSource: perSource[i] })),
+    },
+  };
+}

@@ -1,0 +1,152 @@
+import { LocalSession } from '@fanout/local';
+import { buildPayload, taskFor } from '@fanout/manager';
+import { batchId, parseManifestText, runIdFromTime, topology } from '@fanout/shared';
+import { type BenchMode, type CaseResult, repeat, waitFor, withTempDir } from '../common.js';
+import { median } from '../stats.js';
+import { collectionDone, useGeneratedSourcesOnly } from './cloud.js';
+
+const CASE = '1 fan-out';
+const LATENCY_MS = 100;
+/** The one big function may take Lambda's maximum timeout. */
+const SINGLE_TIMEOUT_SECONDS = 900;
+const SINGLE_TIME = new Date('2026-06-01T00:00:00Z');
+const FANOUT_TIME = new Date('2026-06-01T00:10:00Z');
+/** The default manager estimate for a source it has never measured (ms). */
+const DEFAULT_ESTIMATE_MS = 2_000;
+
+interface FanOutRun {
+  readonly collectMs: number;
+  readonly totalMs: number;
+  readonly collected: number;
+  readonly sources: number;
+  readonly collectorInvocations: number;
+}
+
+async function fanOutOnce(count: number): Promise<FanOutRun> {
+  return withTempDir('fanout', async (home) => {
+    const session = await LocalSession.start({ home, demo: { count, latencyMs: LATENCY_MS } });
+    try {
+      await useGeneratedSourcesOnly(session);
+      const started = Date.now();
+      const cycle = session.cycle({ time: FANOUT_TIME, pollMs: 500 });
+      const collectMs = await waitFor(() => collectionDone(session.cloud), started);
+      const result = await cycle;
+      const collector = session.cloud.lambda.stats()[session.cloud.functionName('collector')];
+      return {
+        collectMs,
+        totalMs: result.durationMs,
+        collected: result.status.collected,
+        sources: result.status.sources,
+        collectorInvocations: collector?.invocations ?? 0,
+      };
+    } finally {
+      await session.stop();
+    }
+  });
+}
+
+/**
+ * The "before": every source in one collector invocation that fetches one at a
+ * time, run by the same local Lambda against the same demo server and S3.
+ */
+async function singleOnce(count: number): Promise<FanOutRun> {
+  return withTempDir('single', async (home) => {
+    const session = await LocalSession.start({
+      home,
+      demo: { count, latencyMs: LATENCY_MS },
+      functions: { collector: { timeoutSeconds: SINGLE_TIMEOUT_SECONDS, reservedConcurrency: 1 } },
+      settings: { collector: { FANOUT_COLLECTOR_CONCURRENCY: '1' } },
+    });
+    try {
+      const manifest = session.demo.manifest({ fixed: false });
+      const { sources } = parseManifestText(JSON.stringify(manifest));
+      const runId = runIdFromTime(SINGLE_TIME);
+      const tasks = sources.map((source) => taskFor(source, undefined, DEFAULT_ESTIMATE_MS));
+      const payload = buildPayload(runId, SINGLE_TIME.toISOString(), batchId(0), tasks);
+      const started = Date.now();
+      await session.cloud.lambda.invokeAsync(session.cloud.functionName('collector'), payload);
+      const collectMs = await waitFor(() => collectionDone(session.cloud), started, 20);
+      await session.cloud.settled();
+      const totalMs = Date.now() - started;
+      const status = await session.records.status(runId);
+      return {
+        collectMs,
+        totalMs,
+        collected: status.collected,
+        sources: sources.length,
+        collectorInvocations:
+          session.cloud.lambda.stats()[session.cloud.functionName('collector')]?.invocations ?? 0,
+      };
+    } finally {
+      await session.stop();
+    }
+  });
+}
+
+export async function fanOutCase(mode: BenchMode): Promise<CaseResult> {
+  const count = mode.quick ? 200 : 2_000;
+  const fanReps = mode.quick ? 1 : 3;
+  const singleReps = mode.quick ? 1 : 2;
+  mode.progress(`case ${CASE}: ${count} sources at ${LATENCY_MS} ms`);
+  const fan = await repeat(fanReps, 'fan-out', mode, () => fanOutOnce(count));
+  const single = await repeat(singleReps, 'one function', mode, () => singleOnce(count));
+
+  const reserved = topology.functions.collector.reservedConcurrency;
+  const inInvocation = topology.collectorConcurrency;
+  const idealMs = (count * LATENCY_MS) / (reserved * inInvocation);
+  const singleMedian = median(single.map((r) => r.collectMs));
+  const complete = [...fan, ...single].every((r) => r.collected === count);
+  return {
+    figures: [
+      {
+        caseId: CASE,
+        metric: `fan-out collect ${count}`,
+        unit: 's',
+        samples: fan.map((r) => r.collectMs / 1000),
+      },
+      {
+        caseId: CASE,
+        metric: 'fan-out incl. parse',
+        unit: 's',
+        samples: fan.map((r) => r.totalMs / 1000),
+      },
+      {
+        caseId: CASE,
+        metric: `one function collect ${count}`,
+        unit: 's',
+        samples: single.map((r) => r.collectMs / 1000),
+      },
+      {
+        caseId: CASE,
+        metric: 'speedup (one fn / fan-out)',
+        unit: 'x',
+        samples: fan.map((r) => singleMedian / r.collectMs),
+        target: { op: '>=', value: 50 },
+      },
+      {
+        caseId: CASE,
+        metric: `ratio to ideal ${(idealMs / 1000).toFixed(3)} s`,
+        unit: 'x',
+        samples: fan.map((r) => r.collectMs / idealMs),
+        target: { op: '<=', value: 2 },
+      },
+      {
+        caseId: CASE,
+        metric: 'sources collected',
+        unit: '',
+        samples: [...fan, ...single].map((r) => r.collected),
+        target: { op: '>=', value: count },
+        ...(complete ? {} : { note: 'some sources not collected' }),
+      },
+    ],
+    details: {
+      sources: count,
+      latencyMs: LATENCY_MS,
+      collectorReservedConcurrency: reserved,
+      collectorInvocationConcurrency: inInvocation,
+      idealLowerBoundMs: idealMs,
+      fanOut: fan,
+      oneFunction: single,
+    },
+  };
+}

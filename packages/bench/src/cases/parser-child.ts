@@ -1,0 +1,38 @@
+import {
+  type InputFormat,
+  naiveFromS3,
+  parseFromFile,
+  parseFromS3,
+  type WorkResult,
+} from './parser-work.js';
+
+/** Line prefixes of the child's stdout protocol. */
+export const RESULT_PREFIX = 'RESULT ';
+export const PROGRESS_PREFIX = 'PROGRESS ';
+
+function isFormat(value: string | undefined): value is InputFormat {
+  return value === 'ndjson' || value === 'csv';
+}
+
+/**
+ * Entry point of `bench.mjs --child <work> ...`: one measurement in a fresh
+ * process, so its peak RSS belongs to that work alone.
+ */
+export async function runChild(args: string[]): Promise<number> {
+  const [work, a, b, c] = args;
+  let result: WorkResult;
+  if (work === 'parse-s3' && a) {
+    result = await parseFromS3(a);
+  } else if (work === 'parse-file' && a && isFormat(b)) {
+    result = await parseFromFile(a, b);
+  } else if (work === 'naive-s3' && a && b && isFormat(c)) {
+    result = await naiveFromS3(a, b, c, (bytes) =>
+      process.stdout.write(`${PROGRESS_PREFIX}${bytes}\n`),
+    );
+  } else {
+    process.stderr.write(`bad child arguments: ${JSON.stringify(args)}\n`);
+    return 2;
+  }
+  process.stdout.write(`${RESULT_PREFIX}${JSON.stringify(result)}\n`);
+  return 0;
+}

@@ -1,0 +1,201 @@
+import { once } from 'node:events';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { Writable } from 'node:stream';
+import { gzipSync } from 'node:zlib';
+import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { loadConfig, parseRawObject, parseStream } from '@fanout/parser';
+import { systemClock } from '@fanout/shared';
+import { silentLog } from '../common.js';
+
+export type InputFormat = 'ndjson' | 'csv';
+
+export const FORMAT_OPTIONS: Record<InputFormat, Record<string, unknown>> = {
+  ndjson: {},
+  csv: { header: true, delimiter: ',' },
+};
+
+export const ENVELOPE = {
+  sourceId: 'bench-source',
+  runId: '20260601T0000Z',
+  fetchedAt: '2026-06-01T00:00:05.000Z',
+} as const;
+
+/** Generated record n: mixed types and some text, about 130 bytes as NDJSON. */
+function recordFields(n: number): [number, string, number, boolean, string] {
+  return [
+    n,
+    `item-${n.toString(36)}`,
+    ((n * 7919) % 100_000) / 100,
+    n % 3 === 0,
+    `note ${n % 997} of the benchmark input`,
+  ];
+}
+
+/** Writes about `bytes` of input in `format` to `file`; returns the exact size. */
+export async function writeInput(
+  file: string,
+  format: InputFormat,
+  bytes: number,
+): Promise<number> {
+  const out = createWriteStream(file);
+  let written = 0;
+  let n = 0;
+  if (format === 'csv') {
+    const header = 'id,name,price,flag,note\n';
+    out.write(header);
+    written += header.length;
+  }
+  while (written < bytes) {
+    let chunk = '';
+    for (let i = 0; i < 2_000; i += 1, n += 1) {
+      const [id, name, price, flag, note] = recordFields(n);
+      chunk +=
+        format === 'csv'
+          ? `${id},${name},${price},${flag},"${note}"\n`
+          : `${JSON.stringify({ id, name, price, flag, note, tags: ['a', 'b'] })}\n`;
+    }
+    written += Buffer.byteLength(chunk);
+    if (!out.write(chunk)) await once(out, 'drain');
+  }
+  out.end();
+  await once(out, 'finish');
+  return written;
+}
+
+export interface WorkResult {
+  readonly ms: number;
+  readonly bytesIn: number;
+  readonly records: number;
+  /** Gzip bytes written (parser core on a file only). */
+  readonly bytesOut?: number;
+  /** Peak resident set size of the process, bytes. */
+  readonly maxRssBytes: number;
+  readonly error?: string;
+}
+
+function peakRss(): number {
+  return process.resourceUsage().maxRSS * 1024;
+}
+
+/** The parser core as the handler runs it: S3 GetObject -> parse -> gzip NDJSON multipart upload. */
+export async function parseFromS3(key: string): Promise<WorkResult> {
+  const config = loadConfig(process.env);
+  const s3 = new S3Client({});
+  const started = performance.now();
+  const result = await parseRawObject({ s3, log: silentLog, clock: systemClock, config }, key);
+  const ms = performance.now() - started;
+  s3.destroy();
+  if (result.status !== 'parsed') {
+    return { ms, bytesIn: 0, records: 0, maxRssBytes: peakRss(), error: `object ${result.status}` };
+  }
+  return {
+    ms,
+    bytesIn: result.outcome.bytesIn,
+    records: result.outcome.records,
+    maxRssBytes: peakRss(),
+  };
+}
+
+/** The parser core on a local file into a sink that only counts: the parser alone, without S3. */
+export async function parseFromFile(file: string, format: InputFormat): Promise<WorkResult> {
+  const defaults = loadConfig({ FANOUT_BUCKET: 'unused' });
+  let outBytes = 0;
+  const sink = new Writable({
+    write(chunk: Buffer, _encoding, callback) {
+      outBytes += chunk.length;
+      callback();
+    },
+  });
+  const started = performance.now();
+  const stats = await parseStream(createReadStream(file), sink, {
+    format,
+    formatOptions: FORMAT_OPTIONS[format],
+    envelope: ENVELOPE,
+    limits: defaults,
+    gzipLevel: defaults.gzipLevel,
+  });
+  return {
+    ms: performance.now() - started,
+    bytesIn: stats.bytesIn,
+    records: stats.records,
+    bytesOut: outBytes,
+    maxRssBytes: peakRss(),
+  };
+}
+
+function parseCsvLine(line: string): string[] {
+  const cells: string[] = [];
+  let cell = '';
+  let quoted = false;
+  for (let i = 0; i < line.length; i += 1) {
+    const c = line[i];
+    if (quoted) {
+      if (c === '"' && line[i + 1] === '"') {
+        cell += '"';
+        i += 1;
+      } else if (c === '"') quoted = false;
+      else cell += c;
+    } else if (c === '"') quoted = true;
+    else if (c === ',') {
+      cells.push(cell);
+      cell = '';
+    } else cell += c;
+  }
+  cells.push(cell);
+  return cells;
+}
+
+/**
+ * The same work done the naive way: read the whole object into memory, parse
+ * every record, build the whole output, gzip it in one go, PUT it. `progress`
+ * reports bytes read so far, so a crash can say how far it got.
+ */
+export async function naiveFromS3(
+  bucket: string,
+  key: string,
+  format: InputFormat,
+  progress: (bytes: number) => void,
+): Promise<WorkResult> {
+  const s3 = new S3Client({});
+  const started = performance.now();
+  const response = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+  const chunks: Buffer[] = [];
+  let bytes = 0;
+  let reported = 0;
+  for await (const chunk of response.Body as AsyncIterable<Buffer>) {
+    chunks.push(chunk);
+    bytes += chunk.length;
+    if (bytes - reported >= 32 * 1024 * 1024) {
+      reported = bytes;
+      progress(bytes);
+    }
+  }
+  progress(bytes);
+  const text = Buffer.concat(chunks).toString('utf8');
+  chunks.length = 0;
+  const lines = text.split('\n').filter((line) => line.length > 0);
+  let records: unknown[];
+  if (format === 'csv') {
+    const [head = '', ...rows] = lines;
+    const columns = parseCsvLine(head);
+    records = rows.map((row) => {
+      const cells = parseCsvLine(row);
+      return Object.fromEntries(columns.map((column, i) => [column, cells[i] ?? '']));
+    });
+  } else {
+    records = lines.map((line) => JSON.parse(line) as unknown);
+  }
+  const output = records.map((record) => JSON.stringify({ ...ENVELOPE, record })).join('\n');
+  const body = gzipSync(output, { level: 1 });
+  await s3.send(
+    new PutObjectCommand({
+      Bucket: bucket,
+      Key: `parsed-naive/${key}.ndjson.gz`,
+      Body: body,
+      ContentEncoding: 'gzip',
+    }),
+  );
+  const ms = performance.now() - started;
+  s3.destroy();
+  return { ms, bytesIn: bytes, records: records.length, maxRssBytes: peakRss() };
+}

@@ -1,0 +1,183 @@
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { PutObjectCommand } from '@aws-sdk/client-s3';
+import { rawKey, toS3Metadata } from '@fanout/shared';
+import { startTestS3, type TestS3 } from '@fanout/testkit';
+import { runNode, SELF } from '../child.js';
+import { type BenchMode, type CaseResult, withTempDir } from '../common.js';
+import type { Figure } from '../report.js';
+import { PROGRESS_PREFIX, RESULT_PREFIX } from './parser-child.js';
+import {
+  ENVELOPE,
+  FORMAT_OPTIONS,
+  type InputFormat,
+  type WorkResult,
+  writeInput,
+} from './parser-work.js';
+
+const CASE = '3 parser';
+const MB = 1024 * 1024;
+const MB_PER_S_TARGET = 50;
+const RSS_TARGET_MB = 128;
+/** Heap cap of the naive version's process: generous, so it fails only where the approach does. */
+const NAIVE_HEAP_MB = 4_096;
+
+interface Attempt {
+  readonly result?: WorkResult;
+  /** Why there is no result: a crash, an error, or running out of memory. */
+  readonly failure?: string;
+}
+
+function parseChildOutput(stdout: string): { result?: WorkResult; lastProgress: number } {
+  let result: WorkResult | undefined;
+  let lastProgress = 0;
+  for (const line of stdout.split('\n')) {
+    if (line.startsWith(RESULT_PREFIX))
+      result = JSON.parse(line.slice(RESULT_PREFIX.length)) as WorkResult;
+    if (line.startsWith(PROGRESS_PREFIX)) lastProgress = Number(line.slice(PROGRESS_PREFIX.length));
+  }
+  return result ? { result, lastProgress } : { lastProgress };
+}
+
+async function child(
+  args: string[],
+  env: Record<string, string>,
+  nodeOptions: string[] = [],
+): Promise<Attempt> {
+  const out = await runNode(
+    [SELF, '--child', ...args],
+    { PATH: process.env.PATH, ...env },
+    nodeOptions,
+  );
+  const { result, lastProgress } = parseChildOutput(out.stdout);
+  if (out.code === 0 && result) return { result };
+  const oom =
+    /heap out of memory|Invalid string length|Cannot create a string longer|ERR_STRING_TOO_LONG|Array buffer allocation failed/i.exec(
+      out.stderr,
+    );
+  const at = `${Math.round(lastProgress / MB)} MB read`;
+  const why = oom
+    ? `${oom[0]}`
+    : `exit ${out.code ?? out.signal}: ${out.stderr.trim().split('\n').slice(-1)[0] ?? ''}`;
+  return { failure: `failed after ${at} (${why})` };
+}
+
+async function upload(
+  s3: TestS3,
+  file: string,
+  format: InputFormat,
+  size: number,
+): Promise<string> {
+  const key = rawKey({
+    sourceId: ENVELOPE.sourceId,
+    scheduledAt: '2026-06-01T00:00:00.000Z',
+    runId: ENVELOPE.runId,
+    page: 0,
+    extension: format === 'csv' ? 'csv' : 'ndjson',
+  });
+  const metadata = toS3Metadata({
+    runId: ENVELOPE.runId,
+    sourceId: ENVELOPE.sourceId,
+    format,
+    formatOptions: FORMAT_OPTIONS[format],
+    fetchedAt: ENVELOPE.fetchedAt,
+    scheduledAt: '2026-06-01T00:00:00.000Z',
+    sha256: '0'.repeat(64),
+    httpStatus: 200,
+    page: 0,
+  });
+  await s3.client.send(
+    new PutObjectCommand({
+      Bucket: s3.bucket,
+      Key: key,
+      Body: createReadStream(file),
+      ContentLength: size,
+      Metadata: metadata,
+    }),
+  );
+  return key;
+}
+
+function rate(result: WorkResult): number {
+  return result.bytesIn / MB / (result.ms / 1000);
+}
+
+export async function parserCase(mode: BenchMode): Promise<CaseResult> {
+  const sizes = mode.quick ? [20] : [100, 1_024];
+  const formats: InputFormat[] = ['ndjson', 'csv'];
+  const figures: Figure[] = [];
+  const details: Record<string, unknown> = {};
+  mode.progress(`case ${CASE}: ${sizes.join(', ')} MB x ${formats.join(', ')}`);
+  const s3 = await startTestS3('fanout-bench');
+  try {
+    for (const sizeMb of sizes) {
+      const reps = mode.quick ? 1 : sizeMb >= 1_024 ? 2 : 3;
+      for (const format of formats) {
+        await withTempDir('parser', async (dir) => {
+          const file = join(dir, `input.${format}`);
+          await writeInput(file, format, sizeMb * MB);
+          const size = (await stat(file)).size;
+          const key = await upload(s3, file, format, size);
+          const env = { ...s3.env, FANOUT_BUCKET: s3.bucket };
+          const label = `${sizeMb >= 1_024 ? `${sizeMb / 1_024} GB` : `${sizeMb} MB`} ${format}`;
+          const streamed: Attempt[] = [];
+          const local: Attempt[] = [];
+          const naive: Attempt[] = [];
+          for (let i = 0; i < reps; i += 1) {
+            streamed.push(await child(['parse-s3', key], env));
+            local.push(await child(['parse-file', file, format], env));
+          }
+          // The naive version is only ever worse; one run less of it keeps the suite short.
+          for (let i = 0; i < Math.max(1, reps - 1); i += 1) {
+            naive.push(
+              await child(['naive-s3', s3.bucket, key, format], env, [
+                `--max-old-space-size=${NAIVE_HEAP_MB}`,
+              ]),
+            );
+          }
+          mode.progress(`  ${label} done`);
+          const ok = (list: Attempt[]) => list.flatMap((a) => (a.result ? [a.result] : []));
+          const firstFailure = (list: Attempt[]) => list.find((a) => a.failure)?.failure;
+          const push = (
+            metric: string,
+            list: Attempt[],
+            pick: (r: WorkResult) => number,
+            unit: string,
+            target?: Figure['target'],
+          ) => {
+            const failure = firstFailure(list);
+            figures.push({
+              caseId: CASE,
+              metric: `${label} ${metric}`,
+              unit,
+              samples: ok(list).map(pick),
+              ...(target ? { target } : {}),
+              ...(failure ? { note: failure } : {}),
+            });
+          };
+          push('S3 stream MB/s', streamed, rate, 'MB/s', { op: '>=', value: MB_PER_S_TARGET });
+          push('S3 stream peak RSS', streamed, (r) => r.maxRssBytes / MB, 'MB', {
+            op: '<=',
+            value: RSS_TARGET_MB,
+          });
+          push('file stream MB/s', local, rate, 'MB/s');
+          push('file stream peak RSS', local, (r) => r.maxRssBytes / MB, 'MB');
+          push('naive MB/s', naive, rate, 'MB/s');
+          push('naive peak RSS', naive, (r) => r.maxRssBytes / MB, 'MB');
+          details[label] = { bytes: size, streamed, local, naive };
+        });
+      }
+    }
+  } finally {
+    await s3.stop();
+  }
+  return {
+    figures,
+    details: {
+      ...details,
+      naiveHeapCapMb: NAIVE_HEAP_MB,
+      how: 'each measurement in a fresh node process (peak RSS = process.resourceUsage().maxRSS); s3rver runs in the parent',
+    },
+  };
+}

@@ -1,0 +1,141 @@
+/**
+ * Prices copied from ../shared/reference/aws-facts.md (us-east-1, late 2026),
+ * which marks the Lambda and S3 request prices as third-party copies of the
+ * AWS price pages. Storage is not in that file: the S3 Standard figure is the
+ * public list price for us-east-1 (first 50 TB).
+ */
+export const PRICES = {
+  /** Lambda arm64 duration, USD per GB-second. */
+  lambdaArmGbSecond: 0.0000133334,
+  /** Lambda requests, USD per request ($0.20 per 1M). */
+  lambdaRequest: 0.2 / 1_000_000,
+  /** S3 PUT, COPY, POST, LIST requests, USD per request ($0.005 per 1,000). */
+  s3PutTierRequest: 0.005 / 1_000,
+  /** S3 GET, HEAD and other requests, USD per request ($0.0004 per 1,000). */
+  s3GetTierRequest: 0.0004 / 1_000,
+  /** S3 Standard storage, USD per GB-month (public list price, us-east-1). */
+  s3StorageGbMonth: 0.023,
+} as const;
+
+/** Lambda free tier per month (aws-facts.md). S3's free tier is not modeled. */
+export const LAMBDA_FREE_TIER = { requests: 1_000_000, gbSeconds: 400_000 } as const;
+
+/** A schedule of rate(10 minutes) over a 30-day month. */
+export const RUNS_PER_MONTH = (30 * 24 * 60) / 10;
+
+const GB = 1024 ** 3;
+
+/** Request classes as S3 bills them. */
+export const S3_PUT_TIER = ['PUT', 'COPY', 'POST', 'LIST'] as const;
+export const S3_GET_TIER = ['GET', 'HEAD', 'OTHER'] as const;
+
+export interface FunctionUsage {
+  readonly invocations: number;
+  /** Sum of billed durations (1 ms granularity). */
+  readonly billedMs: number;
+  readonly memoryMb: number;
+}
+
+/** What one run used, as measured in the local cloud. */
+export interface RunUsage {
+  readonly functions: Readonly<Record<string, FunctionUsage>>;
+  /** Requests by S3 operation (PUT, GET, LIST, HEAD, COPY, POST, DELETE, OTHER). */
+  readonly s3Requests: Readonly<Record<string, number>>;
+  /** Bytes the run added to the bucket. */
+  readonly storedBytes: number;
+}
+
+export interface MonthlyCost {
+  readonly lambdaRequests: number;
+  readonly lambdaGbSeconds: number;
+  readonly s3PutTierRequests: number;
+  readonly s3GetTierRequests: number;
+  /** GB added in a month, held for the month (an upper bound for the first month). */
+  readonly storageGb: number;
+  readonly usd: {
+    readonly lambdaRequests: number;
+    readonly lambdaDuration: number;
+    readonly s3PutTier: number;
+    readonly s3GetTier: number;
+    readonly storage: number;
+    readonly total: number;
+  };
+  /** The same with Lambda's monthly free tier taken off. */
+  readonly usdWithFreeTier: {
+    readonly lambdaRequests: number;
+    readonly lambdaDuration: number;
+    readonly total: number;
+  };
+}
+
+export function gbSeconds(usage: FunctionUsage): number {
+  return (usage.billedMs / 1000) * (usage.memoryMb / 1024);
+}
+
+function sumOf(requests: Readonly<Record<string, number>>, ops: readonly string[]): number {
+  return ops.reduce((sum, op) => sum + (requests[op] ?? 0), 0);
+}
+
+/** Monthly cost of a workload from one run's usage, `runs` times a month. */
+export function monthlyCost(run: RunUsage, runs: number = RUNS_PER_MONTH): MonthlyCost {
+  const fns = Object.values(run.functions);
+  const lambdaRequests = fns.reduce((sum, fn) => sum + fn.invocations, 0) * runs;
+  const lambdaGbSeconds = fns.reduce((sum, fn) => sum + gbSeconds(fn), 0) * runs;
+  const s3PutTierRequests = sumOf(run.s3Requests, S3_PUT_TIER) * runs;
+  const s3GetTierRequests = sumOf(run.s3Requests, S3_GET_TIER) * runs;
+  const storageGb = (run.storedBytes * runs) / GB;
+  const usd = {
+    lambdaRequests: lambdaRequests * PRICES.lambdaRequest,
+    lambdaDuration: lambdaGbSeconds * PRICES.lambdaArmGbSecond,
+    s3PutTier: s3PutTierRequests * PRICES.s3PutTierRequest,
+    s3GetTier: s3GetTierRequests * PRICES.s3GetTierRequest,
+    storage: storageGb * PRICES.s3StorageGbMonth,
+  };
+  const freeRequests = Math.max(0, lambdaRequests - LAMBDA_FREE_TIER.requests);
+  const freeGbSeconds = Math.max(0, lambdaGbSeconds - LAMBDA_FREE_TIER.gbSeconds);
+  const withFree = {
+    lambdaRequests: freeRequests * PRICES.lambdaRequest,
+    lambdaDuration: freeGbSeconds * PRICES.lambdaArmGbSecond,
+  };
+  const s3 = usd.s3PutTier + usd.s3GetTier + usd.storage;
+  return {
+    lambdaRequests,
+    lambdaGbSeconds,
+    s3PutTierRequests,
+    s3GetTierRequests,
+    storageGb,
+    usd: { ...usd, total: usd.lambdaRequests + usd.lambdaDuration + s3 },
+    usdWithFreeTier: { ...withFree, total: withFree.lambdaRequests + withFree.lambdaDuration + s3 },
+  };
+}
+
+export interface PerSourceModel {
+  /** The collector's per-task durations measured in the batched run. */
+  readonly taskDurationsMs: readonly number[];
+  readonly collectorMemoryMb: number;
+  /** Collector invocations (and so batch-result PUTs) the batched run made. */
+  readonly batchedCollectorInvocations: number;
+}
+
+/**
+ * The same run with one source per collector invocation: each invocation is
+ * billed for its one task's duration, and writes its own batch result, so PUTs
+ * grow by one per extra invocation. Everything else is as measured.
+ */
+export function perSourceUsage(
+  run: RunUsage,
+  collectorName: string,
+  model: PerSourceModel,
+): RunUsage {
+  const invocations = model.taskDurationsMs.length;
+  const billedMs = model.taskDurationsMs.reduce((sum, ms) => sum + Math.max(1, Math.ceil(ms)), 0);
+  const extraPuts = invocations - model.batchedCollectorInvocations;
+  return {
+    ...run,
+    functions: {
+      ...run.functions,
+      [collectorName]: { invocations, billedMs, memoryMb: model.collectorMemoryMb },
+    },
+    s3Requests: { ...run.s3Requests, PUT: (run.s3Requests.PUT ?? 0) + extraPuts },
+  };
+}
