@@ -16,11 +16,12 @@ import { describeMachine, type FigureRow, renderMachine, renderTable, toRow } fr
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 
 const CASES: Record<string, (mode: BenchMode) => Promise<CaseResult>> = {
-  fanout: fanOutCase,
-  dispatch: dispatchCase,
-  parser: parserCase,
+  // Short cases first, so an interrupted full run still has most figures.
   'cold-start': coldStartCase,
+  dispatch: dispatchCase,
   cost: costCase,
+  fanout: fanOutCase,
+  parser: parserCase,
   scale: scaleCase,
 };
 

@@ -70,14 +70,23 @@ function cells(row: FigureRow): string[] {
     ? withUnit(`${row.target.op} ${formatNumber(row.target.value)}`, row.unit)
     : '-';
   const met = row.met === undefined ? '-' : row.met ? 'met' : 'MISSED';
-  if (!row.summary) return [row.caseId, row.metric, row.note ?? 'n/a', '', '', target, met];
+  if (!row.summary) return [row.caseId, row.metric, row.note ?? 'n/a', '', '', '0', target, met];
   const median = row.note ? `${fmt(row.summary.median)} (${row.note})` : fmt(row.summary.median);
-  return [row.caseId, row.metric, median, fmt(row.summary.min), fmt(row.summary.max), target, met];
+  return [
+    row.caseId,
+    row.metric,
+    median,
+    fmt(row.summary.min),
+    fmt(row.summary.max),
+    String(row.summary.runs),
+    target,
+    met,
+  ];
 }
 
 /** A plain-text table (also valid Markdown) of every row. */
 export function renderTable(rows: readonly FigureRow[]): string {
-  const header = ['case', 'metric', 'median', 'min', 'max', 'target', 'met?'];
+  const header = ['case', 'metric', 'median', 'min', 'max', 'runs', 'target', 'met?'];
   const body = rows.map(cells);
   const widths = header.map((h, i) => Math.max(h.length, ...body.map((r) => (r[i] ?? '').length)));
   const line = (r: readonly string[]) =>

@@ -112,7 +112,7 @@ export async function parserCase(mode: BenchMode): Promise<CaseResult> {
   const s3 = await startTestS3('fanout-bench');
   try {
     for (const sizeMb of sizes) {
-      const reps = mode.quick ? 1 : sizeMb >= 1_024 ? 2 : 3;
+      const reps = mode.quick ? 1 : sizeMb >= 1_024 ? 1 : 3;
       for (const format of formats) {
         await withTempDir('parser', async (dir) => {
           const file = join(dir, `input.${format}`);
