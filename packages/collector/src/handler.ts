@@ -17,14 +17,8 @@ const s3 = new S3Client({});
 const lambda = new LambdaClient({});
 const logger = new Logger();
 const metrics = new Metrics();
-// Powertools takes an Error only as the sole extra argument; attributes carry it otherwise.
-const log: Log = {
-  debug: (message, ...extra) => logger.debug(message, ...extra),
-  info: (message, ...extra) => logger.info(message, ...extra),
-  warn: (message, ...extra) => logger.warn(message, ...extra),
-  error: (message, ...extra) =>
-    logger.error(message, ...extra.map((item) => (item instanceof Error ? { error: item } : item))),
-};
+// Errors travel as attributes (`{ error }`), a form Powertools' Logger takes as is.
+const log: Log = logger;
 const invokeContinuation = lambdaContinuationInvoker(lambda, config.collectorFunction);
 
 function field(event: unknown, name: string): unknown {

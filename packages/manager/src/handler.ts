@@ -20,17 +20,7 @@ const deps: ManagerDeps = {
   // Dispatch owns the retry policy (backoff, attempts, failure records), so the
   // SDK makes one attempt per call instead of retrying underneath it.
   lambda: new LambdaClient({ maxAttempts: 1 }),
-  log: {
-    debug: (message, ...extra) => logger.debug(message, ...extra),
-    info: (message, ...extra) => logger.info(message, ...extra),
-    warn: (message, ...extra) => logger.warn(message, ...extra),
-    // Powertools takes an Error only as the sole extra argument; wrap it as a key.
-    error: (message, ...extra) =>
-      logger.error(
-        message,
-        ...extra.map((item) => (item instanceof Error ? { error: item } : item)),
-      ),
-  },
+  log: logger,
   clock: systemClock,
   sleep: (ms) => sleep(ms),
   random: Math.random,

@@ -172,7 +172,7 @@ export async function handleS3Event(
     } catch (error) {
       // Unparseable objects never get here (they are quarantined); this is a fault to retry.
       const failure = error instanceof Error ? error : new Error(String(error));
-      deps.log.error('raw object failed with a retryable fault', { key }, failure);
+      deps.log.error('raw object failed with a retryable fault', { key, error: failure });
       failures.push({ key, error: failure });
       deps.metrics?.add('ObjectsFailed', 1);
     }

@@ -25,13 +25,8 @@ const UNITS: Record<ParserMetricName, (typeof MetricUnit)[keyof typeof MetricUni
 };
 
 // Powertools takes an Error only as the sole extra argument; nest it under `error` otherwise.
-const log: Log = {
-  debug: (message, ...extra) => logger.debug(message, ...extra),
-  info: (message, ...extra) => logger.info(message, ...extra),
-  warn: (message, ...extra) => logger.warn(message, ...extra),
-  error: (message, ...extra) =>
-    logger.error(message, ...extra.map((item) => (item instanceof Error ? { error: item } : item))),
-};
+// Errors travel as attributes (`{ error }`), a form Powertools' Logger takes as is.
+const log: Log = logger;
 
 /** S3 ObjectCreated on raw/ -> gzip NDJSON under parsed/ (see README). */
 export async function handler(event: unknown, context: LambdaContext): Promise<EventSummary> {

@@ -9,12 +9,15 @@ export interface LambdaContext {
 
 type LogAttributes = Record<string, unknown>;
 
-/** What core logic needs of a logger; Powertools' Logger satisfies it. */
+/**
+ * What core logic needs of a logger; Powertools' Logger satisfies it. Errors go
+ * in attributes (`log.error('failed', { key, error })`).
+ */
 export interface Log {
   debug(message: string, ...extra: LogAttributes[]): void;
   info(message: string, ...extra: LogAttributes[]): void;
   warn(message: string, ...extra: LogAttributes[]): void;
-  error(message: string, ...extra: (LogAttributes | Error)[]): void;
+  error(message: string, ...extra: LogAttributes[]): void;
 }
 
 /** A clock, injected so time budgets are testable. */
