@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 /**
  * Source ids become S3 key segments (`source=<id>`) and log fields, so they are

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { ContractValidationError } from './errors.js';
 import { SourceIdSchema } from './ids.js';
 import { LAMBDA_MAX_TIMEOUT_SECONDS } from './limits.js';

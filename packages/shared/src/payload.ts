@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { ContractValidationError } from './errors.js';
 import { BatchIdSchema, RunIdSchema } from './ids.js';
 import { SourceSchema } from './manifest.js';

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { ContractValidationError } from './errors.js';
 import { BatchIdSchema, RunIdSchema, SourceIdSchema } from './ids.js';
 import { FormatOptionsSchema, FormatSchema } from './manifest.js';
