@@ -20,6 +20,7 @@ Commands:
       --collector-timeout S   local collector timeout (default 8, so continuation is exercised)
       --time ISO          the scheduled time to fire (default now); the run id derives from it
       --fresh             delete the local data first
+      --manifest FILE     run your own source manifest instead of the demo one
   start               run the local cloud and the schedule until Ctrl-C, printing endpoints
       --schedule EXPR     override the topology's schedule, e.g. "rate(1 minute)"
   status [runId]      completeness and counts of a run (default: the latest), from S3 alone

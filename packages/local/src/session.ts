@@ -11,6 +11,8 @@ export type DemoOptions = Parameters<typeof startDemoSources>[0];
 export interface SessionOptions extends Omit<LocalCloudOptions, 'chaos'> {
   readonly chaos?: Chaos;
   readonly demo?: DemoOptions;
+  /** A source manifest document to run instead of the demo manifest. */
+  readonly manifest?: unknown;
 }
 
 export interface CycleResult {
@@ -53,7 +55,7 @@ export class LocalSession {
       throw error;
     }
     const session = new LocalSession(cloud, demo, new RunRecordReader(cloud.s3, cloud.bucket));
-    await cloud.putManifest(demo.manifest());
+    await cloud.putManifest(options.manifest ?? demo.manifest());
     return session;
   }
 

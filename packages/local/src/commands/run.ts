@@ -1,8 +1,9 @@
-import { rm } from 'node:fs/promises';
+import { readFile, rm } from 'node:fs/promises';
 import { relative } from 'node:path';
+import { parseManifestText } from '@fanout/shared';
 import { parseChaos } from '../chaos.js';
 import { fanoutHome, REPO_ROOT } from '../config.js';
-import { RunIncompleteError } from '../errors.js';
+import { RunIncompleteError, UsageError } from '../errors.js';
 import { progressFor } from '../progress.js';
 import { LocalSession } from '../session.js';
 import { intOption, parseCommandArgs, timeOption } from './args.js';
@@ -28,7 +29,42 @@ export const RUN_OPTIONS = {
   'lambda-port': { type: 'string' },
   'demo-port': { type: 'string' },
   'max-wait': { type: 'string' },
+  manifest: { type: 'string' },
 } as const;
+
+/**
+ * A user's manifest for `run --manifest`: checked before anything starts, so a
+ * mistake is one line naming the entry and field, not a failed run.
+ */
+export async function readManifestFile(path: string): Promise<unknown> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (error) {
+    throw new UsageError(
+      `cannot read manifest ${path}: ${(error as NodeJS.ErrnoException).code ?? error}`,
+      'pass the path of a JSON source manifest',
+    );
+  }
+  let result: ReturnType<typeof parseManifestText>;
+  try {
+    result = parseManifestText(text);
+  } catch (error) {
+    throw new UsageError(
+      `manifest ${path} is not valid: ${(error as Error).message}`,
+      'fix the file and run again',
+    );
+  }
+  const [first, ...rest] = result.invalid;
+  if (first) {
+    const more = rest.length > 0 ? ` (and ${rest.length} more invalid entries)` : '';
+    throw new UsageError(
+      `manifest ${path}: ${first.errors[0]}${more}`,
+      'fix the entry and run again; the format is in packages/shared/README.md',
+    );
+  }
+  return JSON.parse(text);
+}
 
 export interface Io {
   readonly stdout: NodeJS.WriteStream;
@@ -47,6 +83,7 @@ export async function runCommand(argv: string[], io: Io): Promise<number> {
   );
   const time = timeOption(values.time);
   const chaos = parseChaos(values.chaos);
+  const manifest = values.manifest ? await readManifestFile(values.manifest) : undefined;
   const progress = progressFor(io.stderr, true);
   const log = (line: string) => io.stderr.write(`${line}\n`);
 
@@ -57,6 +94,7 @@ export async function runCommand(argv: string[], io: Io): Promise<number> {
     lambdaPort: intOption('lambda-port', values['lambda-port'], DEFAULT_PORTS.lambda),
     functions: { collector: { timeoutSeconds: collectorTimeout } },
     chaos,
+    ...(manifest ? { manifest } : {}),
     demo: {
       port: intOption('demo-port', values['demo-port'], DEFAULT_PORTS.demo),
       count: intOption('sources', values.sources, 20),
