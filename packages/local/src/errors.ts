@@ -1,11 +1,15 @@
-/** Base class of the local cloud's errors. Each carries a hint: what to do about it. */
+/**
+ * Base class of the local cloud's errors (the S3, Lambda, schedule and demo parts
+ * extend it too). Each may carry a hint: what to do about it.
+ */
 export class LocalCloudError extends Error {
   override name = 'LocalCloudError';
   constructor(
     message: string,
     readonly hint?: string,
+    options?: ErrorOptions,
   ) {
-    super(message);
+    super(message, options);
   }
 }
 

@@ -1,9 +1,11 @@
+import { LocalCloudError } from '../errors.js';
+
 /**
  * Errors of the local Lambda endpoint. Each one that AWS also returns carries the
  * HTTP status and `x-amzn-errortype` AWS uses, so the SDK raises the same typed
  * exception against the local endpoint as against AWS.
  */
-export class LocalLambdaError extends Error {
+export class LocalLambdaError extends LocalCloudError {
   override name = 'LocalLambdaError';
 }
 

@@ -1,5 +1,7 @@
+import { LocalCloudError } from '../errors.js';
+
 /** Base class of the local S3's errors. */
-export class LocalS3Error extends Error {
+export class LocalS3Error extends LocalCloudError {
   override name = 'LocalS3Error';
 }
 
@@ -27,6 +29,7 @@ export class NotificationDeliveryError extends LocalS3Error {
       `notification for ${JSON.stringify(key)} not delivered after ${attempts} attempts: ${
         cause instanceof Error ? cause.message : String(cause)
       }`,
+      undefined,
       { cause },
     );
   }

@@ -1,5 +1,7 @@
+import { LocalCloudError } from '../errors.js';
+
 /** A schedule expression EventBridge would not accept (or this emulation does not support). */
-export class ScheduleExpressionError extends Error {
+export class ScheduleExpressionError extends LocalCloudError {
   override name = 'ScheduleExpressionError';
   constructor(
     readonly expression: string,
