@@ -1,5 +1,5 @@
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
-import { topology } from '@fanout/shared';
+import { parseManifestText, topology } from '@fanout/shared';
 import { LocalCloud } from '../cloud.js';
 import { fanoutHome } from '../config.js';
 import { startDemoSources } from '../demo/index.js';
@@ -42,6 +42,26 @@ export interface WorkTarget {
   close(): Promise<void>;
 }
 
+const GENERATED_ID = /^gen-(\d+)$/;
+
+/** How many `/gen/<i>.json` documents the stored demo manifest refers to. */
+async function generatedSourceCount(reader: RunRecordReader): Promise<number> {
+  const text = await reader.getText(topology.manifestKey);
+  if (text === undefined) return 0;
+  let sources: { id: string }[];
+  try {
+    sources = parseManifestText(text).sources;
+  } catch {
+    return 0; // Nothing in it can be fetched anyway; replay reports the manifest.
+  }
+  let count = 0;
+  for (const source of sources) {
+    const index = GENERATED_ID.exec(source.id)?.[1];
+    if (index !== undefined) count = Math.max(count, Number(index) + 1);
+  }
+  return count;
+}
+
 export async function openWorkTarget(values: TargetValues): Promise<WorkTarget> {
   const functions = {
     collector: values['collector-function'] ?? topology.functions.collector.name,
@@ -70,18 +90,24 @@ export async function openWorkTarget(values: TargetValues): Promise<WorkTarget> 
       },
     };
   }
-  // The demo sources come back on their usual port so the manifest's URLs answer.
-  const demo = await startDemoSources({
-    port: intOption('demo-port', values['demo-port'], DEFAULT_PORTS.demo),
-  });
   const cloud = await LocalCloud.start({
     home: fanoutHome(),
     s3Port: intOption('s3-port', values['s3-port'], DEFAULT_PORTS.s3),
     lambdaPort: intOption('lambda-port', values['lambda-port'], DEFAULT_PORTS.lambda),
-  }).catch(async (error: unknown) => {
-    await demo.stop();
-    throw error;
   });
+  // The demo sources come back on their usual port, serving as many generated
+  // sources as the stored manifest names, so the manifest's URLs answer.
+  const demo = await generatedSourceCount(new RunRecordReader(cloud.s3, cloud.bucket))
+    .then((count) =>
+      startDemoSources({
+        port: intOption('demo-port', values['demo-port'], DEFAULT_PORTS.demo),
+        count,
+      }),
+    )
+    .catch(async (error: unknown) => {
+      await cloud.stop();
+      throw error;
+    });
   return {
     reader: new RunRecordReader(cloud.s3, cloud.bucket),
     bucket: cloud.bucket,

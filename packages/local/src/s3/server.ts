@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import type { NotificationRule } from '@fanout/shared';
 import S3rver from 's3rver';
+import { makeObjectWritesAtomic } from './atomic-store.js';
 import { NotificationBridge, type NotificationStats } from './bridge.js';
 import { createLocalS3Client, DEFAULT_LOCAL_REGION, localS3Environment } from './client.js';
 import { LocalS3Error, LocalS3OptionError, type NotificationDeliveryError } from './errors.js';
@@ -160,6 +161,7 @@ export async function startLocalS3(options: LocalS3Options): Promise<LocalS3> {
     silent: true,
     configureBuckets: [{ name: options.bucket, configs: [] }],
   });
+  makeObjectWritesAtomic(s3rver);
   await s3rver.configureBuckets();
   const serve = s3rver.callback() as (req: IncomingMessage, res: ServerResponse) => void;
   // s3rver emits its event while handling the write; this tells the listener which request it was.
