@@ -83,6 +83,15 @@ export async function runCommand(argv: string[], io: Io): Promise<number> {
   );
   const time = timeOption(values.time);
   const chaos = parseChaos(values.chaos);
+  // Every option is checked before anything starts, so a typo costs no startup.
+  const ports = {
+    s3: intOption('s3-port', values['s3-port'], DEFAULT_PORTS.s3),
+    lambda: intOption('lambda-port', values['lambda-port'], DEFAULT_PORTS.lambda),
+    demo: intOption('demo-port', values['demo-port'], DEFAULT_PORTS.demo),
+  };
+  const count = intOption('sources', values.sources, 20);
+  const latencyMs = intOption('latency', values.latency, 50);
+  const maxWaitMs = intOption('max-wait', values['max-wait'], 600) * 1000;
   const manifest = values.manifest ? await readManifestFile(values.manifest) : undefined;
   const progress = progressFor(io.stderr, true);
   const log = (line: string) => io.stderr.write(`${line}\n`);
@@ -90,15 +99,15 @@ export async function runCommand(argv: string[], io: Io): Promise<number> {
   log(`Starting the local cloud (data in ${home})`);
   const session = await LocalSession.start({
     home,
-    s3Port: intOption('s3-port', values['s3-port'], DEFAULT_PORTS.s3),
-    lambdaPort: intOption('lambda-port', values['lambda-port'], DEFAULT_PORTS.lambda),
+    s3Port: ports.s3,
+    lambdaPort: ports.lambda,
     functions: { collector: { timeoutSeconds: collectorTimeout } },
     chaos,
     ...(manifest ? { manifest } : {}),
     demo: {
-      port: intOption('demo-port', values['demo-port'], DEFAULT_PORTS.demo),
-      count: intOption('sources', values.sources, 20),
-      latencyMs: intOption('latency', values.latency, 50),
+      port: ports.demo,
+      count,
+      latencyMs,
       // Longer than a whole collector invocation: only a continuation can finish it.
       slowDelayMs: collectorTimeout * 1000,
     },
@@ -111,7 +120,7 @@ export async function runCommand(argv: string[], io: Io): Promise<number> {
     log(`Firing the schedule for ${time.toISOString()}`);
     const result = await session.cycle({
       time,
-      maxWaitMs: intOption('max-wait', values['max-wait'], 600) * 1000,
+      maxWaitMs,
       onProgress: (status, deadLettered, elapsedMs) =>
         progress.update(status, { deadLettered, elapsedMs }),
     });
