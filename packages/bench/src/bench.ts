@@ -1,4 +1,4 @@
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -7,13 +7,49 @@ import { costCase } from './cases/cost.js';
 import { dispatchCase } from './cases/dispatch.js';
 import { fanOutCase } from './cases/fanout.js';
 import { parserCase } from './cases/parser.js';
-import { runChild } from './cases/parser-child.js';
 import { scaleCase } from './cases/scale.js';
 import type { BenchMode, CaseResult } from './common.js';
 import { describeMachine, type FigureRow, renderMachine, renderTable, toRow } from './report.js';
 
 /** packages/bench/dist -> the repository root. */
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+
+type CaseRow = FigureRow & { readonly case: string };
+
+interface ResultsFile {
+  readonly rows: CaseRow[];
+  readonly details: Record<string, unknown>;
+  readonly errors: Record<string, string>;
+}
+
+/**
+ * With --only, the other cases' figures are kept from the existing results file,
+ * so one case can be measured again without running the whole suite.
+ */
+async function mergeWithExisting(
+  file: string,
+  selected: readonly string[],
+  fresh: ResultsFile,
+): Promise<ResultsFile> {
+  let existing: ResultsFile;
+  try {
+    existing = JSON.parse(await readFile(file, 'utf8')) as ResultsFile;
+  } catch {
+    return fresh;
+  }
+  const order = Object.keys(CASES);
+  const kept = (existing.rows ?? []).filter((row) => !selected.includes(row.case));
+  const rows = [...kept, ...fresh.rows].sort(
+    (a, b) => order.indexOf(a.case) - order.indexOf(b.case),
+  );
+  const details = { ...existing.details, ...fresh.details };
+  const errors = Object.fromEntries(
+    Object.entries({ ...existing.errors, ...fresh.errors }).filter(
+      ([name]) => !selected.includes(name) || name in fresh.errors,
+    ),
+  );
+  return { rows, details, errors };
+}
 
 const CASES: Record<string, (mode: BenchMode) => Promise<CaseResult>> = {
   // Short cases first, so an interrupted full run still has most figures.
@@ -29,7 +65,6 @@ const USAGE = `Usage: pnpm bench [--quick] [--only case,case] [--out file]
 Cases: ${Object.keys(CASES).join(', ')}`;
 
 async function main(argv: string[]): Promise<number> {
-  if (argv[0] === '--child') return runChild(argv.slice(1));
   const { values } = parseArgs({
     args: argv,
     options: {
@@ -56,7 +91,7 @@ async function main(argv: string[]): Promise<number> {
   const mode: BenchMode = { quick, progress: (line) => process.stderr.write(`${line}\n`) };
   const machine = describeMachine();
   const started = Date.now();
-  const rows: FigureRow[] = [];
+  const rows: CaseRow[] = [];
   const details: Record<string, unknown> = {};
   const errors: Record<string, string> = {};
   for (const name of selected) {
@@ -65,15 +100,15 @@ async function main(argv: string[]): Promise<number> {
     const caseStarted = Date.now();
     try {
       const result = await run(mode);
-      rows.push(...result.figures.map(toRow));
+      rows.push(...result.figures.map((figure) => ({ ...toRow(figure), case: name })));
       details[name] = { ...result.details, seconds: (Date.now() - caseStarted) / 1000 };
     } catch (error) {
       // One broken case must not hide the others' figures.
       const message = error instanceof Error ? (error.stack ?? error.message) : String(error);
       errors[name] = message;
       mode.progress(`case ${name} failed: ${message}`);
-      rows.push(
-        toRow({
+      rows.push({
+        ...toRow({
           caseId: name,
           metric: 'case failed',
           unit: '',
@@ -81,21 +116,38 @@ async function main(argv: string[]): Promise<number> {
           target: { op: '>=', value: 1 },
           note: 'ERROR (see stderr)',
         }),
-      );
+        case: name,
+      });
     }
   }
   const seconds = (Date.now() - started) / 1000;
-  const table = renderTable(rows);
-  const missed = rows.filter((row) => row.met === false).length;
-  process.stdout.write(
-    `\nFanout benchmarks (${quick ? 'quick' : 'full'}), ${new Date().toISOString()}\nMachine: ${renderMachine(machine)}\n\n${table}\n\n${missed} target(s) missed; suite took ${seconds.toFixed(0)} s.\n`,
-  );
   const out =
     values.out ?? join(REPO_ROOT, 'bench', 'results', quick ? 'quick.json' : 'latest.json');
+  const fresh: ResultsFile = { rows, details, errors };
+  const merged = values.only ? await mergeWithExisting(out, selected, fresh) : fresh;
+  const table = renderTable(merged.rows);
+  const missed = merged.rows.filter((row) => row.met === false).length;
+  const partial = values.only
+    ? ` (${selected.join(', ')} measured now; other rows from ${out})`
+    : '';
+  process.stdout.write(
+    `\nFanout benchmarks (${quick ? 'quick' : 'full'}), ${new Date().toISOString()}${partial}\nMachine: ${renderMachine(machine)}\n\n${table}\n\n${missed} target(s) missed; this run took ${seconds.toFixed(0)} s.\n`,
+  );
   await mkdir(dirname(out), { recursive: true });
   await writeFile(
     out,
-    `${JSON.stringify({ mode: quick ? 'quick' : 'full', date: new Date().toISOString(), command: quick ? 'pnpm bench --quick' : 'pnpm bench', machine, seconds, rows, details, errors }, null, 2)}\n`,
+    `${JSON.stringify(
+      {
+        mode: quick ? 'quick' : 'full',
+        date: new Date().toISOString(),
+        command: quick ? 'pnpm bench --quick' : 'pnpm bench',
+        machine,
+        seconds,
+        ...merged,
+      },
+      null,
+      2,
+    )}\n`,
   );
   process.stderr.write(`results written to ${out}\n`);
   return Object.keys(errors).length > 0 ? 1 : 0;

@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export interface ChildOutput {
@@ -9,8 +10,8 @@ export interface ChildOutput {
   readonly ms: number;
 }
 
-/** This bundle's own file: children run `node bench.mjs --child ...`. */
-export const SELF = fileURLToPath(import.meta.url);
+/** Built next to bench.mjs from src/parser-child.ts. */
+export const PARSER_CHILD = join(dirname(fileURLToPath(import.meta.url)), 'parser-child.mjs');
 
 /** Runs a node process to its end and collects its output (never throws for a failing child). */
 export function runNode(

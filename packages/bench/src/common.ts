@@ -32,16 +32,36 @@ export async function withTempDir<T>(
   }
 }
 
+/** A repetition that failed and was run again, kept in the results. */
+export interface RetriedFailure {
+  readonly label: string;
+  readonly run: number;
+  readonly error: string;
+}
+
+/**
+ * Runs `work` `times` times. A repetition that throws is run once more (the
+ * local S3 server sometimes answers a read that races a write with a 500);
+ * every such failure is reported in `failures`, and a second failure fails the case.
+ */
 export async function repeat<T>(
   times: number,
   label: string,
   mode: BenchMode,
   work: (index: number) => Promise<T>,
+  failures: RetriedFailure[] = [],
 ): Promise<T[]> {
   const out: T[] = [];
   for (let i = 0; i < times; i += 1) {
     const started = Date.now();
-    out.push(await work(i));
+    try {
+      out.push(await work(i));
+    } catch (error) {
+      const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+      failures.push({ label, run: i + 1, error: message });
+      mode.progress(`  ${label} ${i + 1}/${times} failed (${message}); running it again`);
+      out.push(await work(i));
+    }
     mode.progress(`  ${label} ${i + 1}/${times} (${((Date.now() - started) / 1000).toFixed(1)} s)`);
   }
   return out;

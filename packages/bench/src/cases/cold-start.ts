@@ -33,7 +33,8 @@ function environment(id: FunctionId): Record<string, string> {
     },
   };
   const spec = topology.functions[id];
-  const { NODE_OPTIONS: _sourceMaps, ...fnEnv } = functionEnvironment(id, names, topology);
+  // NODE_OPTIONS (--enable-source-maps) included: it is part of what a function loads with.
+  const fnEnv = functionEnvironment(id, names, topology);
   return {
     PATH: process.env.PATH ?? '',
     AWS_REGION: LOCAL_REGION,

@@ -1,7 +1,13 @@
 import { ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
 import { LocalSession } from '@fanout/local';
 import { FUNCTION_IDS } from '@fanout/shared';
-import { type BenchMode, type CaseResult, repeat, withTempDir } from '../common.js';
+import {
+  type BenchMode,
+  type CaseResult,
+  type RetriedFailure,
+  repeat,
+  withTempDir,
+} from '../common.js';
 import {
   type FunctionUsage,
   type MonthlyCost,
@@ -149,9 +155,10 @@ function costFigures(label: string, costs: MonthlyCost[], target: boolean): Figu
 }
 
 export async function costCase(mode: BenchMode): Promise<CaseResult> {
+  const retried: RetriedFailure[] = [];
   const reps = mode.quick ? 1 : 3;
   mode.progress(`case ${CASE}: ${WORKLOAD.sources} sources, two cycles, the second measured`);
-  const runs = await repeat(reps, 'two cycles', mode, () => measureOnce());
+  const runs = await repeat(reps, 'two cycles', mode, () => measureOnce(), retried);
   const batched = runs.map((r) => monthlyCost(r.usage));
   const perSource = runs.map((r) => monthlyCost(r.perSource));
   return {
@@ -166,6 +173,7 @@ export async function costCase(mode: BenchMode): Promise<CaseResult> {
       },
     ],
     details: {
+      retried,
       workload: WORKLOAD,
       runsPerMonth: RUNS_PER_MONTH,
       prices: PRICES,

@@ -7,7 +7,14 @@ import { S3Client } from '@aws-sdk/client-s3';
 import { LOCAL_CREDENTIALS, LOCAL_REGION, LocalCloud } from '@fanout/local';
 import { loadConfig, startRun } from '@fanout/manager';
 import { ENV, runIdFromTime, systemClock } from '@fanout/shared';
-import { type BenchMode, type CaseResult, repeat, silentLog, withTempDir } from '../common.js';
+import {
+  type BenchMode,
+  type CaseResult,
+  type RetriedFailure,
+  repeat,
+  silentLog,
+  withTempDir,
+} from '../common.js';
 
 const CASE = '2 dispatch';
 const TIME = new Date('2026-06-01T00:00:00Z');
@@ -111,10 +118,11 @@ async function dispatchOnce(count: number): Promise<DispatchRun> {
 }
 
 export async function dispatchCase(mode: BenchMode): Promise<CaseResult> {
+  const retried: RetriedFailure[] = [];
   const count = mode.quick ? 1_000 : 10_000;
   const reps = mode.quick ? 2 : 3;
   mode.progress(`case ${CASE}: ${count} tasks, one per batch`);
-  const runs = await repeat(reps, 'run', mode, () => dispatchOnce(count));
+  const runs = await repeat(reps, 'run', mode, () => dispatchOnce(count), retried);
   return {
     figures: [
       {
@@ -133,6 +141,7 @@ export async function dispatchCase(mode: BenchMode): Promise<CaseResult> {
       },
     ],
     details: {
+      retried,
       tasks: count,
       how: 'manager core startRun() in the bench process, LambdaClient on the local Invoke endpoint, a counting collector stand-in',
       runs,

@@ -1,7 +1,14 @@
 import { LocalSession } from '@fanout/local';
 import { buildPayload, taskFor } from '@fanout/manager';
 import { batchId, parseManifestText, runIdFromTime, topology } from '@fanout/shared';
-import { type BenchMode, type CaseResult, repeat, waitFor, withTempDir } from '../common.js';
+import {
+  type BenchMode,
+  type CaseResult,
+  type RetriedFailure,
+  repeat,
+  waitFor,
+  withTempDir,
+} from '../common.js';
 import { median } from '../stats.js';
 import { collectionDone, useGeneratedSourcesOnly } from './cloud.js';
 
@@ -86,13 +93,14 @@ async function singleOnce(count: number): Promise<FanOutRun> {
 }
 
 export async function fanOutCase(mode: BenchMode): Promise<CaseResult> {
+  const retried: RetriedFailure[] = [];
   const count = mode.quick ? 200 : 2_000;
   const fanReps = mode.quick ? 1 : 3;
   // About four minutes a run at 2,000 sources: one run keeps the full suite near 25 minutes.
   const singleReps = 1;
   mode.progress(`case ${CASE}: ${count} sources at ${LATENCY_MS} ms`);
-  const fan = await repeat(fanReps, 'fan-out', mode, () => fanOutOnce(count));
-  const single = await repeat(singleReps, 'one function', mode, () => singleOnce(count));
+  const fan = await repeat(fanReps, 'fan-out', mode, () => fanOutOnce(count), retried);
+  const single = await repeat(singleReps, 'one function', mode, () => singleOnce(count), retried);
 
   const reserved = topology.functions.collector.reservedConcurrency;
   const inInvocation = topology.collectorConcurrency;
@@ -143,6 +151,7 @@ export async function fanOutCase(mode: BenchMode): Promise<CaseResult> {
       },
     ],
     details: {
+      retried,
       sources: count,
       latencyMs: LATENCY_MS,
       collectorReservedConcurrency: reserved,

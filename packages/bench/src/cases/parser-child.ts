@@ -15,7 +15,7 @@ function isFormat(value: string | undefined): value is InputFormat {
 }
 
 /**
- * Entry point of `bench.mjs --child <work> ...`: one measurement in a fresh
+ * Entry point of `parser-child.mjs <work> ...`: one measurement in a fresh
  * process, so its peak RSS belongs to that work alone.
  */
 export async function runChild(args: string[]): Promise<number> {

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { rawKey, toS3Metadata } from '@fanout/shared';
 import { startTestS3, type TestS3 } from '@fanout/testkit';
-import { runNode, SELF } from '../child.js';
+import { PARSER_CHILD, runNode } from '../child.js';
 import { type BenchMode, type CaseResult, withTempDir } from '../common.js';
 import type { Figure } from '../report.js';
 import { PROGRESS_PREFIX, RESULT_PREFIX } from './parser-child.js';
@@ -22,6 +22,12 @@ const MB_PER_S_TARGET = 50;
 const RSS_TARGET_MB = 128;
 /** Heap cap of the naive version's process: generous, so it fails only where the approach does. */
 const NAIVE_HEAP_MB = 4_096;
+/**
+ * The streaming parser runs with the heap bound the local Lambda gives a 256 MB
+ * function (old generation = memory - 16 MB young generation), as it would in a
+ * function; without a bound V8 lets garbage pile up on a 24 GB machine.
+ */
+const FUNCTION_HEAP_FLAGS = ['--max-old-space-size=240', '--max-semi-space-size=8'];
 
 interface Attempt {
   readonly result?: WorkResult;
@@ -46,7 +52,7 @@ async function child(
   nodeOptions: string[] = [],
 ): Promise<Attempt> {
   const out = await runNode(
-    [SELF, '--child', ...args],
+    [PARSER_CHILD, ...args],
     { PATH: process.env.PATH, ...env },
     nodeOptions,
   );
@@ -125,8 +131,8 @@ export async function parserCase(mode: BenchMode): Promise<CaseResult> {
           const local: Attempt[] = [];
           const naive: Attempt[] = [];
           for (let i = 0; i < reps; i += 1) {
-            streamed.push(await child(['parse-s3', key], env));
-            local.push(await child(['parse-file', file, format], env));
+            streamed.push(await child(['parse-s3', key], env, FUNCTION_HEAP_FLAGS));
+            local.push(await child(['parse-file', file, format], env, FUNCTION_HEAP_FLAGS));
           }
           // The naive version is only ever worse; one run less of it keeps the suite short.
           for (let i = 0; i < Math.max(1, reps - 1); i += 1) {
@@ -177,7 +183,8 @@ export async function parserCase(mode: BenchMode): Promise<CaseResult> {
     details: {
       ...details,
       naiveHeapCapMb: NAIVE_HEAP_MB,
-      how: 'each measurement in a fresh node process (peak RSS = process.resourceUsage().maxRSS); s3rver runs in the parent',
+      how: 'each measurement in a fresh node process running dist/parser-child.mjs (peak RSS = process.resourceUsage().maxRSS); s3rver runs in the parent',
+      streamingHeapFlags: FUNCTION_HEAP_FLAGS,
     },
   };
 }

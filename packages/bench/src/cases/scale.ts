@@ -1,5 +1,11 @@
 import { LocalSession } from '@fanout/local';
-import { type BenchMode, type CaseResult, repeat, withTempDir } from '../common.js';
+import {
+  type BenchMode,
+  type CaseResult,
+  type RetriedFailure,
+  repeat,
+  withTempDir,
+} from '../common.js';
 import { collectionDone, useGeneratedSourcesOnly } from './cloud.js';
 
 const CASE = '6 scale';
@@ -49,11 +55,12 @@ async function scaleOnce(count: number): Promise<ScaleRun> {
 }
 
 export async function scaleCase(mode: BenchMode): Promise<CaseResult> {
+  const retried: RetriedFailure[] = [];
   const count = mode.quick ? 500 : 10_000;
   // Minutes a run at 10,000 sources on two cores: one run keeps the full suite near 25 minutes.
   const reps = 1;
   mode.progress(`case ${CASE}: ${count} sources in one cycle`);
-  const runs = await repeat(reps, 'cycle', mode, () => scaleOnce(count));
+  const runs = await repeat(reps, 'cycle', mode, () => scaleOnce(count), retried);
   return {
     figures: [
       {
@@ -78,6 +85,11 @@ export async function scaleCase(mode: BenchMode): Promise<CaseResult> {
         target: { op: '<=', value: 0 },
       },
     ],
-    details: { sources: count, latencyMs: LATENCY_MS, runs },
+    details: {
+      retried,
+      sources: count,
+      latencyMs: LATENCY_MS,
+      runs,
+    },
   };
 }
