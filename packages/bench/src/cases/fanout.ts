@@ -10,7 +10,7 @@ import {
   withTempDir,
 } from '../common.js';
 import { median } from '../stats.js';
-import { collectionDone, useGeneratedSourcesOnly } from './cloud.js';
+import { collectionDone, quietCycle, useGeneratedSourcesOnly } from './cloud.js';
 
 const CASE = '1 fan-out';
 const LATENCY_MS = 100;
@@ -34,16 +34,13 @@ async function fanOutOnce(count: number): Promise<FanOutRun> {
     const session = await LocalSession.start({ home, demo: { count, latencyMs: LATENCY_MS } });
     try {
       await useGeneratedSourcesOnly(session);
-      const started = Date.now();
-      const cycle = session.cycle({ time: FANOUT_TIME, pollMs: 500 });
-      const collectMs = await waitFor(() => collectionDone(session.cloud), started);
-      const result = await cycle;
+      const cycle = await quietCycle(session, FANOUT_TIME);
       const collector = session.cloud.lambda.stats()[session.cloud.functionName('collector')];
       return {
-        collectMs,
-        totalMs: result.durationMs,
-        collected: result.status.collected,
-        sources: result.status.sources,
+        collectMs: cycle.collectMs,
+        totalMs: cycle.totalMs,
+        collected: cycle.status.collected,
+        sources: cycle.status.sources,
         collectorInvocations: collector?.invocations ?? 0,
       };
     } finally {

@@ -6,7 +6,7 @@ import {
   repeat,
   withTempDir,
 } from '../common.js';
-import { collectionDone, useGeneratedSourcesOnly } from './cloud.js';
+import { quietCycle, useGeneratedSourcesOnly } from './cloud.js';
 
 const CASE = '6 scale';
 const LATENCY_MS: readonly [number, number] = [5, 20];
@@ -28,19 +28,11 @@ async function scaleOnce(count: number): Promise<ScaleRun> {
     const session = await LocalSession.start({ home, demo: { count, latencyMs: LATENCY_MS } });
     try {
       await useGeneratedSourcesOnly(session);
-      let collectMs = 0;
-      const result = await session.cycle({
-        time: TIME,
-        pollMs: 1_000,
-        maxWaitMs: 30 * 60_000,
-        onProgress: (_status, _dead, elapsedMs) => {
-          if (!collectMs && collectionDone(session.cloud)) collectMs = elapsedMs;
-        },
-      });
+      const result = await quietCycle(session, TIME);
       const { status } = result;
       return {
-        totalMs: result.durationMs,
-        collectMs: collectMs || result.durationMs,
+        totalMs: result.totalMs,
+        collectMs: result.collectMs,
         sources: status.sources,
         accounted: status.collected + status.unchanged + status.failed,
         pending: status.pending,
