@@ -10,7 +10,14 @@ import { fanOutCase } from './cases/fanout.js';
 import { parserCase } from './cases/parser.js';
 import { scaleCase } from './cases/scale.js';
 import type { BenchMode, CaseResult } from './common.js';
-import { describeMachine, type FigureRow, renderMachine, renderTable, toRow } from './report.js';
+import {
+  describeMachine,
+  type FigureRow,
+  type Machine,
+  renderMachine,
+  renderTable,
+  toRow,
+} from './report.js';
 
 /** packages/bench/dist -> the repository root. */
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
@@ -39,7 +46,7 @@ async function mergeWithExisting(
     return fresh;
   }
   const order = Object.keys(CASES);
-  const kept = (existing.rows ?? []).filter((row) => !selected.includes(row.case));
+  const kept = (existing.rows ?? []).filter((row) => row.case && !selected.includes(row.case));
   const rows = [...kept, ...fresh.rows].sort(
     (a, b) => order.indexOf(a.case) - order.indexOf(b.case),
   );
@@ -62,7 +69,8 @@ const CASES: Record<string, (mode: BenchMode) => Promise<CaseResult>> = {
   scale: scaleCase,
 };
 
-const USAGE = `Usage: pnpm bench [--quick] [--only case,case] [--out file]
+const USAGE = `Usage: pnpm bench [--quick] [--only case,case] [--out file] [--report]
+  --report  print the table of an existing results file, measuring nothing
 Cases: ${Object.keys(CASES).join(', ')}`;
 
 async function main(argv: string[]): Promise<number> {
@@ -72,6 +80,7 @@ async function main(argv: string[]): Promise<number> {
       quick: { type: 'boolean', default: false },
       only: { type: 'string' },
       out: { type: 'string' },
+      report: { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
     },
   });
@@ -89,6 +98,18 @@ async function main(argv: string[]): Promise<number> {
     }
   }
   const quick = values.quick ?? false;
+  if (values.report) {
+    const file =
+      values.out ?? join(REPO_ROOT, 'bench', 'results', quick ? 'quick.json' : 'latest.json');
+    const saved = JSON.parse(await readFile(file, 'utf8')) as ResultsFile & {
+      date: string;
+      machine: Machine;
+    };
+    process.stdout.write(
+      `Fanout benchmarks from ${file} (${saved.date})\nMachine: ${renderMachine(saved.machine)}\n\n${renderTable(saved.rows)}\n`,
+    );
+    return 0;
+  }
   const mode: BenchMode = { quick, progress: (line) => process.stderr.write(`${line}\n`) };
   const machine = describeMachine();
   const started = Date.now();

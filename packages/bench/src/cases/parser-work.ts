@@ -1,5 +1,5 @@
 import { once } from 'node:events';
-import { createReadStream, createWriteStream } from 'node:fs';
+import { createReadStream, createWriteStream, readFileSync } from 'node:fs';
 import { Writable } from 'node:stream';
 import { gzipSync } from 'node:zlib';
 import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
@@ -73,7 +73,20 @@ export interface WorkResult {
   readonly error?: string;
 }
 
+/**
+ * Peak resident set size of this process image. On Linux `getrusage` (and so
+ * `process.resourceUsage().maxRSS`) keeps the high-water mark from before
+ * `exec`, when the forked child still had its parent's pages: it would report
+ * the harness's RSS. `VmHWM` belongs to the current memory map only.
+ */
 function peakRss(): number {
+  try {
+    const status = readFileSync('/proc/self/status', 'utf8');
+    const kb = /^VmHWM:\s+(\d+) kB$/m.exec(status)?.[1];
+    if (kb !== undefined) return Number(kb) * 1024;
+  } catch {
+    // Not Linux: fall through.
+  }
   return process.resourceUsage().maxRSS * 1024;
 }
 
