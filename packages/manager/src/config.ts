@@ -58,13 +58,17 @@ export const DEFAULTS = {
   collectorConcurrency: topology.collectorConcurrency,
   collectorMaxParallel: topology.functions.collector.reservedConcurrency,
   invocationType: 'Event' as InvocationType,
-  dispatchConcurrency: 8,
+  // Async Invoke answers in milliseconds and Lambda allows far more requests per
+  // second than this; 32 in flight keeps dispatch from waiting on round trips.
+  dispatchConcurrency: 32,
   dispatchMaxAttempts: 6,
   dispatchBaseDelayMs: 200,
   dispatchMaxDelayMs: 10_000,
   maxBatchesPerManager: 100,
   defaultEstimateMs: 2_000,
-  minTasksPerBatch: 10,
+  // Each batch costs an invocation and a batch-result PUT (S3 requests are most of
+  // the bill), so small runs are not spread thinner than this.
+  minTasksPerBatch: 50,
   durationsKept: 5,
   pendingRunsKept: 6,
 } as const;
