@@ -1,5 +1,6 @@
 import { mkdir } from 'node:fs/promises';
 import { createServer } from 'node:net';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import {
@@ -44,6 +45,13 @@ export interface LocalCloudOptions {
   readonly retryDelayScale?: number;
   readonly chaos?: Chaos;
   readonly random?: () => number;
+  /**
+   * Parser workers running at once. In AWS each execution has its own CPU; here
+   * all share this machine's cores, and the parser is CPU-bound, so more workers
+   * than cores only add cold starts. Default: twice the cores, at most the
+   * topology's reserved concurrency.
+   */
+  readonly parserWorkers?: number;
   /** Where the function bundles are; the built dist/ of each package by default. */
   readonly bundles?: Partial<Record<FunctionId, string>>;
 }
@@ -60,6 +68,10 @@ function collectorMargins(override: FunctionOverrides | undefined): Record<strin
     FANOUT_SAFETY_MARGIN_MS: String(Math.max(500, Math.round(timeoutMs * 0.15))),
     FANOUT_HARD_DEADLINE_MS: String(Math.max(250, Math.round(timeoutMs * 0.08))),
   };
+}
+
+function defaultParserWorkers(): number {
+  return Math.max(2, availableParallelism() * 2);
 }
 
 /** The topology with local overrides applied: the same data the Pulumi program reads. */
@@ -154,7 +166,10 @@ export class LocalCloud {
         bundlePath: options.bundles?.[id] ?? bundlePath(id),
         memoryMb: spec.memoryMb,
         timeoutSeconds: spec.timeoutSeconds,
-        reservedConcurrency: spec.reservedConcurrency,
+        reservedConcurrency:
+          id === 'parser' && options.functions?.parser?.reservedConcurrency === undefined
+            ? Math.min(spec.reservedConcurrency, options.parserWorkers ?? defaultParserWorkers())
+            : spec.reservedConcurrency,
         maxRetryAttempts: spec.async.maxRetryAttempts,
         maxEventAgeSeconds: spec.async.maxEventAgeSeconds,
         env: {
