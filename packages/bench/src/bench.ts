@@ -1,4 +1,3 @@
-import { spawnSync } from 'node:child_process';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -180,32 +179,6 @@ async function main(argv: string[]): Promise<number> {
   process.stderr.write(`results written to ${out}\n`);
   return Object.keys(errors).length > 0 ? 1 : 0;
 }
-
-/**
- * s3rver 3.7 encrypts ListObjectsV2 continuation tokens with DES, which OpenSSL 3
- * (Node 17+) only has in its legacy provider: without it, listing more than 1,000
- * keys answers 500 InternalError, and reading the run records of a 2,000-source
- * run fails. The suite therefore runs itself with the legacy provider loaded.
- */
-const LEGACY_PROVIDER = '--openssl-legacy-provider';
-
-function relaunchWithLegacyProvider(): number | undefined {
-  if (process.execArgv.includes(LEGACY_PROVIDER)) return undefined;
-  const child = spawnSync(
-    process.execPath,
-    [
-      ...process.execArgv,
-      LEGACY_PROVIDER,
-      fileURLToPath(import.meta.url),
-      ...process.argv.slice(2),
-    ],
-    { stdio: 'inherit' },
-  );
-  return child.status ?? 1;
-}
-
-const relaunched = relaunchWithLegacyProvider();
-if (relaunched !== undefined) process.exit(relaunched);
 
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
