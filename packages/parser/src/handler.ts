@@ -24,7 +24,6 @@ const UNITS: Record<ParserMetricName, (typeof MetricUnit)[keyof typeof MetricUni
   KeysIgnored: MetricUnit.Count,
 };
 
-// Powertools takes an Error only as the sole extra argument; nest it under `error` otherwise.
 // Errors travel as attributes (`{ error }`), a form Powertools' Logger takes as is.
 const log: Log = logger;
 
