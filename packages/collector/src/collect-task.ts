@@ -54,22 +54,24 @@ export async function collectTask(
     const now = deps.clock.now();
     return { durationMs: Math.max(0, now - startedAt), finishedAt: new Date(now).toISOString() };
   };
+  // Nothing new upstream: no PUT and so no parse, the biggest saving there is.
+  const unchanged = (httpStatus: number, validators: Validators): TaskResult => ({
+    kind: 'done',
+    bytesStored: 0,
+    outcome: {
+      status: 'unchanged',
+      sourceId: source.id,
+      attempts: progress.attempts,
+      httpStatus,
+      validators,
+      ...finish(),
+    },
+  });
   try {
     const fetched = await fetchSource(task, deps, deadline, progress);
     if (fetched.kind === 'not-modified') {
       deps.log.info('source not modified', { sourceId: source.id, httpStatus: fetched.status });
-      return {
-        kind: 'done',
-        bytesStored: 0,
-        outcome: {
-          status: 'unchanged',
-          sourceId: source.id,
-          attempts: progress.attempts,
-          httpStatus: fetched.status,
-          validators: validatorsFrom(fetched.headers, task.previous, undefined),
-          ...finish(),
-        },
-      };
+      return unchanged(fetched.status, validatorsFrom(fetched.headers, task.previous, undefined));
     }
     const first = fetched.pages[0];
     const headers = first?.headers ?? {};
@@ -77,18 +79,7 @@ export async function collectTask(
     const validators = validatorsFrom(headers, task.previous, fetched.sha256);
     if (task.previous?.sha256 === fetched.sha256) {
       deps.log.info('source body unchanged', { sourceId: source.id, sha256: fetched.sha256 });
-      return {
-        kind: 'done',
-        bytesStored: 0,
-        outcome: {
-          status: 'unchanged',
-          sourceId: source.id,
-          attempts: progress.attempts,
-          httpStatus,
-          validators,
-          ...finish(),
-        },
-      };
+      return unchanged(httpStatus, validators);
     }
     const rawKeys: string[] = [];
     let bytes = 0;

@@ -51,16 +51,19 @@ export async function getText(ref: BucketRef, key: string): Promise<string | und
   }
 }
 
+function putJsonCommand(ref: BucketRef, key: string, value: unknown, ifAbsent: boolean) {
+  return new PutObjectCommand({
+    Bucket: ref.bucket,
+    Key: key,
+    Body: JSON.stringify(value),
+    ContentType: 'application/json',
+    ...(ifAbsent ? { IfNoneMatch: '*' } : {}),
+  });
+}
+
 export async function putJson(ref: BucketRef, key: string, value: unknown): Promise<void> {
   try {
-    await ref.s3.send(
-      new PutObjectCommand({
-        Bucket: ref.bucket,
-        Key: key,
-        Body: JSON.stringify(value),
-        ContentType: 'application/json',
-      }),
-    );
+    await ref.s3.send(putJsonCommand(ref, key, value, false));
   } catch (error) {
     throw new StorageError(key, 'PutObject', error);
   }
@@ -77,15 +80,7 @@ export async function putJsonIfAbsent(
   value: unknown,
 ): Promise<boolean> {
   try {
-    await ref.s3.send(
-      new PutObjectCommand({
-        Bucket: ref.bucket,
-        Key: key,
-        Body: JSON.stringify(value),
-        ContentType: 'application/json',
-        IfNoneMatch: '*',
-      }),
-    );
+    await ref.s3.send(putJsonCommand(ref, key, value, true));
     return true;
   } catch (error) {
     if (isConditionalConflict(error)) return false;

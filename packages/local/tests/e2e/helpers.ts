@@ -28,17 +28,8 @@ export async function removeHome(home: string | undefined): Promise<void> {
   if (home) await rm(home, { recursive: true, force: true });
 }
 
-/** A small deterministic generator (mulberry32), so a chaos run rolls the same dice each time. */
-export function seeded(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
+/** The demo's seeded generator, so a chaos run rolls the same dice each time. */
+export { seededRandom as seeded } from '../../src/demo/random.js';
 
 /** Every (source, outcome, result) triple across a run's batch results. */
 export function allOutcomes(
