@@ -183,7 +183,7 @@ describe('fanout CLI against a temporary FANOUT_HOME', () => {
     expect(summary.parsed).toBeGreaterThan(12);
     // Progress goes to stderr, never into the JSON.
     expect(result.stderr).toContain('Starting the local cloud');
-  }, 90_000);
+  }, 300_000);
 
   it('`status` reads the run back from the data folder as complete', async () => {
     const result = await fanout('status');
@@ -198,13 +198,13 @@ describe('fanout CLI against a temporary FANOUT_HOME', () => {
       parsed: summary.parsed,
       quarantined: summary.quarantined,
     });
-  }, 30_000);
+  }, 300_000);
 
   it('`status` of a run that does not exist says so in one line', async () => {
     const result = await fanout('status', '20200101T000000Z');
     expect(result.code).toBe(2);
     expect(expectOneErrorLine(result)).toContain('20200101T000000Z not found');
-  }, 30_000);
+  }, 300_000);
 
   it('`reparse raw/` sends every raw object to the parser again', async () => {
     const result = await fanout('reparse', 'raw/', ...LOCAL_PORTS);
@@ -219,7 +219,7 @@ describe('fanout CLI against a temporary FANOUT_HOME', () => {
       parsed: summary.parsed,
       quarantined: summary.quarantined,
     });
-  }, 60_000);
+  }, 300_000);
 
   it('`reparse` outside raw/ is a usage error', async () => {
     const result = await fanout('reparse', 'parsed/');

@@ -149,7 +149,7 @@ beforeAll(async () => {
   };
   await session.stop();
   session = undefined;
-}, 180_000);
+}, 300_000);
 
 afterAll(async () => {
   await session?.stop();
@@ -237,5 +237,5 @@ describe('a chaos cycle over several hundred sources', () => {
       if (outcome.status === 'ok')
         for (const key of outcome.rawKeys) expect(parsedFor).toContain(key);
     }
-  }, 120_000);
+  }, 300_000);
 });

@@ -51,7 +51,7 @@ beforeAll(async () => {
     demo: { port: 0, count: GENERATED, slowDelayMs: E2E_SLOW_DELAY_MS },
   });
   first = await session.cycle({ time: FIRST, maxWaitMs: 90_000 });
-}, 120_000);
+}, 300_000);
 
 afterAll(async () => {
   await session?.stop();
@@ -156,7 +156,7 @@ describe('the next cycles', () => {
   beforeAll(async () => {
     changed = session.demo.nextCycle().changed;
     second = await session.cycle({ time: SECOND, maxWaitMs: 90_000 });
-  }, 120_000);
+  }, 300_000);
 
   it('writes raw objects only for sources whose content changed', async () => {
     expect(second.runId).not.toBe(first.runId);

@@ -60,7 +60,7 @@ beforeAll(async () => {
   await putRaw(KEY, 'the-right-object', '2026-07-01T10:00:01.000Z');
   await putRaw(NEIGHBOUR, 'the-neighbour', '2026-07-01T10:00:02.000Z');
   await cloud.settled();
-}, 60_000);
+}, 300_000);
 
 afterAll(async () => {
   client?.destroy();

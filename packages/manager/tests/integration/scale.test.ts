@@ -23,7 +23,8 @@ afterAll(async () => {
   await s3.stop();
 });
 
-describe('a 100,000-source run', () => {
+// The largest case in the suite: seconds alone, far longer while turbo runs every package at once.
+describe('a 100,000-source run', { timeout: 600_000 }, () => {
   it('plans 100k sources with the default settings (timing reported, not asserted)', () => {
     const all = sources(SOURCES);
     const config = loadConfig({ FANOUT_BUCKET: 'b', FANOUT_COLLECTOR_FUNCTION: 'c' });

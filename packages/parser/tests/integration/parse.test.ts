@@ -227,7 +227,7 @@ describe('raw object -> parser -> parsed output (s3rver)', () => {
       byteOffset: Buffer.byteLength(lines),
       record: 60_000,
     });
-  }, 30_000);
+  }, 300_000);
 
   it('throws for a storage fault so Lambda retries, without quarantining', async () => {
     const key = await putRaw(s3, sourceId, 'ndjson', '{"a":1}\n');
