@@ -6,6 +6,7 @@ export * from './ids.js';
 export * from './keys.js';
 export * from './limits.js';
 export * from './manifest.js';
+export * from './packs.js';
 export * from './payload.js';
 export * from './records.js';
 export * from './run-status.js';

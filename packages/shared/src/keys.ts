@@ -23,8 +23,28 @@ import { PREFIXES, topology } from './topology.js';
 const RAW_KEY_PATTERN =
   /^raw\/source=([^/]+)\/dt=(\d{4}-\d{2}-\d{2})\/([^/]+)-p(\d{4,})\.([a-z0-9]+)$/;
 
+const PACK_KEY_PATTERN =
+  /^raw\/packs\/dt=(\d{4}-\d{2}-\d{2})\/([^/]+)-(b\d{5,})-h(\d+)\.pack\.ndjson\.gz$/;
+
 export const PARSED_SUFFIX = '.ndjson.gz';
+export const PACK_SUFFIX = '.pack.ndjson.gz';
 export const ERROR_REPORT_SUFFIX = '.error.json';
+export const ENTRY_SUFFIX = '.entry.json';
+
+export interface PackKeyParts {
+  readonly runId: string;
+  /** ISO time the run was scheduled for; its UTC date is the `dt=` partition. */
+  readonly scheduledAt: string;
+  readonly batchId: string;
+  readonly hop: number;
+}
+
+export interface ParsedPackKey {
+  readonly date: string;
+  readonly runId: string;
+  readonly batchId: string;
+  readonly hop: number;
+}
 
 export interface RawKeyParts {
   readonly sourceId: string;
@@ -87,6 +107,36 @@ export function parseRawKey(key: string): ParsedRawKey | undefined {
   return { sourceId, date, runId, page: Number(page), extension };
 }
 
+function pad(page: number): string {
+  return String(page).padStart(4, '0');
+}
+
+/** Where a collector hop stores its pack: a retried hop overwrites it, a continuation has its own. */
+export function rawPackKey(parts: PackKeyParts): string {
+  assertRunId(parts.runId);
+  if (!/^b\d{5,}$/.test(parts.batchId)) throw new KeyLayoutError(parts.batchId, 'invalid batch id');
+  if (!Number.isInteger(parts.hop) || parts.hop < 0) {
+    throw new KeyLayoutError(String(parts.hop), 'hop must be a non-negative integer');
+  }
+  return `${PREFIXES.raw}packs/dt=${partitionDate(parts.scheduledAt)}/${parts.runId}-${parts.batchId}-h${parts.hop}${PACK_SUFFIX}`;
+}
+
+/** The parts of a pack key, or undefined for any other key. */
+export function parsePackKey(key: string): ParsedPackKey | undefined {
+  const match = PACK_KEY_PATTERN.exec(key);
+  if (!match) return undefined;
+  const [, date, runId, batchId, hop] = match;
+  if (date === undefined || runId === undefined || batchId === undefined || hop === undefined) {
+    return undefined;
+  }
+  if (!RUN_ID_PATTERN.test(runId)) return undefined;
+  return { date, runId, batchId, hop: Number(hop) };
+}
+
+export function isPackKey(key: string): boolean {
+  return parsePackKey(key) !== undefined;
+}
+
 export function isRawKey(key: string): boolean {
   return key.startsWith(PREFIXES.raw) && key.length > PREFIXES.raw.length;
 }
@@ -103,9 +153,37 @@ function withoutExtension(path: string): string {
   return dot > slash + 1 ? path.slice(0, dot) : path;
 }
 
-/** Where the parsed records of a raw object go: same partitions, `.ndjson.gz`. */
+/**
+ * Where the parsed records of a raw object go: `parsed/dt=<date>/`, the one partition
+ * Athena prunes by (source and run are columns of every record). A raw object at a key
+ * no collector writes keeps its path below `parsed/`.
+ */
 export function parsedKeyForRaw(key: string): string {
+  const pack = parsePackKey(key);
+  if (pack) {
+    return `${PREFIXES.parsed}dt=${pack.date}/${pack.runId}~${pack.batchId}-h${pack.hop}${PARSED_SUFFIX}`;
+  }
+  const single = parseRawKey(key);
+  if (single) {
+    return `${PREFIXES.parsed}dt=${single.date}/${single.runId}~${single.sourceId}~p${pad(single.page)}${PARSED_SUFFIX}`;
+  }
   return `${PREFIXES.parsed}${withoutExtension(rawRelativePath(key))}${PARSED_SUFFIX}`;
+}
+
+/** Where one bad entry of a pack is copied (the entry line as it was stored). */
+export function quarantineKeyForEntry(packKey: string, sourceId: string, page: number): string {
+  assertSourceId(sourceId);
+  if (!isPackKey(packKey)) throw new KeyLayoutError(packKey, 'not a pack key');
+  return `${quarantineKeyForRaw(packKey)}/${sourceId}-p${pad(page)}${ENTRY_SUFFIX}`;
+}
+
+/** The error report beside a quarantined entry. */
+export function quarantineReportKeyForEntry(
+  packKey: string,
+  sourceId: string,
+  page: number,
+): string {
+  return `${quarantineKeyForEntry(packKey, sourceId, page)}${ERROR_REPORT_SUFFIX}`;
 }
 
 /** Where an unparseable raw object is copied. */
@@ -127,7 +205,10 @@ export function rawKeyForQuarantine(key: string): string {
   const copy = relative.endsWith(ERROR_REPORT_SUFFIX)
     ? relative.slice(0, -ERROR_REPORT_SUFFIX.length)
     : relative;
-  return `${PREFIXES.raw}${copy}`;
+  // An entry's copy sits below its pack's path: the raw object to re-read is the pack.
+  const packEnd = copy.indexOf(`${PACK_SUFFIX}/`);
+  const raw = packEnd === -1 ? copy : copy.slice(0, packEnd + PACK_SUFFIX.length);
+  return `${PREFIXES.raw}${raw}`;
 }
 
 export function runPrefix(runId: string): string {
@@ -155,14 +236,6 @@ export function batchFailureKey(runId: string, batch: string, hop: number): stri
   return `${failuresPrefix(runId)}${batch}-h${hop}.json`;
 }
 
-export function parseOutcomesPrefix(runId: string): string {
-  return `${runPrefix(runId)}parses/`;
-}
-
-export function parseOutcomeKey(runId: string, raw: string): string {
-  return `${parseOutcomesPrefix(runId)}${rawRelativePath(raw)}.json`;
-}
-
 export const INVALID_EVENTS_PREFIX = `${PREFIXES.runs}_invalid/`;
 
 /** Where an event too malformed to name its run is recorded. */
@@ -171,6 +244,10 @@ export function invalidEventKey(at: string, requestId: string): string {
   return `${INVALID_EVENTS_PREFIX}${partitionDate(at)}/${safeId}.json`;
 }
 
+/**
+ * The state snapshot of earlier versions. The state now travels in each run manifest
+ * (one PUT less per run); a manager still reads this key once when no run has it yet.
+ */
 export function sourceStateKey(): string {
   return `${PREFIXES.state}sources.json`;
 }

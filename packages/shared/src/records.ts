@@ -121,7 +121,10 @@ export const TaskOutcomeSchema = z.discriminatedUnion('status', [
     durationMs: z.number().nonnegative(),
     httpStatus: z.number().int(),
     bytes: z.number().int().nonnegative(),
-    /** Raw objects written, one per page. Each must get a parse outcome. */
+    /**
+     * The raw object of each page, in page order: a page in a pack names the pack, so
+     * one key may appear for several pages. Each raw object must get a parse outcome.
+     */
     rawKeys: z.array(z.string()).min(1),
     validators: ValidatorsSchema,
     finishedAt: IsoTime,
@@ -183,37 +186,64 @@ export const ErrorLocationSchema = z
   .strict();
 export type ErrorLocation = z.infer<typeof ErrorLocationSchema>;
 
-export const ParseOutcomeSchema = z.discriminatedUnion('status', [
-  z.object({
-    status: z.literal('ok'),
-    rawKey: z.string(),
-    runId: RunIdSchema,
-    sourceId: SourceIdSchema,
-    format: z.string(),
-    outputKey: z.string(),
-    records: z.number().int().nonnegative(),
-    bytesIn: z.number().int().nonnegative(),
-    bytesOut: z.number().int().nonnegative(),
-    parsedAt: IsoTime,
-  }),
-  z.object({
-    status: z.literal('quarantined'),
-    rawKey: z.string(),
-    runId: RunIdSchema,
-    sourceId: z.string().optional(),
-    format: z.string().optional(),
-    quarantineKey: z.string(),
-    reportKey: z.string(),
-    reason: z.string().min(1),
-    location: ErrorLocationSchema.optional(),
-    parsedAt: IsoTime,
-  }),
-]);
-export type ParseOutcome = z.infer<typeof ParseOutcomeSchema>;
+/**
+ * The parse outcome of one raw object (a pack or a single response), stored as the
+ * metadata of its parsed object: no extra object per parse. Counts are per page (a
+ * pack entry, or a single raw object).
+ */
+export const ParsedObjectOutcomeSchema = z.object({
+  runId: RunIdSchema,
+  rawKey: z.string(),
+  /** Pages the raw object held. */
+  pages: z.number().int().nonnegative(),
+  /** Pages whose records are in the parsed object. */
+  parsed: z.number().int().nonnegative(),
+  /** Pages quarantined on their own (each has a copy and a report under quarantine/). */
+  quarantined: z.number().int().nonnegative(),
+  /** `<sourceId>-p<NNNN>` of the quarantined pages; cut short past what metadata can hold. */
+  quarantinedPages: z.array(z.string()).default([]),
+  records: z.number().int().nonnegative(),
+  bytesIn: z.number().int().nonnegative(),
+  bytesOut: z.number().int().nonnegative(),
+  parsedAt: IsoTime,
+});
+export type ParsedObjectOutcome = z.infer<typeof ParsedObjectOutcomeSchema>;
+
+const OUTCOME_META = 'fanout-outcome';
+/** S3 allows 2 KB of user metadata in all; the outcome keeps well inside it. */
+const OUTCOME_META_MAX_CHARS = 1_600;
+
+/** The parsed object's S3 metadata for an outcome (quarantined page names cut to fit). */
+export function toParsedObjectMetadata(outcome: ParsedObjectOutcome): Record<string, string> {
+  let pages = [...outcome.quarantinedPages];
+  let text = asciiJson({ ...outcome, quarantinedPages: pages });
+  while (text.length > OUTCOME_META_MAX_CHARS && pages.length > 0) {
+    pages = pages.slice(0, Math.floor(pages.length / 2));
+    text = asciiJson({ ...outcome, quarantinedPages: pages });
+  }
+  return { [OUTCOME_META]: text };
+}
+
+/** The outcome in a parsed object's metadata, or undefined when it has none (or a bad one). */
+export function fromParsedObjectMetadata(
+  metadata: Record<string, string> | undefined,
+): ParsedObjectOutcome | undefined {
+  const text = metadata?.[OUTCOME_META];
+  if (text === undefined) return undefined;
+  try {
+    const result = check(ParsedObjectOutcomeSchema, JSON.parse(text));
+    return result.ok ? result.value : undefined;
+  } catch {
+    return undefined;
+  }
+}
 
 /** The error report written beside a quarantined object. */
 export const QuarantineReportSchema = z.object({
   rawKey: z.string(),
+  /** For one entry of a pack: whose page it was. */
+  sourceId: z.string().optional(),
+  page: z.number().int().nonnegative().optional(),
   reason: z.string(),
   errorName: z.string(),
   location: ErrorLocationSchema.optional(),
@@ -221,33 +251,6 @@ export const QuarantineReportSchema = z.object({
   quarantinedAt: IsoTime,
 });
 export type QuarantineReport = z.infer<typeof QuarantineReportSchema>;
-
-export const PlannedBatchSchema = z.object({
-  batchId: BatchIdSchema,
-  sourceIds: z.array(SourceIdSchema).min(1),
-  estimateMs: z.number().nonnegative(),
-  payloadBytes: z.number().int().positive(),
-});
-export type PlannedBatch = z.infer<typeof PlannedBatchSchema>;
-
-/** The run manifest: written before any collector is invoked. */
-export const RunManifestSchema = z.object({
-  runId: RunIdSchema,
-  scheduledAt: IsoTime,
-  trigger: z.enum(['schedule', 'manual']),
-  status: z.enum(['planned', 'dispatched', 'failed']),
-  /** Why a failed run failed (e.g. the manifest is not valid JSON). */
-  reason: z.string().optional(),
-  sourceCount: z.number().int().nonnegative(),
-  batches: z.array(PlannedBatchSchema),
-  /** Manifest entries that did not validate; each counts as a failed task. */
-  invalidSources: z.array(
-    z.object({ index: z.number().int(), id: z.string().optional(), errors: z.array(z.string()) }),
-  ),
-  createdAt: IsoTime,
-  updatedAt: IsoTime,
-});
-export type RunManifest = z.infer<typeof RunManifestSchema>;
 
 export const SourceStateSchema = z.object({
   validators: ValidatorsSchema.default({}),
@@ -274,3 +277,40 @@ export const StateSnapshotSchema = z.object({
   updatedAt: IsoTime.optional(),
 });
 export type StateSnapshot = z.infer<typeof StateSnapshotSchema>;
+
+export const PlannedBatchSchema = z.object({
+  batchId: BatchIdSchema,
+  sourceIds: z.array(SourceIdSchema).min(1),
+  estimateMs: z.number().nonnegative(),
+  payloadBytes: z.number().int().positive(),
+});
+export type PlannedBatch = z.infer<typeof PlannedBatchSchema>;
+
+/** The run manifest: written before any collector is invoked. */
+export const RunManifestSchema = z.object({
+  runId: RunIdSchema,
+  scheduledAt: IsoTime,
+  trigger: z.enum(['schedule', 'manual']),
+  status: z.enum(['planned', 'dispatched', 'failed']),
+  /** Why a failed run failed (e.g. the manifest is not valid JSON). */
+  reason: z.string().optional(),
+  /**
+   * The manager invocation that planned the run. A Lambda retry of that invocation keeps
+   * its request id and continues the run; another delivery of the same schedule is a duplicate.
+   */
+  plannedBy: z.string().optional(),
+  sourceCount: z.number().int().nonnegative(),
+  batches: z.array(PlannedBatchSchema),
+  /** Manifest entries that did not validate; each counts as a failed task. */
+  invalidSources: z.array(
+    z.object({ index: z.number().int(), id: z.string().optional(), errors: z.array(z.string()) }),
+  ),
+  createdAt: IsoTime,
+  updatedAt: IsoTime,
+  /**
+   * The per-source state the run was planned with (earlier runs' outcomes merged):
+   * the next run reads it from here, so no separate state object is written per run.
+   */
+  state: StateSnapshotSchema.optional(),
+});
+export type RunManifest = z.infer<typeof RunManifestSchema>;

@@ -1,10 +1,19 @@
 import type {
   BatchFailure,
   BatchResult,
-  ParseOutcome,
+  ParsedObjectOutcome,
   RunManifest,
   TaskOutcome,
 } from './records.js';
+
+/**
+ * What became of one raw object (a pack or a single response): parsed (its parsed
+ * object's metadata, which may count pages quarantined on their own) or quarantined
+ * whole (an error report beside its copy).
+ */
+export type RawObjectOutcome =
+  | { readonly status: 'parsed'; readonly outcome: ParsedObjectOutcome }
+  | { readonly status: 'quarantined'; readonly reason: string };
 
 export interface RunStatus {
   readonly runId: string;
@@ -19,10 +28,15 @@ export interface RunStatus {
   readonly failed: number;
   /** Planned tasks with no outcome yet. */
   readonly pending: number;
+  /** Raw objects (packs and single responses) the run's outcomes name. */
   readonly rawObjects: number;
+  /** Response pages stored (entries of packs, single raw objects). */
+  readonly pages: number;
+  /** Pages parsed into records. */
   readonly parsed: number;
+  /** Pages quarantined, alone or with their whole raw object. */
   readonly quarantined: number;
-  /** Raw objects with no parse outcome yet. */
+  /** Pages whose raw object has no parse outcome yet. */
   readonly unparsed: number;
   readonly batches: number;
   readonly failedBatches: number;
@@ -34,7 +48,8 @@ export interface RunRecords {
   readonly manifest: RunManifest | undefined;
   readonly results: readonly BatchResult[];
   readonly failures: readonly BatchFailure[];
-  readonly parses: readonly ParseOutcome[];
+  /** Outcomes by raw key; a raw key with no entry is not parsed yet. */
+  readonly rawOutcomes: ReadonlyMap<string, RawObjectOutcome>;
 }
 
 /** The latest outcome per source: a retry or continuation supersedes what it redid. */
@@ -58,7 +73,7 @@ export function finalOutcomes(results: readonly BatchResult[]): Map<string, Task
  * locally and against a real bucket.
  */
 export function computeRunStatus(runId: string, records: RunRecords): RunStatus {
-  const { manifest, results, failures, parses } = records;
+  const { manifest, results, failures, rawOutcomes } = records;
   const planned = manifest?.batches.flatMap((batch) => batch.sourceIds) ?? [];
   const outcomes = finalOutcomes(results);
   const failedBySource = new Set(failures.flatMap((failure) => failure.sourceIds));
@@ -67,7 +82,8 @@ export function computeRunStatus(runId: string, records: RunRecords): RunStatus 
   let unchanged = 0;
   let failed = manifest?.invalidSources.length ?? 0;
   const pendingSourceIds: string[] = [];
-  const rawKeys = new Set<string>();
+  /** Pages per raw key: a pack holds the pages of many sources. */
+  const pagesByKey = new Map<string, number>();
   for (const sourceId of planned) {
     const outcome = outcomes.get(sourceId);
     if (!outcome) {
@@ -77,20 +93,29 @@ export function computeRunStatus(runId: string, records: RunRecords): RunStatus 
     }
     if (outcome.status === 'ok') {
       collected += 1;
-      for (const key of outcome.rawKeys) rawKeys.add(key);
+      for (const key of outcome.rawKeys) pagesByKey.set(key, (pagesByKey.get(key) ?? 0) + 1);
     } else if (outcome.status === 'unchanged') unchanged += 1;
     else failed += 1;
   }
 
-  const parseByKey = new Map(parses.map((parse) => [parse.rawKey, parse]));
+  let pages = 0;
   let parsed = 0;
   let quarantined = 0;
+  let unparsed = 0;
   const unparsedKeys: string[] = [];
-  for (const key of rawKeys) {
-    const parse = parseByKey.get(key);
-    if (!parse) unparsedKeys.push(key);
-    else if (parse.status === 'ok') parsed += 1;
-    else quarantined += 1;
+  for (const [key, count] of pagesByKey) {
+    pages += count;
+    const raw = rawOutcomes.get(key);
+    if (!raw) {
+      unparsed += count;
+      unparsedKeys.push(key);
+    } else if (raw.status === 'quarantined') {
+      quarantined += count;
+    } else {
+      // The parser counted the pack's pages itself; the run's outcomes name the same pages.
+      parsed += Math.min(count, raw.outcome.parsed);
+      quarantined += Math.max(0, count - raw.outcome.parsed);
+    }
   }
 
   const runState = manifest?.status ?? 'unknown';
@@ -106,10 +131,11 @@ export function computeRunStatus(runId: string, records: RunRecords): RunStatus 
     unchanged,
     failed,
     pending: pendingSourceIds.length,
-    rawObjects: rawKeys.size,
+    rawObjects: pagesByKey.size,
+    pages,
     parsed,
     quarantined,
-    unparsed: unparsedKeys.length,
+    unparsed,
     batches: manifest?.batches.length ?? 0,
     failedBatches: new Set(failures.map((failure) => failure.batchId ?? failure.recordedAt)).size,
     pendingSourceIds,

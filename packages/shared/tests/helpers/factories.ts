@@ -2,8 +2,9 @@ import type {
   BatchFailure,
   BatchResult,
   CollectorPayloadInput,
-  ParseOutcome,
+  ParsedObjectOutcome,
   RawObjectMetadata,
+  RawObjectOutcome,
   RunManifest,
   SourceInput,
   TaskOutcome,
@@ -121,7 +122,6 @@ export function rawKeyOf(sourceId: string, page = 0): string {
 type OkOutcome = Extract<TaskOutcome, { status: 'ok' }>;
 type UnchangedOutcome = Extract<TaskOutcome, { status: 'unchanged' }>;
 type FailedOutcome = Extract<TaskOutcome, { status: 'failed' }>;
-type QuarantinedParse = Extract<ParseOutcome, { status: 'quarantined' }>;
 
 export function okOutcome(sourceId: string, overrides: Partial<OkOutcome> = {}): OkOutcome {
   return {
@@ -193,32 +193,37 @@ export function aBatchFailure(
   };
 }
 
-export function parsedOk(rawKey: string): ParseOutcome {
+/** The parse outcome a parser stores on the parsed object of `rawKey`. */
+export function aParsedObjectOutcome(
+  rawKey: string,
+  overrides: Partial<ParsedObjectOutcome> = {},
+): ParsedObjectOutcome {
   return {
-    status: 'ok',
-    rawKey,
     runId: RUN_ID,
-    sourceId: 'weather-api',
-    format: 'json',
-    outputKey: rawKey.replace(/^raw\//, 'parsed/').replace(/\.json$/, '.ndjson.gz'),
+    rawKey,
+    pages: 1,
+    parsed: 1,
+    quarantined: 0,
+    quarantinedPages: [],
     records: 12,
     bytesIn: 2_048,
     bytesOut: 512,
     parsedAt: FINISHED_AT,
+    ...overrides,
   };
 }
 
-export function parsedQuarantined(rawKey: string): QuarantinedParse {
-  return {
-    status: 'quarantined',
-    rawKey,
-    runId: RUN_ID,
-    quarantineKey: rawKey.replace(/^raw\//, 'quarantine/'),
-    reportKey: `${rawKey.replace(/^raw\//, 'quarantine/')}.error.json`,
-    reason: 'Unexpected token } in JSON',
-    location: { line: 3, byteOffset: 120 },
-    parsedAt: FINISHED_AT,
-  };
+/** A raw object parsed in full: `[rawKey, outcome]` for `RunRecords.rawOutcomes`. */
+export function parsedOk(
+  rawKey: string,
+  overrides: Partial<ParsedObjectOutcome> = {},
+): [string, RawObjectOutcome] {
+  return [rawKey, { status: 'parsed', outcome: aParsedObjectOutcome(rawKey, overrides) }];
+}
+
+/** A raw object quarantined whole. */
+export function parsedQuarantined(rawKey: string): [string, RawObjectOutcome] {
+  return [rawKey, { status: 'quarantined', reason: 'Unexpected token } in JSON' }];
 }
 
 /** A run manifest planning one batch per list of source ids. */

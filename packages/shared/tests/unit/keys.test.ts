@@ -6,18 +6,22 @@ import {
   encodeS3EventKey,
   INVALID_EVENTS_PREFIX,
   invalidEventKey,
+  isPackKey,
   isRawKey,
   KeyLayoutError,
   manifestKey,
   PREFIXES,
   parsedKeyForRaw,
-  parseOutcomeKey,
+  parsePackKey,
   parseRawKey,
+  quarantineKeyForEntry,
   quarantineKeyForRaw,
+  quarantineReportKeyForEntry,
   quarantineReportKeyForRaw,
   type RawKeyParts,
   rawKey,
   rawKeyForQuarantine,
+  rawPackKey,
   rawRelativePath,
   runManifestKey,
   runPrefix,
@@ -130,10 +134,16 @@ describe('rawKey and parseRawKey', () => {
 });
 
 describe('keys derived from a raw key', () => {
-  it('puts parsed output in the same partitions, as gzip NDJSON', () => {
+  it('puts parsed output in the date partition Athena prunes by, as gzip NDJSON', () => {
     expect(parsedKeyForRaw(RAW)).toBe(
-      'parsed/source=weather-api/dt=2026-11-25/20261125T131000Z-p0000.ndjson.gz',
+      'parsed/dt=2026-11-25/20261125T131000Z~weather-api~p0000.ndjson.gz',
     );
+  });
+
+  it('gives ids that read alike different parsed names (no id contains ~)', () => {
+    const first = parsedKeyForRaw('raw/source=b-c/dt=2026-11-25/a-p0000.json');
+    const second = parsedKeyForRaw('raw/source=c/dt=2026-11-25/a-b-p0000.json');
+    expect(first).not.toBe(second);
   });
 
   it('replaces only the last extension, and keeps a key without one', () => {
@@ -172,7 +182,6 @@ describe('keys derived from a raw key', () => {
       parsedKeyForRaw(RAW),
       quarantineKeyForRaw(RAW),
       quarantineReportKeyForRaw(RAW),
-      parseOutcomeKey(RUN_ID, RAW),
     ];
 
     // Assess
@@ -207,9 +216,6 @@ describe('run records and state keys', () => {
     expect(runManifestKey(RUN_ID)).toBe(`runs/${RUN_ID}/run.json`);
     expect(batchResultKey(RUN_ID, 'b00003', 2)).toBe(`runs/${RUN_ID}/results/b00003-h2.json`);
     expect(batchFailureKey(RUN_ID, 'b00003', 0)).toBe(`runs/${RUN_ID}/failures/b00003-h0.json`);
-    expect(parseOutcomeKey(RUN_ID, RAW)).toBe(
-      `runs/${RUN_ID}/parses/source=weather-api/dt=2026-11-25/20261125T131000Z-p0000.json.json`,
-    );
   });
 
   it('gives each hop of a batch its own result key, and repeats of a hop the same one', () => {
@@ -221,7 +227,6 @@ describe('run records and state keys', () => {
     expect(() => runManifestKey(runId)).toThrow(KeyLayoutError);
     expect(() => batchResultKey(runId, 'b00000', 0)).toThrow(KeyLayoutError);
     expect(() => batchFailureKey(runId, 'b00000', 0)).toThrow(KeyLayoutError);
-    expect(() => parseOutcomeKey(runId, RAW)).toThrow(KeyLayoutError);
   });
 
   it('records a malformed event by date and a sanitized request id', () => {
@@ -287,5 +292,57 @@ describe('S3 event key encoding', () => {
     // Assess
     expect(act).toThrow(KeyLayoutError);
     expect(act).toThrow(`S3 event key is not valid URL encoding: ${JSON.stringify(encoded)}`);
+  });
+});
+
+describe('pack keys', () => {
+  const PACK = rawPackKey({
+    runId: RUN_ID,
+    scheduledAt: '2026-11-25T23:59:59.999-02:00',
+    batchId: 'b00003',
+    hop: 2,
+  });
+
+  it("lays out a hop's pack under raw/packs/ by the UTC date of the schedule", () => {
+    expect(PACK).toBe(`raw/packs/dt=2026-11-26/${RUN_ID}-b00003-h2.pack.ndjson.gz`);
+    expect(isRawKey(PACK)).toBe(true);
+    expect(parseRawKey(PACK)).toBeUndefined();
+  });
+
+  it('reads the parts back, with run ids that contain dashes', () => {
+    expect(parsePackKey(PACK)).toEqual({
+      date: '2026-11-26',
+      runId: RUN_ID,
+      batchId: 'b00003',
+      hop: 2,
+    });
+    const manual = rawPackKey({
+      runId: 'manual-b00001-h1',
+      scheduledAt: '2026-11-25T10:00:00Z',
+      batchId: 'b00000',
+      hop: 0,
+    });
+    expect(parsePackKey(manual)).toMatchObject({ runId: 'manual-b00001-h1', batchId: 'b00000' });
+    expect(isPackKey(RAW)).toBe(false);
+  });
+
+  it('derives the parsed key and entry quarantine keys, and maps an entry back to its pack', () => {
+    expect(parsedKeyForRaw(PACK)).toBe(`parsed/dt=2026-11-26/${RUN_ID}~b00003-h2.ndjson.gz`);
+    const entry = quarantineKeyForEntry(PACK, 'weather-api', 1);
+    expect(entry).toBe(
+      `quarantine/packs/dt=2026-11-26/${RUN_ID}-b00003-h2.pack.ndjson.gz/weather-api-p0001.entry.json`,
+    );
+    expect(quarantineReportKeyForEntry(PACK, 'weather-api', 1)).toBe(`${entry}.error.json`);
+    expect(rawKeyForQuarantine(entry)).toBe(PACK);
+    expect(rawKeyForQuarantine(`${entry}.error.json`)).toBe(PACK);
+    expect(rawKeyForQuarantine(quarantineReportKeyForRaw(PACK))).toBe(PACK);
+  });
+
+  it('refuses bad parts', () => {
+    const parts = { runId: RUN_ID, scheduledAt: '2026-11-25T10:00:00Z', batchId: 'b00001', hop: 0 };
+    expect(() => rawPackKey({ ...parts, batchId: 'x1' })).toThrow(KeyLayoutError);
+    expect(() => rawPackKey({ ...parts, hop: -1 })).toThrow(KeyLayoutError);
+    expect(() => rawPackKey({ ...parts, runId: 'a/b' })).toThrow(KeyLayoutError);
+    expect(() => quarantineKeyForEntry(RAW, 'a', 0)).toThrow(KeyLayoutError);
   });
 });

@@ -4,23 +4,24 @@ import {
   BatchResultSchema,
   ContractValidationError,
   check,
+  fromParsedObjectMetadata,
   fromS3Metadata,
-  ParseOutcomeSchema,
+  ParsedObjectOutcomeSchema,
   QuarantineReportSchema,
   RawObjectMetadataSchema,
   RunManifestSchema,
   StateSnapshotSchema,
   TaskOutcomeSchema,
+  toParsedObjectMetadata,
   toS3Metadata,
 } from '../../src/index.js';
 import {
   aBatchFailure,
   aBatchResult,
+  aParsedObjectOutcome,
   aRunManifest,
   failedOutcome,
   okOutcome,
-  parsedOk,
-  parsedQuarantined,
   RUN_ID,
   rawKeyOf,
   rawMetadata,
@@ -241,38 +242,60 @@ describe('BatchResultSchema and BatchFailureSchema', () => {
   });
 });
 
-describe('ParseOutcomeSchema and QuarantineReportSchema', () => {
-  it('accepts parsed and quarantined outcomes', () => {
-    expect(check(ParseOutcomeSchema, parsedOk(rawKeyOf('a'))).ok).toBe(true);
-    expect(check(ParseOutcomeSchema, parsedQuarantined(rawKeyOf('a'))).ok).toBe(true);
-  });
-
-  it('requires the quarantine keys of a quarantined outcome', () => {
+describe('parsed object outcome (parsed object metadata) and QuarantineReportSchema', () => {
+  it('round-trips through S3 metadata as one ASCII value', () => {
     // Prepare
-    const { quarantineKey: _, ...outcome } = parsedQuarantined(rawKeyOf('a'));
+    const outcome = aParsedObjectOutcome(rawKeyOf('a'), {
+      pages: 3,
+      parsed: 2,
+      quarantined: 1,
+      quarantinedPages: ['caf\u00e9-p0000'],
+    });
 
     // Act
-    const checked = check(ParseOutcomeSchema, outcome);
+    const metadata = toParsedObjectMetadata(outcome);
 
     // Assess
-    expect(checked).toEqual({
-      ok: false,
-      issues: ['quarantineKey: Invalid input: expected string, received undefined, got nothing'],
-    });
+    expect(Object.keys(metadata)).toEqual(['fanout-outcome']);
+    expect(metadata['fanout-outcome']).toMatch(/^[\x20-\x7e]+$/);
+    expect(fromParsedObjectMetadata(metadata)).toEqual(outcome);
   });
 
-  it('rejects an error location with a zero line', () => {
+  it('cuts the quarantined page names short rather than exceed what S3 metadata holds', () => {
     // Prepare
-    const outcome = { ...parsedQuarantined(rawKeyOf('a')), location: { line: 0 } };
+    const names = Array.from({ length: 200 }, (_, i) => `source-number-${i}-p0000`);
+    const outcome = aParsedObjectOutcome(rawKeyOf('a'), {
+      pages: 200,
+      parsed: 0,
+      quarantined: 200,
+      quarantinedPages: names,
+    });
 
     // Act
-    const checked = check(ParseOutcomeSchema, outcome);
+    const metadata = toParsedObjectMetadata(outcome);
+    const back = fromParsedObjectMetadata(metadata);
 
     // Assess
-    expect(checked).toEqual({
-      ok: false,
-      issues: ['location.line: Too small: expected number to be >0, got 0'],
+    expect(metadata['fanout-outcome']?.length).toBeLessThanOrEqual(1_600);
+    expect(back?.quarantined).toBe(200);
+    expect(back?.quarantinedPages.length).toBeGreaterThan(0);
+    expect(back?.quarantinedPages.length).toBeLessThan(200);
+    expect(names.slice(0, back?.quarantinedPages.length)).toEqual(back?.quarantinedPages);
+  });
+
+  it('reads no outcome from metadata without one, or with a bad one', () => {
+    expect(fromParsedObjectMetadata(undefined)).toBeUndefined();
+    expect(fromParsedObjectMetadata({ 'run-id': RUN_ID })).toBeUndefined();
+    expect(fromParsedObjectMetadata({ 'fanout-outcome': '{"runId":' })).toBeUndefined();
+    expect(fromParsedObjectMetadata({ 'fanout-outcome': '{"runId":"r"}' })).toBeUndefined();
+  });
+
+  it('requires whole non-negative page counts', () => {
+    const checked = check(ParsedObjectOutcomeSchema, {
+      ...aParsedObjectOutcome(rawKeyOf('a')),
+      parsed: -1,
     });
+    expect(checked.ok).toBe(false);
   });
 
   it('accepts a quarantine report and defaults its metadata', () => {

@@ -14,7 +14,7 @@ import {
 } from '../helpers/factories.js';
 
 function records(overrides: Partial<RunRecords>): RunRecords {
-  return { manifest: undefined, results: [], failures: [], parses: [], ...overrides };
+  return { manifest: undefined, results: [], failures: [], rawOutcomes: new Map(), ...overrides };
 }
 
 describe('computeRunStatus', () => {
@@ -29,7 +29,7 @@ describe('computeRunStatus', () => {
         aBatchResult([okOutcome('a'), unchangedOutcome('b')]),
         aBatchResult([okOutcome('c'), failedOutcome('d')], { batchId: 'b00001' }),
       ],
-      parses: [parsedOk(rawKeyOf('a')), parsedQuarantined(rawKeyOf('c'))],
+      rawOutcomes: new Map([parsedOk(rawKeyOf('a')), parsedQuarantined(rawKeyOf('c'))]),
     });
 
     // Act
@@ -46,6 +46,7 @@ describe('computeRunStatus', () => {
       failed: 1,
       pending: 0,
       rawObjects: 2,
+      pages: 2,
       parsed: 1,
       quarantined: 1,
       unparsed: 0,
@@ -76,7 +77,7 @@ describe('computeRunStatus', () => {
     const input = records({
       manifest: aRunManifest([['a']]),
       results: [aBatchResult([okOutcome('a', { rawKeys: [rawKeyOf('a'), secondPage] })])],
-      parses: [parsedOk(rawKeyOf('a'))],
+      rawOutcomes: new Map([parsedOk(rawKeyOf('a'))]),
     });
 
     // Act
@@ -97,7 +98,7 @@ describe('computeRunStatus', () => {
     const input = records({
       manifest: aRunManifest([['a']]),
       results: [aBatchResult([unchangedOutcome('a')])],
-      parses: [parsedOk(rawKeyOf('elsewhere'))],
+      rawOutcomes: new Map([parsedOk(rawKeyOf('elsewhere'))]),
     });
 
     // Act
@@ -187,7 +188,7 @@ describe('computeRunStatus', () => {
         aBatchResult([okOutcome('a', { finishedAt: '2026-11-25T13:14:00.000Z' })], { hop: 1 }),
         aBatchResult([failedOutcome('a', '2026-11-25T13:11:00.000Z')]),
       ],
-      parses: [parsedOk(rawKeyOf('a'))],
+      rawOutcomes: new Map([parsedOk(rawKeyOf('a'))]),
     });
 
     // Act
