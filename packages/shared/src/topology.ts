@@ -155,6 +155,8 @@ export const ENV = {
   collectorTimeoutMs: 'FANOUT_COLLECTOR_TIMEOUT_MS',
   collectorConcurrency: 'FANOUT_COLLECTOR_CONCURRENCY',
   collectorMaxParallel: 'FANOUT_COLLECTOR_MAX_PARALLEL',
+  /** The stack's schedule expression: the manager finds the previous run's id from it. */
+  schedule: 'FANOUT_SCHEDULE',
   serviceName: 'POWERTOOLS_SERVICE_NAME',
   metricsNamespace: 'POWERTOOLS_METRICS_NAMESPACE',
   logLevel: 'POWERTOOLS_LOG_LEVEL',
@@ -192,6 +194,7 @@ export function functionEnvironment(
         [ENV.collectorTimeoutMs]: String(collector.timeoutSeconds * 1000),
         [ENV.collectorMaxParallel]: String(collector.reservedConcurrency),
         [ENV.collectorConcurrency]: String(topo.collectorConcurrency),
+        [ENV.schedule]: topo.schedule.expression,
       };
     case 'collector':
       return {
