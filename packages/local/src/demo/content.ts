@@ -1,3 +1,5 @@
+import { seededRandom } from './random.js';
+
 /**
  * The bodies the demo sources serve. Each is a pure function of the source's
  * content version, so a body (and its ETag) changes only when the version does.
@@ -140,19 +142,47 @@ export function malformedJson(): string {
   return '{"items": [{"id": 1, "name": "complete"}, {"id": 2, "name": "cut off';
 }
 
-/** A small JSON document of about `bodyBytes` bytes (exactly, when that is above its minimum). */
+const WORDS = (
+  'alpha amber anchor apple arrow aspen atlas autumn basin beacon berry birch blade bloom bolt ' +
+  'breeze bridge brook cable canyon carbon cedar chalk cliff cloud cobalt comet copper coral ' +
+  'crane crest crystal delta desert dune eagle echo ember falcon fern field flint forest frost ' +
+  'garnet glacier granite harbor hazel heron horizon island ivory jade juniper lagoon lantern ' +
+  'laurel lemon linen lotus maple marble meadow mesa meteor mint mist moss nectar north oak ' +
+  'ocean olive onyx orbit orchid pearl pebble pepper pine planet plum prairie quartz radar ' +
+  'raven reef ridge river robin saffron sage salt sand shadow silver slate sparrow spruce ' +
+  'stone storm summit sun thistle thunder tide timber topaz tulip valley velvet willow wind'
+).split(' ');
+
+/**
+ * A JSON listing of about `bodyBytes` bytes (exactly, when that is above its minimum),
+ * made of item records with seeded words and numbers, so it compresses about as well
+ * as a real API response (several times, not a thousand times as repeated padding would):
+ * the cost benchmark's storage figure depends on it.
+ */
 export function generatedDocument(index: number, version: number, bodyBytes: number): string {
-  const base = {
-    id: generatedSourceId(index),
-    version,
-    items: [
-      { n: 1, value: (index * 31 + version * 7) % 1000 },
-      { n: 2, value: (index * 17 + version * 13) % 1000 },
-    ],
-    padding: '',
-  };
-  const minimum = Buffer.byteLength(JSON.stringify(base));
-  return JSON.stringify({ ...base, padding: 'x'.repeat(Math.max(0, bodyBytes - minimum)) });
+  const random = seededRandom((index * 7_919 + version * 104_729) >>> 0);
+  const word = () => WORDS[Math.floor(random() * WORDS.length)] ?? 'stone';
+  const base = { id: generatedSourceId(index), version, items: [] as unknown[], padding: '' };
+  let size = Buffer.byteLength(JSON.stringify(base));
+  for (let n = 1; ; n += 1) {
+    const item = {
+      n,
+      sku: `${word().slice(0, 3).toUpperCase()}-${Math.floor(random() * 100_000)}`,
+      name: `${word()} ${word()} ${word()}`,
+      price: Math.round(random() * 100_000) / 100,
+      stock: Math.floor(random() * 500),
+      updatedAt: isoAt(Math.floor(random() * 8_760)),
+      tags: [word(), word()],
+    };
+    const itemBytes = Buffer.byteLength(JSON.stringify(item)) + 1;
+    if (size + itemBytes > bodyBytes) break;
+    base.items.push(item);
+    size += itemBytes;
+  }
+  size = Buffer.byteLength(JSON.stringify(base));
+  let padding = '';
+  while (padding.length < bodyBytes - size) padding += `${word()} `;
+  return JSON.stringify({ ...base, padding: padding.slice(0, Math.max(0, bodyBytes - size)) });
 }
 
 export function generatedSourceId(index: number): string {

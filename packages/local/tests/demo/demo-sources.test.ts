@@ -1,5 +1,7 @@
+import { gzipSync } from 'node:zlib';
 import { parseManifest } from '@fanout/shared';
 import { afterEach, describe, expect, it } from 'vitest';
+import { generatedDocument } from '../../src/demo/content.js';
 import {
   type DemoSources,
   type DemoSourcesOptions,
@@ -127,12 +129,26 @@ describe('demo endpoints', () => {
 
     expect(response.status).toBe(200);
     expect(Buffer.byteLength(text)).toBe(700);
-    expect(JSON.parse(text)).toMatchObject({
-      id: 'gen-00002',
-      version: 0,
-      items: [{ n: 1 }, { n: 2 }],
-    });
+    const document = JSON.parse(text) as { id: string; version: number; items: { n: number }[] };
+    expect(document).toMatchObject({ id: 'gen-00002', version: 0 });
+    expect(document.items.map((item) => item.n)).toEqual(
+      Array.from({ length: document.items.length }, (_, i) => i + 1),
+    );
+    expect(document.items.length).toBeGreaterThanOrEqual(2);
     expect(missing.status).toBe(404);
+  });
+
+  it('fills generated documents with records that compress like real API responses', () => {
+    // Act
+    const body = generatedDocument(7, 3, 50 * 1024);
+    const ratio = body.length / gzipSync(body).length;
+
+    // Assess: several times smaller, far from the thousandfold of repeated padding.
+    expect(Buffer.byteLength(body)).toBe(50 * 1024);
+    expect(ratio).toBeGreaterThan(2);
+    expect(ratio).toBeLessThan(12);
+    expect(generatedDocument(7, 3, 50 * 1024)).toBe(body);
+    expect(generatedDocument(7, 4, 50 * 1024)).not.toBe(body);
   });
 
   it('answers the flaky source with 503 and Retry-After for the first requests of each cycle', async () => {
