@@ -16,6 +16,8 @@ import {
   perSourceUsage,
   RUNS_PER_MONTH,
   type RunUsage,
+  S3_GET_TIER,
+  S3_PUT_TIER,
 } from '../cost.js';
 import type { Figure } from '../report.js';
 import { useGeneratedSourcesOnly } from './cloud.js';
@@ -24,6 +26,8 @@ const CASE = '5 cost';
 /** The reference workload of the issue. */
 const WORKLOAD = { sources: 100, latencyMs: 300, bodyBytes: 50 * 1024, changeRate: 0.2 } as const;
 const TARGET_USD = 0.1;
+/** PUT, COPY, POST and LIST requests of one steady-state cycle: the issue's request budget. */
+const TARGET_PUT_TIER_PER_CYCLE = 3;
 const ORIGINAL_USD = 0.8;
 const FIRST = new Date('2026-06-01T00:00:00Z');
 const SECOND = new Date('2026-06-01T00:10:00Z');
@@ -154,6 +158,32 @@ function costFigures(label: string, costs: MonthlyCost[], target: boolean): Figu
   ];
 }
 
+function sumOf(requests: Readonly<Record<string, number>>, ops: readonly string[]): number {
+  return ops.reduce((sum, op) => sum + (requests[op] ?? 0), 0);
+}
+
+/** The second cycle's S3 requests by kind, so a change in the count shows where it came from. */
+function requestFigures(runs: readonly Measured[]): Figure[] {
+  const kinds = [...S3_PUT_TIER, ...S3_GET_TIER];
+  return [
+    {
+      caseId: CASE,
+      metric: 'S3 PUT-class requests per cycle',
+      unit: '',
+      samples: runs.map((r) => sumOf(r.usage.s3Requests, S3_PUT_TIER)),
+      target: { op: '<=' as const, value: TARGET_PUT_TIER_PER_CYCLE },
+    },
+    ...kinds
+      .filter((kind) => runs.some((r) => (r.usage.s3Requests[kind] ?? 0) > 0))
+      .map((kind) => ({
+        caseId: CASE,
+        metric: `S3 ${kind} requests per cycle`,
+        unit: '',
+        samples: runs.map((r) => r.usage.s3Requests[kind] ?? 0),
+      })),
+  ];
+}
+
 export async function costCase(mode: BenchMode): Promise<CaseResult> {
   const retried: RetriedFailure[] = [];
   const reps = mode.quick ? 1 : 3;
@@ -163,6 +193,7 @@ export async function costCase(mode: BenchMode): Promise<CaseResult> {
   const perSource = runs.map((r) => monthlyCost(r.perSource));
   return {
     figures: [
+      ...requestFigures(runs),
       ...costFigures('batched', batched, true),
       ...costFigures('1 source/invocation', perSource, false),
       {
