@@ -31,6 +31,12 @@ export {
   nodeHttpTransport,
 } from './http.js';
 export { type InvalidPayloadDeps, recordInvalidPayload } from './invalid.js';
+export {
+  type FinishedPack,
+  PackWriter,
+  type PackWriterOptions,
+  worstCaseDeflatedBytes,
+} from './pack.js';
 export { runPool } from './pool.js';
 export { isRetryableStatus, parseRetryAfter, retryDelayMs } from './retry.js';
 export { type HandlerDeps, type HandlerOutcome, handleCollectorEvent, realSleep } from './run.js';
@@ -43,4 +49,4 @@ export {
   resolveGuarded,
   systemLookup,
 } from './ssrf.js';
-export { putJson, storeRawPage } from './store.js';
+export { putJson, storePack, storeRawPage } from './store.js';
