@@ -35,6 +35,8 @@ const CSV_BODY = 'id,name\n1,a\n2,b\n';
 /** Windows-1252 text: not valid UTF-8, so it travels in the pack as base64. */
 const LATIN1_BODY = Buffer.from('id;name\n1;caf\xe9 \x93quoted\x94\r\n', 'latin1');
 const NOISE_BYTES = 40 * 1024;
+/** Just under the default packEntryMaxBytes (1 MiB), incompressible. */
+const MB_BODY_BYTES = 1_000_000;
 const sha = (data: string | Buffer) => createHash('sha256').update(data).digest('hex');
 const packKey = (batchId: string, hop = 0) =>
   rawPackKey({ runId: RUN_ID, scheduledAt: SCHEDULED_AT, batchId, hop });
@@ -58,6 +60,11 @@ describe('collector against s3rver and a local HTTP server', () => {
         }
         res.writeHead(200, { 'content-type': 'application/json', etag: '"new"' });
         res.end(JSON.stringify({ path: url.pathname, values: [1, 2, 3] }));
+        return;
+      }
+      if (url.pathname.startsWith('/mb/')) {
+        res.writeHead(200, { 'content-type': 'application/octet-stream' });
+        res.end(noise(MB_BODY_BYTES, Number(url.pathname.slice('/mb/'.length))));
         return;
       }
       if (url.pathname.startsWith('/noise/')) {
@@ -399,6 +406,47 @@ describe('collector against s3rver and a local HTTP server', () => {
       [ownKey],
     ]);
     expect(summary.packEntries).toBe(1);
+  });
+
+  it('uploads a pack of 5 MiB or more in parts, streamed from its spool file', async () => {
+    // Prepare: six incompressible 1 MB bodies make a pack of about 6 MB.
+    const deps = await testDeps({
+      s3: s3.client,
+      bucket: s3.bucket,
+      settings: { packMemoryBytes: 2 * 1024 * 1024 },
+    });
+    const seeds = [21, 22, 23, 24, 25, 26];
+    const input = payload(
+      seeds.map((seed) => ({
+        source: { id: `mb-${seed}`, url: `${http.url}/mb/${seed}`, format: 'csv' as const },
+      })),
+      { batchId: 'b00007' },
+    );
+    const recorder = recordCommands(s3.client);
+
+    // Act
+    const summary = await collectBatch(input, deps);
+    recorder.stop();
+
+    // Assess
+    const key = packKey('b00007');
+    expect(recorder.puts()).toEqual([
+      `CreateMultipartUpload ${key}`,
+      `UploadPart ${key}`,
+      `UploadPart ${key}`,
+      `CompleteMultipartUpload ${key}`,
+    ]);
+    expect(summary.packEntries).toBe(6);
+    const { header, entries, bodies } = await readBackPack(await s3.getBytes(key));
+    expect(header.entries).toBe(6);
+    for (const [i, entry] of entries.entries()) {
+      const seed = Number(entry.sourceId.slice('mb-'.length));
+      expect(bodies[i]?.equals(noise(MB_BODY_BYTES, seed))).toBe(true);
+    }
+    expect(entries.map((e) => e.sourceId).sort()).toEqual(seeds.map((s) => `mb-${s}`));
+    const written = deps.log.entries.find((e) => e.message === 'pack written');
+    expect(written?.extra[0]).toMatchObject({ key, spooled: true });
+    expect(await readdir(deps.tmpDir)).toEqual([]);
   });
 
   it('overwrites the same pack key when the same hop is delivered again', async () => {
