@@ -1,6 +1,6 @@
 export { type BufferedBody, type ReadBodyOptions, readBody } from './body.js';
 export { type BatchSummary, type CollectorDeps, collectBatch } from './collect.js';
-export { collectTask, extensionFor, type TaskResult } from './collect-task.js';
+export { collectTask, type TaskResult } from './collect-task.js';
 export {
   type CollectorConfig,
   type CollectorSettings,
@@ -50,3 +50,4 @@ export {
   systemLookup,
 } from './ssrf.js';
 export { putJson, storePack, storeRawPage } from './store.js';
+export { extensionFor, storePages } from './store-pages.js';

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { readdir } from 'node:fs/promises';
-import { gunzipSync } from 'node:zlib';
+import { gunzipSync, gzipSync } from 'node:zlib';
 import {
   type BatchResult,
   BatchResultSchema,
@@ -34,6 +34,8 @@ const JSON_BODY = JSON.stringify({ items: [{ id: 1 }, { id: 2 }] });
 const CSV_BODY = 'id,name\n1,a\n2,b\n';
 /** Windows-1252 text: not valid UTF-8, so it travels in the pack as base64. */
 const LATIN1_BODY = Buffer.from('id;name\n1;caf\xe9 \x93quoted\x94\r\n', 'latin1');
+/** A body sent gzip-encoded: the collector stores it as sent, still encoded. */
+const GZIPPED_BODY = gzipSync(JSON_BODY);
 const NOISE_BYTES = 40 * 1024;
 /** Just under the default packEntryMaxBytes (1 MiB), incompressible. */
 const MB_BODY_BYTES = 1_000_000;
@@ -80,6 +82,10 @@ describe('collector against s3rver and a local HTTP server', () => {
             'last-modified': 'Wed, 25 Nov 2026 12:00:00 GMT',
           });
           res.end(JSON_BODY);
+          return;
+        case '/zipped.json':
+          res.writeHead(200, { 'content-type': 'application/json', 'content-encoding': 'gzip' });
+          res.end(GZIPPED_BODY);
           return;
         case '/table.csv':
           res.writeHead(200, { 'content-type': 'text/csv' });
@@ -162,6 +168,7 @@ describe('collector against s3rver and a local HTTP server', () => {
           options: { delimiter: ';' },
         },
       },
+      { source: { id: 'zipped', url: `${http.url}/zipped.json` } },
       { source: { id: 'missing', url: `${http.url}/nope?token=secret-3` } },
     ]);
     const recorder = recordCommands(s3.client);
@@ -176,7 +183,7 @@ describe('collector against s3rver and a local HTTP server', () => {
     expect(recorder.puts()).toEqual([`PutObject ${key}`]);
     expect(await s3.listKeys('raw/')).toEqual([key]);
     expect(await s3.listKeys(batchResultKey(RUN_ID, 'b00001', 0))).toEqual([]);
-    expect(summary).toMatchObject({ recordKey: key, packEntries: 3, ok: 3, failed: 1 });
+    expect(summary).toMatchObject({ recordKey: key, packEntries: 4, ok: 4, failed: 1 });
 
     const stored = await s3.getBytes(key);
     const pack = await readBackPack(stored);
@@ -187,7 +194,7 @@ describe('collector against s3rver and a local HTTP server', () => {
       batchId: 'b00001',
       hop: 0,
       scheduledAt: SCHEDULED_AT,
-      entries: 3,
+      entries: 4,
     });
     const result = BatchResultSchema.parse(pack.header.result);
     expect(result).toEqual(summary.result);
@@ -231,7 +238,10 @@ describe('collector against s3rver and a local HTTP server', () => {
       bodyEncoding: 'base64',
       sha256: sha(LATIN1_BODY),
     });
+    expect(entries.zipped?.e).toMatchObject({ contentEncoding: 'gzip', bodyEncoding: 'base64' });
+    expect(entries.items?.e.contentEncoding).toBeUndefined();
     const body = (sourceId: string) => pack.bodies[entries[sourceId]?.i ?? -1];
+    expect(body('zipped')?.equals(GZIPPED_BODY)).toBe(true);
     expect(body('latin')?.equals(LATIN1_BODY)).toBe(true);
     expect(body('table')?.toString('utf8')).toBe(CSV_BODY);
     // No credential in the stored pack: not in entry URLs, not in failure reasons.
@@ -483,12 +493,13 @@ describe('collector against s3rver and a local HTTP server', () => {
     expect(JSON.parse(secondBody ?? '').delivery).toBe(JSON.parse(firstBody ?? '').delivery + 1);
   });
 
-  it('packs every page of a paginated source, spooling the pack past packMemoryBytes', async () => {
-    // Prepare: no pack memory at all, so the pack goes to a temp file from its first entry.
+  it('packs every page of a paginated source, spooling bodies and the pack to temp files', async () => {
+    // Prepare: no pack memory at all, so the pack goes to a temp file from its first entry;
+    // a 16-byte body buffer, so each page body is itself read back from a spool file.
     const deps = await testDeps({
       s3: s3.client,
       bucket: s3.bucket,
-      settings: { packMemoryBytes: 0 },
+      settings: { packMemoryBytes: 0, memoryBufferBytes: 16 },
     });
     const input = payload(
       [
@@ -527,6 +538,15 @@ describe('collector against s3rver and a local HTTP server', () => {
       rawKeys: [key, key],
       validators: { sha256: sha(pages.join('')) },
     });
+    const packed = deps.log.entries.filter((e) => e.message === 'packed raw page');
+    expect(packed.map((e) => e.extra[0])).toEqual([
+      expect.objectContaining({ page: 0, spooled: true, url: `${http.url}/paged` }),
+      expect.objectContaining({
+        page: 1,
+        spooled: true,
+        url: `${http.url}/paged?page=REDACTED&token=REDACTED`,
+      }),
+    ]);
     const written = deps.log.entries.find((e) => e.message === 'pack written');
     expect(written?.extra[0]).toMatchObject({ key, entries: 2, spooled: true });
     expect(await readdir(deps.tmpDir)).toEqual([]);
