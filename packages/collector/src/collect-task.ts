@@ -1,26 +1,20 @@
 import type { CollectorPayload, CollectorTask, TaskOutcome, Validators } from '@fanout/shared';
-import { rawKey } from '@fanout/shared';
-import { DeadlineAbortError, SourceFetchError, StoreError, UpstreamHttpError } from './errors.js';
-import { type FetchDeps, type FetchProgress, fetchSource } from './fetch-source.js';
-import { type StoreTarget, storeRawPage } from './store.js';
+import { redactUrlsIn } from '@fanout/shared';
+import { DeadlineAbortError, SourceFetchError, UpstreamHttpError } from './errors.js';
+import {
+  type FetchDeps,
+  type FetchProgress,
+  fetchSource,
+  type SourceFetch,
+} from './fetch-source.js';
+import type { PackWriter } from './pack.js';
+import type { StoreTarget } from './store.js';
+import { storePages } from './store-pages.js';
 
 export type TaskResult =
   | { readonly kind: 'done'; readonly outcome: TaskOutcome; readonly bytesStored: number }
   /** Stopped by the hard deadline: goes to the continuation. */
   | { readonly kind: 'aborted' };
-
-const EXTENSIONS: Readonly<Record<string, string>> = {
-  json: 'json',
-  ndjson: 'ndjson',
-  csv: 'csv',
-  rss: 'xml',
-  atom: 'xml',
-};
-
-/** File extension of a raw object: the format's own, xml for feeds, else `raw`. */
-export function extensionFor(format: string): string {
-  return EXTENSIONS[format] ?? 'raw';
-}
 
 function validatorsFrom(
   headers: Readonly<Record<string, string>>,
@@ -38,14 +32,17 @@ function validatorsFrom(
 }
 
 /**
- * Fetches one task and stores its pages. Per-source problems become a failed
- * outcome; only a store failure (transient, retry-fixable) is thrown.
+ * Fetches one task and stores its pages (in the hop's pack or on their own). Problems
+ * while fetching become a failed outcome. Nothing after the fetch is turned into one:
+ * the pack is shared by the hop's tasks, so a store or pack failure fails the hop, and
+ * the retried hop rewrites the same keys.
  */
 export async function collectTask(
   payload: CollectorPayload,
   task: CollectorTask,
   deps: FetchDeps & StoreTarget,
   deadline: AbortSignal,
+  pack: PackWriter,
 ): Promise<TaskResult> {
   const { source } = task;
   const startedAt = deps.clock.now();
@@ -54,7 +51,7 @@ export async function collectTask(
     const now = deps.clock.now();
     return { durationMs: Math.max(0, now - startedAt), finishedAt: new Date(now).toISOString() };
   };
-  // Nothing new upstream: no PUT and so no parse, the biggest saving there is.
+  // Nothing new upstream: no pack entry, no PUT and so no parse, the biggest saving there is.
   const unchanged = (httpStatus: number, validators: Validators): TaskResult => ({
     kind: 'done',
     bytesStored: 0,
@@ -68,7 +65,12 @@ export async function collectTask(
     },
   });
   try {
-    const fetched = await fetchSource(task, deps, deadline, progress);
+    let fetched: SourceFetch;
+    try {
+      fetched = await fetchSource(task, deps, deadline, progress);
+    } catch (error) {
+      return fetchFailed(task, error, progress, deps, finish);
+    }
     if (fetched.kind === 'not-modified') {
       deps.log.info('source not modified', { sourceId: source.id, httpStatus: fetched.status });
       return unchanged(fetched.status, validatorsFrom(fetched.headers, task.previous, undefined));
@@ -81,39 +83,8 @@ export async function collectTask(
       deps.log.info('source body unchanged', { sourceId: source.id, sha256: fetched.sha256 });
       return unchanged(httpStatus, validators);
     }
-    const rawKeys: string[] = [];
-    let bytes = 0;
-    for (const page of fetched.pages) {
-      const key = rawKey({
-        sourceId: source.id,
-        runId: payload.runId,
-        scheduledAt: payload.scheduledAt,
-        page: page.page,
-        extension: extensionFor(source.format),
-      });
-      const contentType = page.headers['content-type'];
-      await storeRawPage(deps, key, page.body, contentType, {
-        runId: payload.runId,
-        sourceId: source.id,
-        batchId: payload.batchId,
-        format: source.format,
-        formatOptions: source.options,
-        ...(contentType ? { contentType } : {}),
-        fetchedAt: page.fetchedAt,
-        scheduledAt: payload.scheduledAt,
-        sha256: page.body.sha256,
-        httpStatus: page.status,
-        page: page.page,
-      });
-      deps.log.info('stored raw object', {
-        sourceId: source.id,
-        key,
-        bytes: page.body.bytes,
-        spooled: page.body.spooled,
-      });
-      rawKeys.push(key);
-      bytes += page.body.bytes;
-    }
+    const rawKeys = await storePages(payload, task, fetched.pages, deps, pack);
+    const bytes = fetched.pages.reduce((sum, page) => sum + page.body.bytes, 0);
     return {
       kind: 'done',
       bytesStored: bytes,
@@ -128,34 +99,44 @@ export async function collectTask(
         ...finish(),
       },
     };
-  } catch (error) {
-    if (error instanceof DeadlineAbortError) {
-      deps.log.warn('fetch aborted at the hard deadline', { sourceId: source.id });
-      return { kind: 'aborted' };
-    }
-    if (error instanceof StoreError) throw error;
-    const known = error instanceof SourceFetchError;
-    const reason = known ? error.message : `unexpected error: ${String(error)}`;
-    deps.log.warn('task failed', {
-      sourceId: source.id,
-      reason,
-      attempts: progress.attempts,
-      ...(known ? { errorName: error.name } : {}),
-    });
-    const httpStatus = error instanceof UpstreamHttpError ? error.status : undefined;
-    return {
-      kind: 'done',
-      bytesStored: 0,
-      outcome: {
-        status: 'failed',
-        sourceId: source.id,
-        attempts: progress.attempts,
-        reason,
-        ...(httpStatus !== undefined ? { httpStatus } : {}),
-        ...finish(),
-      },
-    };
   } finally {
     await Promise.all(progress.pages.map((page) => page.body.dispose()));
   }
+}
+
+/** The outcome of a fetch that threw: aborted at the deadline (continued later) or failed. */
+function fetchFailed(
+  task: CollectorTask,
+  error: unknown,
+  progress: FetchProgress,
+  deps: FetchDeps,
+  finish: () => { durationMs: number; finishedAt: string },
+): TaskResult {
+  const { source } = task;
+  if (error instanceof DeadlineAbortError) {
+    deps.log.warn('fetch aborted at the hard deadline', { sourceId: source.id });
+    return { kind: 'aborted' };
+  }
+  const known = error instanceof SourceFetchError;
+  // Upstream errors name the URL; a stored or logged reason never carries its credentials.
+  const reason = redactUrlsIn(known ? error.message : `unexpected error: ${String(error)}`);
+  deps.log.warn('task failed', {
+    sourceId: source.id,
+    reason,
+    attempts: progress.attempts,
+    ...(known ? { errorName: error.name } : {}),
+  });
+  const httpStatus = error instanceof UpstreamHttpError ? error.status : undefined;
+  return {
+    kind: 'done',
+    bytesStored: 0,
+    outcome: {
+      status: 'failed',
+      sourceId: source.id,
+      attempts: progress.attempts,
+      reason,
+      ...(httpStatus !== undefined ? { httpStatus } : {}),
+      ...finish(),
+    },
+  };
 }

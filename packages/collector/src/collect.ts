@@ -6,15 +6,21 @@ import {
   type CollectorPayload,
   type CollectorTask,
   type LambdaContext,
+  type Log,
+  PACK_KIND,
+  PACK_VERSION,
   payloadSize,
+  rawPackKey,
+  redactUrlsIn,
   type TaskOutcome,
 } from '@fanout/shared';
 import { collectTask } from './collect-task.js';
 import { type InvokeContinuation, isTransientInvokeError } from './continuation.js';
 import { ContinuationInvokeError } from './errors.js';
 import type { FetchDeps } from './fetch-source.js';
+import { PackWriter } from './pack.js';
 import { runPool } from './pool.js';
-import { putJson, type StoreTarget } from './store.js';
+import { putJson, type StoreTarget, storePack } from './store.js';
 
 export interface CollectorDeps extends FetchDeps, StoreTarget {
   readonly context: LambdaContext;
@@ -24,8 +30,14 @@ export interface CollectorDeps extends FetchDeps, StoreTarget {
 }
 
 export interface BatchSummary {
-  readonly resultKey: string;
+  /**
+   * Where the hop's record went: its pack (the result in the header) when any page was
+   * packed, else `runs/<runId>/results/<batchId>-h<hop>.json`. Never both.
+   */
+  readonly recordKey: string;
   readonly result: BatchResult;
+  /** Pages in the hop's pack (0: no pack was written). */
+  readonly packEntries: number;
   readonly ok: number;
   readonly unchanged: number;
   readonly failed: number;
@@ -72,14 +84,133 @@ function failedOutcome(task: CollectorTask, reason: string, now: number): TaskOu
 }
 
 /**
- * Runs one collector invocation: fetches the batch's tasks with bounded
- * concurrency inside the time budget, hands what it could not finish to a
- * continuation, and writes one BatchResult. Throws only for faults a retry of
- * the whole invocation can fix (S3 writes, a throttled continuation invoke).
+ * Stores the hop's record, ONE object: the pack with the result in its header when any
+ * page was packed, else the batch result alone.
+ */
+async function writeRecord(
+  payload: CollectorPayload,
+  result: BatchResult,
+  pack: PackWriter,
+  deps: StoreTarget & { readonly log: Log },
+): Promise<string> {
+  if (pack.entries === 0) {
+    const key = batchResultKey(result.runId, result.batchId, result.hop);
+    await putJson(deps, key, result);
+    deps.log.info('batch result written', {
+      key,
+      outcomes: result.outcomes.length,
+      continued: result.continued.length,
+    });
+    return key;
+  }
+  const finished = await pack.finish({
+    kind: PACK_KIND,
+    version: PACK_VERSION,
+    runId: result.runId,
+    batchId: result.batchId,
+    hop: result.hop,
+    scheduledAt: payload.scheduledAt,
+    entries: pack.entries,
+    result,
+  });
+  await storePack(deps, finished);
+  deps.log.info('pack written', {
+    key: finished.key,
+    entries: finished.entries,
+    bytes: finished.bytes,
+    spooled: finished.spooled,
+    outcomes: result.outcomes.length,
+    continued: result.continued.length,
+  });
+  return finished.key;
+}
+
+/**
+ * Hands the unfinished tasks to the next hop. A failed invoke is recorded as a replayable
+ * `continuation-failed` BatchFailure; returns the error to throw when a retry may help.
+ */
+async function invokeNextHop(
+  continuation: CollectorPayload,
+  deps: CollectorDeps,
+): Promise<{ failureKey?: string; transientError?: ContinuationInvokeError }> {
+  const { settings, log, clock } = deps;
+  const { runId, batchId, hop } = continuation;
+  try {
+    const size = payloadSize(continuation);
+    if (size > settings.payloadLimitBytes) {
+      throw new RangeError(
+        `continuation payload is ${size} bytes, over the ${settings.payloadLimitBytes} byte limit`,
+      );
+    }
+    await deps.invokeContinuation(continuation);
+    log.info('continuation invoked', { nextHop: hop, tasks: continuation.tasks.length });
+    return {};
+  } catch (error) {
+    const transient = !(error instanceof RangeError) && isTransientInvokeError(error);
+    const failureKey = batchFailureKey(runId, batchId, hop);
+    const failure: BatchFailure = {
+      kind: 'continuation-failed',
+      runId,
+      batchId,
+      hop,
+      reason: redactUrlsIn(
+        error instanceof Error ? `${error.name}: ${error.message}` : String(error),
+      ),
+      sourceIds: continuation.tasks.map((t) => t.source.id),
+      payload: continuation,
+      recordedAt: new Date(clock.now()).toISOString(),
+    };
+    log.error('continuation could not be invoked', {
+      key: failureKey,
+      transient,
+      reason: failure.reason,
+    });
+    await putJson(deps, failureKey, failure);
+    return {
+      failureKey,
+      ...(transient
+        ? { transientError: new ContinuationInvokeError(runId, batchId, hop, error) }
+        : {}),
+    };
+  }
+}
+
+/**
+ * Runs one collector invocation: fetches the batch's tasks with bounded concurrency
+ * inside the time budget, packs the changed pages, writes the hop's ONE record (its pack,
+ * or its BatchResult when nothing was packed), then hands what it could not finish to a
+ * continuation. The record goes first: a hop killed after handing work on has already
+ * stored its outcomes. Throws only for faults a retry of the whole invocation can fix
+ * (S3 writes, the pack's spool file, a throttled continuation invoke).
  */
 export async function collectBatch(
   payload: CollectorPayload,
   deps: CollectorDeps,
+): Promise<BatchSummary> {
+  const pack = new PackWriter(
+    rawPackKey({
+      runId: payload.runId,
+      scheduledAt: payload.scheduledAt,
+      batchId: payload.batchId,
+      hop: payload.hop,
+    }),
+    {
+      tmpDir: deps.tmpDir,
+      memoryBytes: deps.settings.packMemoryBytes,
+      maxBytes: deps.settings.packMaxBytes,
+    },
+  );
+  try {
+    return await collectHop(payload, deps, pack);
+  } finally {
+    await pack.dispose();
+  }
+}
+
+async function collectHop(
+  payload: CollectorPayload,
+  deps: CollectorDeps,
+  pack: PackWriter,
 ): Promise<BatchSummary> {
   const { settings, context, log, clock } = deps;
   const { runId, batchId, hop } = payload;
@@ -119,7 +250,7 @@ export async function collectBatch(
         return;
       }
       try {
-        const result = await collectTask(payload, task, deps, deadline.signal);
+        const result = await collectTask(payload, task, deps, deadline.signal, pack);
         if (result.kind === 'aborted') {
           continued[index] = task;
         } else {
@@ -127,7 +258,7 @@ export async function collectBatch(
           bytesStored += result.bytesStored;
         }
       } catch (error) {
-        // S3 is failing: starting more tasks would only fail the same way.
+        // S3 (or the pack) is failing: starting more tasks would only fail the same way.
         stopStarting = true;
         throw error;
       }
@@ -138,9 +269,6 @@ export async function collectBatch(
 
   const done = outcomes.filter((o): o is TaskOutcome => o !== undefined);
   let unfinished = continued.filter((t): t is CollectorTask => t !== undefined);
-  let continuation: CollectorPayload | undefined;
-  let continuationFailureKey: string | undefined;
-  let transientFailure: ContinuationInvokeError | undefined;
   if (unfinished.length > 0 && hop >= settings.maxHops) {
     const reason = `continuation hop limit reached after ${hop} hops`;
     log.warn('continuation hop limit reached; recording tasks as failed', {
@@ -150,40 +278,6 @@ export async function collectBatch(
     });
     for (const task of unfinished) done.push(failedOutcome(task, reason, clock.now()));
     unfinished = [];
-  } else if (unfinished.length > 0) {
-    continuation = { ...payload, hop: hop + 1, tasks: unfinished };
-    const sourceIds = unfinished.map((t) => t.source.id);
-    try {
-      const size = payloadSize(continuation);
-      if (size > settings.payloadLimitBytes) {
-        throw new RangeError(
-          `continuation payload is ${size} bytes, over the ${settings.payloadLimitBytes} byte limit`,
-        );
-      }
-      await deps.invokeContinuation(continuation);
-      log.info('continuation invoked', { nextHop: hop + 1, tasks: unfinished.length });
-    } catch (error) {
-      const transient = !(error instanceof RangeError) && isTransientInvokeError(error);
-      continuationFailureKey = batchFailureKey(runId, batchId, hop + 1);
-      const failure: BatchFailure = {
-        kind: 'continuation-failed',
-        runId,
-        batchId,
-        hop: hop + 1,
-        reason: error instanceof Error ? `${error.name}: ${error.message}` : String(error),
-        sourceIds,
-        payload: continuation,
-        recordedAt: new Date(clock.now()).toISOString(),
-      };
-      log.error('continuation could not be invoked', {
-        key: continuationFailureKey,
-        transient,
-        reason: failure.reason,
-      });
-      await putJson(deps, continuationFailureKey, failure);
-      if (transient) transientFailure = new ContinuationInvokeError(runId, batchId, hop + 1, error);
-      continuation = undefined;
-    }
   }
 
   const result: BatchResult = {
@@ -194,17 +288,21 @@ export async function collectBatch(
     continued: unfinished.map((t) => t.source.id),
     writtenAt: new Date(clock.now()).toISOString(),
   };
-  const resultKey = batchResultKey(runId, batchId, hop);
-  await putJson(deps, resultKey, result);
-  log.info('batch result written', {
-    key: resultKey,
-    outcomes: done.length,
-    continued: unfinished.length,
-  });
-  if (transientFailure) throw transientFailure;
+  const recordKey = await writeRecord(payload, result, pack, deps);
+
+  let continuation: CollectorPayload | undefined;
+  let continuationFailureKey: string | undefined;
+  if (unfinished.length > 0) {
+    const next: CollectorPayload = { ...payload, hop: hop + 1, tasks: unfinished };
+    const invoked = await invokeNextHop(next, deps);
+    if (invoked.transientError) throw invoked.transientError;
+    continuationFailureKey = invoked.failureKey;
+    if (continuationFailureKey === undefined) continuation = next;
+  }
   return {
-    resultKey,
+    recordKey,
     result,
+    packEntries: pack.entries,
     ok: done.filter((o) => o.status === 'ok').length,
     unchanged: done.filter((o) => o.status === 'unchanged').length,
     failed: done.filter((o) => o.status === 'failed').length,

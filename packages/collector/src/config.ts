@@ -12,6 +12,9 @@ export const SETTINGS = {
   safetyMarginMs: 'FANOUT_SAFETY_MARGIN_MS',
   hardDeadlineMs: 'FANOUT_HARD_DEADLINE_MS',
   maxHops: 'FANOUT_MAX_HOPS',
+  packEntryMaxBytes: 'FANOUT_PACK_ENTRY_MAX_BYTES',
+  packMemoryBytes: 'FANOUT_PACK_MEMORY_BYTES',
+  packMaxBytes: 'FANOUT_PACK_MAX_BYTES',
 } as const;
 
 /** How the collector fetches, buffers and budgets time. Core functions take this, not env. */
@@ -37,6 +40,12 @@ export interface CollectorSettings {
   readonly maxHops: number;
   /** Largest continuation payload (Lambda async invoke limit). */
   readonly payloadLimitBytes: number;
+  /** Pages whose body is at most this go into the hop's pack; larger ones get their own raw object. */
+  readonly packEntryMaxBytes: number;
+  /** Compressed pack bytes held in memory; past this the pack is spooled to a temp file. */
+  readonly packMemoryBytes: number;
+  /** Largest pack (compressed entries); a page that would not fit gets its own raw object. */
+  readonly packMaxBytes: number;
 }
 
 export interface CollectorConfig {
@@ -61,6 +70,14 @@ export const DEFAULT_SETTINGS: CollectorSettings = {
   hardDeadlineMs: 10_000,
   maxHops: DEFAULT_MAX_HOPS,
   payloadLimitBytes: topology.payloadLimitBytes,
+  // Bounds one pack line (the body, JSON-escaped or base64), and so the memory the parser
+  // needs per entry: it reads a pack line by line. Larger bodies stream to their own object.
+  packEntryMaxBytes: 1 * MB,
+  // Most hops' packs (a few hundred small changed pages, compressed) stay in memory; a
+  // bigger one goes to /tmp so memory does not grow with the pack.
+  packMemoryBytes: 8 * MB,
+  // Half of Lambda's default 512 MB /tmp, which spooled response bodies share.
+  packMaxBytes: 256 * MB,
 };
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -99,6 +116,9 @@ export function loadConfig(env: Env = process.env): CollectorConfig {
     hardDeadlineMs: integer(env, SETTINGS.hardDeadlineMs, d.hardDeadlineMs, 0),
     maxHops: integer(env, SETTINGS.maxHops, d.maxHops, 0),
     payloadLimitBytes: integer(env, ENV.payloadLimitBytes, d.payloadLimitBytes, 1024),
+    packEntryMaxBytes: integer(env, SETTINGS.packEntryMaxBytes, d.packEntryMaxBytes, 1),
+    packMemoryBytes: integer(env, SETTINGS.packMemoryBytes, d.packMemoryBytes, 0),
+    packMaxBytes: integer(env, SETTINGS.packMaxBytes, d.packMaxBytes, 1024),
   };
   if (settings.hardDeadlineMs > settings.safetyMarginMs) {
     throw new ConfigError(

@@ -137,3 +137,17 @@ export class ContinuationInvokeError extends CollectorError {
     );
   }
 }
+
+/**
+ * The hop's pack could not be built (its spool file could not be written, or its header
+ * is invalid). The pack holds other tasks' pages, so the invocation throws and is retried.
+ */
+export class PackWriteError extends CollectorError {
+  override name = 'PackWriteError';
+  constructor(
+    readonly key: string,
+    override readonly cause: unknown,
+  ) {
+    super(`could not build pack ${key}: ${cause instanceof Error ? cause.message : String(cause)}`);
+  }
+}

@@ -58,6 +58,7 @@ export async function handler(event: unknown, context: LambdaContext): Promise<H
       metrics.addMetric('TasksFailed', MetricUnit.Count, summary.failed);
       metrics.addMetric('BytesStored', MetricUnit.Bytes, summary.bytesStored);
       metrics.addMetric('TasksContinued', MetricUnit.Count, summary.continued);
+      metrics.addMetric('PackEntries', MetricUnit.Count, summary.packEntries);
     }
     return outcome;
   } finally {

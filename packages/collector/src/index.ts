@@ -1,6 +1,6 @@
 export { type BufferedBody, type ReadBodyOptions, readBody } from './body.js';
 export { type BatchSummary, type CollectorDeps, collectBatch } from './collect.js';
-export { collectTask, extensionFor, type TaskResult } from './collect-task.js';
+export { collectTask, type TaskResult } from './collect-task.js';
 export {
   type CollectorConfig,
   type CollectorSettings,
@@ -31,6 +31,12 @@ export {
   nodeHttpTransport,
 } from './http.js';
 export { type InvalidPayloadDeps, recordInvalidPayload } from './invalid.js';
+export {
+  type FinishedPack,
+  PackWriter,
+  type PackWriterOptions,
+  worstCaseDeflatedBytes,
+} from './pack.js';
 export { runPool } from './pool.js';
 export { isRetryableStatus, parseRetryAfter, retryDelayMs } from './retry.js';
 export { type HandlerDeps, type HandlerOutcome, handleCollectorEvent, realSleep } from './run.js';
@@ -43,4 +49,5 @@ export {
   resolveGuarded,
   systemLookup,
 } from './ssrf.js';
-export { putJson, storeRawPage } from './store.js';
+export { putJson, storePack, storeRawPage } from './store.js';
+export { extensionFor, storePages } from './store-pages.js';

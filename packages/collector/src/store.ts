@@ -3,6 +3,7 @@ import { Upload } from '@aws-sdk/lib-storage';
 import { type RawObjectMetadata, toS3Metadata } from '@fanout/shared';
 import type { BufferedBody } from './body.js';
 import { StoreError } from './errors.js';
+import type { FinishedPack } from './pack.js';
 
 /** S3's minimum multipart part size; larger bodies are sent in parts of this size. */
 const PART_SIZE_BYTES = 5 * 1024 * 1024;
@@ -39,6 +40,35 @@ export async function storeRawPage(
     await upload.done();
   } catch (error) {
     throw new StoreError(key, error);
+  }
+}
+
+/**
+ * Uploads a hop's pack. Under one part it is ONE PutObject from memory (each multipart
+ * request is billed as a PUT, so a small pack must not be split); larger packs stream
+ * from memory or their spool file in parts.
+ */
+export async function storePack(target: StoreTarget, pack: FinishedPack): Promise<void> {
+  const params = {
+    Bucket: target.bucket,
+    Key: pack.key,
+    ContentType: 'application/gzip',
+  };
+  try {
+    if (pack.bytes < PART_SIZE_BYTES) {
+      await target.s3.send(new PutObjectCommand({ ...params, Body: await pack.toBuffer() }));
+      return;
+    }
+    const upload = new Upload({
+      client: target.s3,
+      queueSize: UPLOAD_QUEUE_SIZE,
+      partSize: PART_SIZE_BYTES,
+      leavePartsOnError: false,
+      params: { ...params, Body: pack.open() },
+    });
+    await upload.done();
+  } catch (error) {
+    throw new StoreError(pack.key, error);
   }
 }
 

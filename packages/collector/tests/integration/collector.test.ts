@@ -1,23 +1,25 @@
 import { createHash } from 'node:crypto';
 import { readdir } from 'node:fs/promises';
+import { gunzipSync, gzipSync } from 'node:zlib';
 import {
   type BatchResult,
   BatchResultSchema,
   batchResultKey,
   fromS3Metadata,
   rawKey,
+  rawPackKey,
 } from '@fanout/shared';
 import { startTestHttp, startTestS3, type TestHttpServer, type TestS3 } from '@fanout/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { collectBatch } from '../../src/index.js';
 import { testDeps } from '../helpers/deps.js';
+import { readBackPack, recordCommands } from '../helpers/packs.js';
 import { payload, RUN_ID, SCHEDULED_AT } from '../helpers/payloads.js';
 
-const BIG_BYTES = 12 * 1024 * 1024;
 /** Deterministic, non-repeating-looking bytes, so a misplaced part cannot pass. */
-function bigBody(): Buffer {
-  const out = Buffer.alloc(BIG_BYTES);
-  let x = 2463534242;
+function noise(bytes: number, seed = 2463534242): Buffer {
+  const out = Buffer.alloc(bytes);
+  let x = seed;
   for (let i = 0; i < out.length; i += 1) {
     x ^= x << 13;
     x ^= x >>> 17;
@@ -27,19 +29,51 @@ function bigBody(): Buffer {
   return out;
 }
 
+const BIG_BYTES = 12 * 1024 * 1024;
 const JSON_BODY = JSON.stringify({ items: [{ id: 1 }, { id: 2 }] });
 const CSV_BODY = 'id,name\n1,a\n2,b\n';
+/** Windows-1252 text: not valid UTF-8, so it travels in the pack as base64. */
+const LATIN1_BODY = Buffer.from('id;name\n1;caf\xe9 \x93quoted\x94\r\n', 'latin1');
+/** A body sent gzip-encoded: the collector stores it as sent, still encoded. */
+const GZIPPED_BODY = gzipSync(JSON_BODY);
+const NOISE_BYTES = 40 * 1024;
+/** Just under the default packEntryMaxBytes (1 MiB), incompressible. */
+const MB_BODY_BYTES = 1_000_000;
 const sha = (data: string | Buffer) => createHash('sha256').update(data).digest('hex');
+const packKey = (batchId: string, hop = 0) =>
+  rawPackKey({ runId: RUN_ID, scheduledAt: SCHEDULED_AT, batchId, hop });
 
 describe('collector against s3rver and a local HTTP server', () => {
   let s3: TestS3;
   let http: TestHttpServer;
-  const big = bigBody();
+  const big = noise(BIG_BYTES);
+  let counter = 0;
 
   beforeAll(async () => {
     s3 = await startTestS3();
     http = await startTestHttp((req, res) => {
       const url = new URL(req.url ?? '/', 'http://x');
+      if (url.pathname.startsWith('/ref/')) {
+        // The reference workload: a source answers 304 to the validator it was given.
+        if (req.headers['if-none-match'] === '"same"') {
+          res.writeHead(304, { etag: '"same"' });
+          res.end();
+          return;
+        }
+        res.writeHead(200, { 'content-type': 'application/json', etag: '"new"' });
+        res.end(JSON.stringify({ path: url.pathname, values: [1, 2, 3] }));
+        return;
+      }
+      if (url.pathname.startsWith('/mb/')) {
+        res.writeHead(200, { 'content-type': 'application/octet-stream' });
+        res.end(noise(MB_BODY_BYTES, Number(url.pathname.slice('/mb/'.length))));
+        return;
+      }
+      if (url.pathname.startsWith('/noise/')) {
+        res.writeHead(200, { 'content-type': 'application/octet-stream' });
+        res.end(noise(NOISE_BYTES, Number(url.pathname.slice('/noise/'.length))));
+        return;
+      }
       switch (url.pathname) {
         case '/items.json':
           res.writeHead(200, {
@@ -49,9 +83,22 @@ describe('collector against s3rver and a local HTTP server', () => {
           });
           res.end(JSON_BODY);
           return;
+        case '/zipped.json':
+          res.writeHead(200, { 'content-type': 'application/json', 'content-encoding': 'gzip' });
+          res.end(GZIPPED_BODY);
+          return;
         case '/table.csv':
           res.writeHead(200, { 'content-type': 'text/csv' });
           res.end(CSV_BODY);
+          return;
+        case '/latin.csv':
+          res.writeHead(200, { 'content-type': 'text/csv; charset=windows-1252' });
+          res.end(LATIN1_BODY);
+          return;
+        case '/counter.json':
+          counter += 1;
+          res.writeHead(200, { 'content-type': 'application/json' });
+          res.end(JSON.stringify({ delivery: counter }));
           return;
         case '/big.ndjson': {
           res.writeHead(200, { 'content-type': 'application/x-ndjson' });
@@ -75,7 +122,7 @@ describe('collector against s3rver and a local HTTP server', () => {
           const page = Number(url.searchParams.get('page') ?? '1');
           res.writeHead(200, {
             'content-type': 'application/rss+xml',
-            ...(page < 2 ? { link: '</paged?page=2>; rel="next"' } : {}),
+            ...(page < 2 ? { link: '</paged?page=2&token=secret-2>; rel="next"' } : {}),
           });
           res.end(`<rss><channel><item>${page}</item></channel></rss>`);
           return;
@@ -101,129 +148,139 @@ describe('collector against s3rver and a local HTTP server', () => {
     await s3.stop();
   });
 
-  it('stores each source at its raw key with metadata and writes one batch result', async () => {
+  it("packs every changed page into the hop's one object, outcomes in its header", async () => {
     // Prepare
     const deps = await testDeps({ s3: s3.client, bucket: s3.bucket });
     const input = payload([
-      { source: { id: 'items', url: `${http.url}/items.json`, options: { recordsPath: 'items' } } },
+      {
+        source: {
+          id: 'items',
+          url: `${http.url}/items.json?token=secret-1`,
+          options: { recordsPath: 'items' },
+        },
+      },
       { source: { id: 'table', url: `${http.url}/table.csv`, format: 'csv' } },
-      { source: { id: 'missing', url: `${http.url}/nope` } },
+      {
+        source: {
+          id: 'latin',
+          url: `${http.url}/latin.csv`,
+          format: 'csv',
+          options: { delimiter: ';' },
+        },
+      },
+      { source: { id: 'zipped', url: `${http.url}/zipped.json` } },
+      { source: { id: 'missing', url: `${http.url}/nope?token=secret-3` } },
     ]);
+    const recorder = recordCommands(s3.client);
 
     // Act
     const summary = await collectBatch(input, deps);
+    recorder.stop();
 
-    // Assess
-    const itemsKey = rawKey({
-      sourceId: 'items',
-      runId: RUN_ID,
-      scheduledAt: SCHEDULED_AT,
-      page: 0,
-      extension: 'json',
-    });
-    const tableKey = rawKey({
-      sourceId: 'table',
-      runId: RUN_ID,
-      scheduledAt: SCHEDULED_AT,
-      page: 0,
-      extension: 'csv',
-    });
-    expect(itemsKey).toBe('raw/source=items/dt=2026-11-25/20261125T131000Z-p0000.json');
-    expect(await s3.listKeys('raw/')).toEqual([itemsKey, tableKey]);
-    expect((await s3.getBytes(itemsKey)).toString()).toBe(JSON_BODY);
-    expect((await s3.getBytes(tableKey)).toString()).toBe(CSV_BODY);
+    // Assess: ONE PUT-class request for the whole hop, and no batch result object.
+    const key = packKey('b00001');
+    expect(key).toBe('raw/packs/dt=2026-11-25/20261125T131000Z-b00001-h0.pack.ndjson.gz');
+    expect(recorder.puts()).toEqual([`PutObject ${key}`]);
+    expect(await s3.listKeys('raw/')).toEqual([key]);
+    expect(await s3.listKeys(batchResultKey(RUN_ID, 'b00001', 0))).toEqual([]);
+    expect(summary).toMatchObject({ recordKey: key, packEntries: 4, ok: 4, failed: 1 });
 
-    const head = await s3.head(itemsKey);
-    const meta = fromS3Metadata(head?.metadata);
-    expect(meta).toMatchObject({
+    const stored = await s3.getBytes(key);
+    const pack = await readBackPack(stored);
+    expect(pack.header).toMatchObject({
+      kind: 'fanout.pack',
+      version: 1,
       runId: RUN_ID,
-      sourceId: 'items',
       batchId: 'b00001',
-      format: 'json',
-      formatOptions: { recordsPath: 'items' },
-      contentType: 'application/json',
+      hop: 0,
       scheduledAt: SCHEDULED_AT,
-      sha256: sha(JSON_BODY),
-      httpStatus: 200,
-      page: 0,
+      entries: 4,
     });
-    expect(Number.isNaN(Date.parse(meta.fetchedAt))).toBe(false);
-
-    const result = BatchResultSchema.parse(
-      await s3.getJson<BatchResult>(batchResultKey(RUN_ID, 'b00001', 0)),
-    );
-    expect(summary.resultKey).toBe('runs/20261125T131000Z/results/b00001-h0.json');
-    expect(result.continued).toEqual([]);
+    const result = BatchResultSchema.parse(pack.header.result);
+    expect(result).toEqual(summary.result);
     const bySource = Object.fromEntries(result.outcomes.map((o) => [o.sourceId, o]));
     expect(bySource.items).toMatchObject({
       status: 'ok',
       attempts: 1,
       bytes: JSON_BODY.length,
-      rawKeys: [itemsKey],
+      rawKeys: [key],
       validators: {
         etag: '"v1"',
         lastModified: 'Wed, 25 Nov 2026 12:00:00 GMT',
         sha256: sha(JSON_BODY),
       },
     });
-    expect(bySource.table).toMatchObject({ status: 'ok', rawKeys: [tableKey] });
+    expect(bySource.table).toMatchObject({ status: 'ok', rawKeys: [key] });
+    expect(bySource.latin).toMatchObject({ status: 'ok', rawKeys: [key] });
     expect(bySource.missing).toMatchObject({ status: 'failed', httpStatus: 404, attempts: 1 });
-    expect(summary).toMatchObject({ ok: 2, failed: 1, unchanged: 0, continued: 0 });
+
+    const entries = Object.fromEntries(pack.entries.map((e, i) => [e.sourceId, { e, i }]));
+    expect(entries.items?.e).toEqual({
+      sourceId: 'items',
+      page: 0,
+      url: `${http.url}/items.json?token=REDACTED`,
+      httpStatus: 200,
+      contentType: 'application/json',
+      etag: '"v1"',
+      lastModified: 'Wed, 25 Nov 2026 12:00:00 GMT',
+      fetchedAt: expect.any(String),
+      sha256: sha(JSON_BODY),
+      bytes: JSON_BODY.length,
+      format: 'json',
+      formatOptions: { recordsPath: 'items' },
+      bodyEncoding: 'utf8',
+      body: JSON_BODY,
+    });
+    expect(entries.latin?.e).toMatchObject({
+      contentType: 'text/csv; charset=windows-1252',
+      format: 'csv',
+      formatOptions: { delimiter: ';' },
+      bodyEncoding: 'base64',
+      sha256: sha(LATIN1_BODY),
+    });
+    expect(entries.zipped?.e).toMatchObject({ contentEncoding: 'gzip', bodyEncoding: 'base64' });
+    expect(entries.items?.e.contentEncoding).toBeUndefined();
+    const body = (sourceId: string) => pack.bodies[entries[sourceId]?.i ?? -1];
+    expect(body('zipped')?.equals(GZIPPED_BODY)).toBe(true);
+    expect(body('latin')?.equals(LATIN1_BODY)).toBe(true);
+    expect(body('table')?.toString('utf8')).toBe(CSV_BODY);
+    // No credential in the stored pack: not in entry URLs, not in failure reasons.
+    const text = gunzipSync(stored).toString('utf8');
+    expect(text).not.toContain('secret');
+    expect(bySource.missing).toMatchObject({ reason: expect.stringContaining('token=REDACTED') });
+    // `zcat <pack> | head -1` is the header.
+    expect(JSON.parse(text.split('\n')[0] ?? '')).toMatchObject({ kind: 'fanout.pack' });
   });
 
-  it('spools a body larger than the memory buffer and uploads it byte for byte in parts', async () => {
+  it('writes exactly one object for the reference workload (100 sources, 20 changed)', async () => {
     // Prepare
-    const deps = await testDeps({
-      s3: s3.client,
-      bucket: s3.bucket,
-      settings: { memoryBufferBytes: 1024 * 1024 },
-    });
-    const commands: string[] = [];
-    s3.client.middlewareStack.add(
-      (next, context) => async (args) => {
-        commands.push(context.commandName ?? '');
-        return next(args);
-      },
-      { step: 'initialize', name: 'recordCommands' },
-    );
+    const deps = await testDeps({ s3: s3.client, bucket: s3.bucket });
     const input = payload(
-      [{ source: { id: 'big', url: `${http.url}/big.ndjson`, format: 'ndjson' } }],
-      { batchId: 'b00002' },
+      Array.from({ length: 100 }, (_, i) => ({
+        source: { id: `ref-${i}`, url: `${http.url}/ref/${i}` },
+        ...(i % 5 === 0 ? {} : { previous: { etag: '"same"' } }),
+      })),
+      { batchId: 'b00010' },
     );
+    const recorder = recordCommands(s3.client);
 
     // Act
     const summary = await collectBatch(input, deps);
+    recorder.stop();
 
     // Assess
-    const key = rawKey({
-      sourceId: 'big',
-      runId: RUN_ID,
-      scheduledAt: SCHEDULED_AT,
-      page: 0,
-      extension: 'ndjson',
-    });
-    const stored = await s3.getBytes(key);
-    expect(stored.length).toBe(BIG_BYTES);
-    expect(stored.equals(big)).toBe(true);
-    expect(fromS3Metadata((await s3.head(key))?.metadata).sha256).toBe(sha(big));
-    expect(summary.bytesStored).toBe(BIG_BYTES);
-    // 12 MB in 5 MB parts: a multipart upload of 3 parts, not one PutObject.
-    expect(commands.filter((c) => c !== 'HeadObjectCommand' && c !== 'GetObjectCommand')).toEqual([
-      'CreateMultipartUploadCommand',
-      'UploadPartCommand',
-      'UploadPartCommand',
-      'UploadPartCommand',
-      'CompleteMultipartUploadCommand',
-      'PutObjectCommand', // the batch result
-    ]);
-    const storedLog = deps.log.entries.find((e) => e.message === 'stored raw object');
-    expect(storedLog?.extra[0]).toMatchObject({ key, spooled: true, bytes: BIG_BYTES });
-    // The spool file is gone.
-    expect(await readdir(deps.tmpDir)).toEqual([]);
-    s3.client.middlewareStack.remove('recordCommands');
+    const key = packKey('b00010');
+    expect(recorder.puts()).toEqual([`PutObject ${key}`]);
+    expect(summary).toMatchObject({ ok: 20, unchanged: 80, failed: 0, packEntries: 20 });
+    const pack = await readBackPack(await s3.getBytes(key));
+    expect(pack.header.result.outcomes).toHaveLength(100);
+    expect(pack.entries.map((e) => e.sourceId).sort()).toEqual(
+      Array.from({ length: 20 }, (_, i) => `ref-${i * 5}`).sort(),
+    );
+    expect(await s3.listKeys(batchResultKey(RUN_ID, 'b00010', 0))).toEqual([]);
   });
 
-  it('writes no raw object when the upstream answers 304 to the stored validators', async () => {
+  it('writes only the batch result when every source is unchanged (304)', async () => {
     // Prepare
     const deps = await testDeps({ s3: s3.client, bucket: s3.bucket });
     const input = payload(
@@ -236,14 +293,20 @@ describe('collector against s3rver and a local HTTP server', () => {
       { batchId: 'b00003' },
     );
     const before = http.requests.length;
+    const recorder = recordCommands(s3.client);
 
     // Act
     const summary = await collectBatch(input, deps);
+    recorder.stop();
 
     // Assess
     expect(http.requests[before]?.headers['if-none-match']).toBe('"same"');
-    expect(await s3.listKeys('raw/source=cond/')).toEqual([]);
-    expect(summary.result.outcomes).toEqual([
+    const resultKey = batchResultKey(RUN_ID, 'b00003', 0);
+    expect(recorder.puts()).toEqual([`PutObject ${resultKey}`]);
+    expect(summary).toMatchObject({ recordKey: resultKey, packEntries: 0 });
+    expect(await s3.listKeys(packKey('b00003'))).toEqual([]);
+    const result = BatchResultSchema.parse(await s3.getJson<BatchResult>(resultKey));
+    expect(result.outcomes).toEqual([
       expect.objectContaining({
         status: 'unchanged',
         httpStatus: 304,
@@ -252,38 +315,192 @@ describe('collector against s3rver and a local HTTP server', () => {
     ]);
   });
 
-  it('leaves exactly the same keys when the same payload is delivered twice', async () => {
+  it('streams a body over packEntryMaxBytes to its own raw object, in parts, and names that key', async () => {
     // Prepare
+    const deps = await testDeps({
+      s3: s3.client,
+      bucket: s3.bucket,
+      settings: { memoryBufferBytes: 1024 * 1024, concurrency: 1 },
+    });
     const input = payload(
       [
-        { source: { id: 'dup-a', url: `${http.url}/items.json` } },
+        { source: { id: 'big', url: `${http.url}/big.ndjson`, format: 'ndjson' } },
+        { source: { id: 'small', url: `${http.url}/table.csv`, format: 'csv' } },
+      ],
+      { batchId: 'b00002' },
+    );
+    const recorder = recordCommands(s3.client);
+
+    // Act
+    const summary = await collectBatch(input, deps);
+    recorder.stop();
+
+    // Assess
+    const bigKey = rawKey({
+      sourceId: 'big',
+      runId: RUN_ID,
+      scheduledAt: SCHEDULED_AT,
+      page: 0,
+      extension: 'ndjson',
+    });
+    const stored = await s3.getBytes(bigKey);
+    expect(stored.length).toBe(BIG_BYTES);
+    expect(stored.equals(big)).toBe(true);
+    expect(fromS3Metadata((await s3.head(bigKey))?.metadata).sha256).toBe(sha(big));
+    expect(summary.bytesStored).toBe(BIG_BYTES + CSV_BODY.length);
+    // 12 MB in 5 MB parts: a multipart upload of 3 parts; then the pack, one PutObject.
+    const pack = packKey('b00002');
+    expect(recorder.puts()).toEqual([
+      `CreateMultipartUpload ${bigKey}`,
+      `UploadPart ${bigKey}`,
+      `UploadPart ${bigKey}`,
+      `UploadPart ${bigKey}`,
+      `CompleteMultipartUpload ${bigKey}`,
+      `PutObject ${pack}`,
+    ]);
+    const { header, entries } = await readBackPack(await s3.getBytes(pack));
+    expect(entries.map((e) => e.sourceId)).toEqual(['small']);
+    expect(header.result.outcomes).toEqual([
+      expect.objectContaining({ sourceId: 'big', status: 'ok', rawKeys: [bigKey] }),
+      expect.objectContaining({ sourceId: 'small', status: 'ok', rawKeys: [pack] }),
+    ]);
+    const storedLog = deps.log.entries.find((e) => e.message === 'stored raw object');
+    expect(storedLog?.extra[0]).toMatchObject({ key: bigKey, spooled: true, bytes: BIG_BYTES });
+    // The spool file is gone.
+    expect(await readdir(deps.tmpDir)).toEqual([]);
+  });
+
+  it('sends a page that would not fit under packMaxBytes to its own raw object', async () => {
+    // Prepare: 40 KB incompressible bodies; the cap leaves room for one, not two.
+    const deps = await testDeps({
+      s3: s3.client,
+      bucket: s3.bucket,
+      settings: { packMaxBytes: 80_000, concurrency: 1 },
+    });
+    const input = payload(
+      [
+        { source: { id: 'noise-a', url: `${http.url}/noise/11`, format: 'csv' } },
+        { source: { id: 'noise-b', url: `${http.url}/noise/12`, format: 'csv' } },
+      ],
+      { batchId: 'b00006' },
+    );
+    const recorder = recordCommands(s3.client);
+
+    // Act
+    const summary = await collectBatch(input, deps);
+    recorder.stop();
+
+    // Assess
+    const pack = packKey('b00006');
+    const ownKey = rawKey({
+      sourceId: 'noise-b',
+      runId: RUN_ID,
+      scheduledAt: SCHEDULED_AT,
+      page: 0,
+      extension: 'csv',
+    });
+    expect(recorder.puts()).toEqual([`PutObject ${ownKey}`, `PutObject ${pack}`]);
+    expect((await s3.getBytes(ownKey)).equals(noise(NOISE_BYTES, 12))).toBe(true);
+    expect(fromS3Metadata((await s3.head(ownKey))?.metadata)).toMatchObject({
+      sourceId: 'noise-b',
+      batchId: 'b00006',
+      sha256: sha(noise(NOISE_BYTES, 12)),
+    });
+    const stored = await s3.getBytes(pack);
+    expect(stored.length).toBeLessThan(80_000 + 4096);
+    const { header, entries, bodies } = await readBackPack(stored);
+    expect(entries.map((e) => e.sourceId)).toEqual(['noise-a']);
+    expect(bodies[0]?.equals(noise(NOISE_BYTES, 11))).toBe(true);
+    expect(header.result.outcomes.map((o) => (o.status === 'ok' ? o.rawKeys : []))).toEqual([
+      [pack],
+      [ownKey],
+    ]);
+    expect(summary.packEntries).toBe(1);
+  });
+
+  it('uploads a pack of 5 MiB or more in parts, streamed from its spool file', async () => {
+    // Prepare: six incompressible 1 MB bodies make a pack of about 6 MB.
+    const deps = await testDeps({
+      s3: s3.client,
+      bucket: s3.bucket,
+      settings: { packMemoryBytes: 2 * 1024 * 1024 },
+    });
+    const seeds = [21, 22, 23, 24, 25, 26];
+    const input = payload(
+      seeds.map((seed) => ({
+        source: { id: `mb-${seed}`, url: `${http.url}/mb/${seed}`, format: 'csv' as const },
+      })),
+      { batchId: 'b00007' },
+    );
+    const recorder = recordCommands(s3.client);
+
+    // Act
+    const summary = await collectBatch(input, deps);
+    recorder.stop();
+
+    // Assess
+    const key = packKey('b00007');
+    expect(recorder.puts()).toEqual([
+      `CreateMultipartUpload ${key}`,
+      `UploadPart ${key}`,
+      `UploadPart ${key}`,
+      `CompleteMultipartUpload ${key}`,
+    ]);
+    expect(summary.packEntries).toBe(6);
+    const { header, entries, bodies } = await readBackPack(await s3.getBytes(key));
+    expect(header.entries).toBe(6);
+    for (const [i, entry] of entries.entries()) {
+      const seed = Number(entry.sourceId.slice('mb-'.length));
+      expect(bodies[i]?.equals(noise(MB_BODY_BYTES, seed))).toBe(true);
+    }
+    expect(entries.map((e) => e.sourceId).sort()).toEqual(seeds.map((s) => `mb-${s}`));
+    const written = deps.log.entries.find((e) => e.message === 'pack written');
+    expect(written?.extra[0]).toMatchObject({ key, spooled: true });
+    expect(await readdir(deps.tmpDir)).toEqual([]);
+  });
+
+  it('overwrites the same pack key when the same hop is delivered again', async () => {
+    // Prepare: the upstream answers differently to each delivery.
+    const input = payload(
+      [
+        { source: { id: 'dup-a', url: `${http.url}/counter.json` } },
         { source: { id: 'dup-b', url: `${http.url}/table.csv`, format: 'csv' } },
       ],
       { batchId: 'b00004' },
     );
     const runKeys = async () =>
-      [...(await s3.listKeys('raw/source=dup-')), ...(await s3.listKeys('runs/'))].filter(
+      [...(await s3.listKeys('raw/')), ...(await s3.listKeys('runs/'))].filter(
         (k) => k.includes('dup-') || k.includes('b00004'),
       );
+    const counterBody = async () => {
+      const pack = await readBackPack(await s3.getBytes(packKey('b00004')));
+      const index = pack.entries.findIndex((e) => e.sourceId === 'dup-a');
+      return pack.bodies[index]?.toString('utf8');
+    };
 
     // Act
     await collectBatch(input, await testDeps({ s3: s3.client, bucket: s3.bucket }));
     const first = await runKeys();
+    const firstBody = await counterBody();
     await collectBatch(input, await testDeps({ s3: s3.client, bucket: s3.bucket }));
     const second = await runKeys();
+    const secondBody = await counterBody();
 
-    // Assess
-    expect(first).toEqual([
-      'raw/source=dup-a/dt=2026-11-25/20261125T131000Z-p0000.json',
-      'raw/source=dup-b/dt=2026-11-25/20261125T131000Z-p0000.csv',
-      'runs/20261125T131000Z/results/b00004-h0.json',
-    ]);
+    // Assess: the same single key, now holding the second delivery's pages.
+    expect(first).toEqual([packKey('b00004')]);
     expect(second).toEqual(first);
+    expect(JSON.parse(firstBody ?? '')).toEqual({ delivery: expect.any(Number) });
+    expect(JSON.parse(secondBody ?? '').delivery).toBe(JSON.parse(firstBody ?? '').delivery + 1);
   });
 
-  it('stores one raw object per page and stores a body whose hash changed', async () => {
-    // Prepare
-    const deps = await testDeps({ s3: s3.client, bucket: s3.bucket });
+  it('packs every page of a paginated source, spooling bodies and the pack to temp files', async () => {
+    // Prepare: no pack memory at all, so the pack goes to a temp file from its first entry;
+    // a 16-byte body buffer, so each page body is itself read back from a spool file.
+    const deps = await testDeps({
+      s3: s3.client,
+      bucket: s3.bucket,
+      settings: { packMemoryBytes: 0, memoryBufferBytes: 16 },
+    });
     const input = payload(
       [
         {
@@ -303,31 +520,35 @@ describe('collector against s3rver and a local HTTP server', () => {
     const summary = await collectBatch(input, deps);
 
     // Assess
-    const keys = [0, 1].map((page) =>
-      rawKey({
-        sourceId: 'feed',
-        runId: RUN_ID,
-        scheduledAt: SCHEDULED_AT,
-        page,
-        extension: 'xml',
-      }),
-    );
-    expect(await s3.listKeys('raw/source=feed/')).toEqual(keys);
+    const key = packKey('b00005');
+    expect(await s3.listKeys('raw/source=feed/')).toEqual([]);
     const pages = [
       '<rss><channel><item>1</item></channel></rss>',
       '<rss><channel><item>2</item></channel></rss>',
     ];
-    expect((await s3.getBytes(keys[1] ?? '')).toString()).toBe(pages[1]);
-    const second = fromS3Metadata((await s3.head(keys[1] ?? ''))?.metadata);
-    expect(second).toMatchObject({
-      page: 1,
-      sha256: sha(pages[1] ?? ''),
-      contentType: 'application/rss+xml',
-    });
+    const { entries, bodies } = await readBackPack(await s3.getBytes(key));
+    expect(entries.map((e) => [e.sourceId, e.page, e.url, e.sha256])).toEqual([
+      ['feed', 0, `${http.url}/paged`, sha(pages[0] ?? '')],
+      ['feed', 1, `${http.url}/paged?page=REDACTED&token=REDACTED`, sha(pages[1] ?? '')],
+    ]);
+    expect(bodies.map(String)).toEqual(pages);
+    expect(entries[1]).toMatchObject({ contentType: 'application/rss+xml', format: 'rss' });
     expect(summary.result.outcomes[0]).toMatchObject({
       status: 'ok',
-      rawKeys: keys,
+      rawKeys: [key, key],
       validators: { sha256: sha(pages.join('')) },
     });
+    const packed = deps.log.entries.filter((e) => e.message === 'packed raw page');
+    expect(packed.map((e) => e.extra[0])).toEqual([
+      expect.objectContaining({ page: 0, spooled: true, url: `${http.url}/paged` }),
+      expect.objectContaining({
+        page: 1,
+        spooled: true,
+        url: `${http.url}/paged?page=REDACTED&token=REDACTED`,
+      }),
+    ]);
+    const written = deps.log.entries.find((e) => e.message === 'pack written');
+    expect(written?.extra[0]).toMatchObject({ key, entries: 2, spooled: true });
+    expect(await readdir(deps.tmpDir)).toEqual([]);
   });
 });

@@ -1,10 +1,10 @@
 import { LambdaClient } from '@aws-sdk/client-lambda';
 import {
-  type BatchResult,
   batchFailureKey,
   batchResultKey,
   type CollectorPayload,
   parseCollectorPayload,
+  rawPackKey,
 } from '@fanout/shared';
 import {
   fakeContext,
@@ -16,7 +16,11 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { handleCollectorEvent, lambdaContinuationInvoker } from '../../src/index.js';
 import { testDeps } from '../helpers/deps.js';
-import { payload, RUN_ID } from '../helpers/payloads.js';
+import { readBackPack } from '../helpers/packs.js';
+import { payload, RUN_ID, SCHEDULED_AT } from '../helpers/payloads.js';
+
+const packKey = (hop: number) =>
+  rawPackKey({ runId: RUN_ID, scheduledAt: SCHEDULED_AT, batchId: 'b00001', hop });
 
 const FUNCTION = 'fanout-collector';
 const INVOKE_PATH = `/2015-03-31/functions/${FUNCTION}/invocations`;
@@ -27,7 +31,7 @@ describe('continuation through the Lambda Invoke API', () => {
   let lambdaApi: TestHttpServer;
   let lambda: LambdaClient;
   let slowAnswers = false;
-  const invocations: { type: string | undefined; body: string }[] = [];
+  const invocations: { type: string | undefined; body: string; rawKeysThen: string[] }[] = [];
 
   beforeAll(async () => {
     s3 = await startTestS3();
@@ -45,6 +49,8 @@ describe('continuation through the Lambda Invoke API', () => {
         invocations.push({
           type: Array.isArray(type) ? type[0] : type,
           body: Buffer.concat(chunks).toString(),
+          // What the invoking hop had stored when its continuation arrived.
+          rawKeysThen: await s3.listKeys('raw/'),
         });
         res.writeHead(202);
         res.end();
@@ -99,9 +105,13 @@ describe('continuation through the Lambda Invoke API', () => {
       JSON.parse(invocations[0]?.body ?? ''),
     );
     expect(continuation).toEqual({ ...input, hop: 1, tasks: input.tasks.slice(1) });
-    const h0 = await s3.getJson<BatchResult>(batchResultKey(RUN_ID, 'b00001', 0));
-    expect(h0.outcomes.map((o) => [o.sourceId, o.status])).toEqual([['first', 'ok']]);
-    expect(h0.continued).toEqual(['slow', 'third', 'fourth']);
+    // The hop's pack (its one record) was stored before the next hop was invoked.
+    expect(invocations[0]?.rawKeysThen).toEqual([packKey(0)]);
+    const h0 = (await readBackPack(await s3.getBytes(packKey(0)))).header;
+    expect(h0).toMatchObject({ hop: 0, entries: 1 });
+    expect(h0.result.outcomes.map((o) => [o.sourceId, o.status])).toEqual([['first', 'ok']]);
+    expect(h0.result.continued).toEqual(['slow', 'third', 'fourth']);
+    expect(await s3.listKeys(batchResultKey(RUN_ID, 'b00001', 0))).toEqual([]);
 
     // Act: Lambda delivers the continuation; the upstream is responsive now.
     slowAnswers = true;
@@ -114,22 +124,23 @@ describe('continuation through the Lambda Invoke API', () => {
     });
     const second = await handleCollectorEvent(JSON.parse(invocations[0]?.body ?? ''), hop1);
 
-    // Assess: every task has an outcome and a raw object; nothing was continued again.
+    // Assess: every task has an outcome and its page in a pack; nothing was continued
+    // again. The continuation wrote its own pack beside the first hop's.
     expect(second.kind).toBe('collected');
-    const h1 = await s3.getJson<BatchResult>(batchResultKey(RUN_ID, 'b00001', 1));
-    expect(h1.outcomes.map((o) => [o.sourceId, o.status])).toEqual([
+    const h1 = await readBackPack(await s3.getBytes(packKey(1)));
+    expect(h1.header.result.outcomes.map((o) => [o.sourceId, o.status])).toEqual([
       ['slow', 'ok'],
       ['third', 'ok'],
       ['fourth', 'ok'],
     ]);
-    expect(h1.continued).toEqual([]);
-    expect(invocations).toHaveLength(1);
-    expect((await s3.listKeys('raw/')).map((k) => k.split('/')[1])).toEqual([
-      'source=first',
-      'source=fourth',
-      'source=slow',
-      'source=third',
+    expect(h1.header.result.continued).toEqual([]);
+    expect(h1.bodies.map(String).sort()).toEqual([
+      '{"path":"/fourth"}',
+      '{"path":"/slow"}',
+      '{"path":"/third"}',
     ]);
+    expect(invocations).toHaveLength(1);
+    expect(await s3.listKeys('raw/')).toEqual([packKey(0), packKey(1)]);
   });
 
   it('records a continuation the Invoke API rejects, with a payload to replay', async () => {
@@ -149,6 +160,11 @@ describe('continuation through the Lambda Invoke API', () => {
 
     const key = batchFailureKey(RUN_ID, 'b00009', 1);
     expect(outcome).toMatchObject({ kind: 'collected', summary: { continuationFailureKey: key } });
+    // Nothing was packed, so the hop's record is its batch result, still naming the task.
+    expect(await s3.getJson(batchResultKey(RUN_ID, 'b00009', 0))).toMatchObject({
+      outcomes: [],
+      continued: ['late'],
+    });
     expect(await s3.getJson(key)).toMatchObject({
       kind: 'continuation-failed',
       sourceIds: ['late'],

@@ -1,4 +1,4 @@
-import { batchResultKey, rawKey } from '@fanout/shared';
+import { batchResultKey, rawPackKey } from '@fanout/shared';
 import {
   fakeContext,
   startTestHttp,
@@ -7,6 +7,7 @@ import {
   type TestS3,
 } from '@fanout/testkit';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { readBackPack } from '../helpers/packs.js';
 import { payload, RUN_ID, SCHEDULED_AT } from '../helpers/payloads.js';
 
 describe('the Lambda handler, configured only by the environment', () => {
@@ -50,16 +51,14 @@ describe('the Lambda handler, configured only by the environment', () => {
 
     const outcome = await handler(input, fakeContext({ timeoutMs: 60_000 }));
 
-    expect(outcome).toMatchObject({ kind: 'collected', summary: { ok: 1 } });
-    const key = rawKey({
-      sourceId: 'table',
-      runId: RUN_ID,
-      scheduledAt: SCHEDULED_AT,
-      page: 0,
-      extension: 'csv',
-    });
-    expect((await s3.getBytes(key)).toString()).toBe('a,b\n1,2\n');
-    expect(await s3.listKeys(batchResultKey(RUN_ID, 'b00042', 0))).toHaveLength(1);
+    expect(outcome).toMatchObject({ kind: 'collected', summary: { ok: 1, packEntries: 1 } });
+    const key = rawPackKey({ runId: RUN_ID, scheduledAt: SCHEDULED_AT, batchId: 'b00042', hop: 0 });
+    const pack = await readBackPack(await s3.getBytes(key));
+    expect(pack.bodies.map(String)).toEqual(['a,b\n1,2\n']);
+    expect(pack.header.result.outcomes).toEqual([
+      expect.objectContaining({ sourceId: 'table', status: 'ok', rawKeys: [key] }),
+    ]);
+    expect(await s3.listKeys(batchResultKey(RUN_ID, 'b00042', 0))).toEqual([]);
   });
 
   it('returns normally for a malformed payload and records it', async () => {

@@ -17,6 +17,9 @@ describe('loadConfig', () => {
       maxBodyBytes: 50 * 1024 * 1024,
       maxHops: 5,
       payloadLimitBytes: 1_048_576,
+      packEntryMaxBytes: 1_048_576,
+      packMemoryBytes: 8 * 1024 * 1024,
+      packMaxBytes: 256 * 1024 * 1024,
     });
   });
 
@@ -34,6 +37,9 @@ describe('loadConfig', () => {
       FANOUT_SAFETY_MARGIN_MS: '20000',
       FANOUT_HARD_DEADLINE_MS: '8000',
       FANOUT_MAX_HOPS: '2',
+      FANOUT_PACK_ENTRY_MAX_BYTES: '4096',
+      FANOUT_PACK_MEMORY_BYTES: '0',
+      FANOUT_PACK_MAX_BYTES: '65536',
     });
     expect(config.settings).toEqual({
       concurrency: 4,
@@ -47,6 +53,9 @@ describe('loadConfig', () => {
       safetyMarginMs: 20_000,
       hardDeadlineMs: 8_000,
       maxHops: 2,
+      packEntryMaxBytes: 4_096,
+      packMemoryBytes: 0,
+      packMaxBytes: 65_536,
     });
   });
 
@@ -64,6 +73,10 @@ describe('loadConfig', () => {
     [
       { ...REQUIRED, FANOUT_MAX_BODY_BYTES: '-1' },
       'FANOUT_MAX_BODY_BYTES: must be a whole number, got "-1"',
+    ],
+    [
+      { ...REQUIRED, FANOUT_PACK_ENTRY_MAX_BYTES: '0' },
+      'FANOUT_PACK_ENTRY_MAX_BYTES: must be at least 1, got "0"',
     ],
     [
       { ...REQUIRED, FANOUT_HARD_DEADLINE_MS: '30000' },

@@ -1,10 +1,22 @@
-import { batchFailureKey, batchResultKey, type CollectorPayload } from '@fanout/shared';
+import { batchFailureKey, batchResultKey, type CollectorPayload, rawPackKey } from '@fanout/shared';
 import { fakeContext, ManualClock } from '@fanout/testkit';
 import { describe, expect, it } from 'vitest';
-import { ContinuationInvokeError, collectBatch } from '../../src/index.js';
+import { ContinuationInvokeError, collectBatch, StoreError } from '../../src/index.js';
 import { testDeps } from '../helpers/deps.js';
-import { payload, RUN_ID } from '../helpers/payloads.js';
+import { readBackPack } from '../helpers/packs.js';
+import { payload, RUN_ID, SCHEDULED_AT } from '../helpers/payloads.js';
 import { fakeS3, putJson, scriptedTransport } from '../helpers/transport.js';
+
+const packKey = (hop: number) =>
+  rawPackKey({ runId: RUN_ID, scheduledAt: SCHEDULED_AT, batchId: 'b00001', hop });
+
+/** Each fetch takes `ms` of the manual clock and answers 200 with a body naming the path. */
+function slowChanged(clock: ManualClock, ms: number) {
+  return scriptedTransport((req) => {
+    clock.advance(ms);
+    return { status: 200, body: JSON.stringify({ path: req.url.pathname }) };
+  });
+}
 
 const tasks = (n: number, estimateMs = 10_000) =>
   Array.from({ length: n }, (_, i) => ({
@@ -48,6 +60,54 @@ describe('time budget and continuation', () => {
       hop: 0,
       continued: ['s3', 's4'],
     });
+  });
+
+  it("writes the hop's pack before it invokes the continuation, and no batch result", async () => {
+    // Prepare: 60 s left, each fetch takes 20 s: s1 and s2 are collected, s3 and s4 continued.
+    const clock = new ManualClock();
+    const s3 = fakeS3();
+    const writtenAtInvoke: string[][] = [];
+    const deps = await testDeps({
+      s3,
+      clock,
+      context: fakeContext({ clock, timeoutMs: 60_000 }),
+      transport: slowChanged(clock, 20_000),
+      settings: { concurrency: 1, safetyMarginMs: 15_000, hardDeadlineMs: 5_000 },
+      invokeContinuation: async () => {
+        writtenAtInvoke.push(s3.puts.map((p) => p.Key));
+      },
+    });
+
+    // Act
+    const summary = await collectBatch(payload(tasks(4)), deps);
+
+    // Assess: when the next hop was invoked, this hop's one record was already stored.
+    expect(writtenAtInvoke).toEqual([[packKey(0)]]);
+    expect(s3.puts.map((p) => p.Key)).toEqual([packKey(0)]);
+    expect(summary).toMatchObject({ recordKey: packKey(0), packEntries: 2, continued: 2 });
+    const stored = await readBackPack(s3.puts[0]?.Body as Buffer);
+    expect(stored.header.result.continued).toEqual(['s3', 's4']);
+    expect(stored.header.result.outcomes).toEqual([
+      expect.objectContaining({ sourceId: 's1', status: 'ok', rawKeys: [packKey(0)] }),
+      expect.objectContaining({ sourceId: 's2', status: 'ok', rawKeys: [packKey(0)] }),
+    ]);
+    expect(stored.bodies.map(String)).toEqual(['{"path":"/1"}', '{"path":"/2"}']);
+  });
+
+  it('invokes no continuation when its record cannot be stored, so the retry hands the work on', async () => {
+    const clock = new ManualClock();
+    const deps = await testDeps({
+      s3: fakeS3({ fail: (key) => key === packKey(0) }),
+      clock,
+      context: fakeContext({ clock, timeoutMs: 60_000 }),
+      transport: slowChanged(clock, 20_000),
+      settings: { concurrency: 1, safetyMarginMs: 15_000, hardDeadlineMs: 5_000 },
+    });
+
+    const outcome = collectBatch(payload(tasks(4)), deps);
+
+    await expect(outcome).rejects.toBeInstanceOf(StoreError);
+    expect(deps.invoked).toEqual([]);
   });
 
   it('completes the rest when the continuation payload is run', async () => {
@@ -176,6 +236,11 @@ describe('time budget and continuation', () => {
     };
 
     const permanent = await run(notFound);
+    // The hop's record first, then the record of the continuation that failed.
+    expect(permanent.s3.puts.map((p) => p.Key)).toEqual([
+      batchResultKey(RUN_ID, 'b00001', 2),
+      batchFailureKey(RUN_ID, 'b00001', 3),
+    ]);
     expect(permanent.outcome).toMatchObject({
       continuationFailureKey: batchFailureKey(RUN_ID, 'b00001', 3),
     });
