@@ -73,12 +73,8 @@ export async function quarantineObject(
       );
     } catch (copyError) {
       if (!isNotFound(copyError)) throw copyError;
+      // Logged by the caller with the report's reason, which carries this note.
       note = ' (not copied: the raw object was not found when copying it to quarantine)';
-      deps.log.warn('raw object to quarantine not found; report written without a copy', {
-        key,
-        quarantineKey,
-        error: copyError,
-      });
     }
   }
   const report = parse(

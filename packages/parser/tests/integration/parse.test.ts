@@ -235,8 +235,10 @@ describe('raw object -> parser -> parsed output (s3rver)', () => {
     const report = await s3.getJson<QuarantineReport>(quarantineReportKeyForRaw(bad));
     expect(report.errorName).toBe('MalformedInputError');
     expect(report.reason).toContain('not copied: the raw object was not found');
-    expect(log.entries.some((e) => e.level === 'warn' && e.message.includes('not found'))).toBe(
-      true,
+    const warnings = log.entries.filter((e) => e.level === 'warn');
+    expect(warnings.map((e) => e.message)).toEqual(['raw object quarantined']);
+    expect(JSON.stringify(warnings[0]?.extra)).toContain(
+      'not copied: the raw object was not found',
     );
   });
 
