@@ -10,7 +10,7 @@ import {
 } from '@fanout/shared';
 import { fakeContext, startTestS3, type TestS3 } from '@fanout/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { handleS3Event } from '../../src/index.js';
+import { createExtractorRegistry, handleS3Event } from '../../src/index.js';
 import { entryLine, putPack } from '../helpers/packs.js';
 import { countingClient, depsFor, FETCHED_AT, PUT_CLASS, RUN_ID, s3Event } from '../helpers/s3.js';
 import { gunzipLines } from '../helpers/streams.js';
@@ -150,6 +150,59 @@ describe('raw pack -> parser -> one parsed object (s3rver)', () => {
       quarantinedEntries: [{ sourceId: 'broken', page: 1 }],
     });
     expect(log.entries.filter((e) => e.message === 'pack entry quarantined')).toHaveLength(1);
+  });
+
+  it('sends these requests: one PUT per clean pack, two more per bad entry, copy + report for an unreadable pack', async () => {
+    // Prepare
+    const clean = await putPack(s3, [entryLine(JSON_ENTRY), entryLine(CSV_ENTRY)]);
+    const oneBad = await putPack(s3, [
+      entryLine(JSON_ENTRY),
+      entryLine({ sourceId: 'nope', format: 'ndjson', body: 'nope\n' }),
+    ]);
+    const unreadable = await putPack(s3, [entryLine(JSON_ENTRY)], 2);
+    const { deps } = depsFor(s3);
+
+    // Act
+    const sent: Record<string, string[]> = {};
+    for (const [name, { key }] of Object.entries({ clean, oneBad, unreadable })) {
+      const counting = countingClient(s3);
+      await handleS3Event(s3Event(s3.bucket, key), fakeContext(), {
+        ...deps,
+        s3: counting.client,
+      });
+      sent[name] = counting.commands;
+      counting.client.destroy();
+    }
+
+    // Assess
+    expect(sent).toEqual({
+      clean: ['GetObjectCommand', 'PutObjectCommand'],
+      oneBad: ['GetObjectCommand', 'PutObjectCommand', 'PutObjectCommand', 'PutObjectCommand'],
+      unreadable: ['GetObjectCommand', 'CopyObjectCommand', 'PutObjectCommand'],
+    });
+  });
+
+  it('parses an entry stored as base64 from its exact bytes, with a custom extractor', async () => {
+    // Prepare
+    const extractors = createExtractorRegistry();
+    extractors.register('hex', async function* hex(input) {
+      const chunks: Buffer[] = [];
+      for await (const chunk of input) chunks.push(chunk as Buffer);
+      yield { hex: Buffer.concat(chunks).toString('hex') };
+    });
+    const body = Buffer.from([0xff, 0x00, 0xfe, 0x41]);
+    const stored = entryLine({ sourceId: 'binary', format: 'hex', body });
+    expect(JSON.parse(stored)).toMatchObject({ bodyEncoding: 'base64' });
+    const { key } = await putPack(s3, [stored]);
+    const { deps } = depsFor(s3);
+
+    // Act
+    await handleS3Event(s3Event(s3.bucket, key), fakeContext(), { ...deps, extractors });
+
+    // Assess
+    expect(gunzipLines(await s3.getBytes(parsedKeyForRaw(key)))).toEqual([
+      line('binary', 0, { hex: 'ff00fe41' }),
+    ]);
   });
 
   it('quarantines an entry of an unknown format, naming the format', async () => {
