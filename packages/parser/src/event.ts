@@ -119,7 +119,7 @@ async function recordInvalid(
 
 /**
  * Handles one S3 notification: validates it, records what is invalid, skips keys
- * outside raw/, and parses each raw object in turn. Objects are parsed one after
+ * outside raw/, and parses each raw object (a pack or a single response) in turn. Objects are parsed one after
  * another: each already streams with bounded memory, and parsing several at once
  * in a 256 MB function would multiply that bound (S3 sends one record per event
  * today, so there is little to gain). A retryable fault on one object does not

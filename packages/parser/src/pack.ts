@@ -242,8 +242,9 @@ export async function parsePack(
   if (header === undefined) throw new ParserError('pack read without a header');
 
   // Every entry quarantined (or none at all): an empty gzip stream still marks the pack handled.
-  if (writer.bytes === 0)
+  if (writer.bytes === 0) {
     await writer.write(gzipSync(Buffer.alloc(0), { level: config.gzipLevel }));
+  }
   const outcome: ParsedObjectOutcome = {
     runId: header.runId,
     rawKey: packKey,
