@@ -8,6 +8,7 @@ export const S3_MIN_PART_BYTES = 5 * 1024 * 1024;
 export const PARSER_ENV = {
   maxRawBytes: 'FANOUT_MAX_RAW_BYTES',
   maxRecordBytes: 'FANOUT_MAX_RECORD_BYTES',
+  maxPackLineBytes: 'FANOUT_MAX_PACK_LINE_BYTES',
   gzipLevel: 'FANOUT_GZIP_LEVEL',
   uploadPartBytes: 'FANOUT_UPLOAD_PART_BYTES',
   uploadQueueSize: 'FANOUT_UPLOAD_QUEUE_SIZE',
@@ -31,12 +32,20 @@ export interface OutputSettings {
 
 export interface ParserConfig extends ParserLimits, OutputSettings {
   readonly bucket: string;
+  /** A pack line (one entry: its metadata and whole body) longer than this makes the pack unreadable. */
+  readonly maxPackLineBytes: number;
 }
 
 export const DEFAULTS = {
   // 2 GiB: a 1 GB object must parse; bigger ones would not finish inside the timeout.
   maxRawBytes: 2 * 1024 * 1024 * 1024,
   maxRecordBytes: 4 * 1024 * 1024,
+  // A pack is read one line at a time and one line is one whole entry, body included, so
+  // this is the memory bound of reading a pack (the line, its parsed entry and the body's
+  // bytes are held at once: about 3x). Collectors pack small responses only and store large
+  // ones as single objects; 16 MiB leaves room for JSON escaping and base64 (4/3) of a
+  // packed body while three copies stay well inside a 256 MB function.
+  maxPackLineBytes: 16 * 1024 * 1024,
   // Level 1 costs about half the CPU of level 6 for output ~10% larger; CPU is
   // scarce at 256 MB (a fraction of a vCPU) and a 1 GB object must finish in time.
   gzipLevel: 1,
@@ -79,6 +88,13 @@ export function loadConfig(env: Env = process.env): ParserConfig {
       PARSER_ENV.maxRecordBytes,
       DEFAULTS.maxRecordBytes,
       64,
+      512 * 1024 * 1024,
+    ),
+    maxPackLineBytes: integer(
+      env,
+      PARSER_ENV.maxPackLineBytes,
+      DEFAULTS.maxPackLineBytes,
+      1024,
       512 * 1024 * 1024,
     ),
     gzipLevel: integer(env, PARSER_ENV.gzipLevel, DEFAULTS.gzipLevel, 0, 9),

@@ -84,6 +84,25 @@ export class InvalidMetadataError extends UnparseableObjectError {
   }
 }
 
+/**
+ * A pack that cannot be read at all (corrupt or truncated gzip, a bad header, missing
+ * entries, a line over FANOUT_MAX_PACK_LINE_BYTES): the whole pack is quarantined.
+ */
+export class UnreadablePackError extends UnparseableObjectError {
+  override name = 'UnreadablePackError';
+  constructor(problem: string, packLine?: number) {
+    super(`unreadable pack: ${problem}`, packLine === undefined ? undefined : { line: packLine });
+  }
+}
+
+/** A pack line that is JSON but not a valid entry: that entry alone is quarantined. */
+export class InvalidPackEntryError extends UnparseableObjectError {
+  override name = 'InvalidPackEntryError';
+  constructor(problem: string, packLine: number) {
+    super(`invalid pack entry at pack line ${packLine}: ${problem}`, { line: packLine });
+  }
+}
+
 /** A custom extractor failed with an error of its own (not a ParserError). */
 export class ExtractorFailedError extends UnparseableObjectError {
   override name = 'ExtractorFailedError';

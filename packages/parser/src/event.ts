@@ -15,6 +15,8 @@ export type ParserMetricName =
   | 'ObjectsQuarantined'
   | 'ObjectsMissing'
   | 'ObjectsFailed'
+  | 'PagesParsed'
+  | 'PagesQuarantined'
   | 'RecordsWritten'
   | 'BytesIn'
   | 'BytesOut'
@@ -34,6 +36,8 @@ function count(deps: EventDeps, result: RawObjectResult): void {
   if (!metrics) return;
   if (result.status === 'parsed') {
     metrics.add('ObjectsParsed', 1);
+    metrics.add('PagesParsed', result.outcome.parsed);
+    metrics.add('PagesQuarantined', result.outcome.quarantined);
     metrics.add('RecordsWritten', result.outcome.records);
     metrics.add('BytesIn', result.outcome.bytesIn);
     metrics.add('BytesOut', result.outcome.bytesOut);
@@ -69,6 +73,10 @@ export interface EventSummary {
   readonly rejected: readonly RejectedRecord[];
   /** Where the rejected records were written, if any. */
   readonly invalidEventKey?: string;
+  /** Pages (pack entries or single raw objects) whose records were written. */
+  readonly pagesParsed: number;
+  /** Pack entries quarantined on their own (whole quarantined objects are in `results`). */
+  readonly pagesQuarantined: number;
   readonly records: number;
   readonly bytesIn: number;
   readonly bytesOut: number;
@@ -111,7 +119,7 @@ async function recordInvalid(
 
 /**
  * Handles one S3 notification: validates it, records what is invalid, skips keys
- * outside raw/, and parses each raw object in turn. Objects are parsed one after
+ * outside raw/, and parses each raw object (a pack or a single response) in turn. Objects are parsed one after
  * another: each already streams with bounded memory, and parsing several at once
  * in a 256 MB function would multiply that bound (S3 sends one record per event
  * today, so there is little to gain). A retryable fault on one object does not
@@ -123,7 +131,15 @@ export async function handleS3Event(
   context: LambdaContext,
   deps: EventDeps,
 ): Promise<EventSummary> {
-  const empty = { results: [], ignoredKeys: [], records: 0, bytesIn: 0, bytesOut: 0 };
+  const empty = {
+    results: [],
+    ignoredKeys: [],
+    pagesParsed: 0,
+    pagesQuarantined: 0,
+    records: 0,
+    bytesIn: 0,
+    bytesOut: 0,
+  };
   let parsed: ReturnType<typeof parseS3Event>;
   try {
     parsed = parseS3Event(event);
@@ -191,11 +207,15 @@ export async function handleS3Event(
   deps.metrics?.add('KeysIgnored', ignoredKeys.length);
   if (failures.length > 0) throw new TransientParseError(failures);
 
+  let pagesParsed = 0;
+  let pagesQuarantined = 0;
   let records = 0;
   let bytesIn = 0;
   let bytesOut = 0;
   for (const result of results) {
     if (result.status === 'parsed') {
+      pagesParsed += result.outcome.parsed;
+      pagesQuarantined += result.outcome.quarantined;
       records += result.outcome.records;
       bytesIn += result.outcome.bytesIn;
       bytesOut += result.outcome.bytesOut;
@@ -206,6 +226,8 @@ export async function handleS3Event(
     ignoredKeys,
     rejected,
     ...(invalidKey !== undefined ? { invalidEventKey: invalidKey } : {}),
+    pagesParsed,
+    pagesQuarantined,
     records,
     bytesIn,
     bytesOut,

@@ -17,6 +17,8 @@ const UNITS: Record<ParserMetricName, (typeof MetricUnit)[keyof typeof MetricUni
   ObjectsQuarantined: MetricUnit.Count,
   ObjectsMissing: MetricUnit.Count,
   ObjectsFailed: MetricUnit.Count,
+  PagesParsed: MetricUnit.Count,
+  PagesQuarantined: MetricUnit.Count,
   RecordsWritten: MetricUnit.Count,
   BytesIn: MetricUnit.Bytes,
   BytesOut: MetricUnit.Bytes,
@@ -27,7 +29,7 @@ const UNITS: Record<ParserMetricName, (typeof MetricUnit)[keyof typeof MetricUni
 // Errors travel as attributes (`{ error }`), a form Powertools' Logger takes as is.
 const log: Log = logger;
 
-/** S3 ObjectCreated on raw/ -> gzip NDJSON under parsed/ (see README). */
+/** S3 ObjectCreated on raw/ (packs and single responses) -> gzip NDJSON under parsed/ (see README). */
 export async function handler(event: unknown, context: LambdaContext): Promise<EventSummary> {
   logger.appendKeys({ requestId: context.awsRequestId });
   try {

@@ -7,6 +7,7 @@ export {
   type ParserLimits,
   S3_MIN_PART_BYTES,
 } from './config.js';
+export { copySource } from './copy-source.js';
 export * from './errors.js';
 export {
   type EventDeps,
@@ -31,18 +32,22 @@ export {
   registerExtractor,
 } from './formats/registry.js';
 export { type Extractor, type ExtractorContext, RawJson } from './formats/types.js';
+export { PARSED_CONTENT_TYPE, type ParsedObjectTarget, ParsedObjectWriter } from './output.js';
+export { type PackParseResult, pageName, parsePack, type QuarantinedEntry } from './pack.js';
 export {
   bytesSource,
   type Envelope,
+  envelopePrefix,
   type ParseStats,
   type ParseStreamOptions,
   parseStream,
 } from './parse-stream.js';
 export {
+  type BadEntry,
   COPY_OBJECT_MAX_BYTES,
-  copySource,
-  PARSED_CONTENT_TYPE,
-  type ParserDeps,
-  parseRawObject,
-  type RawObjectResult,
-} from './raw-object.js';
+  type QuarantinedObject,
+  quarantineEntry,
+  quarantineObject,
+  type WholeObjectFacts,
+} from './quarantine.js';
+export { type ParserDeps, parseRawObject, type RawObjectResult } from './raw-object.js';

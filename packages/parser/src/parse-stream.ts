@@ -7,10 +7,15 @@ import { ExtractorFailedError, ParserError, RawObjectTooLargeError } from './err
 import { defaultExtractors, type ExtractorRegistry } from './formats/registry.js';
 import { type ExtractorContext, RawJson } from './formats/types.js';
 
-/** What every output line carries besides the record; all of it comes from the raw object's metadata. */
+/**
+ * What every output line carries besides the record; all of it comes from the raw
+ * object's metadata or the pack entry, never from the clock.
+ */
 export interface Envelope {
   readonly sourceId: string;
   readonly runId: string;
+  /** The response page the records come from; 0 when absent (a single-page response). */
+  readonly page?: number;
   readonly fetchedAt: string;
 }
 
@@ -36,7 +41,7 @@ export interface ParseStats {
 const OUTPUT_BATCH_CHARS = 64 * 1024;
 
 /** Counts bytes passing through and fails once they exceed `limit`. */
-class ByteCounter extends Transform {
+export class ByteCounter extends Transform {
   bytes = 0;
   constructor(private readonly limit: number) {
     super();
@@ -52,11 +57,12 @@ class ByteCounter extends Transform {
 }
 
 /**
- * Envelope prefix of every line. Key order is fixed and every value comes from
- * metadata (never the clock), so the same raw object always gives the same bytes.
+ * Envelope prefix of every line, shaped for Athena's JSON SerDe: flat scalar columns
+ * (`source`, `run`, `page`, `fetchedAt`) and the record as one JSON column. Key order is
+ * fixed and no value comes from the clock, so the same raw object always gives the same bytes.
  */
-function envelopePrefix(envelope: Envelope): string {
-  return `{"sourceId":${JSON.stringify(envelope.sourceId)},"runId":${JSON.stringify(envelope.runId)},"fetchedAt":${JSON.stringify(envelope.fetchedAt)},"record":`;
+export function envelopePrefix(envelope: Envelope): string {
+  return `{"source":${JSON.stringify(envelope.sourceId)},"run":${JSON.stringify(envelope.runId)},"page":${envelope.page ?? 0},"fetchedAt":${JSON.stringify(envelope.fetchedAt)},"record":`;
 }
 
 async function* envelopeLines(

@@ -1,28 +1,18 @@
-import { PassThrough, Readable } from 'node:stream';
-import {
-  CopyObjectCommand,
-  GetObjectCommand,
-  type GetObjectCommandOutput,
-  PutObjectCommand,
-  type S3Client,
-} from '@aws-sdk/client-s3';
-import { Upload } from '@aws-sdk/lib-storage';
+import { Readable } from 'node:stream';
+import { GetObjectCommand, type GetObjectCommandOutput, type S3Client } from '@aws-sdk/client-s3';
 import {
   type Clock,
   ContractValidationError,
   fromS3Metadata,
+  isPackKey,
   type Log,
-  type ParseOutcome,
-  ParseOutcomeSchema,
-  parse,
+  type ParsedObjectOutcome,
   parsedKeyForRaw,
-  parseOutcomeKey,
+  parsePackKey,
   parseRawKey,
   type QuarantineReport,
-  QuarantineReportSchema,
-  quarantineKeyForRaw,
-  quarantineReportKeyForRaw,
   type RawObjectMetadata,
+  toParsedObjectMetadata,
 } from '@fanout/shared';
 import type { ParserConfig } from './config.js';
 import {
@@ -32,12 +22,10 @@ import {
   UnparseableObjectError,
 } from './errors.js';
 import { defaultExtractors, type ExtractorRegistry } from './formats/registry.js';
+import { ParsedObjectWriter } from './output.js';
+import { parsePack, type QuarantinedEntry } from './pack.js';
 import { parseStream } from './parse-stream.js';
-
-/** CopyObject copies at most 5 GiB in one request (larger needs UploadPartCopy). */
-export const COPY_OBJECT_MAX_BYTES = 5 * 1024 * 1024 * 1024;
-
-export const PARSED_CONTENT_TYPE = 'application/x-ndjson';
+import { isNotFound, quarantineObject, type WholeObjectFacts } from './quarantine.js';
 
 export interface ParserDeps {
   readonly s3: S3Client;
@@ -51,136 +39,22 @@ export type RawObjectResult =
   | {
       readonly status: 'parsed';
       readonly key: string;
-      readonly outcome: Extract<ParseOutcome, { status: 'ok' }>;
+      readonly outputKey: string;
+      /** Also stored as the parsed object's metadata (`fromParsedObjectMetadata` reads it). */
+      readonly outcome: ParsedObjectOutcome;
+      /** Entries of a pack quarantined on their own (always empty for a single raw object). */
+      readonly quarantinedEntries: readonly QuarantinedEntry[];
     }
   | {
+      /** The whole raw object (a single response, or a pack that cannot be read) is quarantined. */
       readonly status: 'quarantined';
       readonly key: string;
       readonly report: QuarantineReport;
-      /** Absent when neither the metadata nor the key names a run to record it under. */
-      readonly outcome?: ParseOutcome;
+      readonly reportKey: string;
+      /** Absent when no copy was made (over CopyObject's limit, or gone before the copy). */
+      readonly quarantineKey?: string;
     }
   | { readonly status: 'missing'; readonly key: string };
-
-interface ObjectFacts {
-  readonly key: string;
-  readonly metadata: Record<string, string>;
-  readonly parsed?: RawObjectMetadata;
-  readonly size?: number;
-}
-
-function isNotFound(error: unknown): boolean {
-  const name = (error as { name?: unknown }).name;
-  return name === 'NoSuchKey' || name === 'NotFound';
-}
-
-/**
- * `x-amz-copy-source` is URL-encoded: `+` must be %2B (else S3 reads a space),
- * spaces and non-ASCII as %XX. Sub-delimiters such as `=` (in every raw key:
- * `source=`, `dt=`) stay literal: S3 accepts them, and s3rver decodes the
- * header with decodeURI, which would leave %3D undecoded.
- */
-export function copySource(bucket: string, key: string): string {
-  const encoded = key
-    .split('/')
-    .map((segment) =>
-      encodeURIComponent(segment).replace(/%(3D|3A|40|2C|3B|24|26)/g, (sequence) =>
-        decodeURIComponent(sequence),
-      ),
-    )
-    .join('/');
-  return `${bucket}/${encoded}`;
-}
-
-async function putJson(deps: ParserDeps, key: string, value: unknown): Promise<void> {
-  await deps.s3.send(
-    new PutObjectCommand({
-      Bucket: deps.config.bucket,
-      Key: key,
-      Body: `${JSON.stringify(value, null, 2)}\n`,
-      ContentType: 'application/json',
-    }),
-  );
-}
-
-/**
- * Moves an unparseable raw object aside: a copy under quarantine/, an error
- * report beside it, then the parse outcome (written last: it marks the object done).
- */
-async function quarantine(
-  deps: ParserDeps,
-  facts: ObjectFacts,
-  error: UnparseableObjectError,
-): Promise<RawObjectResult> {
-  const { key } = facts;
-  const quarantineKey = quarantineKeyForRaw(key);
-  const reportKey = quarantineReportKeyForRaw(key);
-  const at = new Date(deps.clock.now()).toISOString();
-  const copied = facts.size === undefined || facts.size <= COPY_OBJECT_MAX_BYTES;
-  if (copied) {
-    await deps.s3.send(
-      new CopyObjectCommand({
-        Bucket: deps.config.bucket,
-        Key: quarantineKey,
-        CopySource: copySource(deps.config.bucket, key),
-      }),
-    );
-  }
-  const reason = copied
-    ? error.message
-    : `${error.message} (not copied: larger than CopyObject's ${COPY_OBJECT_MAX_BYTES}-byte limit; the raw object stays at its key)`;
-  const report = parse(
-    QuarantineReportSchema,
-    {
-      rawKey: key,
-      reason,
-      errorName: error.name,
-      ...(error.location ? { location: error.location } : {}),
-      metadata: facts.metadata,
-      quarantinedAt: at,
-    },
-    'quarantine report',
-  );
-  await putJson(deps, reportKey, report);
-
-  const keyParts = parseRawKey(key);
-  const runId = facts.parsed?.runId ?? keyParts?.runId;
-  const sourceId = facts.parsed?.sourceId ?? keyParts?.sourceId;
-  const format = facts.parsed?.format ?? facts.metadata.format;
-  const logFields = {
-    key,
-    runId,
-    sourceId,
-    format,
-    reason,
-    errorName: error.name,
-    location: error.location,
-    quarantineKey,
-  };
-  if (runId === undefined) {
-    deps.log.warn('raw object quarantined; no run id to record a parse outcome under', logFields);
-    return { status: 'quarantined', key, report };
-  }
-  const outcome = parse(
-    ParseOutcomeSchema,
-    {
-      status: 'quarantined',
-      rawKey: key,
-      runId,
-      ...(sourceId !== undefined ? { sourceId } : {}),
-      ...(format !== undefined ? { format } : {}),
-      quarantineKey,
-      reportKey,
-      reason,
-      ...(error.location ? { location: error.location } : {}),
-      parsedAt: at,
-    },
-    'parse outcome',
-  );
-  await putJson(deps, parseOutcomeKey(runId, key), outcome);
-  deps.log.warn('raw object quarantined', logFields);
-  return { status: 'quarantined', key, report, outcome };
-}
 
 function bodyStream(response: GetObjectCommandOutput, key: string): Readable {
   const body = response.Body;
@@ -201,16 +75,134 @@ function readMetadata(
   }
 }
 
+/** Quarantines a whole raw object and logs it once, here, where the decision is made. */
+async function quarantined(
+  deps: ParserDeps,
+  facts: WholeObjectFacts,
+  error: UnparseableObjectError,
+  context: Record<string, unknown>,
+): Promise<RawObjectResult> {
+  const done = await quarantineObject(deps, facts, error);
+  deps.log.warn('raw object quarantined', {
+    key: facts.key,
+    ...context,
+    reason: done.report.reason,
+    errorName: error.name,
+    location: error.location,
+    quarantineKey: done.quarantineKey,
+    reportKey: done.reportKey,
+  });
+  return { status: 'quarantined', key: facts.key, ...done };
+}
+
+async function parsePackObject(
+  deps: ParserDeps,
+  facts: WholeObjectFacts,
+  body: Readable,
+): Promise<RawObjectResult> {
+  const { key } = facts;
+  const runId = parsePackKey(key)?.runId;
+  if (facts.size !== undefined && facts.size > deps.config.maxRawBytes) {
+    body.destroy();
+    const error = new RawObjectTooLargeError(facts.size, deps.config.maxRawBytes);
+    return quarantined(deps, facts, error, { runId, pack: true });
+  }
+  const outputKey = parsedKeyForRaw(key);
+  const result = await parsePack(deps, key, body, outputKey);
+  if (result.status === 'unreadable') {
+    return quarantined(deps, facts, result.error, { runId, pack: true });
+  }
+  const { outcome } = result;
+  deps.log.info('pack parsed', { key, outputKey, ...outcome });
+  return {
+    status: 'parsed',
+    key,
+    outputKey,
+    outcome,
+    quarantinedEntries: result.quarantinedEntries,
+  };
+}
+
+async function parseSingleObject(
+  deps: ParserDeps,
+  base: WholeObjectFacts,
+  body: Readable,
+): Promise<RawObjectResult> {
+  const { config, s3 } = deps;
+  const { key, size } = base;
+  const keyParts = parseRawKey(key);
+  const meta = readMetadata(base.metadata);
+  if (!meta.ok) {
+    body.destroy();
+    // The key names the run and source when the metadata cannot be trusted.
+    const context = { runId: keyParts?.runId, sourceId: keyParts?.sourceId };
+    return quarantined(deps, base, meta.error, context);
+  }
+  const { format, formatOptions, runId, sourceId, fetchedAt, page } = meta.value;
+  const context = { runId, sourceId, format };
+  if (size !== undefined && size > config.maxRawBytes) {
+    body.destroy();
+    return quarantined(deps, base, new RawObjectTooLargeError(size, config.maxRawBytes), context);
+  }
+  const extractors = deps.extractors ?? defaultExtractors;
+  try {
+    extractors.get(format);
+  } catch (error) {
+    body.destroy();
+    if (error instanceof UnparseableObjectError) return quarantined(deps, base, error, context);
+    throw error;
+  }
+
+  const outputKey = parsedKeyForRaw(key);
+  const writer = new ParsedObjectWriter({
+    s3,
+    bucket: config.bucket,
+    key: outputKey,
+    settings: config,
+  });
+  let stats: Awaited<ReturnType<typeof parseStream>>;
+  try {
+    stats = await parseStream(body, writer.stream, {
+      format,
+      formatOptions,
+      envelope: { sourceId, runId, page, fetchedAt },
+      limits: config,
+      gzipLevel: config.gzipLevel,
+      extractors,
+    });
+  } catch (error) {
+    // Nothing is stored yet (or a multipart upload is aborted): a failed parse leaves no output.
+    await writer.abort();
+    if (error instanceof UnparseableObjectError) return quarantined(deps, base, error, context);
+    throw error;
+  }
+  const outcome: ParsedObjectOutcome = {
+    runId,
+    rawKey: key,
+    pages: 1,
+    parsed: 1,
+    quarantined: 0,
+    quarantinedPages: [],
+    records: stats.records,
+    bytesIn: stats.bytesIn,
+    bytesOut: stats.bytesOut,
+    parsedAt: new Date(deps.clock.now()).toISOString(),
+  };
+  await writer.finish(toParsedObjectMetadata(outcome));
+  deps.log.info('raw object parsed', { key, outputKey, sourceId, format, ...outcome });
+  return { status: 'parsed', key, outputKey, outcome, quarantinedEntries: [] };
+}
+
 /**
- * Parses one raw object into gzip NDJSON at its parsed key and records the
- * outcome; quarantines it when it cannot be parsed. Throws only for faults a
- * retry can fix (S3 errors, network), leaving no partial output behind.
+ * Parses one raw object (a pack of a hop's responses, or a single large response) into
+ * ONE gzip NDJSON object at its parsed key, the parse outcome as that object's metadata.
+ * What cannot be parsed is quarantined: a bad pack entry alone, or the whole object.
+ * Throws only for faults a retry can fix (S3 errors, network), leaving no partial output.
  */
 export async function parseRawObject(deps: ParserDeps, key: string): Promise<RawObjectResult> {
-  const { config, s3 } = deps;
   let response: GetObjectCommandOutput;
   try {
-    response = await s3.send(new GetObjectCommand({ Bucket: config.bucket, Key: key }));
+    response = await deps.s3.send(new GetObjectCommand({ Bucket: deps.config.bucket, Key: key }));
   } catch (error) {
     if (isNotFound(error)) {
       // Deleted since the event was sent: nothing to parse, and a retry cannot bring it back.
@@ -220,102 +212,11 @@ export async function parseRawObject(deps: ParserDeps, key: string): Promise<Raw
     throw error;
   }
   const body = bodyStream(response, key);
-  const metadata = response.Metadata ?? {};
   const size = response.ContentLength;
-  const base = { key, metadata, ...(size !== undefined ? { size } : {}) };
-
-  const meta = readMetadata(metadata);
-  if (!meta.ok) {
-    body.destroy();
-    return quarantine(deps, base, meta.error);
-  }
-  const facts: ObjectFacts = { ...base, parsed: meta.value };
-  if (size !== undefined && size > config.maxRawBytes) {
-    body.destroy();
-    return quarantine(deps, facts, new RawObjectTooLargeError(size, config.maxRawBytes));
-  }
-  const extractors = deps.extractors ?? defaultExtractors;
-  const { format, formatOptions, runId, sourceId, fetchedAt } = meta.value;
-  try {
-    extractors.get(format);
-  } catch (error) {
-    body.destroy();
-    if (error instanceof UnparseableObjectError) return quarantine(deps, facts, error);
-    throw error;
-  }
-
-  const outputKey = parsedKeyForRaw(key);
-  const output = new PassThrough();
-  const upload = new Upload({
-    client: s3,
-    params: {
-      Bucket: config.bucket,
-      Key: outputKey,
-      Body: output,
-      ContentType: PARSED_CONTENT_TYPE,
-      ContentEncoding: 'gzip',
-      Metadata: { 'run-id': runId, 'source-id': sourceId, format },
-    },
-    partSize: config.uploadPartBytes,
-    queueSize: config.uploadQueueSize,
-    // A failed parse must leave nothing behind: incomplete parts are aborted.
-    leavePartsOnError: false,
-  });
-  let uploadError: unknown;
-  const uploaded = upload.done().catch((error: unknown) => {
-    uploadError = error;
-    // Unblocks the parse, which would otherwise wait on backpressure forever.
-    output.destroy(error instanceof Error ? error : new Error(String(error)));
-  });
-
-  let stats: Awaited<ReturnType<typeof parseStream>>;
-  try {
-    stats = await parseStream(body, output, {
-      format,
-      formatOptions,
-      envelope: { sourceId, runId, fetchedAt },
-      limits: config,
-      gzipLevel: config.gzipLevel,
-      extractors,
-    });
-  } catch (error) {
-    // With an error, never a clean end: a clean end would let the upload store partial output.
-    output.destroy(new ParserError(`parse of ${JSON.stringify(key)} failed; output discarded`));
-    // Waits for lib-storage to abort a multipart upload it had started.
-    await uploaded;
-    // Bad input decides even if the upload failed too: the upload fails because it was cut off.
-    if (error instanceof UnparseableObjectError) return quarantine(deps, facts, error);
-    throw uploadError ?? error;
-  }
-  await uploaded;
-  if (uploadError !== undefined) throw uploadError;
-
-  const outcome = parse(
-    ParseOutcomeSchema,
-    {
-      status: 'ok',
-      rawKey: key,
-      runId,
-      sourceId,
-      format,
-      outputKey,
-      records: stats.records,
-      bytesIn: stats.bytesIn,
-      bytesOut: stats.bytesOut,
-      parsedAt: new Date(deps.clock.now()).toISOString(),
-    },
-    'parse outcome',
-  );
-  await putJson(deps, parseOutcomeKey(runId, key), outcome);
-  deps.log.info('raw object parsed', {
+  const facts: WholeObjectFacts = {
     key,
-    runId,
-    sourceId,
-    format,
-    outputKey,
-    records: stats.records,
-    bytesIn: stats.bytesIn,
-    bytesOut: stats.bytesOut,
-  });
-  return { status: 'parsed', key, outcome: outcome as Extract<ParseOutcome, { status: 'ok' }> };
+    metadata: response.Metadata ?? {},
+    ...(size !== undefined ? { size } : {}),
+  };
+  return isPackKey(key) ? parsePackObject(deps, facts, body) : parseSingleObject(deps, facts, body);
 }

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import type { S3Client } from '@aws-sdk/client-s3';
 import {
   encodeS3EventKey,
   type FormatOptions,
@@ -6,7 +7,7 @@ import {
   rawKey,
   toS3Metadata,
 } from '@fanout/shared';
-import { captureLog, ManualClock, type TestS3 } from '@fanout/testkit';
+import { captureLog, localS3Client, ManualClock, type TestS3 } from '@fanout/testkit';
 import { DEFAULTS, type EventDeps } from '../../src/index.js';
 
 export const RUN_ID = '20261125T131000Z';
@@ -72,4 +73,33 @@ export function depsFor(s3: TestS3, overrides: Partial<EventDeps['config']> = {}
     metrics: { add: (name, value) => counts.set(name, (counts.get(name) ?? 0) + value) },
   };
   return { deps, log, clock, counts };
+}
+
+/** S3 requests that S3 bills in the PUT class (PUT, COPY, POST, LIST). */
+export const PUT_CLASS = new Set([
+  'PutObjectCommand',
+  'CopyObjectCommand',
+  'CreateMultipartUploadCommand',
+  'UploadPartCommand',
+  'CompleteMultipartUploadCommand',
+  'ListObjectsV2Command',
+]);
+
+/** A client of its own for the code under test that records each command it sends. */
+export function countingClient(s3: TestS3): { client: S3Client; commands: string[] } {
+  const client = localS3Client(s3.endpoint);
+  const commands: string[] = [];
+  client.middlewareStack.add(
+    (next, context) => async (args) => {
+      commands.push(context.commandName ?? 'unknown');
+      return next(args);
+    },
+    { step: 'initialize', name: 'countCommands' },
+  );
+  return { client, commands };
+}
+
+/** The parsed object of a single raw object of source `sourceId` in this run (as a prefix). */
+export function parsedPrefixFor(sourceId: string): string {
+  return `parsed/dt=2026-11-25/${RUN_ID}~${sourceId}~`;
 }

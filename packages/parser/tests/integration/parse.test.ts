@@ -1,7 +1,6 @@
 import {
-  type ParseOutcome,
+  fromParsedObjectMetadata,
   parsedKeyForRaw,
-  parseOutcomeKey,
   type QuarantineReport,
   quarantineKeyForRaw,
   quarantineReportKeyForRaw,
@@ -9,7 +8,16 @@ import {
 import { fakeContext, localS3Client, startTestS3, type TestS3 } from '@fanout/testkit';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { handleS3Event, TransientParseError } from '../../src/index.js';
-import { depsFor, FETCHED_AT, putRaw, RUN_ID, s3Event } from '../helpers/s3.js';
+import {
+  countingClient,
+  depsFor,
+  FETCHED_AT,
+  PUT_CLASS,
+  parsedPrefixFor,
+  putRaw,
+  RUN_ID,
+  s3Event,
+} from '../helpers/s3.js';
 import { gunzipLines } from '../helpers/streams.js';
 
 let s3: TestS3;
@@ -28,39 +36,52 @@ beforeEach(() => {
 });
 
 describe('raw object -> parser -> parsed output (s3rver)', () => {
-  it('writes gzip NDJSON with the envelope and an ok parse outcome', async () => {
+  it('writes gzip NDJSON with the envelope, its outcome as the object metadata, in one PutObject', async () => {
     // Prepare
     const key = await putRaw(s3, sourceId, 'ndjson', '{"a":1}\n\n{"a":2}\n', {
       extension: 'ndjson',
     });
     const { deps, counts } = depsFor(s3);
+    const counting = countingClient(s3);
 
     // Act
-    const summary = await handleS3Event(s3Event(s3.bucket, key), fakeContext(), deps);
+    const summary = await handleS3Event(s3Event(s3.bucket, key), fakeContext(), {
+      ...deps,
+      s3: counting.client,
+    });
 
     // Assess
     const outputKey = parsedKeyForRaw(key);
-    expect(await s3.listKeys(`parsed/source=${sourceId}/`)).toEqual([outputKey]);
-    const envelope = { sourceId, runId: RUN_ID, fetchedAt: FETCHED_AT };
-    expect(gunzipLines(await s3.getBytes(outputKey))).toEqual([
+    expect(await s3.listKeys(parsedPrefixFor(sourceId))).toEqual([outputKey]);
+    const envelope = { source: sourceId, run: RUN_ID, page: 0, fetchedAt: FETCHED_AT };
+    const output = await s3.getBytes(outputKey);
+    expect(gunzipLines(output)).toEqual([
       { ...envelope, record: { a: 1 } },
       { ...envelope, record: { a: 2 } },
     ]);
-    const outcome = await s3.getJson<ParseOutcome>(parseOutcomeKey(RUN_ID, key));
-    expect(outcome).toMatchObject({
-      status: 'ok',
+    const outcome = fromParsedObjectMetadata((await s3.head(outputKey))?.metadata);
+    expect(outcome).toEqual({
+      runId: RUN_ID,
       rawKey: key,
-      outputKey,
+      pages: 1,
+      parsed: 1,
+      quarantined: 0,
+      quarantinedPages: [],
       records: 2,
       bytesIn: 17,
-      format: 'ndjson',
+      bytesOut: output.length,
+      parsedAt: '2026-11-25T13:10:30.000Z',
     });
-    expect(summary.records).toBe(2);
+    expect(counting.commands).toEqual(['GetObjectCommand', 'PutObjectCommand']);
+    expect(counting.commands.filter((name) => PUT_CLASS.has(name))).toHaveLength(1);
+    expect(await s3.listKeys('runs/')).toEqual([]);
+    expect(summary).toMatchObject({ records: 2, pagesParsed: 1, pagesQuarantined: 0 });
     expect(counts.get('ObjectsParsed')).toBe(1);
     expect(counts.get('RecordsWritten')).toBe(2);
+    counting.client.destroy();
   });
 
-  it('quarantines a malformed object: copy, report with location, outcome, and no parsed output', async () => {
+  it('quarantines a malformed object: copy, report with location, and no parsed output', async () => {
     // Prepare
     const body = 'id,name\n1,a\n2,"b\n';
     const key = await putRaw(s3, sourceId, 'csv', body, { extension: 'csv' });
@@ -71,7 +92,7 @@ describe('raw object -> parser -> parsed output (s3rver)', () => {
 
     // Assess
     expect(summary.results[0]?.status).toBe('quarantined');
-    expect(await s3.listKeys(`parsed/source=${sourceId}/`)).toEqual([]);
+    expect(await s3.listKeys(parsedPrefixFor(sourceId))).toEqual([]);
     expect((await s3.getBytes(quarantineKeyForRaw(key))).toString()).toBe(body);
     expect((await s3.head(quarantineKeyForRaw(key)))?.metadata['run-id']).toBe(RUN_ID);
     const report = await s3.getJson<QuarantineReport>(quarantineReportKeyForRaw(key));
@@ -81,13 +102,11 @@ describe('raw object -> parser -> parsed output (s3rver)', () => {
       location: { record: 1, byteOffset: 12 },
     });
     expect(report.reason).toContain('CSV_QUOTE_NOT_CLOSED');
-    const outcome = await s3.getJson<ParseOutcome>(parseOutcomeKey(RUN_ID, key));
-    expect(outcome).toMatchObject({
-      status: 'quarantined',
+    expect(summary.results[0]).toMatchObject({
       quarantineKey: quarantineKeyForRaw(key),
       reportKey: quarantineReportKeyForRaw(key),
-      location: { record: 1, byteOffset: 12 },
     });
+    expect(await s3.listKeys('runs/')).toEqual([]);
     expect(
       log.entries.some((e) => e.level === 'warn' && e.message === 'raw object quarantined'),
     ).toBe(true);
@@ -116,10 +135,8 @@ describe('raw object -> parser -> parsed output (s3rver)', () => {
       await handleS3Event(s3Event(s3.bucket, key), fakeContext(), deps);
       const report = await s3.getJson<QuarantineReport>(quarantineReportKeyForRaw(key));
       expect(report.reason).toMatch(reason);
-      expect(await s3.listKeys(`parsed/source=${sourceId}/`)).toEqual([]);
-      expect((await s3.getJson<ParseOutcome>(parseOutcomeKey(RUN_ID, key))).status).toBe(
-        'quarantined',
-      );
+      expect(await s3.listKeys(parsedPrefixFor(sourceId))).toEqual([]);
+      expect(await s3.head(quarantineKeyForRaw(key))).toBeDefined();
     },
   );
 
@@ -131,10 +148,7 @@ describe('raw object -> parser -> parsed output (s3rver)', () => {
     const report = await s3.getJson<QuarantineReport>(quarantineReportKeyForRaw(key));
     expect(report.errorName).toBe('InvalidMetadataError');
     expect(report.reason).toContain('metadata.fetchedAt');
-    // The run id comes from the key when the metadata cannot be trusted.
-    expect((await s3.getJson<ParseOutcome>(parseOutcomeKey(RUN_ID, key))).status).toBe(
-      'quarantined',
-    );
+    expect(await s3.listKeys(parsedPrefixFor(sourceId))).toEqual([]);
   });
 
   it('handles the same event delivered twice: one output object, identical bytes', async () => {
@@ -147,7 +161,7 @@ describe('raw object -> parser -> parsed output (s3rver)', () => {
     const first = await s3.getBytes(parsedKeyForRaw(key));
     await handleS3Event(event, fakeContext(), depsFor(s3).deps);
     const second = await s3.getBytes(parsedKeyForRaw(key));
-    expect(await s3.listKeys(`parsed/source=${sourceId}/`)).toEqual([parsedKeyForRaw(key)]);
+    expect(await s3.listKeys(parsedPrefixFor(sourceId))).toEqual([parsedKeyForRaw(key)]);
     expect(second.equals(first)).toBe(true);
     expect(gunzipLines(first)).toHaveLength(2);
   });
@@ -202,6 +216,32 @@ describe('raw object -> parser -> parsed output (s3rver)', () => {
     expect((await s3.getBytes(quarantineKeyForRaw(bad))).toString()).toBe('nope\n');
   });
 
+  it('ends the event when the object to quarantine cannot be found by its copy (no endless retry)', async () => {
+    // Prepare: s3rver decodes x-amz-copy-source with decodeURI, so the %2B of a `+`
+    // stays literal and the copy finds no such key (S3 itself would copy it).
+    const bad = `raw/source=${sourceId}/dt=2026-11-25/a+b.ndjson`;
+    await putRaw(s3, sourceId, 'ndjson', 'nope\n', { key: bad });
+    const { deps, log } = depsFor(s3);
+
+    // Act
+    const summary = await handleS3Event(s3Event(s3.bucket, bad), fakeContext(), deps);
+
+    // Assess
+    expect(summary.results).toHaveLength(1);
+    const result = summary.results[0];
+    expect(result?.status).toBe('quarantined');
+    expect(result).not.toHaveProperty('quarantineKey');
+    expect(await s3.head(quarantineKeyForRaw(bad))).toBeUndefined();
+    const report = await s3.getJson<QuarantineReport>(quarantineReportKeyForRaw(bad));
+    expect(report.errorName).toBe('MalformedInputError');
+    expect(report.reason).toContain('not copied: the raw object was not found');
+    const warnings = log.entries.filter((e) => e.level === 'warn');
+    expect(warnings.map((e) => e.message)).toEqual(['raw object quarantined']);
+    expect(JSON.stringify(warnings[0]?.extra)).toContain(
+      'not copied: the raw object was not found',
+    );
+  });
+
   it('streams a multi-part output and leaves nothing when a late line is malformed', async () => {
     const line = (i: number) => `{"i":${i},"pad":"${i.toString(36).repeat(40)}"}\n`;
     const lines = Array.from({ length: 60_000 }, (_, i) => line(i)).join('');
@@ -220,7 +260,15 @@ describe('raw object -> parser -> parsed output (s3rver)', () => {
     const records = gunzipLines(output);
     expect(records).toHaveLength(60_000);
     expect(records[59_999]).toMatchObject({ record: { i: 59_999 } });
-    expect(await s3.listKeys(`parsed/source=${sourceId}-bad/`)).toEqual([]);
+    // Over one part: a multipart upload, then one CopyObject onto itself sets the outcome.
+    expect(
+      fromParsedObjectMetadata((await s3.head(parsedKeyForRaw(goodKey)))?.metadata),
+    ).toMatchObject({
+      rawKey: goodKey,
+      records: 60_000,
+      bytesOut: output.length,
+    });
+    expect(await s3.listKeys(parsedPrefixFor(`${sourceId}-bad`))).toEqual([]);
     const report = await s3.getJson<QuarantineReport>(quarantineReportKeyForRaw(badKey));
     expect(report.location).toEqual({
       line: 60_001,
@@ -238,6 +286,7 @@ describe('raw object -> parser -> parsed output (s3rver)', () => {
       handleS3Event(s3Event(s3.bucket, key), fakeContext(), { ...deps, s3: unreachable }),
     ).rejects.toBeInstanceOf(TransientParseError);
     expect(await s3.listKeys(`quarantine/source=${sourceId}/`)).toEqual([]);
+    expect(await s3.listKeys(parsedPrefixFor(sourceId))).toEqual([]);
     expect(log.entries.some((e) => e.level === 'error')).toBe(true);
     unreachable.destroy();
   });

@@ -16,6 +16,14 @@ import { gunzipLines, memorySink, TEST_LIMITS } from '../helpers/streams.js';
 const ENVELOPE = {
   sourceId: 'src-1',
   runId: '20261125T131000Z',
+  page: 3,
+  fetchedAt: '2026-11-25T13:10:03.000Z',
+};
+/** The same envelope as it appears on an output line. */
+const COLUMNS = {
+  source: 'src-1',
+  run: '20261125T131000Z',
+  page: 3,
   fetchedAt: '2026-11-25T13:10:03.000Z',
 };
 
@@ -35,13 +43,33 @@ describe('parseStream', () => {
     const { stats, bytes } = await run(text, options('ndjson'));
     const lines = gunzipLines(bytes);
     expect(lines).toHaveLength(2);
-    expect(lines[0]).toEqual({ ...ENVELOPE, record: { a: 1 } });
-    expect(lines[1]).toMatchObject(ENVELOPE);
+    expect(lines[0]).toEqual({ ...COLUMNS, record: { a: 1 } });
+    expect(lines[1]).toMatchObject(COLUMNS);
     expect(bytes.length).toBe(stats.bytesOut);
     expect(stats).toMatchObject({ records: 2, bytesIn: Buffer.byteLength(text) });
     const { gunzipSync } = await import('node:zlib');
     // NDJSON records are written as the source wrote them: no precision lost.
     expect(gunzipSync(bytes).toString()).toContain('"record":{"id":12345678901234567890}}');
+  });
+
+  it('writes the envelope keys in a fixed order, for a JSON SerDe with flat columns', async () => {
+    // Act
+    const { bytes } = await run('{"b":2}\n', options('ndjson'));
+
+    // Assess
+    const { gunzipSync } = await import('node:zlib');
+    expect(gunzipSync(bytes).toString()).toBe(
+      '{"source":"src-1","run":"20261125T131000Z","page":3,"fetchedAt":"2026-11-25T13:10:03.000Z","record":{"b":2}}\n',
+    );
+  });
+
+  it('writes page 0 when the envelope names no page', async () => {
+    const { sourceId, runId, fetchedAt } = ENVELOPE;
+    const { bytes } = await run(
+      '{"b":2}\n',
+      options('ndjson', { envelope: { sourceId, runId, fetchedAt } }),
+    );
+    expect(gunzipLines(bytes)).toEqual([{ ...COLUMNS, page: 0, record: { b: 2 } }]);
   });
 
   it('gives byte-identical output for the same input, with no timestamp in the gzip header', async () => {

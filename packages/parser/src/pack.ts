@@ -1,0 +1,262 @@
+import { type Readable, Writable } from 'node:stream';
+import { gzipSync } from 'node:zlib';
+import {
+  type PackEntry,
+  PackFormatError,
+  type PackHeader,
+  type PackItem,
+  type ParsedObjectOutcome,
+  packEntryBody,
+  readPack,
+  SourceIdSchema,
+  toParsedObjectMetadata,
+} from '@fanout/shared';
+import {
+  InvalidPackEntryError,
+  ParserError,
+  RawObjectTooLargeError,
+  UnparseableObjectError,
+  UnreadablePackError,
+} from './errors.js';
+import { defaultExtractors } from './formats/registry.js';
+import { ParsedObjectWriter } from './output.js';
+import { ByteCounter, bytesSource, parseStream } from './parse-stream.js';
+import { type BadEntry, quarantineEntry } from './quarantine.js';
+import type { ParserDeps } from './raw-object.js';
+
+/** One entry of a pack that was quarantined on its own. */
+export interface QuarantinedEntry {
+  readonly sourceId: string;
+  readonly page: number;
+  readonly reason: string;
+  readonly quarantineKey: string;
+  readonly reportKey: string;
+}
+
+export type PackParseResult =
+  | {
+      readonly status: 'parsed';
+      readonly outcome: ParsedObjectOutcome;
+      readonly quarantinedEntries: readonly QuarantinedEntry[];
+    }
+  /** The pack cannot be read at all; nothing is stored under parsed/. */
+  | { readonly status: 'unreadable'; readonly error: UnparseableObjectError };
+
+type EntryResult =
+  | { readonly ok: true; readonly member: Buffer; readonly records: number }
+  | { readonly ok: false; readonly bad: BadEntry; readonly error: UnparseableObjectError };
+
+/** `<sourceId>-p<NNNN>`, the name of a page in an outcome (as in the quarantine keys). */
+export function pageName(sourceId: string, page: number): string {
+  return `${sourceId}-p${String(page).padStart(4, '0')}`;
+}
+
+/** A Writable that keeps what it is given (one entry's gzip member, until the entry is known good). */
+function memorySink(): { stream: Writable; take: () => Buffer } {
+  const parts: Buffer[] = [];
+  const stream = new Writable({
+    write(chunk: Buffer, _encoding, callback) {
+      parts.push(chunk);
+      callback();
+    },
+  });
+  return { stream, take: () => Buffer.concat(parts) };
+}
+
+function describeEntry(entry: PackEntry): Record<string, string> {
+  return {
+    format: entry.format,
+    url: entry.url,
+    'http-status': String(entry.httpStatus),
+    'fetched-at': entry.fetchedAt,
+    sha256: entry.sha256,
+    ...(entry.contentType !== undefined ? { 'content-type': entry.contentType } : {}),
+  };
+}
+
+/**
+ * Names a line that is not a valid entry by what it says of itself when that is usable,
+ * else by its position: `entry-<index>` is a valid source id, so it has quarantine keys.
+ */
+function badEntryOf(
+  packKey: string,
+  item: Extract<PackItem, { kind: 'entry' }>,
+): Omit<BadEntry, 'metadata'> {
+  let claimed: { sourceId?: unknown; page?: unknown } = {};
+  try {
+    const value: unknown = JSON.parse(item.text);
+    if (typeof value === 'object' && value !== null) claimed = value;
+  } catch {
+    // readPack only yields JSON lines; a fallback name covers anything else.
+  }
+  const source = SourceIdSchema.safeParse(claimed.sourceId);
+  const page =
+    typeof claimed.page === 'number' && Number.isInteger(claimed.page) && claimed.page >= 0
+      ? claimed.page
+      : item.index;
+  return {
+    packKey,
+    sourceId: source.success ? source.data : `entry-${item.index}`,
+    page,
+    packLine: item.line,
+    text: item.text,
+  };
+}
+
+/**
+ * Parses one entry into its own gzip member, held in memory until the whole entry has
+ * parsed: a bad entry contributes nothing to the parsed object. Gzip members concatenate
+ * into one valid gzip stream, so clean entries are appended as they come.
+ */
+async function parseEntry(
+  deps: ParserDeps,
+  packKey: string,
+  header: PackHeader,
+  item: Extract<PackItem, { kind: 'entry' }>,
+): Promise<EntryResult> {
+  const entry = item.entry;
+  if (entry === undefined) {
+    return {
+      ok: false,
+      bad: { ...badEntryOf(packKey, item), metadata: {} },
+      error: new InvalidPackEntryError(item.problem ?? 'not a valid entry', item.line),
+    };
+  }
+  const sink = memorySink();
+  try {
+    const stats = await parseStream(bytesSource(packEntryBody(entry)), sink.stream, {
+      format: entry.format,
+      formatOptions: entry.formatOptions,
+      envelope: {
+        sourceId: entry.sourceId,
+        runId: header.runId,
+        page: entry.page,
+        fetchedAt: entry.fetchedAt,
+      },
+      limits: deps.config,
+      gzipLevel: deps.config.gzipLevel,
+      extractors: deps.extractors ?? defaultExtractors,
+    });
+    return { ok: true, member: sink.take(), records: stats.records };
+  } catch (error) {
+    if (!(error instanceof UnparseableObjectError)) throw error;
+    return {
+      ok: false,
+      bad: {
+        packKey,
+        sourceId: entry.sourceId,
+        page: entry.page,
+        packLine: item.line,
+        text: item.text,
+        metadata: describeEntry(entry),
+      },
+      error,
+    };
+  }
+}
+
+/**
+ * Parses a pack read from `body` into ONE parsed object at `outputKey`, its outcome as
+ * the object's metadata. Reads the pack as a stream, one line in memory at a time. Bad
+ * entries are quarantined one by one and the rest still parsed; a pack that cannot be
+ * read (PackFormatError) or is over FANOUT_MAX_RAW_BYTES is `unreadable` and leaves no
+ * parsed object. Throws for faults a retry can fix: a failed read of the body, S3 errors.
+ */
+export async function parsePack(
+  deps: ParserDeps,
+  packKey: string,
+  body: Readable,
+  outputKey: string,
+): Promise<PackParseResult> {
+  const { config } = deps;
+  let readError: Error | undefined;
+  let limitError: RawObjectTooLargeError | undefined;
+  const counter = new ByteCounter(config.maxRawBytes);
+  body.once('error', (error: Error) => {
+    readError ??= error;
+    counter.destroy(error);
+  });
+  counter.once('error', (error: Error) => {
+    if (error instanceof RawObjectTooLargeError) limitError = error;
+  });
+  body.pipe(counter);
+
+  const writer = new ParsedObjectWriter({
+    s3: deps.s3,
+    bucket: config.bucket,
+    key: outputKey,
+    settings: config,
+  });
+  let header: PackHeader | undefined;
+  let pages = 0;
+  let parsed = 0;
+  let records = 0;
+  const quarantinedEntries: QuarantinedEntry[] = [];
+  try {
+    for await (const item of readPack(counter, { maxLineBytes: config.maxPackLineBytes })) {
+      if (item.kind === 'header') {
+        header = item.header;
+        continue;
+      }
+      if (header === undefined) throw new ParserError('pack entry before its header');
+      pages += 1;
+      const result = await parseEntry(deps, packKey, header, item);
+      if (result.ok) {
+        await writer.write(result.member);
+        parsed += 1;
+        records += result.records;
+        continue;
+      }
+      const { bad, error } = result;
+      const done = await quarantineEntry(deps, bad, error);
+      quarantinedEntries.push({
+        sourceId: bad.sourceId,
+        page: bad.page,
+        reason: done.report.reason,
+        quarantineKey: done.quarantineKey,
+        reportKey: done.reportKey,
+      });
+      deps.log.warn('pack entry quarantined', {
+        key: packKey,
+        runId: header.runId,
+        sourceId: bad.sourceId,
+        page: bad.page,
+        packLine: bad.packLine,
+        errorName: error.name,
+        reason: done.report.reason,
+        location: done.report.location,
+        quarantineKey: done.quarantineKey,
+      });
+    }
+  } catch (error) {
+    await writer.abort();
+    if (!(error instanceof PackFormatError)) throw error;
+    // readPack reports any failure of its input as unreadable gzip; a failed read is a fault to retry.
+    if (readError !== undefined) throw readError;
+    if (limitError !== undefined) return { status: 'unreadable', error: limitError };
+    return { status: 'unreadable', error: new UnreadablePackError(error.message, error.line) };
+  } finally {
+    body.unpipe(counter);
+    body.destroy();
+  }
+  if (header === undefined) throw new ParserError('pack read without a header');
+
+  // Every entry quarantined (or none at all): an empty gzip stream still marks the pack handled.
+  if (writer.bytes === 0) {
+    await writer.write(gzipSync(Buffer.alloc(0), { level: config.gzipLevel }));
+  }
+  const outcome: ParsedObjectOutcome = {
+    runId: header.runId,
+    rawKey: packKey,
+    pages,
+    parsed,
+    quarantined: quarantinedEntries.length,
+    quarantinedPages: quarantinedEntries.map((q) => pageName(q.sourceId, q.page)),
+    records,
+    bytesIn: counter.bytes,
+    bytesOut: writer.bytes,
+    parsedAt: new Date(deps.clock.now()).toISOString(),
+  };
+  await writer.finish(toParsedObjectMetadata(outcome));
+  return { status: 'parsed', outcome, quarantinedEntries };
+}
