@@ -100,9 +100,10 @@ export class UpstreamHttpError extends SourceFetchError {
     sourceId: string,
     readonly status: number,
     url: string,
+    detail?: string,
   ) {
     const redacted = redactUrl(url);
-    super(sourceId, `HTTP ${status} from ${redacted}`);
+    super(sourceId, `HTTP ${status} from ${redacted}${detail ? ` (${detail})` : ''}`);
     this.url = redacted;
   }
 }

@@ -147,7 +147,8 @@ async function requestFollowingRedirects(
       throw new UpstreamHttpError(
         source.id,
         response.status,
-        `${url.href} (Location header is not a URL)`,
+        url.href,
+        'Location header is not a URL',
       );
     }
     assertNoDowngrade(source.id, 'redirect', url, next);

@@ -6,6 +6,7 @@ import {
   UnsupportedProtocolError,
   UpstreamHttpError,
 } from '../../src/errors.js';
+import { type FetchProgress, fetchSource } from '../../src/fetch-source.js';
 import {
   assertNoDowngrade,
   basicAuthorization,
@@ -14,6 +15,10 @@ import {
   isGuarded,
   withoutUserInfo,
 } from '../../src/origin.js';
+
+import { testDeps } from '../helpers/deps.js';
+import { payload, type TaskInput } from '../helpers/payloads.js';
+import { type Reply, scriptedTransport } from '../helpers/transport.js';
 
 const DEFAULTS = { 'user-agent': 'fanout-collector/test' };
 
@@ -163,10 +168,53 @@ describe('errors carry redacted URLs only', () => {
     const upstream = new UpstreamHttpError('s', 502, 'http://u:pw@h/x?api_key=T1#frag');
     expect(upstream.message).toBe('HTTP 502 from http://h/x?api_key=REDACTED');
     expect(upstream.url).toBe('http://h/x?api_key=REDACTED');
+    expect(
+      new UpstreamHttpError('s', 302, 'http://h/x?k=T1', 'Location header is not a URL').message,
+    ).toBe('HTTP 302 from http://h/x?k=REDACTED (Location header is not a URL)');
     const protocol = new UnsupportedProtocolError('s', 'ftp://u:pw@h/file?sig=T3');
     expect(protocol.message).toBe(
       'only http and https are fetched, got "ftp://h/file?sig=REDACTED"',
     );
     expect(protocol.url).not.toMatch(/pw|T3/);
+  });
+});
+
+describe('upstream values that cannot be redacted are not echoed', () => {
+  async function failureOf(reply: Reply, pagination?: TaskInput['source']['pagination']) {
+    const deps = await testDeps({ transport: scriptedTransport(() => reply) });
+    const [task] = payload([
+      { source: { id: 'echo', url: 'http://api.test/x', ...(pagination ? { pagination } : {}) } },
+    ]).tasks;
+    if (!task) throw new Error('no task');
+    const progress: FetchProgress = { attempts: 0, pages: [] };
+    const error = await fetchSource(task, deps, new AbortController().signal, progress).catch(
+      (e: unknown) => e as Error,
+    );
+    await Promise.all(progress.pages.map((page) => page.body.dispose()));
+    return error;
+  }
+
+  it('does not repeat an unparsable Location', async () => {
+    const error = await failureOf({
+      status: 302,
+      headers: { location: 'http://u:LOC-SECRET@[bad/' },
+    });
+    expect(error).toBeInstanceOf(UpstreamHttpError);
+    expect((error as Error).message).toBe(
+      'HTTP 302 from http://api.test/x (Location header is not a URL)',
+    );
+  });
+
+  it('does not repeat an unparsable next-page reference or a non-string value', async () => {
+    const bad = await failureOf(
+      { status: 200, body: JSON.stringify({ next: 'http://u:NEXT-SECRET@[bad/' }) },
+      { type: 'json-next', path: 'next', maxPages: 3 },
+    );
+    expect((bad as Error).message).toBe('next page reference on http://api.test/x is not a URL');
+    const odd = await failureOf(
+      { status: 200, body: JSON.stringify({ next: { token: 'OBJ-SECRET' } }) },
+      { type: 'json-next', path: 'next', maxPages: 3 },
+    );
+    expect((odd as Error).message).toBe('next must be a URL string or null, got object');
   });
 });
