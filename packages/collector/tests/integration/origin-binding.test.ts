@@ -60,6 +60,8 @@ beforeAll(async () => {
         return send(res, 302, { location: `${other.origin}/bounce` });
       case '/home':
         return send(res, 200, json, '["home"]');
+      case '/page-to-v6':
+        return send(res, 200, { ...json, link: `<${v6.origin}/admin>; rel="next"` }, '[1]');
       case '/to-v6':
         return send(res, 302, { location: `${v6.origin}/admin` });
       case '/fail':
@@ -304,6 +306,32 @@ describe('allowPrivateNetwork covers the source host only', () => {
       'refused ::1: resolves to ::1 (loopback); set allowPrivateNetwork to fetch it',
     );
     expect(v6.requests.length).toBe(before);
+  });
+
+  it('does not follow a next page to another private host', async () => {
+    // Prepare
+    const before = v6.requests.length;
+
+    // Act
+    const error = await fetchOne({
+      source: {
+        id: 'page-to-v6',
+        url: `${source.origin}/page-to-v6`,
+        allowPrivateNetwork: true,
+        pagination: { type: 'link-header' },
+      },
+    }).catch((e: unknown) => e);
+
+    // Assess
+    expect(error).toBeInstanceOf(SsrfBlockedError);
+    expect(v6.requests.length).toBe(before);
+  });
+
+  it('reaches [::1] when it is the source host itself', async () => {
+    const result = await fetchOne({
+      source: { id: 'v6-itself', url: `${v6.origin}/admin`, allowPrivateNetwork: true },
+    });
+    expect(result).toMatchObject({ kind: 'fetched', pages: [{ url: `${v6.origin}/admin` }] });
   });
 
   it('still reaches another port of the source host', async () => {
