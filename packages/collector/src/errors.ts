@@ -1,3 +1,5 @@
+import { redactUrl, redactUrlsIn } from '@fanout/shared';
+
 /** Base class of every error the collector raises. */
 export class CollectorError extends Error {
   override name = 'CollectorError';
@@ -14,14 +16,18 @@ export class ConfigError extends CollectorError {
   }
 }
 
-/** A problem with one source's fetch. Recorded as the task's failure reason. */
+/**
+ * A problem with one source's fetch. Recorded as the task's failure reason and
+ * logged, so every URL in the message is redacted here, whoever builds it:
+ * no `user:password@`, no query values.
+ */
 export class SourceFetchError extends CollectorError {
   override name = 'SourceFetchError';
   constructor(
     readonly sourceId: string,
     message: string,
   ) {
-    super(message);
+    super(redactUrlsIn(message));
   }
 }
 
@@ -44,11 +50,12 @@ export class SsrfBlockedError extends SourceFetchError {
 /** Only http and https are fetched, including redirect targets. */
 export class UnsupportedProtocolError extends SourceFetchError {
   override name = 'UnsupportedProtocolError';
-  constructor(
-    sourceId: string,
-    readonly url: string,
-  ) {
-    super(sourceId, `only http and https are fetched, got ${JSON.stringify(url)}`);
+  /** The refused URL, redacted (it may be `ftp://user:password@...`). */
+  readonly url: string;
+  constructor(sourceId: string, url: string) {
+    const redacted = redactUrl(url);
+    super(sourceId, `only http and https are fetched, got ${JSON.stringify(redacted)}`);
+    this.url = redacted;
   }
 }
 
@@ -70,15 +77,71 @@ export class BodyTooLargeError extends SourceFetchError {
   }
 }
 
+/** All pages of one source together passed the per-source limit (they are held until stored). */
+export class SourceTooLargeError extends SourceFetchError {
+  override name = 'SourceTooLargeError';
+  constructor(
+    sourceId: string,
+    readonly limitBytes: number,
+  ) {
+    super(
+      sourceId,
+      `pages together exceed the collector's limit of ${limitBytes} bytes per source`,
+    );
+  }
+}
+
 /** The upstream answered with an error status (after retries, for retryable ones). */
 export class UpstreamHttpError extends SourceFetchError {
   override name = 'UpstreamHttpError';
+  /** The URL that answered, redacted. */
+  readonly url: string;
   constructor(
     sourceId: string,
     readonly status: number,
-    readonly url: string,
+    url: string,
+    detail?: string,
   ) {
-    super(sourceId, `HTTP ${status} from ${url}`);
+    const redacted = redactUrl(url);
+    super(sourceId, `HTTP ${status} from ${redacted}${detail ? ` (${detail})` : ''}`);
+    this.url = redacted;
+  }
+}
+
+/** A redirect or next-page link from https to http: credentials and content would travel in clear. */
+export class InsecureDowngradeError extends SourceFetchError {
+  override name = 'InsecureDowngradeError';
+  /** Both URLs, redacted. */
+  readonly from: string;
+  readonly to: string;
+  constructor(
+    sourceId: string,
+    readonly via: 'redirect' | 'next page',
+    from: string,
+    to: string,
+  ) {
+    const [redactedFrom, redactedTo] = [redactUrl(from), redactUrl(to)];
+    super(sourceId, `refused ${via} from https to http: ${redactedFrom} -> ${redactedTo}`);
+    this.from = redactedFrom;
+    this.to = redactedTo;
+  }
+}
+
+/**
+ * The source's maxBytes is above what the collector can hold: with every
+ * concurrent fetch at its limit, the spooled bodies must fit the function's /tmp.
+ */
+export class MaxBytesTooLargeError extends SourceFetchError {
+  override name = 'MaxBytesTooLargeError';
+  constructor(
+    sourceId: string,
+    readonly maxBytes: number,
+    readonly limitBytes: number,
+  ) {
+    super(
+      sourceId,
+      `maxBytes ${maxBytes} is above the collector's limit of ${limitBytes} bytes per source`,
+    );
   }
 }
 

@@ -1,18 +1,37 @@
 import { createHash } from 'node:crypto';
-import type { Clock, CollectorTask, Log, Pagination } from '@fanout/shared';
+import {
+  type Clock,
+  type CollectorTask,
+  type Log,
+  type Pagination,
+  redactUrl,
+} from '@fanout/shared';
 import { type BufferedBody, readBody } from './body.js';
 import type { CollectorSettings } from './config.js';
 import {
+  BodyTooLargeError,
   DeadlineAbortError,
   FetchTimeoutError,
+  MaxBytesTooLargeError,
   NetworkError,
   PaginationError,
   SourceFetchError,
+  SourceTooLargeError,
   TooManyRedirectsError,
   UnsupportedProtocolError,
   UpstreamHttpError,
 } from './errors.js';
 import type { HttpResponse, HttpTransport } from './http.js';
+import { maxSourceBytesFor } from './limits.js';
+import {
+  assertNoDowngrade,
+  bindToOrigin,
+  type HeaderMap,
+  headersFor,
+  isGuarded,
+  type OriginBinding,
+  withoutUserInfo,
+} from './origin.js';
 import { isRetryableStatus, parseRetryAfter, retryDelayMs } from './retry.js';
 import { type LookupFn, resolveGuarded } from './ssrf.js';
 
@@ -32,6 +51,7 @@ export interface FetchDeps {
 
 export interface FetchedPage {
   readonly page: number;
+  /** The URL that answered, redacted (no `user:password@`, no query values): fit to write down. */
   readonly url: string;
   readonly status: number;
   readonly headers: Readonly<Record<string, string>>;
@@ -56,17 +76,9 @@ export interface FetchProgress {
 }
 
 const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
-/** Headers that must not follow a redirect to another origin. */
-const CREDENTIAL_HEADERS = ['authorization', 'cookie', 'proxy-authorization'];
 const USER_AGENT = 'fanout-collector/0.1';
 
-type Headers = Readonly<Record<string, string>>;
-
-function withoutCredentials(headers: Headers): Record<string, string> {
-  return Object.fromEntries(
-    Object.entries(headers).filter(([name]) => !CREDENTIAL_HEADERS.includes(name.toLowerCase())),
-  );
-}
+type Headers = HeaderMap;
 
 function describe(error: unknown): string {
   if (error instanceof Error) {
@@ -81,28 +93,38 @@ function describe(error: unknown): string {
 interface PageRequest {
   readonly task: CollectorTask;
   readonly url: URL;
-  readonly headers: Headers;
+  /** Which headers each hop may carry, by origin. */
+  readonly binding: OriginBinding;
+  /** Validators of the first request: not credentials, so they follow every hop. */
+  readonly conditionalHeaders: Headers;
   readonly conditional: boolean;
+  /** Largest body this page may have. */
+  readonly maxBytes: number;
   readonly deadline: AbortSignal;
   readonly progress: FetchProgress;
 }
 
-/** Follows redirects by hand so every hop passes the protocol check and the SSRF guard. */
+/**
+ * Follows redirects by hand so every hop passes the protocol check, the
+ * downgrade check and the SSRF guard, and carries only the headers its origin
+ * may have.
+ */
 async function requestFollowingRedirects(
   request: PageRequest,
   signal: AbortSignal,
   deps: FetchDeps,
 ): Promise<{ response: HttpResponse; url: URL }> {
   const { source } = request.task;
-  let url = request.url;
-  let headers = request.headers;
+  const { binding } = request;
+  let url = withoutUserInfo(request.url);
   for (let redirects = 0; ; redirects += 1) {
     if (url.protocol !== 'http:' && url.protocol !== 'https:') {
       throw new UnsupportedProtocolError(source.id, url.href);
     }
-    const pinnedAddress = source.allowPrivateNetwork
-      ? undefined
-      : await resolveGuarded(url, { sourceId: source.id, lookup: deps.lookup });
+    const pinnedAddress = isGuarded(binding, url)
+      ? await resolveGuarded(url, { sourceId: source.id, lookup: deps.lookup })
+      : undefined;
+    const headers = { ...headersFor(binding, url), ...request.conditionalHeaders };
     const response = await deps.transport({
       url,
       headers,
@@ -119,16 +141,23 @@ async function requestFollowingRedirects(
     }
     let next: URL;
     try {
-      next = new URL(location, url);
+      next = withoutUserInfo(new URL(location, url));
     } catch {
+      // The unparsable Location is not echoed: it cannot be redacted reliably.
       throw new UpstreamHttpError(
         source.id,
         response.status,
-        `${url.href} (bad Location ${JSON.stringify(location)})`,
+        url.href,
+        'Location header is not a URL',
       );
     }
-    if (next.origin !== url.origin) headers = withoutCredentials(headers);
-    deps.log.debug('following redirect', { sourceId: source.id, from: url.href, to: next.href });
+    assertNoDowngrade(source.id, 'redirect', url, next);
+    deps.log.debug('following redirect', {
+      sourceId: source.id,
+      from: redactUrl(url.href),
+      to: redactUrl(next.href),
+      sourceOrigin: next.origin === binding.origin,
+    });
     url = next;
   }
 }
@@ -174,7 +203,6 @@ type PageResponse =
 async function fetchPage(request: PageRequest, deps: FetchDeps): Promise<PageResponse> {
   const { source } = request.task;
   const { settings } = deps;
-  const maxBytes = source.maxBytes ?? settings.maxBodyBytes;
   for (let attempt = 1; ; attempt += 1) {
     if (request.deadline.aborted) throw new DeadlineAbortError(source.id);
     request.progress.attempts += 1;
@@ -202,7 +230,7 @@ async function fetchPage(request: PageRequest, deps: FetchDeps): Promise<PageRes
       } else {
         const body = await readBody(response.body, {
           sourceId: source.id,
-          maxBytes,
+          maxBytes: request.maxBytes,
           memoryBufferBytes: settings.memoryBufferBytes,
           tmpDir: deps.tmpDir,
         });
@@ -243,6 +271,7 @@ export function valueAtPath(document: unknown, path: string): unknown {
   return current;
 }
 
+/** The next page's URL, without `user:password@`; errors never echo upstream values (they may hold secrets). */
 async function nextPageUrl(
   pagination: Pagination,
   sourceId: string,
@@ -265,19 +294,16 @@ async function nextPageUrl(
     if (value !== undefined && value !== null && value !== '' && typeof value !== 'string') {
       throw new PaginationError(
         sourceId,
-        `${pagination.path} must be a URL string or null, got ${JSON.stringify(value)}`,
+        `${pagination.path} must be a URL string or null, got ${Array.isArray(value) ? 'array' : typeof value}`,
       );
     }
     reference = value === '' || value === null ? undefined : value;
   }
   if (reference === undefined) return undefined;
   try {
-    return new URL(reference, page.url);
+    return withoutUserInfo(new URL(reference, page.url));
   } catch {
-    throw new PaginationError(
-      sourceId,
-      `next page reference is not a URL: ${JSON.stringify(reference)}`,
-    );
+    throw new PaginationError(sourceId, `next page reference on ${page.url.href} is not a URL`);
   }
 }
 
@@ -294,9 +320,27 @@ async function hashPages(pages: readonly FetchedPage[]): Promise<string> {
 }
 
 /**
+ * The byte limits of one source: each page's (its maxBytes, or the collector's
+ * default, never above the per-source limit) and all its pages together.
+ */
+function byteLimits(task: CollectorTask, settings: CollectorSettings) {
+  const { source } = task;
+  const perSource = maxSourceBytesFor(settings.concurrency);
+  if (source.maxBytes !== undefined && source.maxBytes > perSource) {
+    throw new MaxBytesTooLargeError(source.id, source.maxBytes, perSource);
+  }
+  return { perPage: source.maxBytes ?? Math.min(settings.maxBodyBytes, perSource), perSource };
+}
+
+/**
  * Fetches a source: a conditional first request (validators from the last
  * run), then the following pages. The hash covers all pages, so "unchanged"
  * means the whole response set is byte-identical.
+ *
+ * The source's headers and the basic auth from its URL go to the source's
+ * origin only; other origins a redirect or next page leads to get the
+ * collector's defaults and the source's Accept headers. https never steps
+ * down to http.
  */
 export async function fetchSource(
   task: CollectorTask,
@@ -305,33 +349,47 @@ export async function fetchSource(
   progress: FetchProgress,
 ): Promise<SourceFetch> {
   const { source, previous } = task;
-  const base: Record<string, string> = { 'user-agent': USER_AGENT, ...(source.headers ?? {}) };
+  const limits = byteLimits(task, deps.settings);
+  const binding = bindToOrigin(source, { 'user-agent': USER_AGENT });
   const conditional: Record<string, string> = {};
   if (previous?.etag) conditional['if-none-match'] = previous.etag;
   if (previous?.lastModified) conditional['if-modified-since'] = previous.lastModified;
   const maxPages = source.pagination?.maxPages ?? 1;
   const seen = new Set<string>();
-  let url: URL | undefined = new URL(source.url);
+  let heldBytes = 0;
+  let url: URL | undefined = withoutUserInfo(new URL(source.url));
   for (let page = 0; url !== undefined && page < maxPages; page += 1) {
     seen.add(url.href);
     const isFirst = page === 0;
-    const response = await fetchPage(
-      {
-        task,
-        url,
-        headers: isFirst ? { ...base, ...conditional } : base,
-        conditional: isFirst && Object.keys(conditional).length > 0,
-        deadline,
-        progress,
-      },
-      deps,
-    );
+    const budget = limits.perSource - heldBytes;
+    let response: PageResponse;
+    try {
+      response = await fetchPage(
+        {
+          task,
+          url,
+          binding,
+          conditionalHeaders: isFirst ? conditional : {},
+          conditional: isFirst && Object.keys(conditional).length > 0,
+          maxBytes: Math.min(limits.perPage, budget),
+          deadline,
+          progress,
+        },
+        deps,
+      );
+    } catch (error) {
+      if (error instanceof BodyTooLargeError && budget < limits.perPage) {
+        throw new SourceTooLargeError(source.id, limits.perSource);
+      }
+      throw error;
+    }
     if (response.kind === 'not-modified') {
       return { kind: 'not-modified', status: response.status, headers: response.headers };
     }
+    heldBytes += response.body.bytes;
     progress.pages.push({
       page,
-      url: response.url.href,
+      url: redactUrl(response.url.href),
       status: response.status,
       headers: response.headers,
       body: response.body,
@@ -340,8 +398,12 @@ export async function fetchSource(
     const next = source.pagination
       ? await nextPageUrl(source.pagination, source.id, response)
       : undefined;
+    if (next) assertNoDowngrade(source.id, 'next page', response.url, next);
     if (next && seen.has(next.href)) {
-      deps.log.warn('pagination loops back; stopping', { sourceId: source.id, url: next.href });
+      deps.log.warn('pagination loops back; stopping', {
+        sourceId: source.id,
+        url: redactUrl(next.href),
+      });
       break;
     }
     if (next && page + 1 >= maxPages) {

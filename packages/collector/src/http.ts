@@ -44,27 +44,47 @@ function pinnedLookup(pinned: ResolvedAddress): LookupFunction {
   };
 }
 
-/** node:http(s) transport. Bodies are passed through as sent (no decompression). */
-export const nodeHttpTransport: HttpTransport = (req) =>
-  new Promise<HttpResponse>((resolve, reject) => {
-    const send = req.url.protocol === 'https:' ? httpsRequest : httpRequest;
-    const outgoing = send(
-      req.url,
-      {
-        method: 'GET',
-        headers: { ...req.headers, 'accept-encoding': 'identity' },
-        signal: req.signal,
-        ...(req.pinnedAddress ? { lookup: pinnedLookup(req.pinnedAddress) } : {}),
-      },
-      (incoming) => {
-        resolve({
-          status: incoming.statusCode ?? 0,
-          headers: flattenHeaders(incoming.headers),
-          body: incoming,
-          discard: () => incoming.destroy(),
-        });
-      },
-    );
-    outgoing.on('error', reject);
-    outgoing.end();
-  });
+export interface NodeTransportOptions {
+  /** Certificates to trust instead of Node's bundled CAs (a private CA; tests' self-signed certs). */
+  readonly ca?: string | Buffer;
+}
+
+/**
+ * A node:http(s) transport. Bodies are passed through as sent (no
+ * decompression). `user:password@` in the URL is never sent: Node would turn it
+ * into an Authorization header for whatever host the URL names, so credentials
+ * travel only as the headers the caller chose for that origin.
+ */
+export function createNodeHttpTransport(options: NodeTransportOptions = {}): HttpTransport {
+  return (req) =>
+    new Promise<HttpResponse>((resolve, reject) => {
+      const https = req.url.protocol === 'https:';
+      const send = https ? httpsRequest : httpRequest;
+      const url = new URL(req.url.href);
+      url.username = '';
+      url.password = '';
+      const outgoing = send(
+        url,
+        {
+          method: 'GET',
+          headers: { ...req.headers, 'accept-encoding': 'identity' },
+          signal: req.signal,
+          ...(req.pinnedAddress ? { lookup: pinnedLookup(req.pinnedAddress) } : {}),
+          ...(https && options.ca !== undefined ? { ca: options.ca } : {}),
+        },
+        (incoming) => {
+          resolve({
+            status: incoming.statusCode ?? 0,
+            headers: flattenHeaders(incoming.headers),
+            body: incoming,
+            discard: () => incoming.destroy(),
+          });
+        },
+      );
+      outgoing.on('error', reject);
+      outgoing.end();
+    });
+}
+
+/** The transport the collector uses: Node's bundled CAs. */
+export const nodeHttpTransport: HttpTransport = createNodeHttpTransport();

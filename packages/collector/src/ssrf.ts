@@ -26,6 +26,20 @@ interface Range {
  * Addresses a source may not reach unless it sets allowPrivateNetwork. Anything
  * that is not ordinary public unicast: loopback, private, link-local (where the
  * instance metadata service lives), shared, documentation, multicast, reserved.
+ *
+ * IPv6 forms that carry an IPv4 address, decided one by one:
+ * - IPv4-mapped `::ffff:0:0/96` and NAT64 well-known `64:ff9b::/96` are decoded
+ *   and checked as the IPv4 address they carry (`embeddedIPv4`), since both are
+ *   in real use (dual-stack resolvers; DNS64 + NAT64 in IPv6-only subnets) and
+ *   their IPv4 part is at a fixed place.
+ * - Everything else is refused outright: IPv4-compatible `::/96` (deprecated),
+ *   IPv4-translated `::ffff:0:0:0/96` (SIIT, never a destination a source names),
+ *   NAT64 local-use `64:ff9b:1::/48` (the operator picks what it translates to and
+ *   where the IPv4 part sits), 6to4 `2002::/16` (deprecated, RFC 7526; reached
+ *   through relays) and Teredo `2001::/32` (a tunnel; its IPv4 parts are the
+ *   relay's and an obfuscated client's). No public web server needs these.
+ * - Last, anything outside global unicast `2000::/3` is refused, so a range not
+ *   named here (all of `::/8` included) is not let through by omission.
  */
 const BLOCKED_RANGES: readonly Range[] = [
   { network: '0.0.0.0', prefix: 8, family: 'ipv4', label: '"this network" / unspecified' },
@@ -47,13 +61,23 @@ const BLOCKED_RANGES: readonly Range[] = [
   { network: '::', prefix: 128, family: 'ipv6', label: 'unspecified' },
   // ::/96 also holds the unspecified address, loopback and the deprecated IPv4-compatible form.
   { network: '::', prefix: 96, family: 'ipv6', label: 'IPv4-compatible (deprecated)' },
+  { network: '::ffff:0:0:0', prefix: 96, family: 'ipv6', label: 'IPv4-translated (SIIT)' },
+  { network: '64:ff9b:1::', prefix: 48, family: 'ipv6', label: 'NAT64 local-use' },
   { network: '100::', prefix: 64, family: 'ipv6', label: 'discard' },
+  { network: '2001::', prefix: 32, family: 'ipv6', label: 'Teredo' },
+  { network: '2001:2::', prefix: 48, family: 'ipv6', label: 'benchmarking' },
   { network: '2001:db8::', prefix: 32, family: 'ipv6', label: 'documentation' },
+  { network: '2002::', prefix: 16, family: 'ipv6', label: '6to4' },
+  { network: '3fff::', prefix: 20, family: 'ipv6', label: 'documentation' },
   // fd00:ec2::254 (the IPv6 instance metadata endpoint) is inside fc00::/7.
   { network: 'fc00::', prefix: 7, family: 'ipv6', label: 'unique local (private)' },
   { network: 'fe80::', prefix: 10, family: 'ipv6', label: 'link-local' },
   { network: 'fec0::', prefix: 10, family: 'ipv6', label: 'site-local (deprecated)' },
   { network: 'ff00::', prefix: 8, family: 'ipv6', label: 'multicast' },
+  // The complement of 2000::/3, after the named ranges so their labels win.
+  { network: '::', prefix: 3, family: 'ipv6', label: 'not global unicast' },
+  { network: '4000::', prefix: 2, family: 'ipv6', label: 'not global unicast' },
+  { network: '8000::', prefix: 1, family: 'ipv6', label: 'not global unicast' },
 ];
 
 const blockLists = BLOCKED_RANGES.map((range) => {
@@ -92,8 +116,9 @@ function ipv6Bytes(text: string): Uint8Array | undefined {
 }
 
 /**
- * The IPv4 address an IPv6 address carries, for forms that reach IPv4 hosts:
- * IPv4-mapped (::ffff:a.b.c.d) and the NAT64 well-known prefix (64:ff9b::/96).
+ * The IPv4 address an IPv6 address carries, for the two forms the guard decodes:
+ * IPv4-mapped (`::ffff:a.b.c.d`) and the NAT64 well-known prefix
+ * (`64:ff9b::a.b.c.d`). Other embedding forms are refused whole (BLOCKED_RANGES).
  */
 export function embeddedIPv4(address: string): string | undefined {
   const bytes = ipv6Bytes(address);

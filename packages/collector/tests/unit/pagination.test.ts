@@ -53,7 +53,7 @@ async function fetchPages(source: Record<string, unknown>, script: (url: URL) =>
 
 describe('pagination', () => {
   it('follows Link rel="next" headers and numbers the pages 0..n-1', async () => {
-    const { result, progress, texts } = await fetchPages(
+    const { result, progress, texts, transport } = await fetchPages(
       { pagination: { type: 'link-header' } },
       (url) => {
         const page = Number(url.searchParams.get('page') ?? '1');
@@ -68,10 +68,16 @@ describe('pagination', () => {
       },
     );
 
+    expect(transport.requests.map((r) => r.url.href)).toEqual([
+      'http://api.test/items',
+      'http://api.test/items?page=2',
+      'http://api.test/items?page=3',
+    ]);
+    // Pages keep their URL redacted: query values may be tokens.
     expect(progress.pages.map((p) => [p.page, p.url])).toEqual([
       [0, 'http://api.test/items'],
-      [1, 'http://api.test/items?page=2'],
-      [2, 'http://api.test/items?page=3'],
+      [1, 'http://api.test/items?page=REDACTED'],
+      [2, 'http://api.test/items?page=REDACTED'],
     ]);
     expect(texts).toEqual(['page1', 'page2', 'page3']);
     // The hash that decides "unchanged" covers every page.
@@ -135,7 +141,7 @@ describe('pagination', () => {
 
     expect(summary.result.outcomes[0]).toMatchObject({
       status: 'failed',
-      reason: 'next must be a URL string or null, got 42',
+      reason: 'next must be a URL string or null, got number',
     });
   });
 });

@@ -64,6 +64,43 @@ describe('checkAddress', () => {
     expect(checkAddress(address)).toEqual({ allowed: true });
   });
 
+  it.each([
+    // Decoded and checked as the IPv4 address they carry.
+    ['::ffff:0:0/96 IPv4-mapped', '::ffff:10.0.0.1', 'private'],
+    ['::ffff:0:0/96 IPv4-mapped, hex', '::ffff:a9fe:a9fe', 'link-local / metadata'],
+    ['64:ff9b::/96 NAT64 well-known', '64:ff9b::7f00:1', 'loopback'],
+    ['64:ff9b::/96 NAT64 well-known', '64:ff9b::169.254.169.254', 'link-local / metadata'],
+    // Refused whatever they carry.
+    ['::/96 IPv4-compatible', '::8.8.8.8', 'IPv4-compatible (deprecated)'],
+    ['::/96 IPv4-compatible', '::7f00:1', 'IPv4-compatible (deprecated)'],
+    ['::ffff:0:0:0/96 IPv4-translated', '::ffff:0:7f00:1', 'IPv4-translated (SIIT)'],
+    ['::ffff:0:0:0/96 IPv4-translated', '::ffff:0:8.8.8.8', 'IPv4-translated (SIIT)'],
+    ['64:ff9b:1::/48 NAT64 local-use', '64:ff9b:1::a00:1', 'NAT64 local-use'],
+    ['64:ff9b:1::/48 NAT64 local-use', '64:ff9b:1:ffff::808:808', 'NAT64 local-use'],
+    ['2002::/16 6to4', '2002:7f00:1::1', '6to4'],
+    ['2002::/16 6to4', '2002:a9fe:a9fe::', '6to4'],
+    ['2002::/16 6to4', '2002:808:808::1', '6to4'],
+    ['2001::/32 Teredo', '2001:0:4136:e378:8000:63bf:3fff:fdd2', 'Teredo'],
+    ['2001::/32 Teredo', '2001::7f00:1', 'Teredo'],
+    // Outside global unicast 2000::/3, named or not.
+    ['::/8 reserved, near NAT64', '64:ff9b:0:1::a00:1', 'not global unicast'],
+    ['4000::/2', '4000::1', 'not global unicast'],
+    ['3fff::/20 documentation', '3fff::1', 'documentation'],
+  ])('refuses %s %s (%s)', (_range, address, label) => {
+    expect(checkAddress(address)).toEqual({ allowed: false, range: label });
+  });
+
+  it('lets a NAT64 well-known address through when the IPv4 it carries is public', () => {
+    expect(checkAddress('64:ff9b::8.8.8.8')).toEqual({ allowed: true });
+    expect(embeddedIPv4('64:ff9b::808:808')).toBe('8.8.8.8');
+  });
+
+  it('decodes neither the translated nor the 6to4 nor the Teredo form (they are refused whole)', () => {
+    expect(embeddedIPv4('::ffff:0:808:808')).toBeUndefined();
+    expect(embeddedIPv4('2002:808:808::1')).toBeUndefined();
+    expect(embeddedIPv4('2001::808:808')).toBeUndefined();
+  });
+
   it('refuses what is not an address at all', () => {
     expect(checkAddress('example.com')).toEqual({ allowed: false, range: 'not an IP address' });
   });
@@ -101,6 +138,11 @@ describe('resolveGuarded', () => {
     ['http://[fd00:ec2::254]/latest/', 'fd00:ec2::254 (unique local (private))'],
     ['http://[::ffff:127.0.0.1]:8080/', '::ffff:7f00:1 (loopback)'],
     ['http://0x7f.1/', '127.0.0.1 (loopback)'],
+    ['http://[64:ff9b:1::a00:1]/', '64:ff9b:1::a00:1 (NAT64 local-use)'],
+    ['http://[2002:7f00:1::1]/', '2002:7f00:1::1 (6to4)'],
+    ['http://[2001::7f00:1]/', '2001::7f00:1 (Teredo)'],
+    ['http://[::ffff:0:7f00:1]/', '::ffff:0:7f00:1 (IPv4-translated (SIIT))'],
+    ['http://[64:ff9b::a9fe:a9fe]/', '64:ff9b::a9fe:a9fe (link-local / metadata)'],
   ])('refuses %s', async (url, detail) => {
     const error = await resolveGuarded(new URL(url), { sourceId: 'src', lookup: dns }).catch(
       (e: unknown) => e,
@@ -220,9 +262,12 @@ describe('SSRF guard in the collector', () => {
     );
 
     expect(transport.requests).toHaveLength(4);
-    expect(transport.requests[0]?.headers.Authorization).toBe('Bearer t');
-    expect(transport.requests[1]?.headers.Authorization).toBeUndefined();
-    expect(transport.requests[1]?.headers['x-api']).toBe('k');
+    expect(transport.requests[0]?.headers).toMatchObject({
+      authorization: 'Bearer t',
+      'x-api': 'k',
+    });
+    expect(transport.requests[1]?.headers.authorization).toBeUndefined();
+    expect(transport.requests[1]?.headers['x-api']).toBeUndefined();
     expect(summary.result.outcomes[0]).toMatchObject({
       status: 'failed',
       reason: 'more than 3 redirects',
