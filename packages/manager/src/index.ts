@@ -4,6 +4,8 @@ export * from './errors.js';
 export * from './estimate.js';
 export * from './handle.js';
 export * from './plan.js';
+export * from './previous-run.js';
+export * from './records.js';
 export * from './run.js';
 export * from './state.js';
 export * from './storage.js';
