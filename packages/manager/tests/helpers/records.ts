@@ -80,7 +80,8 @@ export function countingS3Client(s3: TestS3): { client: S3Client; counts: Map<st
   const counts = new Map<string, number>();
   client.middlewareStack.add(
     (next, context) => async (args) => {
-      const name = context.commandName ?? 'unknown';
+      // `GetObjectCommand` -> `GetObject`: the S3 operation, as billed.
+      const name = (context.commandName ?? 'unknown').replace(/Command$/, '');
       counts.set(name, (counts.get(name) ?? 0) + 1);
       return next(args);
     },
