@@ -3,6 +3,7 @@ import {
   type CollectorPayload,
   parseCollectorPayload,
   type RunManifest,
+  rawPackKey,
   runManifestKey,
   type StateSnapshot,
   sourceStateKey,
@@ -324,5 +325,31 @@ describe('continuation hops', () => {
     const state = (await manifestOf('2026-11-25T13:10:00Z')).state;
     expect(state?.mergedRuns).toEqual([]);
     expect(state?.pendingRuns).toEqual(['20261125T130000Z', '20261125T131000Z']);
+  });
+});
+
+describe('records that cannot be read', () => {
+  it('counts a hop whose pack header is corrupt as settled, merging nothing from it', async () => {
+    await s3.putJson(MANIFEST_KEY, { sources: [entry('a')] });
+    await cycle(tick('2026-11-25T13:00:00Z'), 'req-1');
+    const run1 = await manifestOf('2026-11-25T13:00:00Z');
+    await s3.putText(
+      rawPackKey({ runId: run1.runId, scheduledAt: run1.scheduledAt, batchId: 'b00000', hop: 0 }),
+      'not gzip at all',
+    );
+
+    const second = await cycle(tick('2026-11-25T13:10:00Z'), 'req-2');
+
+    expect(second.result).toMatchObject({ outcome: 'dispatched' });
+    expect(previousOf('a')).toBeUndefined();
+    // The hop ran (its pack is there): the run is not awaited forever.
+    expect((await manifestOf('2026-11-25T13:10:00Z')).state?.mergedRuns).toEqual([
+      '20261125T130000Z',
+    ]);
+    expect(
+      second.deps.log.entries.some(
+        (e) => e.level === 'warn' && e.message.includes('pack header unreadable'),
+      ),
+    ).toBe(true);
   });
 });
