@@ -46,6 +46,11 @@ export interface ManagerConfig {
   readonly previousRunLookback: number;
   /** A pack header line longer than this is a corrupt pack (it holds one outcome per task). */
   readonly packHeaderMaxBytes: number;
+  /**
+   * A run older than this whose batch hop has no record is past any collector (the
+   * event expired, or its invocation timed out): its tasks are dispatched again.
+   */
+  readonly redispatchAfterMs: number;
 }
 
 export const SETTINGS = {
@@ -63,6 +68,7 @@ export const SETTINGS = {
   pendingRunsKept: 'FANOUT_STATE_PENDING_RUNS_MAX',
   previousRunLookback: 'FANOUT_PREVIOUS_RUN_LOOKBACK',
   packHeaderMaxBytes: 'FANOUT_PACK_HEADER_MAX_BYTES',
+  redispatchAfterSeconds: 'FANOUT_REDISPATCH_AFTER_SECONDS',
 } as const;
 
 export const DEFAULTS = {
@@ -92,6 +98,11 @@ export const DEFAULTS = {
   previousRunLookback: 24,
   // About 300 bytes per outcome: room for batches far larger than the planner makes.
   packHeaderMaxBytes: 64 * 1_048_576,
+  // An async event waits at most its maximum age before a collector starts it; the
+  // collector then runs at most its timeout. After both, no one is working on it.
+  redispatchAfterSeconds:
+    topology.functions.collector.async.maxEventAgeSeconds +
+    topology.functions.collector.timeoutSeconds,
 } as const;
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -227,5 +238,7 @@ export function loadConfig(env: Env = process.env): ManagerConfig {
       DEFAULTS.packHeaderMaxBytes,
       1_024,
     ),
+    redispatchAfterMs:
+      integer(env, SETTINGS.redispatchAfterSeconds, DEFAULTS.redispatchAfterSeconds, 60) * 1000,
   };
 }

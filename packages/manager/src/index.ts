@@ -6,6 +6,7 @@ export * from './handle.js';
 export * from './plan.js';
 export * from './previous-run.js';
 export * from './records.js';
+export * from './redispatch.js';
 export * from './run.js';
 export * from './state.js';
 export * from './storage.js';

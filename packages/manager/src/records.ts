@@ -5,12 +5,16 @@ import {
   batchResultKey,
   check,
   type Log,
+  batchId as makeBatchId,
   PackFormatError,
   parseJson,
+  type Redispatch,
+  RedispatchSchema,
   type RunManifest,
   RunManifestSchema,
   rawPackKey,
   readPackHeader,
+  redispatchKey,
   runManifestKey,
 } from '@fanout/shared';
 import { forEachBounded } from './dispatch.js';
@@ -127,48 +131,115 @@ export async function readHopRecord(
   return { kind: 'none' };
 }
 
+/** A planned batch's hop with no record in a run past every collector: its tasks may go again. */
+export interface StalledHop {
+  readonly run: RunManifest;
+  readonly batchId: string;
+  readonly hop: number;
+  readonly sourceIds: readonly string[];
+}
+
 export interface RunOutcomes {
   readonly results: readonly BatchResult[];
   /** Planned sources whose hop has no record yet: the run is not finished. */
   readonly unaccounted: readonly string[];
+  /** Hops of planned batches that will never report on their own (only for a stalled run). */
+  readonly stalled: readonly StalledHop[];
+}
+
+export interface RunOutcomeOptions {
+  readonly maxLineBytes: number;
+  /**
+   * The run is older than any collector can still be working on it: a planned
+   * batch's hop with no record is looked up in `redispatches/` (one GET), and
+   * reported as stalled when it has not been dispatched again yet.
+   */
+  readonly pastCollectors: boolean;
+}
+
+/**
+ * The batch id that carries the tasks of a stalled hop: above the run's planned ones,
+ * one per (planned batch, hop), so a second manager finds the same one.
+ */
+export function redispatchBatchId(run: RunManifest, batchId: string, hop: number): string {
+  const index = run.batches.findIndex((batch) => batch.batchId === batchId);
+  return makeBatchId(run.batches.length + Math.max(0, index) * MAX_HOPS_FOLLOWED + hop);
+}
+
+async function readRedispatch(
+  ref: BucketRef,
+  runId: string,
+  batchId: string,
+  hop: number,
+  log: Log,
+): Promise<Redispatch | undefined> {
+  const key = redispatchKey(runId, batchId, hop);
+  const text = await getText(ref, key);
+  if (text === undefined) return undefined;
+  try {
+    const result = check(RedispatchSchema, parseJson(text, 'redispatch record'));
+    if (result.ok) return result.value;
+    log.warn('redispatch record is invalid; ignored', { runId, key, issues: result.issues });
+  } catch (error) {
+    log.warn('redispatch record is not JSON; ignored', {
+      runId,
+      key,
+      error: (error as Error).message,
+    });
+  }
+  return undefined;
 }
 
 /**
  * A run's outcomes: for each planned batch, hop 0's record, then hop 1 for the
  * sources hop 0 `continued`, and so on. A hop with no record leaves its sources
- * unaccounted for.
+ * unaccounted for; in a run past every collector, a planned batch's silent hop is
+ * followed to the batch its tasks were dispatched to again, if they were.
  */
 export async function readRunOutcomes(
   ref: BucketRef,
   manifest: RunManifest,
-  maxLineBytes: number,
+  options: RunOutcomeOptions,
   log: Log,
 ): Promise<RunOutcomes> {
   const results: BatchResult[] = [];
   const unaccounted: string[] = [];
-  await forEachBounded(manifest.batches, RECORD_READ_CONCURRENCY, async (batch) => {
-    let sourceIds: readonly string[] = batch.sourceIds;
+  const stalled: StalledHop[] = [];
+  const walk = async (
+    batchId: string,
+    first: readonly string[],
+    planned: boolean,
+  ): Promise<void> => {
+    let sourceIds = first;
     for (let hop = 0; sourceIds.length > 0; hop += 1) {
       if (hop >= MAX_HOPS_FOLLOWED) {
         unaccounted.push(...sourceIds);
         return;
       }
-      const record = await readHopRecord(
-        ref,
-        { runId: manifest.runId, scheduledAt: manifest.scheduledAt, batchId: batch.batchId, hop },
-        maxLineBytes,
-        log,
-      );
-      if (record.kind === 'none') {
-        unaccounted.push(...sourceIds);
-        return;
-      }
+      const at = { runId: manifest.runId, scheduledAt: manifest.scheduledAt, batchId, hop };
+      const record = await readHopRecord(ref, at, options.maxLineBytes, log);
       if (record.kind === 'settled') return;
-      results.push(record.result);
-      sourceIds = record.result.continued;
+      if (record.kind === 'result') {
+        results.push(record.result);
+        sourceIds = record.result.continued;
+        continue;
+      }
+      if (planned && options.pastCollectors) {
+        const again = await readRedispatch(ref, manifest.runId, batchId, hop, log);
+        if (again) {
+          await walk(again.batchId, again.sourceIds, false);
+          return;
+        }
+        stalled.push({ run: manifest, batchId, hop, sourceIds });
+      }
+      unaccounted.push(...sourceIds);
+      return;
     }
-  });
-  return { results, unaccounted };
+  };
+  await forEachBounded(manifest.batches, RECORD_READ_CONCURRENCY, (batch) =>
+    walk(batch.batchId, batch.sourceIds, true),
+  );
+  return { results, unaccounted, stalled };
 }
 
 /**

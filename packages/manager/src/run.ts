@@ -23,7 +23,8 @@ import {
 import { UnknownRunError } from './errors.js';
 import { buildPayload, planBatches, type RejectedSource, taskFor } from './plan.js';
 import { findPreviousState, type LookbackAnchor } from './previous-run.js';
-import { readRunManifest, settledBatchIds } from './records.js';
+import { readRunManifest, type StalledHop, settledBatchIds } from './records.js';
+import { redispatchStalled } from './redispatch.js';
 import { mergePendingRuns, readLegacySnapshot, snapshotAfterPlanning } from './state.js';
 import { getText, putJsonIfAbsent } from './storage.js';
 
@@ -58,6 +59,8 @@ export interface RunSummary {
   readonly failed: number;
   /** Dispatch parts handed to copies of the manager. */
   readonly parts: number;
+  /** Stalled batch hops of earlier runs sent again as new batches. */
+  readonly redispatched: number;
 }
 
 function isoNow(deps: ManagerDeps): string {
@@ -78,6 +81,7 @@ function summary(
     dispatched: 0,
     failed: 0,
     parts: 0,
+    redispatched: 0,
     ...fields,
   };
 }
@@ -372,12 +376,15 @@ function lookbackAnchor(
     : { at: new Date(deps.clock.now()), isFireTime: false };
 }
 
-/** The previous scheduled run's state with every pending run's outcomes merged in. */
+/**
+ * The previous scheduled run's state with every pending run's outcomes merged in,
+ * and the hops of those runs that will never report on their own.
+ */
 async function startingState(
   trigger: RunTrigger,
   scheduledAt: string,
   deps: ManagerDeps,
-): Promise<StateSnapshot> {
+): Promise<{ snapshot: StateSnapshot; stalled: StalledHop[] }> {
   const { config } = deps;
   const previous = await findPreviousState(
     deps.store,
@@ -398,7 +405,7 @@ async function startingState(
     previous.snapshot,
     trigger.runId,
     readManifest,
-    config,
+    { ...config, now: deps.clock.now() },
     deps.log,
   );
 }
@@ -411,7 +418,7 @@ async function planRun(
   const { config } = deps;
   const runId = trigger.runId;
   const scheduledAt = trigger.scheduledAt ?? isoNow(deps);
-  const snapshot = await startingState(trigger, scheduledAt, deps);
+  const { snapshot, stalled } = await startingState(trigger, scheduledAt, deps);
   const read = await readSourceManifest(deps);
   if (!read.ok) return failRun(trigger, scheduledAt, read.reason, invocation, snapshot, deps);
   const { parsed } = read;
@@ -479,13 +486,22 @@ async function planRun(
     missing: [],
   }));
   const report = await handOut(run, prepared, deps);
+  // Earlier runs' stalled hops go after this run's own batches: they are extra work.
+  const again = await redispatchStalled(
+    stalled,
+    new Map(parsed.sources.map((source) => [source.id, source])),
+    snapshot,
+    { ...dispatchSettings(config), defaultEstimateMs: config.defaultEstimateMs },
+    deps,
+  );
   return summary(runId, 'dispatched', {
     batches: run.batches.length,
     tasks: plan.batches.reduce((n, batch) => n + batch.tasks.length, 0),
     invalidSources: invalidSources.length,
     dispatched: report.dispatched.length,
-    failed: report.failures.length,
+    failed: report.failures.length + again.failed,
     parts: report.parts,
+    redispatched: again.dispatched,
   });
 }
 

@@ -10,7 +10,7 @@ import {
   StateSnapshotSchema,
   sourceStateKey,
 } from '@fanout/shared';
-import { readRunOutcomes } from './records.js';
+import { readRunOutcomes, type StalledHop } from './records.js';
 import { type BucketRef, getText } from './storage.js';
 
 /** Run ids remembered as merged; older ones only matter for debugging. */
@@ -109,27 +109,46 @@ export type ManifestReader = (runId: string) => Promise<RunManifest | undefined>
  * push it out (its collectors may still be running; their late results are lost
  * to the state only, never to the run's own records).
  */
+export interface MergePendingOptions extends MergeOptions {
+  readonly pendingRunsKept: number;
+  readonly packHeaderMaxBytes: number;
+  readonly redispatchAfterMs: number;
+}
+
 export async function mergePendingRuns(
   ref: BucketRef,
   snapshot: StateSnapshot,
   currentRunId: string,
   readManifest: ManifestReader,
-  options: MergeOptions & { pendingRunsKept: number; packHeaderMaxBytes: number },
+  options: MergePendingOptions & { readonly now: number },
   log: Log,
-): Promise<StateSnapshot> {
+): Promise<{ snapshot: StateSnapshot; stalled: StalledHop[] }> {
   let merged = snapshot;
   const stillPending: string[] = [];
+  const stalled: StalledHop[] = [];
   let mergedRuns = [...snapshot.mergedRuns];
   for (const runId of snapshot.pendingRuns ?? []) {
     if (runId === currentRunId) continue;
     const manifest = await readManifest(runId);
     const outcomes = manifest
-      ? await readRunOutcomes(ref, manifest, options.packHeaderMaxBytes, log)
-      : { results: [], unaccounted: [] };
+      ? await readRunOutcomes(
+          ref,
+          manifest,
+          {
+            maxLineBytes: options.packHeaderMaxBytes,
+            pastCollectors:
+              options.now - Date.parse(manifest.scheduledAt) > options.redispatchAfterMs,
+          },
+          log,
+        )
+      : { results: [], unaccounted: [], stalled: [] };
     const step = mergeRunRecords(merged, { runId, manifest, ...outcomes }, options);
     merged = step.snapshot;
     if (step.complete || manifest === undefined) mergedRuns = remember(mergedRuns, runId);
-    else stillPending.push(runId);
+    else {
+      stillPending.push(runId);
+      stalled.push(...outcomes.stalled);
+    }
     log.info('run outcomes merged into the state', {
       runId,
       results: outcomes.results.length,
@@ -145,7 +164,11 @@ export async function mergePendingRuns(
     });
     mergedRuns = remember(mergedRuns, dropped);
   }
-  return { ...merged, mergedRuns, pendingRuns: kept };
+  const keptSet = new Set(kept);
+  return {
+    snapshot: { ...merged, mergedRuns, pendingRuns: kept },
+    stalled: stalled.filter((hop) => keptSet.has(hop.run.runId)),
+  };
 }
 
 /**

@@ -4,6 +4,7 @@ import {
   parseCollectorPayload,
   type RunManifest,
   rawPackKey,
+  redispatchKey,
   runManifestKey,
   type StateSnapshot,
   sourceStateKey,
@@ -318,10 +319,14 @@ describe('continuation hops', () => {
       continued: ['b'],
     });
 
-    await cycle(tick('2026-11-25T13:10:00Z'), 'req-2');
+    const second = await cycle(tick('2026-11-25T13:10:00Z'), 'req-2');
 
     expect(previousOf('a')).toEqual({ etag: '"etag-a"' });
     expect(previousOf('b')).toBeUndefined();
+    // Ten minutes old is young: a collector may still be on hop 1. Nothing is sent again.
+    expect(second.result).toMatchObject({ redispatched: 0 });
+    expect(payloads().every((p) => p.runId === '20261125T131000Z')).toBe(true);
+    expect(second.counts.PutObject).toBe(1);
     const state = (await manifestOf('2026-11-25T13:10:00Z')).state;
     expect(state?.mergedRuns).toEqual([]);
     expect(state?.pendingRuns).toEqual(['20261125T130000Z', '20261125T131000Z']);
@@ -351,5 +356,68 @@ describe('records that cannot be read', () => {
         (e) => e.level === 'warn' && e.message.includes('pack header unreadable'),
       ),
     ).toBe(true);
+  });
+});
+
+describe('runs that finish on their own', () => {
+  const env = { ...ENV, FANOUT_REDISPATCH_AFTER_SECONDS: '300' };
+
+  it('sends the tasks of a hop that never reported again, once, and merges what they bring', async () => {
+    // Prepare: run 1's hop 0 fetched a and handed b to hop 1, which never ran.
+    await s3.putJson(MANIFEST_KEY, { sources: [entry('a'), entry('b')] });
+    await cycle(tick('2026-11-25T13:00:00Z'), 'req-1', env);
+    const run1 = await manifestOf('2026-11-25T13:00:00Z');
+    await putPack(s3, {
+      runId: run1.runId,
+      scheduledAt: run1.scheduledAt,
+      batchId: 'b00000',
+      hop: 0,
+      outcomes: [okOutcome('a', '2026-11-25T13:00:30.000Z')],
+      continued: ['b'],
+    });
+
+    // Act: run 2, when run 1 is older than the collector's event age plus timeout (300 s here)
+    const second = await cycle(tick('2026-11-25T13:10:00Z'), 'req-2', env);
+
+    // Assess: b went out again as a new batch of run 1, above its planned one
+    expect(second.result).toMatchObject({ outcome: 'dispatched', redispatched: 1 });
+    const again = payloads().filter((p) => p.runId === run1.runId);
+    expect(again).toHaveLength(1);
+    expect(again[0]).toMatchObject({
+      batchId: 'b00002',
+      hop: 0,
+      scheduledAt: run1.scheduledAt,
+    });
+    expect(again[0]?.tasks.map((t) => t.source.id)).toEqual(['b']);
+    const record = await s3.getJson(redispatchKey(run1.runId, 'b00000', 1));
+    expect(record).toMatchObject({ fromBatchId: 'b00000', fromHop: 1, batchId: 'b00002' });
+    // One PUT for the run, one for the redispatch record: only when it happens.
+    expect(second.counts.PutObject).toBe(2);
+    expect((await manifestOf('2026-11-25T13:10:00Z')).state?.pendingRuns).toEqual([
+      run1.runId,
+      '20261125T131000Z',
+    ]);
+
+    // The new batch reports; run 3 follows the record to it.
+    await putPack(s3, {
+      runId: run1.runId,
+      scheduledAt: run1.scheduledAt,
+      batchId: 'b00002',
+      hop: 0,
+      outcomes: [okOutcome('b', '2026-11-25T13:12:00.000Z')],
+    });
+    await collectorsFinish('2026-11-25T13:10:00Z', ['a', 'b']);
+    const third = await cycle(tick('2026-11-25T13:20:00Z'), 'req-3', env);
+
+    expect(third.result).toMatchObject({ redispatched: 0 });
+    expect(third.counts.PutObject).toBe(1);
+    expect(payloads().every((p) => p.runId === '20261125T132000Z')).toBe(true);
+    const state = (await manifestOf('2026-11-25T13:20:00Z')).state;
+    expect(state?.mergedRuns).toEqual([run1.runId, '20261125T131000Z']);
+    // b's latest outcome is the redispatched batch's (13:12, after run 2's at 13:10:00.5).
+    expect(state?.sources.b).toMatchObject({
+      lastRunId: run1.runId,
+      lastFinishedAt: '2026-11-25T13:12:00.000Z',
+    });
   });
 });
