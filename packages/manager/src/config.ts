@@ -1,4 +1,11 @@
-import { ASYNC_INVOKE_PAYLOAD_LIMIT_BYTES, ENV, topology } from '@fanout/shared';
+import {
+  ASYNC_INVOKE_PAYLOAD_LIMIT_BYTES,
+  ENV,
+  parseScheduleExpression,
+  type Schedule,
+  ScheduleExpressionError,
+  topology,
+} from '@fanout/shared';
 import { ConfigError } from './errors.js';
 
 export type InvocationType = 'Event' | 'RequestResponse';
@@ -33,6 +40,17 @@ export interface ManagerConfig {
   readonly durationsKept: number;
   /** Runs whose results are awaited before they are given up on (state merge). */
   readonly pendingRunsKept: number;
+  /** The stack's schedule: the previous scheduled run's id is its previous fire time. */
+  readonly schedule: Schedule;
+  /** Fire times walked back (one GET each) to find the previous run manifest. */
+  readonly previousRunLookback: number;
+  /** A pack header line longer than this is a corrupt pack (it holds one outcome per task). */
+  readonly packHeaderMaxBytes: number;
+  /**
+   * A run older than this whose batch hop has no record is past any collector (the
+   * event expired, or its invocation timed out): its tasks are dispatched again.
+   */
+  readonly redispatchAfterMs: number;
 }
 
 export const SETTINGS = {
@@ -48,6 +66,9 @@ export const SETTINGS = {
   minTasksPerBatch: 'FANOUT_MIN_TASKS_PER_BATCH',
   durationsKept: 'FANOUT_STATE_DURATIONS_KEPT',
   pendingRunsKept: 'FANOUT_STATE_PENDING_RUNS_MAX',
+  previousRunLookback: 'FANOUT_PREVIOUS_RUN_LOOKBACK',
+  packHeaderMaxBytes: 'FANOUT_PACK_HEADER_MAX_BYTES',
+  redispatchAfterSeconds: 'FANOUT_REDISPATCH_AFTER_SECONDS',
 } as const;
 
 export const DEFAULTS = {
@@ -71,6 +92,17 @@ export const DEFAULTS = {
   minTasksPerBatch: 50,
   durationsKept: 5,
   pendingRunsKept: 6,
+  schedule: topology.schedule.expression,
+  // Each missed cycle costs one GET; a longer outage falls back to state/sources.json or to
+  // empty state (every source fetched in full once), never to a failed run.
+  previousRunLookback: 24,
+  // About 300 bytes per outcome: room for batches far larger than the planner makes.
+  packHeaderMaxBytes: 64 * 1_048_576,
+  // An async event waits at most its maximum age before a collector starts it; the
+  // collector then runs at most its timeout. After both, no one is working on it.
+  redispatchAfterSeconds:
+    topology.functions.collector.async.maxEventAgeSeconds +
+    topology.functions.collector.timeoutSeconds,
 } as const;
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -108,6 +140,17 @@ function invocationType(env: Env): InvocationType {
     SETTINGS.invocationType,
     `must be Event or RequestResponse, got ${JSON.stringify(raw)}`,
   );
+}
+
+function schedule(env: Env): Schedule {
+  const expression = text(env, ENV.schedule) ?? DEFAULTS.schedule;
+  try {
+    return parseScheduleExpression(expression);
+  } catch (error) {
+    if (error instanceof ScheduleExpressionError)
+      throw new ConfigError(ENV.schedule, error.message);
+    throw error;
+  }
 }
 
 /** Reads and validates the manager's settings. The only reader of the environment. */
@@ -181,5 +224,21 @@ export function loadConfig(env: Env = process.env): ManagerConfig {
     minTasksPerBatch: integer(env, SETTINGS.minTasksPerBatch, DEFAULTS.minTasksPerBatch, 1),
     durationsKept: integer(env, SETTINGS.durationsKept, DEFAULTS.durationsKept, 1, 100),
     pendingRunsKept: integer(env, SETTINGS.pendingRunsKept, DEFAULTS.pendingRunsKept, 1, 100),
+    schedule: schedule(env),
+    previousRunLookback: integer(
+      env,
+      SETTINGS.previousRunLookback,
+      DEFAULTS.previousRunLookback,
+      1,
+      1_000,
+    ),
+    packHeaderMaxBytes: integer(
+      env,
+      SETTINGS.packHeaderMaxBytes,
+      DEFAULTS.packHeaderMaxBytes,
+      1_024,
+    ),
+    redispatchAfterMs:
+      integer(env, SETTINGS.redispatchAfterSeconds, DEFAULTS.redispatchAfterSeconds, 60) * 1000,
   };
 }

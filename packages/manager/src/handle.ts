@@ -35,7 +35,7 @@ export async function handleManagerEvent(
   try {
     const trigger = parseManagerEvent(event);
     if (trigger.kind === 'dispatch') return await dispatchPart(trigger, deps);
-    return await startRun(trigger, deps);
+    return await startRun(trigger, { requestId: context.awsRequestId }, deps);
   } catch (error) {
     if (!(error instanceof ContractValidationError || error instanceof UnknownRunError)) {
       throw error;

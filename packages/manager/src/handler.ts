@@ -43,6 +43,7 @@ export async function handler(event: unknown, context: LambdaContext): Promise<H
       metrics.addMetric('DispatchFailures', MetricUnit.Count, result.failed);
       metrics.addMetric('InvalidSources', MetricUnit.Count, result.invalidSources);
       metrics.addMetric('DispatchParts', MetricUnit.Count, result.parts);
+      metrics.addMetric('BatchesRedispatched', MetricUnit.Count, result.redispatched);
       metrics.addMetric(
         result.outcome === 'duplicate' ? 'DuplicateRuns' : 'Runs',
         MetricUnit.Count,

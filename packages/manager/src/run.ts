@@ -22,15 +22,11 @@ import {
 } from './dispatch.js';
 import { UnknownRunError } from './errors.js';
 import { buildPayload, planBatches, type RejectedSource, taskFor } from './plan.js';
-import {
-  mergePendingRuns,
-  readRunManifest,
-  readSnapshot,
-  settledBatchIds,
-  snapshotAfterPlanning,
-  writeSnapshot,
-} from './state.js';
-import { getText, putJson, putJsonIfAbsent } from './storage.js';
+import { findPreviousState, type LookbackAnchor } from './previous-run.js';
+import { readRunManifest, type StalledHop, settledBatchIds } from './records.js';
+import { redispatchStalled } from './redispatch.js';
+import { mergePendingRuns, readLegacySnapshot, snapshotAfterPlanning } from './state.js';
+import { getText, putJsonIfAbsent } from './storage.js';
 
 export interface ManagerDeps extends DispatchDeps {
   readonly config: ManagerConfig;
@@ -39,9 +35,9 @@ export interface ManagerDeps extends DispatchDeps {
 export type RunOutcome =
   /** Planned and handed every batch to a collector or a dispatch part. */
   | 'dispatched'
-  /** A `planned` run (an earlier attempt stopped midway) was carried on. */
+  /** A retry of the invocation that planned the run: batches with no record yet were dispatched. */
   | 'continued'
-  /** The run already exists: a duplicate delivery, nothing new done. */
+  /** The run was planned by another invocation (another delivery): nothing new done. */
   | 'duplicate'
   /** The run failed as a whole (e.g. the source manifest is not valid JSON). */
   | 'failed'
@@ -63,6 +59,8 @@ export interface RunSummary {
   readonly failed: number;
   /** Dispatch parts handed to copies of the manager. */
   readonly parts: number;
+  /** Stalled batch hops of earlier runs sent again as new batches. */
+  readonly redispatched: number;
 }
 
 function isoNow(deps: ManagerDeps): string {
@@ -83,6 +81,7 @@ function summary(
     dispatched: 0,
     failed: 0,
     parts: 0,
+    redispatched: 0,
     ...fields,
   };
 }
@@ -181,10 +180,15 @@ function rejectedAsInvalid(
   });
 }
 
+type RunTrigger = Extract<ManagerTrigger, { kind: 'schedule' | 'manual' }>;
+
+/** A failed run still carries the state forward, so the next run does not lose it. */
 async function failRun(
-  trigger: Extract<ManagerTrigger, { kind: 'schedule' | 'manual' }>,
+  trigger: RunTrigger,
   scheduledAt: string,
   reason: string,
+  invocation: Invocation,
+  state: StateSnapshot,
   deps: ManagerDeps,
 ): Promise<RunSummary> {
   const now = isoNow(deps);
@@ -194,11 +198,13 @@ async function failRun(
     trigger: trigger.kind,
     status: 'failed',
     reason,
+    plannedBy: invocation.requestId,
     sourceCount: 0,
     batches: [],
     invalidSources: [],
     createdAt: now,
     updatedAt: now,
+    state: { ...state, updatedAt: now },
   };
   const written = await putJsonIfAbsent(deps.store, runManifestKey(trigger.runId), manifest);
   if (!written) return summary(trigger.runId, 'duplicate');
@@ -295,18 +301,16 @@ async function handOut(
   return { ...report, parts };
 }
 
-async function markDispatched(run: RunManifest, deps: ManagerDeps): Promise<void> {
-  await putJson(deps.store, runManifestKey(run.runId), {
-    ...run,
-    status: 'dispatched',
-    updatedAt: isoNow(deps),
-  } satisfies RunManifest);
-}
-
+/**
+ * A retry of the invocation that planned the run: dispatches the batches that have
+ * no record yet (HEADs of their hop-0 keys, no LIST). Writes nothing unless a batch
+ * cannot be dispatched.
+ */
 async function continueRun(run: RunManifest, deps: ManagerDeps): Promise<RunSummary> {
   const log = { runId: run.runId };
-  const settled = await settledBatchIds(deps.store, run.runId);
-  const remaining = run.batches.map((b) => b.batchId).filter((id) => !settled.has(id));
+  const batchIds = run.batches.map((b) => b.batchId);
+  const settled = await settledBatchIds(deps.store, run, batchIds);
+  const remaining = batchIds.filter((id) => !settled.has(id));
   deps.log.info('continuing a planned run', {
     ...log,
     batches: run.batches.length,
@@ -322,7 +326,6 @@ async function continueRun(run: RunManifest, deps: ManagerDeps): Promise<RunSumm
     const prepared = await prepareStored(run, remaining, deps);
     report = await handOut(run, prepared, deps);
   }
-  await markDispatched(run, deps);
   return summary(run.runId, 'continued', {
     ...fields,
     dispatched: report.dispatched.length,
@@ -331,7 +334,11 @@ async function continueRun(run: RunManifest, deps: ManagerDeps): Promise<RunSumm
   });
 }
 
-/** Payloads for batches of a stored plan: from the current source manifest and state. */
+/**
+ * Payloads for batches of a stored plan: from the current source manifest and the
+ * state the run was planned with (in its manifest; `state/sources.json` for a run
+ * planned by an earlier version).
+ */
 async function prepareStored(
   run: RunManifest,
   batchIds: readonly string[],
@@ -349,25 +356,73 @@ async function prepareStored(
       };
     });
   }
-  const snapshot = await readSnapshot(deps.store, deps.log);
+  const snapshot = run.state ?? (await readLegacySnapshot(deps.store, deps.log));
   const sources = new Map(read.parsed.sources.map((source) => [source.id, source]));
   return prepareFromPlan(run, batchIds, sources, snapshot, deps.config.defaultEstimateMs);
 }
 
+/** The invocation at work: a Lambda retry of an async invocation keeps its request id. */
+export interface Invocation {
+  readonly requestId: string;
+}
+
+function lookbackAnchor(
+  trigger: RunTrigger,
+  scheduledAt: string,
+  deps: ManagerDeps,
+): LookbackAnchor {
+  return trigger.kind === 'schedule'
+    ? { at: new Date(scheduledAt), isFireTime: true }
+    : { at: new Date(deps.clock.now()), isFireTime: false };
+}
+
+/**
+ * The previous scheduled run's state with every pending run's outcomes merged in,
+ * and the hops of those runs that will never report on their own.
+ */
+async function startingState(
+  trigger: RunTrigger,
+  scheduledAt: string,
+  deps: ManagerDeps,
+): Promise<{ snapshot: StateSnapshot; stalled: StalledHop[] }> {
+  const { config } = deps;
+  const previous = await findPreviousState(
+    deps.store,
+    lookbackAnchor(trigger, scheduledAt, deps),
+    config,
+    deps.log,
+  );
+  deps.log.info('starting state found', {
+    runId: trigger.runId,
+    from: previous.from,
+    previousRunId: previous.previousRunId,
+    pendingRuns: previous.snapshot.pendingRuns ?? [],
+  });
+  const readManifest = async (runId: string) =>
+    previous.manifests.get(runId) ?? (await readRunManifest(deps.store, runId)).manifest;
+  return mergePendingRuns(
+    deps.store,
+    previous.snapshot,
+    trigger.runId,
+    readManifest,
+    { ...config, now: deps.clock.now() },
+    deps.log,
+  );
+}
+
 async function planRun(
-  trigger: Extract<ManagerTrigger, { kind: 'schedule' | 'manual' }>,
+  trigger: RunTrigger,
+  invocation: Invocation,
   deps: ManagerDeps,
 ): Promise<RunSummary> {
   const { config } = deps;
   const runId = trigger.runId;
   const scheduledAt = trigger.scheduledAt ?? isoNow(deps);
+  const { snapshot, stalled } = await startingState(trigger, scheduledAt, deps);
   const read = await readSourceManifest(deps);
-  if (!read.ok) return failRun(trigger, scheduledAt, read.reason, deps);
+  if (!read.ok) return failRun(trigger, scheduledAt, read.reason, invocation, snapshot, deps);
   const { parsed } = read;
   const selected = selectSources(parsed, trigger.kind === 'manual' ? trigger.sources : undefined);
-
-  const stored = await readSnapshot(deps.store, deps.log);
-  const snapshot = await mergePendingRuns(deps.store, stored, runId, config, deps.log);
 
   const plan = planBatches({
     runId,
@@ -394,6 +449,7 @@ async function planRun(
     scheduledAt,
     trigger: trigger.kind,
     status: 'planned',
+    plannedBy: invocation.requestId,
     sourceCount: selected.sources.length + invalidSources.length - plan.rejected.length,
     batches: plan.batches.map((batch) => ({
       batchId: batch.batchId,
@@ -404,17 +460,19 @@ async function planRun(
     invalidSources,
     createdAt: now,
     updatedAt: now,
+    state: snapshotAfterPlanning(
+      snapshot,
+      new Set(parsed.sources.map((s) => s.id)),
+      now,
+      trigger.kind === 'schedule' ? runId : undefined,
+    ),
   };
-  // The plan is stored before any collector runs, so the run's completeness can
-  // always be computed and a retry continues it instead of planning again.
+  // The run's one write: the plan and the state, stored before any collector runs, so
+  // the run's completeness can always be computed and a retry continues it.
   if (!(await putJsonIfAbsent(deps.store, runManifestKey(runId), run))) {
     deps.log.info('run already planned by a concurrent delivery; nothing to do', { runId });
     return summary(runId, 'duplicate');
   }
-  await writeSnapshot(
-    deps.store,
-    snapshotAfterPlanning(snapshot, runId, new Set(parsed.sources.map((s) => s.id)), now),
-  );
   deps.log.info('run planned', {
     runId,
     batches: run.batches.length,
@@ -428,24 +486,44 @@ async function planRun(
     missing: [],
   }));
   const report = await handOut(run, prepared, deps);
-  await markDispatched(run, deps);
+  // Earlier runs' stalled hops go after this run's own batches: they are extra work.
+  const again = await redispatchStalled(
+    stalled,
+    new Map(parsed.sources.map((source) => [source.id, source])),
+    snapshot,
+    { ...dispatchSettings(config), defaultEstimateMs: config.defaultEstimateMs },
+    deps,
+  );
   return summary(runId, 'dispatched', {
     batches: run.batches.length,
     tasks: plan.batches.reduce((n, batch) => n + batch.tasks.length, 0),
     invalidSources: invalidSources.length,
     dispatched: report.dispatched.length,
-    failed: report.failures.length,
+    failed: report.failures.length + again.failed,
     parts: report.parts,
+    redispatched: again.dispatched,
   });
 }
 
 /**
- * A scheduled or manual run. The run id comes from the trigger, so a duplicate
- * delivery finds its run: `dispatched`/`failed` means done (nothing to do),
- * `planned` means an earlier attempt stopped midway (continue it).
+ * Whether an existing run manifest is this invocation's own (a Lambda retry, which
+ * keeps the request id: continue the run) or another delivery's (nothing to do).
+ * A `planned` manifest without `plannedBy` was written by an earlier version, which
+ * marked finished runs `dispatched`: it stopped midway, so it is continued.
+ */
+export function isOwnRun(manifest: RunManifest, invocation: Invocation): boolean {
+  if (manifest.status !== 'planned') return false;
+  return manifest.plannedBy === undefined || manifest.plannedBy === invocation.requestId;
+}
+
+/**
+ * A scheduled or manual run. The run id comes from the trigger, so another delivery
+ * of the same tick finds the run planned by someone else and does nothing; a retry
+ * of the planning invocation finds its own plan and dispatches what has no record.
  */
 export async function startRun(
-  trigger: Extract<ManagerTrigger, { kind: 'schedule' | 'manual' }>,
+  trigger: RunTrigger,
+  invocation: Invocation,
   deps: ManagerDeps,
 ): Promise<RunSummary> {
   const { manifest, problem } = await readRunManifest(deps.store, trigger.runId);
@@ -457,15 +535,14 @@ export async function startRun(
     });
     return summary(trigger.runId, 'failed', { reason: `run manifest unreadable: ${problem}` });
   }
-  if (manifest?.status === 'dispatched' || manifest?.status === 'failed') {
-    deps.log.info('duplicate delivery of a finished run; nothing to do', {
-      runId: trigger.runId,
-      status: manifest.status,
-    });
-    return summary(trigger.runId, 'duplicate', { batches: manifest.batches.length });
-  }
-  if (manifest?.status === 'planned') return continueRun(manifest, deps);
-  return planRun(trigger, deps);
+  if (manifest === undefined) return planRun(trigger, invocation, deps);
+  if (isOwnRun(manifest, invocation)) return continueRun(manifest, deps);
+  deps.log.info('run planned by another delivery; nothing to do', {
+    runId: trigger.runId,
+    status: manifest.status,
+    plannedBy: manifest.plannedBy,
+  });
+  return summary(trigger.runId, 'duplicate', { batches: manifest.batches.length });
 }
 
 /** A dispatch part: dispatches its slice of a planned run's batches. */
@@ -478,7 +555,7 @@ export async function dispatchPart(
     throw new UnknownRunError(trigger.runId, problem ?? 'has no run manifest');
   }
   // A duplicate delivery of the part skips batches whose collectors have reported.
-  const settled = await settledBatchIds(deps.store, trigger.runId);
+  const settled = await settledBatchIds(deps.store, manifest, trigger.batchIds);
   const remaining = trigger.batchIds.filter((id) => !settled.has(id));
   const prepared = await prepareStored(manifest, remaining, deps);
   const report = await dispatchBatches(

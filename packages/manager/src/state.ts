@@ -1,21 +1,17 @@
 import {
   type BatchResult,
-  BatchResultSchema,
-  batchResultsPrefix,
   check,
-  failuresPrefix,
   finalOutcomes,
   type Log,
   parseJson,
   type RunManifest,
-  RunManifestSchema,
-  runManifestKey,
   type SourceState,
   type StateSnapshot,
   StateSnapshotSchema,
   sourceStateKey,
 } from '@fanout/shared';
-import { type BucketRef, getText, listKeys, putJson } from './storage.js';
+import { readRunOutcomes, type StalledHop } from './records.js';
+import { type BucketRef, getText } from './storage.js';
 
 /** Run ids remembered as merged; older ones only matter for debugging. */
 export const MERGED_RUNS_KEPT = 50;
@@ -25,11 +21,13 @@ export function emptySnapshot(): StateSnapshot {
 }
 
 /**
- * The state snapshot, or an empty one when it is missing or unreadable: state
- * only makes runs cheaper (validators, estimates), so a bad snapshot costs a
- * full fetch of every source, never a failed run.
+ * The state snapshot earlier versions wrote to `state/sources.json`, or an empty one
+ * when it is missing or unreadable. Read only when no earlier run manifest carries
+ * state (a stack upgraded from such a version). State only makes runs cheaper
+ * (validators, estimates), so a bad snapshot costs a full fetch of every source,
+ * never a failed run.
  */
-export async function readSnapshot(ref: BucketRef, log: Log): Promise<StateSnapshot> {
+export async function readLegacySnapshot(ref: BucketRef, log: Log): Promise<StateSnapshot> {
   const key = sourceStateKey();
   const text = await getText(ref, key);
   if (text === undefined) return emptySnapshot();
@@ -49,85 +47,12 @@ export async function readSnapshot(ref: BucketRef, log: Log): Promise<StateSnaps
   return emptySnapshot();
 }
 
-export async function writeSnapshot(ref: BucketRef, snapshot: StateSnapshot): Promise<void> {
-  await putJson(ref, sourceStateKey(), snapshot);
-}
-
-/** `runs/<id>/results/b00003-h1.json` -> `b00003`. */
-export function batchIdOfRecordKey(key: string): string | undefined {
-  const name = key.slice(key.lastIndexOf('/') + 1);
-  return /^(b\d{5,})-h\d+\.json$/.exec(name)?.[1];
-}
-
-/** Batch ids that have a batch result or a failure record: work a re-dispatch would redo. */
-export async function settledBatchIds(ref: BucketRef, runId: string): Promise<Set<string>> {
-  const [results, failures] = await Promise.all([
-    listKeys(ref, batchResultsPrefix(runId)),
-    listKeys(ref, failuresPrefix(runId)),
-  ]);
-  const ids = new Set<string>();
-  for (const key of [...results, ...failures]) {
-    const id = batchIdOfRecordKey(key);
-    if (id) ids.add(id);
-  }
-  return ids;
-}
-
-export async function readRunManifest(
-  ref: BucketRef,
-  runId: string,
-): Promise<{ manifest: RunManifest | undefined; problem?: string }> {
-  const text = await getText(ref, runManifestKey(runId));
-  if (text === undefined) return { manifest: undefined };
-  try {
-    const result = check(RunManifestSchema, parseJson(text, 'run manifest'));
-    if (result.ok) return { manifest: result.value };
-    return { manifest: undefined, problem: result.issues.join('; ') };
-  } catch (error) {
-    return { manifest: undefined, problem: (error as Error).message };
-  }
-}
-
 export interface RunRecordsForMerge {
   readonly runId: string;
   readonly manifest: RunManifest | undefined;
   readonly results: readonly BatchResult[];
-  /** Batches with a failure record: their sources will get no outcome. */
-  readonly failedBatchIds: ReadonlySet<string>;
-}
-
-async function readRunRecords(
-  ref: BucketRef,
-  runId: string,
-  log: Log,
-): Promise<RunRecordsForMerge> {
-  const { manifest } = await readRunManifest(ref, runId);
-  const [resultKeys, failureKeys] = await Promise.all([
-    listKeys(ref, batchResultsPrefix(runId)),
-    listKeys(ref, failuresPrefix(runId)),
-  ]);
-  const results: BatchResult[] = [];
-  for (const key of resultKeys) {
-    const text = await getText(ref, key);
-    if (text === undefined) continue;
-    try {
-      const result = check(BatchResultSchema, parseJson(text, 'batch result'));
-      if (result.ok) results.push(result.value);
-      else log.warn('batch result is invalid; not merged', { runId, key, issues: result.issues });
-    } catch (error) {
-      log.warn('batch result is not JSON; not merged', {
-        runId,
-        key,
-        error: (error as Error).message,
-      });
-    }
-  }
-  const failedBatchIds = new Set<string>();
-  for (const key of failureKeys) {
-    const id = batchIdOfRecordKey(key);
-    if (id) failedBatchIds.add(id);
-  }
-  return { runId, manifest, results, failedBatchIds };
+  /** Planned sources with no record yet (no outcome, no failure record). */
+  readonly unaccounted: readonly string[];
 }
 
 export interface MergeOptions {
@@ -167,12 +92,7 @@ export function mergeRunRecords(
       lastFinishedAt: outcome.finishedAt,
     };
   }
-  const complete =
-    records.manifest?.batches.every(
-      (batch) =>
-        records.failedBatchIds.has(batch.batchId) ||
-        batch.sourceIds.every((id) => outcomes.has(id)),
-    ) === true;
+  const complete = records.manifest !== undefined && records.unaccounted.length === 0;
   return { snapshot: { ...snapshot, sources }, complete };
 }
 
@@ -180,29 +100,61 @@ function remember(list: readonly string[], runId: string): string[] {
   return [...list.filter((id) => id !== runId), runId].slice(-MERGED_RUNS_KEPT);
 }
 
+/** Reads a run's manifest; the caller may answer from manifests it has already read. */
+export type ManifestReader = (runId: string) => Promise<RunManifest | undefined>;
+
 /**
- * Merges the results of earlier runs that are not fully merged yet. A run stays
+ * Merges the outcomes of earlier runs that are not fully merged yet. A run stays
  * pending until all its tasks have records, or until `pendingRunsKept` newer runs
  * push it out (its collectors may still be running; their late results are lost
  * to the state only, never to the run's own records).
  */
+export interface MergePendingOptions extends MergeOptions {
+  readonly pendingRunsKept: number;
+  readonly packHeaderMaxBytes: number;
+  readonly redispatchAfterMs: number;
+}
+
 export async function mergePendingRuns(
   ref: BucketRef,
   snapshot: StateSnapshot,
   currentRunId: string,
-  options: MergeOptions & { pendingRunsKept: number },
+  readManifest: ManifestReader,
+  options: MergePendingOptions & { readonly now: number },
   log: Log,
-): Promise<StateSnapshot> {
+): Promise<{ snapshot: StateSnapshot; stalled: StalledHop[] }> {
   let merged = snapshot;
   const stillPending: string[] = [];
+  const stalled: StalledHop[] = [];
   let mergedRuns = [...snapshot.mergedRuns];
   for (const runId of snapshot.pendingRuns ?? []) {
     if (runId === currentRunId) continue;
-    const records = await readRunRecords(ref, runId, log);
-    const step = mergeRunRecords(merged, records, options);
+    const manifest = await readManifest(runId);
+    const outcomes = manifest
+      ? await readRunOutcomes(
+          ref,
+          manifest,
+          {
+            maxLineBytes: options.packHeaderMaxBytes,
+            pastCollectors:
+              options.now - Date.parse(manifest.scheduledAt) > options.redispatchAfterMs,
+          },
+          log,
+        )
+      : { results: [], unaccounted: [], stalled: [] };
+    const step = mergeRunRecords(merged, { runId, manifest, ...outcomes }, options);
     merged = step.snapshot;
-    if (step.complete || records.manifest === undefined) mergedRuns = remember(mergedRuns, runId);
-    else stillPending.push(runId);
+    if (step.complete || manifest === undefined) mergedRuns = remember(mergedRuns, runId);
+    else {
+      stillPending.push(runId);
+      stalled.push(...outcomes.stalled);
+    }
+    log.info('run outcomes merged into the state', {
+      runId,
+      results: outcomes.results.length,
+      unaccounted: outcomes.unaccounted.length,
+      complete: step.complete,
+    });
   }
   const overflow = stillPending.length - (options.pendingRunsKept - 1);
   const kept = overflow > 0 ? stillPending.slice(overflow) : stillPending;
@@ -212,23 +164,30 @@ export async function mergePendingRuns(
     });
     mergedRuns = remember(mergedRuns, dropped);
   }
-  return { ...merged, mergedRuns, pendingRuns: kept };
+  const keptSet = new Set(kept);
+  return {
+    snapshot: { ...merged, mergedRuns, pendingRuns: kept },
+    stalled: stalled.filter((hop) => keptSet.has(hop.run.runId)),
+  };
 }
 
 /**
- * The snapshot to store after planning `runId`: only sources still in the
- * manifest (so it cannot grow without bound), and the run queued for merging.
+ * The snapshot to store in the manifest of a planned run: only sources still in the
+ * source manifest (so it cannot grow without bound), and, for a scheduled run, the
+ * run queued for merging by the next one. A manual run is not queued: the next
+ * scheduled run never reads its manifest.
  */
 export function snapshotAfterPlanning(
   snapshot: StateSnapshot,
-  runId: string,
   manifestIds: ReadonlySet<string>,
   updatedAt: string,
+  queuedRunId?: string,
 ): StateSnapshot {
   const sources: Record<string, SourceState> = {};
   for (const [id, state] of Object.entries(snapshot.sources)) {
     if (manifestIds.has(id)) sources[id] = state;
   }
-  const pendingRuns = [...(snapshot.pendingRuns ?? []).filter((id) => id !== runId), runId];
+  const earlier = (snapshot.pendingRuns ?? []).filter((id) => id !== queuedRunId);
+  const pendingRuns = queuedRunId === undefined ? earlier : [...earlier, queuedRunId];
   return { ...snapshot, sources, pendingRuns, updatedAt };
 }

@@ -1,6 +1,7 @@
+import { Readable } from 'node:stream';
 import {
   GetObjectCommand,
-  ListObjectsV2Command,
+  HeadObjectCommand,
   PutObjectCommand,
   type S3Client,
 } from '@aws-sdk/client-s3';
@@ -88,19 +89,28 @@ export async function putJsonIfAbsent(
   }
 }
 
-export async function listKeys(ref: BucketRef, prefix: string): Promise<string[]> {
-  const keys: string[] = [];
-  let token: string | undefined;
+/**
+ * The object's body as a stream, or undefined when there is no such key. The caller
+ * reads what it needs (a pack's header line) and destroys the stream.
+ */
+export async function getStream(ref: BucketRef, key: string): Promise<Readable | undefined> {
   try {
-    do {
-      const page = await ref.s3.send(
-        new ListObjectsV2Command({ Bucket: ref.bucket, Prefix: prefix, ContinuationToken: token }),
-      );
-      for (const item of page.Contents ?? []) if (item.Key) keys.push(item.Key);
-      token = page.IsTruncated ? page.NextContinuationToken : undefined;
-    } while (token);
+    const out = await ref.s3.send(new GetObjectCommand({ Bucket: ref.bucket, Key: key }));
+    if (!out.Body) return Readable.from([]);
+    return out.Body as Readable;
   } catch (error) {
-    throw new StorageError(prefix, 'ListObjectsV2', error);
+    if (isMissing(error)) return undefined;
+    throw new StorageError(key, 'GetObject', error);
   }
-  return keys;
+}
+
+/** Whether the key exists: one HeadObject, a GET-class request that reads no body. */
+export async function exists(ref: BucketRef, key: string): Promise<boolean> {
+  try {
+    await ref.s3.send(new HeadObjectCommand({ Bucket: ref.bucket, Key: key }));
+    return true;
+  } catch (error) {
+    if (isMissing(error)) return false;
+    throw new StorageError(key, 'HeadObject', error);
+  }
 }

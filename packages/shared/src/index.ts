@@ -12,5 +12,6 @@ export * from './records.js';
 export * from './redact.js';
 export * from './run-status.js';
 export * from './runtime.js';
+export * from './schedule.js';
 export * from './topology.js';
 export * from './validate.js';

@@ -15,6 +15,7 @@ import { PREFIXES, topology } from './topology.js';
  *   runs/<runId>/run.json                        run manifest (planned batches and tasks)
  *   runs/<runId>/results/<batchId>-h<hop>.json   one outcome record per task of a batch hop
  *   runs/<runId>/failures/<batchId>-h<hop>.json  a batch that could not be dispatched or run
+ *   runs/<runId>/redispatches/<batchId>-h<hop>.json  a hop that never reported, handed to a new batch
  *   runs/<runId>/parses/<raw key below raw/>.json  parse outcome of one raw object
  *   runs/_invalid/<YYYY-MM-DD>/<requestId>.json  an event too malformed to belong to a run
  *   state/sources.json                           per-source validators, hashes and durations
@@ -234,6 +235,18 @@ export function failuresPrefix(runId: string): string {
 
 export function batchFailureKey(runId: string, batch: string, hop: number): string {
   return `${failuresPrefix(runId)}${batch}-h${hop}.json`;
+}
+
+export function redispatchesPrefix(runId: string): string {
+  return `${runPrefix(runId)}redispatches/`;
+}
+
+/**
+ * The manager's record that a planned batch's hop never reported, and its tasks went
+ * to a new batch of the same run: written once, when it happens.
+ */
+export function redispatchKey(runId: string, batch: string, hop: number): string {
+  return `${redispatchesPrefix(runId)}${batch}-h${hop}.json`;
 }
 
 export const INVALID_EVENTS_PREFIX = `${PREFIXES.runs}_invalid/`;

@@ -177,6 +177,23 @@ export const BatchFailureSchema = z.object({
 });
 export type BatchFailure = z.infer<typeof BatchFailureSchema>;
 
+/**
+ * Tasks of a batch hop that never reported (older than the collector's event age
+ * plus its timeout, so no collector can still be working on them), handed to a new
+ * batch of the same run by the manager. The new batch's records follow the usual keys.
+ */
+export const RedispatchSchema = z.object({
+  runId: RunIdSchema,
+  /** The planned batch and hop that left these tasks without a record. */
+  fromBatchId: BatchIdSchema,
+  fromHop: z.number().int().nonnegative(),
+  /** The new batch of the run that carries them, from hop 0. */
+  batchId: BatchIdSchema,
+  sourceIds: z.array(SourceIdSchema).min(1),
+  dispatchedAt: IsoTime,
+});
+export type Redispatch = z.infer<typeof RedispatchSchema>;
+
 export const ErrorLocationSchema = z
   .object({
     line: z.number().int().positive().optional(),

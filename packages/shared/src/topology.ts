@@ -97,7 +97,9 @@ export const topology: Topology = {
       reservedConcurrency: 10,
       // A failed plan is retried once; by the next scheduled run it is stale.
       async: { maxRetryAttempts: 1, maxEventAgeSeconds: 900 },
-      reads: [PREFIXES.manifest, PREFIXES.state, PREFIXES.runs],
+      // raw/: the header line of each pending run's packs holds its hops' outcomes.
+      // state/: read once when no run manifest carries state yet (migration).
+      reads: [PREFIXES.manifest, PREFIXES.state, PREFIXES.runs, PREFIXES.raw],
       writes: [PREFIXES.runs, PREFIXES.state],
       invokes: ['collector', 'manager'],
     },

@@ -1,24 +1,21 @@
-import { parseCron } from './cron.js';
+import {
+  ScheduleExpressionError as ContractScheduleExpressionError,
+  parseScheduleExpression as parseContractExpression,
+  type Schedule,
+} from '@fanout/shared';
 import { ScheduleExpressionError } from './errors.js';
-import { parseRate } from './rate.js';
 
-/** A parsed EventBridge schedule expression. All times are UTC. */
-export interface Schedule {
-  readonly expression: string;
-  readonly kind: 'rate' | 'cron';
-  /** The first scheduled time strictly after `after`; undefined when there is none (a past year). */
-  next(after: Date): Date | undefined;
-}
+/** The evaluator lives in `@fanout/shared`: the manager walks the same schedule backwards. */
+export type { Schedule };
 
-/** Parses `rate(...)` or six-field AWS `cron(...)`; errors say what is wrong and how to write it. */
+/** Parses `rate(...)` or six-field AWS `cron(...)`; a bad one is a local cloud error (the CLI reports it). */
 export function parseScheduleExpression(expression: string): Schedule {
-  const trimmed = expression.trim();
-  const schedule = parseRate(trimmed) ?? parseCron(trimmed);
-  if (!schedule) {
-    throw new ScheduleExpressionError(
-      expression,
-      'expected rate(<value> <unit>) or cron(<minutes> <hours> <day-of-month> <month> <day-of-week> <year>)',
-    );
+  try {
+    return parseContractExpression(expression);
+  } catch (error) {
+    if (error instanceof ContractScheduleExpressionError) {
+      throw new ScheduleExpressionError(error.expression, error.problem);
+    }
+    throw error;
   }
-  return schedule;
 }

@@ -36,7 +36,9 @@ describe('the Lambda handler, configured only by the environment', () => {
     });
     const { handler } = await import('../../src/handler.js');
 
-    const result = await handler(SCHEDULED, fakeContext({ functionName: 'fanout-manager' }));
+    const context = fakeContext({ functionName: 'fanout-manager' });
+    const result = await handler(SCHEDULED, context);
+    // Another delivery of the same tick: another request id.
     const again = await handler(SCHEDULED, fakeContext({ functionName: 'fanout-manager' }));
 
     expect(result).toMatchObject({
@@ -52,7 +54,8 @@ describe('the Lambda handler, configured only by the environment', () => {
       invocationType: 'Event',
     });
     const run = await s3.getJson<RunManifest>(runManifestKey(SCHEDULED_RUN_ID));
-    expect(run.status).toBe('dispatched');
+    expect(run.status).toBe('planned');
+    expect(run.plannedBy).toBe(context.awsRequestId);
   });
 
   it('records an invalid event instead of throwing', async () => {

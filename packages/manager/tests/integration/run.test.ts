@@ -1,14 +1,12 @@
 import { DeleteObjectsCommand } from '@aws-sdk/client-s3';
 import {
   BatchFailureSchema,
-  type BatchResult,
   batchFailureKey,
   batchResultKey,
   type CollectorPayload,
   parseCollectorPayload,
   type RunManifest,
   runManifestKey,
-  type StateSnapshot,
   sourceStateKey,
 } from '@fanout/shared';
 import { startTestS3, type TestS3 } from '@fanout/testkit';
@@ -21,9 +19,9 @@ import {
   startLambdaEndpoint,
   throttle,
 } from '../helpers/lambda-endpoint.js';
+import { batchResult, countingS3Client, okOutcome, putPack } from '../helpers/records.js';
 
 const MANIFEST_KEY = 'manifest/sources.json';
-const context = { awsRequestId: 'req-1' };
 
 function entry(id: string, extra: Record<string, unknown> = {}) {
   return { id, url: `http://127.0.0.1:9/${id}`, format: 'json', ...extra };
@@ -54,10 +52,14 @@ beforeEach(async () => {
   lambda.respondWith(accept);
 });
 
-async function run(event: unknown, env: Record<string, string> = {}) {
+async function run(event: unknown, env: Record<string, string> = {}, requestId = 'req-1') {
   const deps = testDeps(s3, lambda.client(), env);
-  const result = await handleManagerEvent(event, context, deps);
+  const result = await handleManagerEvent(event, { awsRequestId: requestId }, deps);
   return { result, deps };
+}
+
+function scheduledAt(time: string) {
+  return { ...SCHEDULED, time };
 }
 
 function collectorPayloads(): CollectorPayload[] {
@@ -113,7 +115,9 @@ describe('manager -> collector payloads, through the real SDK and S3', () => {
 
     // Assess: the run manifest matches what was sent
     const manifest = await s3.getJson<RunManifest>(runManifestKey(SCHEDULED_RUN_ID));
-    expect(manifest.status).toBe('dispatched');
+    // Written once, before any invocation; never rewritten as `dispatched`.
+    expect(manifest.status).toBe('planned');
+    expect(manifest.plannedBy).toBe('req-1');
     expect(manifest.sourceCount).toBe(63);
     expect(manifest.batches.map((b) => b.batchId).sort()).toEqual(
       payloads.map((p) => p.batchId).sort(),
@@ -128,9 +132,9 @@ describe('manager -> collector payloads, through the real SDK and S3', () => {
       { index: 62, id: 'src-3', errors: ['sources[62].id: duplicate id, got "src-3"'] },
     ]);
 
-    // Assess: the state remembers the run so its results get merged next time
-    const state = await s3.getJson<StateSnapshot>(sourceStateKey());
-    expect(state.pendingRuns).toEqual([SCHEDULED_RUN_ID]);
+    // Assess: the state travels in the manifest and queues the run for the next one to merge
+    expect(manifest.state?.pendingRuns).toEqual([SCHEDULED_RUN_ID]);
+    expect(await s3.head(sourceStateKey())).toBeUndefined();
   });
 
   it('fails the run with a record that says why when the manifest is not JSON', async () => {
@@ -170,50 +174,86 @@ describe('manager -> collector payloads, through the real SDK and S3', () => {
 
     const first = await run(SCHEDULED);
     const invoked = lambda.invokes.length;
-    const again = await run({ ...SCHEDULED, id: 'another-delivery-id' });
+    const planned = await s3.getJson<RunManifest>(runManifestKey(SCHEDULED_RUN_ID));
+    const again = await run({ ...SCHEDULED, id: 'another-delivery-id' }, {}, 'req-other');
 
     expect(first.result).toMatchObject({ outcome: 'dispatched' });
     expect(invoked).toBeGreaterThan(0);
     expect(again.result).toMatchObject({ outcome: 'duplicate', runId: SCHEDULED_RUN_ID });
     expect(lambda.invokes).toHaveLength(invoked);
+    expect(await s3.getJson<RunManifest>(runManifestKey(SCHEDULED_RUN_ID))).toEqual(planned);
   });
 
-  it('continues a planned run, dispatching only batches with no result and no failure record', async () => {
-    // Prepare: a run whose first attempt stopped after planning; b00000 reported, b00001 failed.
+  it('continues its own run on a retry (same request id), dispatching only batches with no record', async () => {
+    // Prepare: the first attempt planned 4 batches; b00000 stored a pack, b00001 a batch
+    // result, b00002 could not be dispatched; then the invocation died.
     const sources = Array.from({ length: 40 }, (_, i) => entry(`c${i}`));
     await s3.putJson(MANIFEST_KEY, { sources });
     await run(
       { type: 'fanout.manual', runId: 'resume-me', time: '2026-11-25T13:20:00Z' },
       { FANOUT_MIN_TASKS_PER_BATCH: '10' },
+      'req-planner',
     );
     const planned = await s3.getJson<RunManifest>(runManifestKey('resume-me'));
     expect(planned.batches).toHaveLength(4);
-    await s3.putJson(runManifestKey('resume-me'), { ...planned, status: 'planned' });
-    const result: BatchResult = {
-      runId: 'resume-me',
-      batchId: 'b00000',
-      hop: 0,
-      outcomes: [],
-      continued: [],
-      writtenAt: '2026-11-25T13:21:00.000Z',
+    const hop = { runId: 'resume-me', scheduledAt: planned.scheduledAt, hop: 0, outcomes: [] };
+    await putPack(s3, { ...hop, batchId: 'b00000' });
+    await s3.putJson(
+      batchResultKey('resume-me', 'b00001', 0),
+      batchResult({ ...hop, batchId: 'b00001' }),
+    );
+    await s3.putJson(batchFailureKey('resume-me', 'b00002', 0), { kind: 'dispatch-failed' });
+    lambda.invokes.length = 0;
+    const counting = countingS3Client(s3);
+
+    // Act: Lambda's retry of the same invocation
+    const deps = {
+      ...testDeps(s3, lambda.client()),
+      store: { s3: counting.client, bucket: s3.bucket },
     };
-    await s3.putJson(batchResultKey('resume-me', 'b00000', 0), result);
-    await s3.putJson(batchFailureKey('resume-me', 'b00001', 0), { kind: 'dispatch-failed' });
+    const summary = await handleManagerEvent(
+      { type: 'fanout.manual', runId: 'resume-me' },
+      { awsRequestId: 'req-planner' },
+      deps,
+    );
+
+    // Assess: only b00003 again, with the tasks and state of the stored plan, found without LIST
+    expect(summary).toMatchObject({ outcome: 'continued', dispatched: 1, batches: 4 });
+    const resent = collectorPayloads();
+    expect(resent.map((p) => p.batchId)).toEqual(['b00003']);
+    const plannedIds = planned.batches.find((b) => b.batchId === 'b00003')?.sourceIds;
+    expect(resent[0]?.tasks.map((t) => t.source.id)).toEqual(plannedIds);
+    expect(resent[0]?.scheduledAt).toBe('2026-11-25T13:20:00.000Z');
+    expect(await s3.getJson<RunManifest>(runManifestKey('resume-me'))).toEqual(planned);
+    // Its own run.json and the source manifest; HEADs of hop-0 keys: b00000 (pack), b00001
+    // (pack, result), b00002 (pack, result, failure), b00003 (three misses). Nothing written.
+    expect(Object.fromEntries(counting.counts)).toEqual({ GetObject: 2, HeadObject: 9 });
+  });
+
+  it('continues a planned run written by an earlier version (no plannedBy)', async () => {
+    await s3.putJson(MANIFEST_KEY, { sources: [entry('a')] });
+    await run({ type: 'fanout.manual', runId: 'old-run' }, {}, 'req-a');
+    const { plannedBy: _drop, ...older } = await s3.getJson<RunManifest>(runManifestKey('old-run'));
+    await s3.putJson(runManifestKey('old-run'), older);
     lambda.invokes.length = 0;
 
-    // Act: the retried delivery
-    const { result: summary } = await run({ type: 'fanout.manual', runId: 'resume-me' });
+    const { result } = await run({ type: 'fanout.manual', runId: 'old-run' }, {}, 'req-b');
 
-    // Assess
-    expect(summary).toMatchObject({ outcome: 'continued', dispatched: 2, batches: 4 });
-    const resent = collectorPayloads();
-    expect(resent.map((p) => p.batchId).sort()).toEqual(['b00002', 'b00003']);
-    for (const payload of resent) {
-      const plannedIds = planned.batches.find((b) => b.batchId === payload.batchId)?.sourceIds;
-      expect(payload.tasks.map((t) => t.source.id)).toEqual(plannedIds);
-      expect(payload.scheduledAt).toBe('2026-11-25T13:20:00.000Z');
-    }
-    expect((await s3.getJson<RunManifest>(runManifestKey('resume-me'))).status).toBe('dispatched');
+    expect(result).toMatchObject({ outcome: 'continued', dispatched: 1 });
+    expect(collectorPayloads().map((p) => p.batchId)).toEqual(['b00000']);
+  });
+
+  it('does nothing for a run an earlier version marked dispatched, whoever delivers it', async () => {
+    await s3.putJson(MANIFEST_KEY, { sources: [entry('a')] });
+    await run(SCHEDULED, {}, 'req-a');
+    const planned = await s3.getJson<RunManifest>(runManifestKey(SCHEDULED_RUN_ID));
+    await s3.putJson(runManifestKey(SCHEDULED_RUN_ID), { ...planned, status: 'dispatched' });
+    lambda.invokes.length = 0;
+
+    const { result } = await run(SCHEDULED, {}, 'req-a');
+
+    expect(result).toMatchObject({ outcome: 'duplicate' });
+    expect(lambda.invokes).toHaveLength(0);
   });
 
   it('backs off on TooManyRequestsException from the Invoke endpoint and then dispatches', async () => {
@@ -297,7 +337,7 @@ describe('manager -> collector payloads, through the real SDK and S3', () => {
 
 describe('state between runs', () => {
   it('merges the previous run results: validators go to collectors, measured durations drive batch sizes', async () => {
-    // Prepare: run 1 plans 40 sources hinted at 1 s; all fit one batch.
+    // Prepare: run 1 (13:00) plans 40 sources hinted at 1 s; all fit one batch.
     const sources = Array.from({ length: 40 }, (_, i) =>
       entry(`s${i}`, { expectedDurationMs: 1_000 }),
     );
@@ -307,51 +347,44 @@ describe('state between runs', () => {
       FANOUT_COLLECTOR_CONCURRENCY: '4',
       FANOUT_COLLECTOR_MAX_PARALLEL: '1',
     };
-    await run({ type: 'fanout.manual', runId: 'run-1', time: '2026-11-25T13:00:00Z' }, env);
-    const first = await s3.getJson<RunManifest>(runManifestKey('run-1'));
+    await run(scheduledAt('2026-11-25T13:00:00Z'), env, 'req-1');
+    const first = await s3.getJson<RunManifest>(runManifestKey('20261125T130000Z'));
     expect(first.batches).toHaveLength(1);
-    // The collectors report: every source took 5 s; s0 has an etag.
+    // The collector's pack header reports: every source took 5 s; s0 has an etag.
     const sha256 = 'c'.repeat(64);
-    await s3.putJson(batchResultKey('run-1', 'b00000', 0), {
-      runId: 'run-1',
+    await putPack(s3, {
+      runId: first.runId,
+      scheduledAt: first.scheduledAt,
       batchId: 'b00000',
       hop: 0,
-      outcomes: sources.map((s) => ({
-        status: 'ok',
-        sourceId: s.id,
-        attempts: 1,
-        durationMs: 5_000,
-        httpStatus: 200,
-        bytes: 10,
-        rawKeys: [`raw/source=${s.id}/dt=2026-11-25/run-1-p0000.json`],
-        validators: s.id === 's0' ? { etag: '"e1"', sha256 } : { sha256 },
-        finishedAt: '2026-11-25T13:00:30.000Z',
-      })),
-      continued: [],
-      writtenAt: '2026-11-25T13:00:31.000Z',
-    } satisfies BatchResult);
+      outcomes: sources.map((s) =>
+        okOutcome(s.id, '2026-11-25T13:00:30.000Z', {
+          validators: s.id === 's0' ? { etag: '"e1"', sha256 } : { sha256 },
+        }),
+      ),
+    });
     lambda.invokes.length = 0;
 
-    // Act: run 2
-    await run({ type: 'fanout.manual', runId: 'run-2', time: '2026-11-25T13:10:00Z' }, env);
+    // Act: run 2 (13:10), the next fire time of rate(10 minutes)
+    await run(scheduledAt('2026-11-25T13:10:00Z'), env, 'req-2');
 
     // Assess: 4 slots x 20 s / 5 s = 16 tasks per batch -> 3 batches
-    const second = await s3.getJson<RunManifest>(runManifestKey('run-2'));
+    const second = await s3.getJson<RunManifest>(runManifestKey('20261125T131000Z'));
     expect(second.batches).toHaveLength(3);
     const tasks = collectorPayloads().flatMap((p) => p.tasks);
     expect(tasks.every((t) => t.estimateMs === 5_000)).toBe(true);
     expect(tasks.find((t) => t.source.id === 's0')?.previous).toEqual({ etag: '"e1"', sha256 });
-    const state = await s3.getJson<StateSnapshot>(sourceStateKey());
-    expect(state.mergedRuns).toEqual(['run-1']);
-    expect(state.pendingRuns).toEqual(['run-2']);
-    expect(state.sources.s1).toMatchObject({
+    const state = second.state;
+    expect(state?.mergedRuns).toEqual(['20261125T130000Z']);
+    expect(state?.pendingRuns).toEqual(['20261125T131000Z']);
+    expect(state?.sources.s1).toMatchObject({
       durationsMs: [5_000],
-      lastRunId: 'run-1',
+      lastRunId: '20261125T130000Z',
       lastStatus: 'ok',
     });
   });
 
-  it('treats a corrupt state snapshot as empty instead of failing the run', async () => {
+  it('treats a corrupt legacy state snapshot as empty instead of failing the run', async () => {
     await s3.putJson(MANIFEST_KEY, { sources: [entry('a')] });
     await s3.putText(sourceStateKey(), 'not json');
 
@@ -361,7 +394,7 @@ describe('state between runs', () => {
     expect(
       deps.log.entries.some((e) => e.level === 'warn' && e.message.includes('state snapshot')),
     ).toBe(true);
-    const state = await s3.getJson<StateSnapshot>(sourceStateKey());
-    expect(state.pendingRuns).toEqual([SCHEDULED_RUN_ID]);
+    const manifest = await s3.getJson<RunManifest>(runManifestKey(SCHEDULED_RUN_ID));
+    expect(manifest.state?.pendingRuns).toEqual([SCHEDULED_RUN_ID]);
   });
 });

@@ -1,11 +1,6 @@
 import type { BatchResult, RunManifest, TaskOutcome } from '@fanout/shared';
 import { describe, expect, it } from 'vitest';
-import {
-  batchIdOfRecordKey,
-  emptySnapshot,
-  mergeRunRecords,
-  snapshotAfterPlanning,
-} from '../../src/index.js';
+import { emptySnapshot, mergeRunRecords, snapshotAfterPlanning } from '../../src/index.js';
 
 function ok(sourceId: string, durationMs: number, finishedAt: string, etag = '"e"'): TaskOutcome {
   return {
@@ -52,7 +47,7 @@ describe('mergeRunRecords', () => {
       runId: 'r1',
       manifest: manifest('r1', { b00000: ['a'] }),
       results: [result('r1', 'b00000', [ok('a', 400, '2026-11-25T13:00:05Z', '"v2"')])],
-      failedBatchIds: new Set<string>(),
+      unaccounted: [],
     };
     const start = {
       ...emptySnapshot(),
@@ -80,7 +75,7 @@ describe('mergeRunRecords', () => {
         runId: 'r2',
         manifest: manifest('r2', { b00000: ['a'] }),
         results: [result('r2', 'b00000', [ok('a', 50, '2026-11-25T13:10:05Z', '"new"')])],
-        failedBatchIds: new Set(),
+        unaccounted: [],
       },
       OPTIONS,
     );
@@ -90,7 +85,7 @@ describe('mergeRunRecords', () => {
         runId: 'r1',
         manifest: manifest('r1', { b00000: ['a'] }),
         results: [result('r1', 'b00000', [ok('a', 999, '2026-11-25T13:00:05Z', '"old"')])],
-        failedBatchIds: new Set(),
+        unaccounted: [],
       },
       OPTIONS,
     );
@@ -117,7 +112,7 @@ describe('mergeRunRecords', () => {
         runId: 'r1',
         manifest: manifest('r1', { b00000: ['a'] }),
         results: [result('r1', 'b00000', [failed])],
-        failedBatchIds: new Set(),
+        unaccounted: [],
       },
       OPTIONS,
     );
@@ -128,26 +123,28 @@ describe('mergeRunRecords', () => {
     });
   });
 
-  it('calls a run complete only when every batch has outcomes or a failure record', () => {
+  it('calls a run complete only when no planned source is unaccounted for', () => {
     const plan = manifest('r1', { b00000: ['a', 'b'], b00001: ['c'] });
     const partial = {
       runId: 'r1',
       manifest: plan,
       results: [result('r1', 'b00000', [ok('a', 1, '2026-11-25T13:00:01Z')])],
-      failedBatchIds: new Set<string>(),
+      unaccounted: ['c'],
     };
-    expect(mergeRunRecords(emptySnapshot(), partial, OPTIONS).complete).toBe(false);
-    const settled = {
-      ...partial,
-      results: [
-        result('r1', 'b00000', [
-          ok('a', 1, '2026-11-25T13:00:01Z'),
-          ok('b', 1, '2026-11-25T13:00:01Z'),
-        ]),
-      ],
-      failedBatchIds: new Set(['b00001']),
-    };
-    expect(mergeRunRecords(emptySnapshot(), settled, OPTIONS).complete).toBe(true);
+    const pending = mergeRunRecords(emptySnapshot(), partial, OPTIONS);
+    expect(pending.complete).toBe(false);
+    // The outcomes that did arrive are merged all the same.
+    expect(pending.snapshot.sources.a?.lastRunId).toBe('r1');
+    expect(
+      mergeRunRecords(emptySnapshot(), { ...partial, unaccounted: [] }, OPTIONS).complete,
+    ).toBe(true);
+    expect(
+      mergeRunRecords(
+        emptySnapshot(),
+        { ...partial, manifest: undefined, unaccounted: [] },
+        OPTIONS,
+      ).complete,
+    ).toBe(false);
   });
 });
 
@@ -163,19 +160,17 @@ describe('snapshotAfterPlanning', () => {
     };
     const next = snapshotAfterPlanning(
       snapshot,
-      'r1',
       new Set(['a', 'new']),
       '2026-11-25T13:10:00.000Z',
+      'r1',
     );
     expect(Object.keys(next.sources)).toEqual(['a']);
     expect(next.pendingRuns).toEqual(['r0', 'r1']);
   });
-});
 
-describe('batchIdOfRecordKey', () => {
-  it('reads the batch id from result and failure keys', () => {
-    expect(batchIdOfRecordKey('runs/r1/results/b00003-h1.json')).toBe('b00003');
-    expect(batchIdOfRecordKey('runs/r1/failures/b00012-h0.json')).toBe('b00012');
-    expect(batchIdOfRecordKey('runs/r1/results/notes.txt')).toBeUndefined();
+  it('does not queue a manual run: no scheduled run reads its manifest back', () => {
+    const snapshot = { ...emptySnapshot(), pendingRuns: ['r0'] };
+    const next = snapshotAfterPlanning(snapshot, new Set(), '2026-11-25T13:10:00.000Z');
+    expect(next.pendingRuns).toEqual(['r0']);
   });
 });

@@ -23,6 +23,7 @@ import {
   rawKeyForQuarantine,
   rawPackKey,
   rawRelativePath,
+  redispatchKey,
   runManifestKey,
   runPrefix,
   sourceStateKey,
@@ -216,6 +217,7 @@ describe('run records and state keys', () => {
     expect(runManifestKey(RUN_ID)).toBe(`runs/${RUN_ID}/run.json`);
     expect(batchResultKey(RUN_ID, 'b00003', 2)).toBe(`runs/${RUN_ID}/results/b00003-h2.json`);
     expect(batchFailureKey(RUN_ID, 'b00003', 0)).toBe(`runs/${RUN_ID}/failures/b00003-h0.json`);
+    expect(redispatchKey(RUN_ID, 'b00003', 1)).toBe(`runs/${RUN_ID}/redispatches/b00003-h1.json`);
   });
 
   it('gives each hop of a batch its own result key, and repeats of a hop the same one', () => {
@@ -227,6 +229,7 @@ describe('run records and state keys', () => {
     expect(() => runManifestKey(runId)).toThrow(KeyLayoutError);
     expect(() => batchResultKey(runId, 'b00000', 0)).toThrow(KeyLayoutError);
     expect(() => batchFailureKey(runId, 'b00000', 0)).toThrow(KeyLayoutError);
+    expect(() => redispatchKey(runId, 'b00000', 0)).toThrow(KeyLayoutError);
   });
 
   it('records a malformed event by date and a sanitized request id', () => {

@@ -187,7 +187,7 @@ describe('function specs', () => {
       expect.arrayContaining([PREFIXES.runs, PREFIXES.state]),
     );
     expect(topology.functions.manager.reads).toEqual(
-      expect.arrayContaining([PREFIXES.manifest, PREFIXES.state]),
+      expect.arrayContaining([PREFIXES.manifest, PREFIXES.state, PREFIXES.runs, PREFIXES.raw]),
     );
     expect(topology.functions.parser.reads).toContain(PREFIXES.raw);
   });

@@ -1,5 +1,5 @@
-import { ScheduleExpressionError } from './errors.js';
 import type { Schedule } from './schedule.js';
+import { ScheduleExpressionError } from './schedule-errors.js';
 
 const UNIT_MS = { minute: 60_000, hour: 3_600_000, day: 86_400_000 } as const;
 type Unit = keyof typeof UNIT_MS;
@@ -8,9 +8,10 @@ const RATE_PATTERN = /^rate\((.*)\)$/;
 
 /**
  * `rate(N unit)`: unit minute(s), hour(s) or day(s), singular exactly when N is 1.
- * AWS counts a rate from when the rule was created; here times are multiples of
- * the period since the Unix epoch (UTC), so `rate(10 minutes)` fires at :00, :10,
- * ... and a restart keeps the same times (and run ids).
+ * AWS counts a rate from when the rule was created; `next` and `previous` use
+ * multiples of the period since the Unix epoch (UTC), so `rate(10 minutes)` fires
+ * at :00, :10, ... and a restart keeps the same times (and run ids). Code that
+ * knows one real fire time steps from it by `periodMs` instead.
  */
 export function parseRate(expression: string): Schedule | undefined {
   const match = RATE_PATTERN.exec(expression);
@@ -39,8 +40,12 @@ export function parseRate(expression: string): Schedule | undefined {
   return {
     expression,
     kind: 'rate',
+    periodMs,
     next(after) {
       return new Date((Math.floor(after.getTime() / periodMs) + 1) * periodMs);
+    },
+    previous(before) {
+      return new Date((Math.ceil(before.getTime() / periodMs) - 1) * periodMs);
     },
   };
 }

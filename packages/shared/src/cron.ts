@@ -1,5 +1,5 @@
-import { ScheduleExpressionError } from './errors.js';
 import type { Schedule } from './schedule.js';
+import { ScheduleExpressionError } from './schedule-errors.js';
 
 /**
  * AWS cron: six fields, `minutes hours day-of-month month day-of-week year`,
@@ -37,7 +37,7 @@ const YEAR: FieldSpec = { name: 'year', min: 1970, max: 2199 };
 const MINUTE_MS = 60_000;
 const SATURDAY = 7;
 const CRON_PATTERN = /^cron\((.*)\)$/;
-/** Bounds next(): enough to walk every day up to the last year when nothing matches. */
+/** Bounds next() and previous(): enough to walk every day up to the last year when nothing matches. */
 const MAX_SEARCH_STEPS = 400_000;
 
 type Fail = (problem: string) => ScheduleExpressionError;
@@ -183,6 +183,13 @@ function nextInSet(values: ReadonlySet<number>, after: number): number | undefin
   return best;
 }
 
+function previousInSet(values: ReadonlySet<number>, before: number): number | undefined {
+  let best: number | undefined;
+  for (const value of values)
+    if (value < before && (best === undefined || value > best)) best = value;
+  return best;
+}
+
 export function parseCron(expression: string): Schedule | undefined {
   const match = CRON_PATTERN.exec(expression);
   if (!match) return undefined;
@@ -242,6 +249,37 @@ export function parseCron(expression: string): Schedule | undefined {
           time =
             minute === undefined
               ? Date.UTC(year, month - 1, day, hour + 1)
+              : Date.UTC(year, month - 1, day, hour, minute);
+        } else {
+          return at;
+        }
+      }
+      return undefined;
+    },
+    previous(before) {
+      // The mirror of next(): jump to the last minute of the field that does not match.
+      let time = Math.ceil(before.getTime() / MINUTE_MS) * MINUTE_MS - MINUTE_MS;
+      for (let step = 0; step < MAX_SEARCH_STEPS; step += 1) {
+        const at = new Date(time);
+        const year = at.getUTCFullYear();
+        const month = at.getUTCMonth() + 1;
+        const day = at.getUTCDate();
+        const hour = at.getUTCHours();
+        if (!years.has(year)) {
+          const previousYear = previousInSet(years, year);
+          if (previousYear === undefined) return undefined;
+          time = Date.UTC(previousYear + 1, 0, 1) - MINUTE_MS;
+        } else if (!months.has(month)) {
+          time = Date.UTC(year, month - 1, 1) - MINUTE_MS;
+        } else if (!dayMatches(year, month, day)) {
+          time = Date.UTC(year, month - 1, day) - MINUTE_MS;
+        } else if (!hours.has(hour)) {
+          time = Date.UTC(year, month - 1, day, hour) - MINUTE_MS;
+        } else if (!minutes.has(at.getUTCMinutes())) {
+          const minute = previousInSet(minutes, at.getUTCMinutes());
+          time =
+            minute === undefined
+              ? Date.UTC(year, month - 1, day, hour) - MINUTE_MS
               : Date.UTC(year, month - 1, day, hour, minute);
         } else {
           return at;

@@ -1,0 +1,423 @@
+import { DeleteObjectsCommand } from '@aws-sdk/client-s3';
+import {
+  type CollectorPayload,
+  parseCollectorPayload,
+  type RunManifest,
+  rawPackKey,
+  redispatchKey,
+  runManifestKey,
+  type StateSnapshot,
+  sourceStateKey,
+} from '@fanout/shared';
+import { startTestS3, type TestS3 } from '@fanout/testkit';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { handleManagerEvent } from '../../src/index.js';
+import { SCHEDULED, testDeps } from '../helpers/deps.js';
+import { accept, type LambdaEndpoint, startLambdaEndpoint } from '../helpers/lambda-endpoint.js';
+import { batchResult, countingS3Client, okOutcome, putPack } from '../helpers/records.js';
+
+/**
+ * Cycle after cycle against s3rver through the real SDK: what the manager reads and
+ * writes per scheduled run, and how state gets from one run to the next.
+ */
+
+const MANIFEST_KEY = 'manifest/sources.json';
+const ENV = { FANOUT_SCHEDULE: 'rate(10 minutes)' };
+
+let s3: TestS3;
+let lambda: LambdaEndpoint;
+
+beforeAll(async () => {
+  [s3, lambda] = await Promise.all([startTestS3(), startLambdaEndpoint()]);
+});
+afterAll(async () => {
+  await Promise.all([s3.stop(), lambda.stop()]);
+});
+
+beforeEach(async () => {
+  const keys = await s3.listKeys();
+  if (keys.length > 0) {
+    await s3.client.send(
+      new DeleteObjectsCommand({
+        Bucket: s3.bucket,
+        Delete: { Objects: keys.map((Key) => ({ Key })) },
+      }),
+    );
+  }
+  lambda.invokes.length = 0;
+  lambda.respondWith(accept);
+});
+
+function entry(id: string) {
+  return { id, url: `http://127.0.0.1:9/${id}`, format: 'json' };
+}
+
+function tick(time: string) {
+  return { ...SCHEDULED, id: `delivery-${time}`, time };
+}
+
+function runIdOf(time: string): string {
+  return time.replace(/[-:]/g, '');
+}
+
+/** One manager invocation with its own request id; S3 requests counted by command. */
+async function cycle(event: unknown, requestId: string, env: Record<string, string> = ENV) {
+  const counting = countingS3Client(s3);
+  const deps = {
+    ...testDeps(s3, lambda.client(), env),
+    store: { s3: counting.client, bucket: s3.bucket },
+  };
+  lambda.invokes.length = 0;
+  const result = await handleManagerEvent(event, { awsRequestId: requestId }, deps);
+  const counts = Object.fromEntries(counting.counts);
+  counting.client.destroy();
+  return { result, counts, deps };
+}
+
+function payloads(): CollectorPayload[] {
+  return lambda.invokes
+    .filter((invoke) => invoke.functionName === 'fanout-collector')
+    .map((invoke) => parseCollectorPayload(invoke.payload));
+}
+
+function previousOf(sourceId: string) {
+  return payloads()
+    .flatMap((p) => p.tasks)
+    .find((task) => task.source.id === sourceId)?.previous;
+}
+
+async function manifestOf(time: string): Promise<RunManifest> {
+  return s3.getJson<RunManifest>(runManifestKey(runIdOf(time)));
+}
+
+/** What the collector of batch b00000 of a run leaves: a pack whose header holds the outcomes. */
+async function collectorsFinish(time: string, sourceIds: readonly string[]): Promise<void> {
+  const run = await manifestOf(time);
+  await putPack(s3, {
+    runId: run.runId,
+    scheduledAt: run.scheduledAt,
+    batchId: 'b00000',
+    hop: 0,
+    outcomes: sourceIds.map((id) => okOutcome(id, `${time.slice(0, -1)}.500Z`)),
+  });
+}
+
+describe('a scheduled cycle in S3 requests', () => {
+  it('costs exactly one PutObject, no LIST, and four GETs when the previous run stored a pack', async () => {
+    // Prepare: run 1 at 13:00, and its collector's pack.
+    await s3.putJson(MANIFEST_KEY, { sources: [entry('a'), entry('b')] });
+    const first = await cycle(tick('2026-11-25T13:00:00Z'), 'req-1');
+    expect(first.result).toMatchObject({ outcome: 'dispatched', dispatched: 1 });
+    await collectorsFinish('2026-11-25T13:00:00Z', ['a', 'b']);
+
+    // Act: run 2 at 13:10
+    const second = await cycle(tick('2026-11-25T13:10:00Z'), 'req-2');
+
+    // Assess: GETs of its own run.json (absent), the previous run.json, the previous
+    // run's pack header and the source manifest; one PUT of its own run.json.
+    expect(second.result).toMatchObject({ outcome: 'dispatched', dispatched: 1 });
+    expect(second.counts).toEqual({ GetObject: 4, PutObject: 1 });
+    // Run 1's validators reached run 2's payloads.
+    expect(previousOf('a')).toEqual({ etag: '"etag-a"' });
+    expect(previousOf('b')).toEqual({ etag: '"etag-b"' });
+    const state = (await manifestOf('2026-11-25T13:10:00Z')).state;
+    expect(state?.mergedRuns).toEqual(['20261125T130000Z']);
+    expect(state?.pendingRuns).toEqual(['20261125T131000Z']);
+    expect(await s3.head(sourceStateKey())).toBeUndefined();
+  });
+
+  it('keeps a run pending while a batch has no record, and merges it when the record arrives', async () => {
+    await s3.putJson(MANIFEST_KEY, { sources: [entry('a')] });
+    await cycle(tick('2026-11-25T13:00:00Z'), 'req-1');
+
+    // Run 2: run 1's collector has not finished.
+    const second = await cycle(tick('2026-11-25T13:10:00Z'), 'req-2');
+    expect(second.counts.PutObject).toBe(1);
+    expect(previousOf('a')).toBeUndefined();
+    expect((await manifestOf('2026-11-25T13:10:00Z')).state?.pendingRuns).toEqual([
+      '20261125T130000Z',
+      '20261125T131000Z',
+    ]);
+
+    // Run 3: run 1's pack is there now (late); run 2's is not.
+    await collectorsFinish('2026-11-25T13:00:00Z', ['a']);
+    const third = await cycle(tick('2026-11-25T13:20:00Z'), 'req-3');
+    expect(third.counts.PutObject).toBe(1);
+    expect(previousOf('a')).toEqual({ etag: '"etag-a"' });
+    const state = (await manifestOf('2026-11-25T13:20:00Z')).state;
+    expect(state?.mergedRuns).toEqual(['20261125T130000Z']);
+    expect(state?.pendingRuns).toEqual(['20261125T131000Z', '20261125T132000Z']);
+  });
+});
+
+describe('finding the previous run', () => {
+  it('walks past a missed cycle to the run before it (cron schedule)', async () => {
+    const env = { FANOUT_SCHEDULE: 'cron(0/10 * * * ? *)' };
+    await s3.putJson(MANIFEST_KEY, { sources: [entry('a')] });
+    await cycle(tick('2026-11-25T13:00:00Z'), 'req-1', env);
+    await collectorsFinish('2026-11-25T13:00:00Z', ['a']);
+
+    // 13:10 never ran.
+    const third = await cycle(tick('2026-11-25T13:20:00Z'), 'req-3', env);
+
+    expect(third.result).toMatchObject({ outcome: 'dispatched' });
+    // One GET more than a steady cycle: the missing 13:10 run.json.
+    expect(third.counts).toEqual({ GetObject: 5, PutObject: 1 });
+    expect(previousOf('a')).toEqual({ etag: '"etag-a"' });
+    expect((await manifestOf('2026-11-25T13:20:00Z')).state?.mergedRuns).toEqual([
+      '20261125T130000Z',
+    ]);
+  });
+
+  it('gives a manual run the latest scheduled state, and does not queue it for merging', async () => {
+    await s3.putJson(MANIFEST_KEY, { sources: [entry('a')] });
+    await cycle(tick('2026-11-25T13:00:00Z'), 'req-1');
+    await collectorsFinish('2026-11-25T13:00:00Z', ['a']);
+
+    // The test clock reads 13:10:00 (ManualClock): the latest fire time before it is 13:00.
+    const manual = await cycle({ type: 'fanout.manual', runId: 'by-hand' }, 'req-m');
+
+    expect(manual.result).toMatchObject({ outcome: 'dispatched' });
+    expect(manual.counts.PutObject).toBe(1);
+    expect(previousOf('a')).toEqual({ etag: '"etag-a"' });
+    const state = (await s3.getJson<RunManifest>(runManifestKey('by-hand'))).state;
+    expect(state?.mergedRuns).toEqual(['20261125T130000Z']);
+    expect(state?.pendingRuns).toEqual([]);
+  });
+
+  it('carries the state through a run that failed (bad source manifest)', async () => {
+    await s3.putJson(MANIFEST_KEY, { sources: [entry('a')] });
+    await cycle(tick('2026-11-25T13:00:00Z'), 'req-1');
+    await collectorsFinish('2026-11-25T13:00:00Z', ['a']);
+    await s3.putText(MANIFEST_KEY, '{"sources": [');
+    const failed = await cycle(tick('2026-11-25T13:10:00Z'), 'req-2');
+    expect(failed.result).toMatchObject({ outcome: 'failed' });
+    expect(failed.counts.PutObject).toBe(1);
+    await s3.putJson(MANIFEST_KEY, { sources: [entry('a')] });
+
+    await cycle(tick('2026-11-25T13:20:00Z'), 'req-3');
+
+    expect(previousOf('a')).toEqual({ etag: '"etag-a"' });
+  });
+});
+
+describe('migration from state/sources.json', () => {
+  const legacyState: StateSnapshot = {
+    version: 1,
+    mergedRuns: [],
+    pendingRuns: ['20261125T130000Z'],
+    sources: { a: { validators: { etag: '"legacy-a"' }, durationsMs: [1_000] } },
+  };
+
+  it('reads state/sources.json when no earlier run manifest is found, and never writes it', async () => {
+    await s3.putJson(MANIFEST_KEY, { sources: [entry('a')] });
+    await s3.putJson(sourceStateKey(), { ...legacyState, pendingRuns: [] });
+
+    const run = await cycle(tick('2026-11-25T13:10:00Z'), 'req-1', {
+      ...ENV,
+      FANOUT_PREVIOUS_RUN_LOOKBACK: '3',
+    });
+
+    // Three run.json GETs (the lookback), the state, its own run.json and the source manifest.
+    expect(run.counts).toEqual({ GetObject: 6, PutObject: 1 });
+    expect(previousOf('a')).toEqual({ etag: '"legacy-a"' });
+    expect(await s3.getJson(sourceStateKey())).toEqual({ ...legacyState, pendingRuns: [] });
+  });
+
+  it('reads it when the previous manifest predates state in manifests, and merges that run by its batch results', async () => {
+    // Prepare: a run planned by the earlier version (status dispatched, no state, no plannedBy),
+    // its batch result under results/, and the state that version wrote.
+    await s3.putJson(MANIFEST_KEY, { sources: [entry('a'), entry('b')] });
+    const old: RunManifest = {
+      runId: '20261125T130000Z',
+      scheduledAt: '2026-11-25T13:00:00.000Z',
+      trigger: 'schedule',
+      status: 'dispatched',
+      sourceCount: 2,
+      batches: [{ batchId: 'b00000', sourceIds: ['a', 'b'], estimateMs: 1, payloadBytes: 1 }],
+      invalidSources: [],
+      createdAt: '2026-11-25T13:00:00.000Z',
+      updatedAt: '2026-11-25T13:00:01.000Z',
+    };
+    await s3.putJson(runManifestKey(old.runId), old);
+    await s3.putJson(sourceStateKey(), legacyState);
+    await s3.putJson(
+      'runs/20261125T130000Z/results/b00000-h0.json',
+      batchResult({
+        runId: old.runId,
+        scheduledAt: old.scheduledAt,
+        batchId: 'b00000',
+        hop: 0,
+        outcomes: [okOutcome('b', '2026-11-25T13:00:30.000Z')],
+      }),
+    );
+
+    // Act
+    await cycle(tick('2026-11-25T13:10:00Z'), 'req-2');
+
+    // Assess: a from the legacy state, b from the old run's batch result
+    expect(previousOf('a')).toEqual({ etag: '"legacy-a"' });
+    expect(previousOf('b')).toEqual({ etag: '"etag-b"' });
+    const state = (await manifestOf('2026-11-25T13:10:00Z')).state;
+    expect(state?.mergedRuns).toEqual(['20261125T130000Z']);
+  });
+});
+
+describe('continuation hops', () => {
+  it('follows `continued` from hop 0 to hop 1 and merges both hops', async () => {
+    await s3.putJson(MANIFEST_KEY, { sources: [entry('a'), entry('b')] });
+    await cycle(tick('2026-11-25T13:00:00Z'), 'req-1');
+    const run1 = await manifestOf('2026-11-25T13:00:00Z');
+    const hop = { runId: run1.runId, scheduledAt: run1.scheduledAt, batchId: 'b00000' };
+    // Hop 0 fetched a and handed b on; hop 1 stored no pack (b was unchanged), only a result.
+    await putPack(s3, {
+      ...hop,
+      hop: 0,
+      outcomes: [okOutcome('a', '2026-11-25T13:00:30.000Z')],
+      continued: ['b'],
+    });
+    await s3.putJson(
+      'runs/20261125T130000Z/results/b00000-h1.json',
+      batchResult({
+        ...hop,
+        hop: 1,
+        outcomes: [
+          {
+            status: 'unchanged',
+            sourceId: 'b',
+            attempts: 1,
+            durationMs: 20,
+            httpStatus: 304,
+            validators: { etag: '"hop1-b"' },
+            finishedAt: '2026-11-25T13:01:00.000Z',
+          },
+        ],
+      }),
+    );
+
+    const second = await cycle(tick('2026-11-25T13:10:00Z'), 'req-2');
+
+    // Hop 0's pack, then hop 1's missing pack and its batch result: two GETs more than hop 0 alone.
+    expect(second.counts).toEqual({ GetObject: 6, PutObject: 1 });
+    expect(previousOf('a')).toEqual({ etag: '"etag-a"' });
+    expect(previousOf('b')).toEqual({ etag: '"hop1-b"' });
+    expect((await manifestOf('2026-11-25T13:10:00Z')).state?.mergedRuns).toEqual([
+      '20261125T130000Z',
+    ]);
+  });
+
+  it('keeps the run pending while the continuation hop has no record', async () => {
+    await s3.putJson(MANIFEST_KEY, { sources: [entry('a'), entry('b')] });
+    await cycle(tick('2026-11-25T13:00:00Z'), 'req-1');
+    const run1 = await manifestOf('2026-11-25T13:00:00Z');
+    await putPack(s3, {
+      runId: run1.runId,
+      scheduledAt: run1.scheduledAt,
+      batchId: 'b00000',
+      hop: 0,
+      outcomes: [okOutcome('a', '2026-11-25T13:00:30.000Z')],
+      continued: ['b'],
+    });
+
+    const second = await cycle(tick('2026-11-25T13:10:00Z'), 'req-2');
+
+    expect(previousOf('a')).toEqual({ etag: '"etag-a"' });
+    expect(previousOf('b')).toBeUndefined();
+    // Ten minutes old is young: a collector may still be on hop 1. Nothing is sent again.
+    expect(second.result).toMatchObject({ redispatched: 0 });
+    expect(payloads().every((p) => p.runId === '20261125T131000Z')).toBe(true);
+    expect(second.counts.PutObject).toBe(1);
+    const state = (await manifestOf('2026-11-25T13:10:00Z')).state;
+    expect(state?.mergedRuns).toEqual([]);
+    expect(state?.pendingRuns).toEqual(['20261125T130000Z', '20261125T131000Z']);
+  });
+});
+
+describe('records that cannot be read', () => {
+  it('counts a hop whose pack header is corrupt as settled, merging nothing from it', async () => {
+    await s3.putJson(MANIFEST_KEY, { sources: [entry('a')] });
+    await cycle(tick('2026-11-25T13:00:00Z'), 'req-1');
+    const run1 = await manifestOf('2026-11-25T13:00:00Z');
+    await s3.putText(
+      rawPackKey({ runId: run1.runId, scheduledAt: run1.scheduledAt, batchId: 'b00000', hop: 0 }),
+      'not gzip at all',
+    );
+
+    const second = await cycle(tick('2026-11-25T13:10:00Z'), 'req-2');
+
+    expect(second.result).toMatchObject({ outcome: 'dispatched' });
+    expect(previousOf('a')).toBeUndefined();
+    // The hop ran (its pack is there): the run is not awaited forever.
+    expect((await manifestOf('2026-11-25T13:10:00Z')).state?.mergedRuns).toEqual([
+      '20261125T130000Z',
+    ]);
+    expect(
+      second.deps.log.entries.some(
+        (e) => e.level === 'warn' && e.message.includes('pack header unreadable'),
+      ),
+    ).toBe(true);
+  });
+});
+
+describe('runs that finish on their own', () => {
+  const env = { ...ENV, FANOUT_REDISPATCH_AFTER_SECONDS: '300' };
+
+  it('sends the tasks of a hop that never reported again, once, and merges what they bring', async () => {
+    // Prepare: run 1's hop 0 fetched a and handed b to hop 1, which never ran.
+    await s3.putJson(MANIFEST_KEY, { sources: [entry('a'), entry('b')] });
+    await cycle(tick('2026-11-25T13:00:00Z'), 'req-1', env);
+    const run1 = await manifestOf('2026-11-25T13:00:00Z');
+    await putPack(s3, {
+      runId: run1.runId,
+      scheduledAt: run1.scheduledAt,
+      batchId: 'b00000',
+      hop: 0,
+      outcomes: [okOutcome('a', '2026-11-25T13:00:30.000Z')],
+      continued: ['b'],
+    });
+
+    // Act: run 2, when run 1 is older than the collector's event age plus timeout (300 s here)
+    const second = await cycle(tick('2026-11-25T13:10:00Z'), 'req-2', env);
+
+    // Assess: b went out again as a new batch of run 1, above its planned one
+    expect(second.result).toMatchObject({ outcome: 'dispatched', redispatched: 1 });
+    const again = payloads().filter((p) => p.runId === run1.runId);
+    expect(again).toHaveLength(1);
+    expect(again[0]).toMatchObject({
+      batchId: 'b00002',
+      hop: 0,
+      scheduledAt: run1.scheduledAt,
+    });
+    expect(again[0]?.tasks.map((t) => t.source.id)).toEqual(['b']);
+    const record = await s3.getJson(redispatchKey(run1.runId, 'b00000', 1));
+    expect(record).toMatchObject({ fromBatchId: 'b00000', fromHop: 1, batchId: 'b00002' });
+    // One PUT for the run, one for the redispatch record: only when it happens.
+    expect(second.counts.PutObject).toBe(2);
+    expect((await manifestOf('2026-11-25T13:10:00Z')).state?.pendingRuns).toEqual([
+      run1.runId,
+      '20261125T131000Z',
+    ]);
+
+    // The new batch reports; run 3 follows the record to it.
+    await putPack(s3, {
+      runId: run1.runId,
+      scheduledAt: run1.scheduledAt,
+      batchId: 'b00002',
+      hop: 0,
+      outcomes: [okOutcome('b', '2026-11-25T13:12:00.000Z')],
+    });
+    await collectorsFinish('2026-11-25T13:10:00Z', ['a', 'b']);
+    const third = await cycle(tick('2026-11-25T13:20:00Z'), 'req-3', env);
+
+    expect(third.result).toMatchObject({ redispatched: 0 });
+    expect(third.counts.PutObject).toBe(1);
+    expect(payloads().every((p) => p.runId === '20261125T132000Z')).toBe(true);
+    const state = (await manifestOf('2026-11-25T13:20:00Z')).state;
+    expect(state?.mergedRuns).toEqual([run1.runId, '20261125T131000Z']);
+    // b's latest outcome is the redispatched batch's (13:12, after run 2's at 13:10:00.5).
+    expect(state?.sources.b).toMatchObject({
+      lastRunId: run1.runId,
+      lastFinishedAt: '2026-11-25T13:12:00.000Z',
+    });
+  });
+});
