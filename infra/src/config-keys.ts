@@ -123,4 +123,21 @@ export const CONFIG_KEYS: Readonly<Record<string, ConfigKeySpec>> = {
     description:
       'Address notified when the dead-letter queue is not empty or a function fails; empty deploys no alarms.',
   },
+  analyticsDatabase: {
+    type: 'string',
+    default: '',
+    description:
+      'Glue database of the parsed-records table (lowercase letters, digits, _); empty means fanout_<stack>.',
+  },
+  analyticsTable: {
+    type: 'string',
+    default: 'records',
+    description: 'Glue table over parsed/ that Athena queries (lowercase letters, digits, _).',
+  },
+  analyticsStartDate: {
+    type: 'string',
+    default: '2026-01-01',
+    description:
+      'First dt (YYYY-MM-DD) the table projects; the partition range runs from it to NOW.',
+  },
 };

@@ -58,6 +58,13 @@ export interface StackConfig {
   readonly sourcesFile: string;
   /** Undefined when no alarms are deployed. */
   readonly alarmEmail: string | undefined;
+  readonly analytics: {
+    /** Undefined: the pipeline names the database after the stack. */
+    readonly databaseName: string | undefined;
+    readonly tableName: string;
+    /** YYYY-MM-DD, the first partition Athena projects. */
+    readonly startDate: string;
+  };
 }
 
 /** What the config module needs from `pulumi.Config`, so tests can pass a plain map. */
@@ -198,6 +205,47 @@ function readAlarmEmail(reader: ConfigReader): string | undefined {
   return value;
 }
 
+/**
+ * Athena accepts only lowercase letters, digits and underscores in database and
+ * table names without quoting; Glue caps names at 255 characters.
+ */
+const CATALOG_NAME_PATTERN = /^[a-z0-9_]{1,255}$/;
+
+function readCatalogName(reader: ConfigReader, key: string): string {
+  const value = raw(reader, key).trim();
+  if (!CATALOG_NAME_PATTERN.test(value)) {
+    throw new InfraConfigError(
+      fullKey(key),
+      'must be 1-255 lowercase letters, digits or underscores (what Athena accepts unquoted)',
+      value,
+    );
+  }
+  return value;
+}
+
+function readDate(reader: ConfigReader, key: string): string {
+  const value = raw(reader, key).trim();
+  const parsed = /^\d{4}-\d{2}-\d{2}$/.test(value) ? new Date(`${value}T00:00:00Z`) : undefined;
+  // Round-tripping rejects dates like 2026-02-30 that Date would roll over.
+  if (
+    parsed === undefined ||
+    Number.isNaN(parsed.getTime()) ||
+    parsed.toISOString().slice(0, 10) !== value
+  ) {
+    throw new InfraConfigError(fullKey(key), 'must be a calendar date as YYYY-MM-DD', value);
+  }
+  return value;
+}
+
+function readAnalytics(reader: ConfigReader): StackConfig['analytics'] {
+  const database = raw(reader, 'analyticsDatabase').trim();
+  return {
+    databaseName: database === '' ? undefined : readCatalogName(reader, 'analyticsDatabase'),
+    tableName: readCatalogName(reader, 'analyticsTable'),
+    startDate: readDate(reader, 'analyticsStartDate'),
+  };
+}
+
 /** Resolves the manifest file and refuses to deploy one the manager would reject. */
 function readSourcesFile(reader: ConfigReader, projectDir: string): string {
   const key = fullKey('sourcesFile');
@@ -240,5 +288,6 @@ export function loadStackConfig(reader: ConfigReader, options: LoadOptions): Sta
     forceDestroy: readBoolean(reader, 'forceDestroy'),
     sourcesFile: readSourcesFile(reader, options.projectDir),
     alarmEmail: readAlarmEmail(reader),
+    analytics: readAnalytics(reader),
   };
 }

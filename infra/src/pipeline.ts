@@ -2,12 +2,14 @@ import * as path from 'node:path';
 import {
   type FunctionId,
   functionEnvironment,
+  PREFIXES,
   topology as sharedTopology,
   type Topology,
 } from '@fanout/shared';
 import * as aws from '@pulumi/aws';
 import * as pulumi from '@pulumi/pulumi';
 import { PipelineAlarms } from './alarms.js';
+import { ParsedRecordsCatalog } from './analytics.js';
 import type { StackConfig } from './config.js';
 import { FanoutInfraError } from './errors.js';
 import { PipelineFunction } from './function.js';
@@ -44,6 +46,14 @@ export function deployedFunctionName(baseName: string, stack: string): string {
   return name;
 }
 
+/**
+ * The Glue database a stack gets when config names none: Glue names are per account
+ * and region, so the stack name keeps two stacks apart, as it does for functions.
+ */
+export function defaultDatabaseName(stack: string): string {
+  return `fanout_${stack.toLowerCase().replace(/[^a-z0-9_]/g, '_')}`;
+}
+
 /** Where the esbuild output of a function package lives. */
 export function codeDirectory(repoRoot: string, packageDir: string): string {
   return path.join(repoRoot, packageDir, 'dist');
@@ -60,6 +70,8 @@ export class FanoutPipeline extends pulumi.ComponentResource {
   readonly deadLetterQueueUrl: pulumi.Output<string>;
   readonly scheduleName: pulumi.Output<string>;
   readonly scheduleExpression: pulumi.Output<string>;
+  readonly analyticsDatabaseName: pulumi.Output<string>;
+  readonly analyticsTableName: pulumi.Output<string>;
 
   constructor(name: string, args: FanoutPipelineArgs, opts?: pulumi.ComponentResourceOptions) {
     super('fanout:index:FanoutPipeline', name, {}, opts);
@@ -179,6 +191,18 @@ export class FanoutPipeline extends pulumi.ComponentResource {
       parent,
     );
 
+    const catalog = new ParsedRecordsCatalog(
+      `${name}-analytics`,
+      {
+        bucketName: storage.name,
+        parsedPrefix: PREFIXES.parsed,
+        databaseName: config.analytics.databaseName ?? defaultDatabaseName(args.stack),
+        tableName: config.analytics.tableName,
+        startDate: config.analytics.startDate,
+      },
+      parent,
+    );
+
     if (config.alarmEmail !== undefined) {
       new PipelineAlarms(
         `${name}-alarms`,
@@ -204,8 +228,12 @@ export class FanoutPipeline extends pulumi.ComponentResource {
     this.deadLetterQueueUrl = deadLetterQueue.url;
     this.scheduleName = schedule.name;
     this.scheduleExpression = schedule.expression;
+    this.analyticsDatabaseName = catalog.databaseName;
+    this.analyticsTableName = catalog.tableName;
 
     this.registerOutputs({
+      analyticsDatabaseName: this.analyticsDatabaseName,
+      analyticsTableName: this.analyticsTableName,
       bucketName: this.bucketName,
       functionNames: this.functionNames,
       deadLetterQueueUrl: this.deadLetterQueueUrl,

@@ -56,6 +56,11 @@ describe('defaults', () => {
       reservedConcurrency: topology.functions.collector.reservedConcurrency,
     });
     expect(config.alarmEmail).toBeUndefined();
+    expect(config.analytics).toEqual({
+      databaseName: undefined,
+      tableName: 'records',
+      startDate: '2026-01-01',
+    });
     expect(config.sourcesFile).toBe(path.join(PROJECT_DIR, 'sources.json'));
   });
 });
@@ -133,6 +138,11 @@ describe('bad values fail with a message naming the key', () => {
     ['rawTransitionDays', '10', 'at least 30'],
     ['alarmEmail', 'ops-at-example', 'email address'],
     ['sourcesFile', 'missing.json', 'file not found'],
+    ['analyticsDatabase', 'Fanout-Prod', 'lowercase letters, digits or underscores'],
+    ['analyticsTable', 'parsed records', 'lowercase letters, digits or underscores'],
+    ['analyticsTable', '', 'lowercase letters, digits or underscores'],
+    ['analyticsStartDate', '2026-02-30', 'YYYY-MM-DD'],
+    ['analyticsStartDate', '2026/01/01', 'YYYY-MM-DD'],
   ])('%s = %s', (key, value, problem) => {
     const error = failure({ [key]: value });
     expect(error.key).toBe(`fanout:${key}`);

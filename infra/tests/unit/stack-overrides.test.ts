@@ -18,6 +18,9 @@ const overrides = {
   managerMemoryMb: '1024',
   rawExpirationDays: '0',
   forceDestroy: 'true',
+  analyticsDatabase: 'lake',
+  analyticsTable: 'fanout_records',
+  analyticsStartDate: '2025-06-01',
 };
 
 let resources: RecordedResource[];
@@ -69,5 +72,18 @@ describe('per-stack overrides', () => {
     ).inputs.rules as Record<string, unknown>[];
     expect(rules.filter((rule) => rule.expiration !== undefined)).toEqual([]);
     expect(onlyOfType(resources, 'aws:s3/bucket:Bucket').inputs.forceDestroy).toBe(true);
+  });
+});
+
+describe('analytics overrides', () => {
+  it('name the Glue database and table and move the projection start', () => {
+    const table = onlyOfType(resources, 'aws:glue/catalogTable:CatalogTable').inputs;
+    expect(onlyOfType(resources, 'aws:glue/catalogDatabase:CatalogDatabase').inputs.name).toBe(
+      'lake',
+    );
+    expect(table).toMatchObject({ name: 'fanout_records', databaseName: 'lake' });
+    expect((table.parameters as Record<string, string>)['projection.dt.range']).toBe(
+      '2025-06-01,NOW',
+    );
   });
 });
