@@ -14,6 +14,8 @@ import {
   ARCHITECTURES,
   type Architecture,
   CONFIG_KEYS,
+  LAMBDA_MAX_EPHEMERAL_STORAGE_MB,
+  LAMBDA_MIN_EPHEMERAL_STORAGE_MB,
   MIN_STANDARD_IA_TRANSITION_DAYS,
   overrideKey,
 } from './config-keys.js';
@@ -39,6 +41,7 @@ export interface FunctionOverrides {
   readonly memoryMb: number;
   readonly timeoutSeconds: number;
   readonly reservedConcurrency: number;
+  readonly ephemeralStorageMb: number;
 }
 
 export interface StackConfig {
@@ -50,8 +53,14 @@ export interface StackConfig {
   readonly runtime: LambdaRuntime;
   readonly architecture: Architecture;
   readonly functions: { readonly [K in FunctionId]: FunctionOverrides };
+  /** false: no function gets reserved concurrency (accounts with a quota of 10). */
+  readonly reservedConcurrencyEnabled: boolean;
+  /** Deploy index.mjs.map beside each bundle. */
+  readonly sourceMaps: boolean;
   readonly logRetentionDays: number;
   readonly raw: { readonly expirationDays: number; readonly transitionDays: number };
+  /** Days until objects expire; 0 keeps them. */
+  readonly expirationDays: { readonly runs: number; readonly quarantine: number };
   readonly versioning: boolean;
   readonly forceDestroy: boolean;
   /** Absolute path of the validated source manifest. */
@@ -190,6 +199,12 @@ function readFunctions(reader: ConfigReader): StackConfig['functions'] {
     ),
     // 0 would stop the function entirely; pausing is done with scheduleEnabled instead.
     reservedConcurrency: readInteger(reader, overrideKey(id, 'ReservedConcurrency'), 1, 10_000),
+    ephemeralStorageMb: readInteger(
+      reader,
+      overrideKey(id, 'EphemeralStorageMb'),
+      LAMBDA_MIN_EPHEMERAL_STORAGE_MB,
+      LAMBDA_MAX_EPHEMERAL_STORAGE_MB,
+    ),
   });
   return { manager: read('manager'), collector: read('collector'), parser: read('parser') };
 }
@@ -282,8 +297,14 @@ export function loadStackConfig(reader: ConfigReader, options: LoadOptions): Sta
     runtime: readRuntime(reader),
     architecture: readOneOf(reader, 'architecture', ARCHITECTURES),
     functions: readFunctions(reader),
+    reservedConcurrencyEnabled: readBoolean(reader, 'reservedConcurrencyEnabled'),
+    sourceMaps: readBoolean(reader, 'sourceMaps'),
     logRetentionDays: readRetention(reader),
     raw: readRawLifecycle(reader),
+    expirationDays: {
+      runs: readInteger(reader, 'runsExpirationDays', 0, 36_500),
+      quarantine: readInteger(reader, 'quarantineExpirationDays', 0, 36_500),
+    },
     versioning: readBoolean(reader, 'versioning'),
     forceDestroy: readBoolean(reader, 'forceDestroy'),
     sourcesFile: readSourcesFile(reader, options.projectDir),

@@ -1,4 +1,4 @@
-import { ENV } from '@fanout/shared';
+import { ENV, topology } from '@fanout/shared';
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
   installMocks,
@@ -17,6 +17,11 @@ const overrides = {
   collectorTimeoutSeconds: '600',
   managerMemoryMb: '1024',
   rawExpirationDays: '0',
+  runsExpirationDays: '0',
+  quarantineExpirationDays: '7',
+  reservedConcurrencyEnabled: 'false',
+  sourceMaps: 'true',
+  parserEphemeralStorageMb: '2048',
   forceDestroy: 'true',
   analyticsDatabase: 'lake',
   analyticsTable: 'fanout_records',
@@ -65,13 +70,53 @@ describe('per-stack overrides', () => {
     });
   });
 
-  it('keep raw objects when expiry is 0, and allow destroying a full bucket', () => {
+  it('keep raw objects and run records when expiry is 0, and allow destroying a full bucket', () => {
     const rules = onlyOfType(
       resources,
       'aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration',
     ).inputs.rules as Record<string, unknown>[];
-    expect(rules.filter((rule) => rule.expiration !== undefined)).toEqual([]);
+    expect(rules.filter((rule) => rule.expiration !== undefined)).toEqual([
+      {
+        id: 'expire-quarantine',
+        status: 'Enabled',
+        filter: { prefix: 'quarantine/' },
+        expiration: { days: 7 },
+      },
+    ]);
     expect(onlyOfType(resources, 'aws:s3/bucket:Bucket').inputs.forceDestroy).toBe(true);
+  });
+});
+
+describe('small-account and debugging overrides', () => {
+  it('deploy no reserved concurrency, while the manager still bounds collector fan-out', () => {
+    for (const fn of ofType(resources, 'aws:lambda/function:Function')) {
+      expect(fn.inputs, fn.name).not.toHaveProperty('reservedConcurrentExecutions');
+    }
+    const env = (
+      named('fanout-manager-function').inputs.environment as {
+        variables: Record<string, string>;
+      }
+    ).variables;
+    expect(env[ENV.collectorMaxParallel]).toBe(
+      String(topology.functions.collector.reservedConcurrency),
+    );
+  });
+
+  it('ship the source map beside each bundle', async () => {
+    for (const fn of ofType(resources, 'aws:lambda/function:Function')) {
+      const code = fn.inputs.code as { assets: Promise<Record<string, unknown>> };
+      expect(Object.keys(await code.assets).sort(), fn.name).toEqual([
+        'index.mjs',
+        'index.mjs.map',
+      ]);
+    }
+  });
+
+  it('size one function’s /tmp', () => {
+    expect(named('fanout-parser-function').inputs.ephemeralStorage).toEqual({ size: 2048 });
+    expect(named('fanout-manager-function').inputs.ephemeralStorage).toEqual({
+      size: topology.functions.manager.ephemeralStorageMb,
+    });
   });
 });
 
