@@ -9,6 +9,12 @@ export const BUNDLE_FILE = 'index.mjs';
 export const SOURCE_MAP_FILE = `${BUNDLE_FILE}.map`;
 /** The command that rebuilds every bundle, quoted in the errors. */
 export const BUILD_COMMAND = 'pnpm build';
+/**
+ * When only a source's mtime changed (a checkout or stash that rewrote it unchanged),
+ * turbo takes the build from its cache and leaves the bundle's mtime as it was; this
+ * bypasses the cache.
+ */
+export const FORCED_BUILD_COMMAND = `${BUILD_COMMAND} --force`;
 
 export interface BundleLocation {
   /** The package's esbuild output directory. */
@@ -45,7 +51,7 @@ export function assertFreshBundle(location: BundleLocation): void {
   for (const dir of location.sourceDirs) {
     const newest = newestFile(dir);
     if (newest !== undefined && newest.mtimeMs > builtAt) {
-      throw new StaleBundleError(bundle, newest.file, BUILD_COMMAND);
+      throw new StaleBundleError(bundle, newest.file, BUILD_COMMAND, FORCED_BUILD_COMMAND);
     }
   }
 }

@@ -37,9 +37,11 @@ export class StaleBundleError extends FanoutInfraError {
     readonly bundle: string,
     readonly newerSource: string,
     buildCommand: string,
+    forcedBuildCommand: string,
   ) {
     super(
-      `${bundle} is older than ${newerSource}: run \`${buildCommand}\` at the repository root, then deploy again`,
+      `${bundle} is older than ${newerSource}: run \`${buildCommand}\` at the repository root ` +
+        `(\`${forcedBuildCommand}\` if the bundle stays as it was), then deploy again`,
     );
   }
 }

@@ -62,6 +62,7 @@ describe('assertFreshBundle', () => {
     expect(error.message).toContain(edited);
     expect(error.message).toContain(path.join(root, packageDir, 'dist', 'index.mjs'));
     expect(error.message).toContain('`pnpm build`');
+    expect(error.message).toContain('`pnpm build --force`');
   });
 
   it('refuses a bundle older than the contract package it inlines', () => {
