@@ -98,6 +98,19 @@ export class FanoutPipeline extends pulumi.ComponentResource {
     this.topology = topo;
     const parent = { parent: this };
 
+    // Every bundle is checked before the first resource is registered, so a stale one
+    // stops the deployment before anything changes.
+    const bundleOf = (id: FunctionId): BundleLocation => {
+      const bundle = bundleLocation(args.repoRoot, topo.functions[id].packageDir);
+      assertFreshBundle(bundle);
+      return bundle;
+    };
+    const bundles: PerFunction<BundleLocation> = {
+      manager: bundleOf('manager'),
+      collector: bundleOf('collector'),
+      parser: bundleOf('parser'),
+    };
+
     const partition = aws.getPartitionOutput({}, parent).partition;
     const region = aws.getRegionOutput({}, parent).region;
     const accountId = aws.getCallerIdentityOutput({}, parent).accountId;
@@ -151,8 +164,7 @@ export class FanoutPipeline extends pulumi.ComponentResource {
     const grants = objectGrants(topo);
     const deploy = (id: FunctionId): PipelineFunction => {
       const spec = topo.functions[id];
-      const bundle = bundleLocation(args.repoRoot, spec.packageDir);
-      assertFreshBundle(bundle);
+      const bundle = bundles[id];
       return new PipelineFunction(
         `${name}-${id}`,
         {
