@@ -4,6 +4,9 @@ import * as pulumi from '@pulumi/pulumi';
 import type { ObjectGrants } from './grants.js';
 import { assumeRolePolicy, functionPolicy } from './policy.js';
 
+/** Lambda's value for "no reservation": stated, so turning reservations off removes them. */
+const UNRESERVED_CONCURRENCY = -1;
+
 export interface PipelineFunctionArgs {
   /** The function's topology entry with stack overrides applied. */
   readonly spec: FunctionSpec;
@@ -96,9 +99,9 @@ export class PipelineFunction extends pulumi.ComponentResource {
         architectures: [spec.architecture],
         memorySize: spec.memoryMb,
         timeout: spec.timeoutSeconds,
-        ...(args.reservedConcurrency
-          ? { reservedConcurrentExecutions: spec.reservedConcurrency }
-          : {}),
+        reservedConcurrentExecutions: args.reservedConcurrency
+          ? spec.reservedConcurrency
+          : UNRESERVED_CONCURRENCY,
         ephemeralStorage: { size: spec.ephemeralStorageMb },
         role: this.role.arn,
         environment: { variables: args.environment },
