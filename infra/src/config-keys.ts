@@ -11,6 +11,10 @@ import {
 /** S3 refuses lifecycle transitions to STANDARD_IA earlier than 30 days after creation. */
 export const MIN_STANDARD_IA_TRANSITION_DAYS = 30;
 
+/** Lambda /tmp size range in MB (aws-facts-2 section 6); 512 is free, more is billed per GB-s. */
+export const LAMBDA_MIN_EPHEMERAL_STORAGE_MB = 512;
+export const LAMBDA_MAX_EPHEMERAL_STORAGE_MB = 10_240;
+
 export const ARCHITECTURES = ['arm64', 'x86_64'] as const;
 export type Architecture = (typeof ARCHITECTURES)[number];
 
@@ -22,7 +26,12 @@ export interface ConfigKeySpec {
   readonly description: string;
 }
 
-const OVERRIDE_KEYS = ['MemoryMb', 'TimeoutSeconds', 'ReservedConcurrency'] as const;
+const OVERRIDE_KEYS = [
+  'MemoryMb',
+  'TimeoutSeconds',
+  'ReservedConcurrency',
+  'EphemeralStorageMb',
+] as const;
 export type OverrideKey = (typeof OVERRIDE_KEYS)[number];
 
 export function overrideKey(id: FunctionId, suffix: OverrideKey): string {
@@ -47,6 +56,11 @@ function functionKeySpecs(): Record<string, ConfigKeySpec> {
       type: 'integer',
       default: fn.reservedConcurrency,
       description: `Reserved concurrency of the ${id} function: the most instances that run at once.`,
+    };
+    specs[overrideKey(id, 'EphemeralStorageMb')] = {
+      type: 'integer',
+      default: fn.ephemeralStorageMb,
+      description: `Size of the ${id} function's /tmp in MB (${LAMBDA_MIN_EPHEMERAL_STORAGE_MB}-${LAMBDA_MAX_EPHEMERAL_STORAGE_MB}; above ${LAMBDA_MIN_EPHEMERAL_STORAGE_MB} is billed).`,
     };
   }
   return specs;
@@ -85,6 +99,18 @@ export const CONFIG_KEYS: Readonly<Record<string, ConfigKeySpec>> = {
     description: 'Instruction set of all three functions: arm64 (about 20% cheaper) or x86_64.',
   },
   ...functionKeySpecs(),
+  reservedConcurrencyEnabled: {
+    type: 'boolean',
+    default: true,
+    description:
+      'false deploys the functions without reserved concurrency, for accounts whose concurrency quota is 10 (new accounts).',
+  },
+  sourceMaps: {
+    type: 'boolean',
+    default: false,
+    description:
+      "Ship each function's source map (index.mjs.map) beside its bundle, for stack traces with source lines.",
+  },
   logRetentionDays: {
     type: 'integer',
     default: 14,
@@ -100,6 +126,18 @@ export const CONFIG_KEYS: Readonly<Record<string, ConfigKeySpec>> = {
     type: 'integer',
     default: 0,
     description: `Days after which raw responses move to STANDARD_IA (>= ${MIN_STANDARD_IA_TRANSITION_DAYS}); 0 never moves them.`,
+  },
+  runsExpirationDays: {
+    type: 'integer',
+    default: 90,
+    description:
+      'Days after which run records under runs/ are deleted; 0 keeps them forever. Longer than any pause of the schedule.',
+  },
+  quarantineExpirationDays: {
+    type: 'integer',
+    default: 30,
+    description:
+      'Days after which quarantined objects and their error reports are deleted; 0 keeps them forever.',
   },
   versioning: {
     type: 'boolean',
@@ -122,5 +160,22 @@ export const CONFIG_KEYS: Readonly<Record<string, ConfigKeySpec>> = {
     default: '',
     description:
       'Address notified when the dead-letter queue is not empty or a function fails; empty deploys no alarms.',
+  },
+  analyticsDatabase: {
+    type: 'string',
+    default: '',
+    description:
+      'Glue database of the parsed-records table (lowercase letters, digits, _); empty means fanout_<stack>.',
+  },
+  analyticsTable: {
+    type: 'string',
+    default: 'records',
+    description: 'Glue table over parsed/ that Athena queries (lowercase letters, digits, _).',
+  },
+  analyticsStartDate: {
+    type: 'string',
+    default: '2026-01-01',
+    description:
+      'First dt (YYYY-MM-DD) the table projects; the partition range runs from it to NOW.',
   },
 };

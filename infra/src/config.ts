@@ -14,6 +14,8 @@ import {
   ARCHITECTURES,
   type Architecture,
   CONFIG_KEYS,
+  LAMBDA_MAX_EPHEMERAL_STORAGE_MB,
+  LAMBDA_MIN_EPHEMERAL_STORAGE_MB,
   MIN_STANDARD_IA_TRANSITION_DAYS,
   overrideKey,
 } from './config-keys.js';
@@ -39,6 +41,7 @@ export interface FunctionOverrides {
   readonly memoryMb: number;
   readonly timeoutSeconds: number;
   readonly reservedConcurrency: number;
+  readonly ephemeralStorageMb: number;
 }
 
 export interface StackConfig {
@@ -50,14 +53,27 @@ export interface StackConfig {
   readonly runtime: LambdaRuntime;
   readonly architecture: Architecture;
   readonly functions: { readonly [K in FunctionId]: FunctionOverrides };
+  /** false: no function gets reserved concurrency (accounts with a quota of 10). */
+  readonly reservedConcurrencyEnabled: boolean;
+  /** Deploy index.mjs.map beside each bundle. */
+  readonly sourceMaps: boolean;
   readonly logRetentionDays: number;
   readonly raw: { readonly expirationDays: number; readonly transitionDays: number };
+  /** Days until objects expire; 0 keeps them. */
+  readonly expirationDays: { readonly runs: number; readonly quarantine: number };
   readonly versioning: boolean;
   readonly forceDestroy: boolean;
   /** Absolute path of the validated source manifest. */
   readonly sourcesFile: string;
   /** Undefined when no alarms are deployed. */
   readonly alarmEmail: string | undefined;
+  readonly analytics: {
+    /** Undefined: the pipeline names the database after the stack. */
+    readonly databaseName: string | undefined;
+    readonly tableName: string;
+    /** YYYY-MM-DD, the first partition Athena projects. */
+    readonly startDate: string;
+  };
 }
 
 /** What the config module needs from `pulumi.Config`, so tests can pass a plain map. */
@@ -183,6 +199,12 @@ function readFunctions(reader: ConfigReader): StackConfig['functions'] {
     ),
     // 0 would stop the function entirely; pausing is done with scheduleEnabled instead.
     reservedConcurrency: readInteger(reader, overrideKey(id, 'ReservedConcurrency'), 1, 10_000),
+    ephemeralStorageMb: readInteger(
+      reader,
+      overrideKey(id, 'EphemeralStorageMb'),
+      LAMBDA_MIN_EPHEMERAL_STORAGE_MB,
+      LAMBDA_MAX_EPHEMERAL_STORAGE_MB,
+    ),
   });
   return { manager: read('manager'), collector: read('collector'), parser: read('parser') };
 }
@@ -196,6 +218,47 @@ function readAlarmEmail(reader: ConfigReader): string | undefined {
     throw new InfraConfigError(fullKey('alarmEmail'), 'must be an email address or empty', value);
   }
   return value;
+}
+
+/**
+ * Athena accepts only lowercase letters, digits and underscores in database and
+ * table names without quoting; Glue caps names at 255 characters.
+ */
+const CATALOG_NAME_PATTERN = /^[a-z0-9_]{1,255}$/;
+
+function readCatalogName(reader: ConfigReader, key: string): string {
+  const value = raw(reader, key).trim();
+  if (!CATALOG_NAME_PATTERN.test(value)) {
+    throw new InfraConfigError(
+      fullKey(key),
+      'must be 1-255 lowercase letters, digits or underscores (what Athena accepts unquoted)',
+      value,
+    );
+  }
+  return value;
+}
+
+function readDate(reader: ConfigReader, key: string): string {
+  const value = raw(reader, key).trim();
+  const parsed = /^\d{4}-\d{2}-\d{2}$/.test(value) ? new Date(`${value}T00:00:00Z`) : undefined;
+  // Round-tripping rejects dates like 2026-02-30 that Date would roll over.
+  if (
+    parsed === undefined ||
+    Number.isNaN(parsed.getTime()) ||
+    parsed.toISOString().slice(0, 10) !== value
+  ) {
+    throw new InfraConfigError(fullKey(key), 'must be a calendar date as YYYY-MM-DD', value);
+  }
+  return value;
+}
+
+function readAnalytics(reader: ConfigReader): StackConfig['analytics'] {
+  const database = raw(reader, 'analyticsDatabase').trim();
+  return {
+    databaseName: database === '' ? undefined : readCatalogName(reader, 'analyticsDatabase'),
+    tableName: readCatalogName(reader, 'analyticsTable'),
+    startDate: readDate(reader, 'analyticsStartDate'),
+  };
 }
 
 /** Resolves the manifest file and refuses to deploy one the manager would reject. */
@@ -234,11 +297,18 @@ export function loadStackConfig(reader: ConfigReader, options: LoadOptions): Sta
     runtime: readRuntime(reader),
     architecture: readOneOf(reader, 'architecture', ARCHITECTURES),
     functions: readFunctions(reader),
+    reservedConcurrencyEnabled: readBoolean(reader, 'reservedConcurrencyEnabled'),
+    sourceMaps: readBoolean(reader, 'sourceMaps'),
     logRetentionDays: readRetention(reader),
     raw: readRawLifecycle(reader),
+    expirationDays: {
+      runs: readInteger(reader, 'runsExpirationDays', 0, 36_500),
+      quarantine: readInteger(reader, 'quarantineExpirationDays', 0, 36_500),
+    },
     versioning: readBoolean(reader, 'versioning'),
     forceDestroy: readBoolean(reader, 'forceDestroy'),
     sourcesFile: readSourcesFile(reader, options.projectDir),
     alarmEmail: readAlarmEmail(reader),
+    analytics: readAnalytics(reader),
   };
 }

@@ -18,3 +18,30 @@ export class InfraConfigError extends FanoutInfraError {
     );
   }
 }
+
+/** A function's built bundle is not there: the program deploys built code only. */
+export class BundleMissingError extends FanoutInfraError {
+  override name = 'BundleMissingError';
+  constructor(
+    readonly file: string,
+    buildCommand: string,
+  ) {
+    super(`${file} is missing: run \`${buildCommand}\` at the repository root, then deploy again`);
+  }
+}
+
+/** A function's bundle is older than a source file that goes into it. */
+export class StaleBundleError extends FanoutInfraError {
+  override name = 'StaleBundleError';
+  constructor(
+    readonly bundle: string,
+    readonly newerSource: string,
+    buildCommand: string,
+    forcedBuildCommand: string,
+  ) {
+    super(
+      `${bundle} is older than ${newerSource}: run \`${buildCommand}\` at the repository root ` +
+        `(\`${forcedBuildCommand}\` if the bundle stays as it was), then deploy again`,
+    );
+  }
+}

@@ -1,15 +1,26 @@
 import type { FunctionId, FunctionSpec } from '@fanout/shared';
 import * as aws from '@pulumi/aws';
 import * as pulumi from '@pulumi/pulumi';
+import type { ObjectGrants } from './grants.js';
 import { assumeRolePolicy, functionPolicy } from './policy.js';
+
+/** Lambda's value for "no reservation": stated, so turning reservations off removes them. */
+const UNRESERVED_CONCURRENCY = -1;
 
 export interface PipelineFunctionArgs {
   /** The function's topology entry with stack overrides applied. */
   readonly spec: FunctionSpec;
+  /** The object keys the function reads and writes. */
+  readonly grants: ObjectGrants;
   /** Deployed name; fixed up front so roles can name the function before it exists. */
   readonly functionName: string;
-  /** The package's esbuild output directory (holds index.mjs). */
-  readonly codeDir: string;
+  /** The built bundle (see bundle.ts), never a serialized closure: the same file runs locally. */
+  readonly code: pulumi.asset.Archive;
+  /**
+   * false leaves the function on the account's unreserved pool: an account whose
+   * concurrency quota is 10 (new accounts) cannot reserve any, and `pulumi up` fails.
+   */
+  readonly reservedConcurrency: boolean;
   readonly environment: pulumi.Input<Record<string, string>>;
   readonly logRetentionDays: number;
   readonly bucketArn: pulumi.Input<string>;
@@ -65,7 +76,7 @@ export class PipelineFunction extends pulumi.ComponentResource {
           .all([args.bucketArn, this.logGroup.arn, args.deadLetterQueueArn, functionArns])
           .apply(([bucketArn, logGroupArn, deadLetterQueueArn, [manager, collector, parser]]) =>
             JSON.stringify(
-              functionPolicy(spec, {
+              functionPolicy(spec, args.grants, {
                 bucketArn,
                 logGroupArn,
                 deadLetterQueueArn,
@@ -82,14 +93,16 @@ export class PipelineFunction extends pulumi.ComponentResource {
       {
         name: args.functionName,
         description: spec.description,
-        // The built bundle, never a serialized closure: the same file runs locally.
-        code: new pulumi.asset.FileArchive(args.codeDir),
+        code: args.code,
         handler: spec.handler,
         runtime: spec.runtime,
         architectures: [spec.architecture],
         memorySize: spec.memoryMb,
         timeout: spec.timeoutSeconds,
-        reservedConcurrentExecutions: spec.reservedConcurrency,
+        reservedConcurrentExecutions: args.reservedConcurrency
+          ? spec.reservedConcurrency
+          : UNRESERVED_CONCURRENCY,
+        ephemeralStorage: { size: spec.ephemeralStorageMb },
         role: this.role.arn,
         environment: { variables: args.environment },
         loggingConfig: { logFormat: 'JSON', logGroup: this.logGroup.name },

@@ -20,3 +20,5 @@ export const functionNames = pipeline.functionNames;
 export const deadLetterQueueUrl = pipeline.deadLetterQueueUrl;
 export const scheduleName = pipeline.scheduleName;
 export const scheduleExpression = pipeline.scheduleExpression;
+export const analyticsDatabaseName = pipeline.analyticsDatabaseName;
+export const analyticsTableName = pipeline.analyticsTableName;

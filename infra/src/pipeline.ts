@@ -2,21 +2,30 @@ import * as path from 'node:path';
 import {
   type FunctionId,
   functionEnvironment,
+  PREFIXES,
   topology as sharedTopology,
   type Topology,
 } from '@fanout/shared';
 import * as aws from '@pulumi/aws';
 import * as pulumi from '@pulumi/pulumi';
 import { PipelineAlarms } from './alarms.js';
+import { ParsedRecordsCatalog } from './analytics.js';
+import { assertFreshBundle, type BundleLocation, codeArchive } from './bundle.js';
 import type { StackConfig } from './config.js';
 import { FanoutInfraError } from './errors.js';
 import { PipelineFunction } from './function.js';
+import { objectGrants } from './grants.js';
 import { ManagerSchedule } from './schedule.js';
 import { PipelineBucket } from './storage.js';
 import { stackTopology } from './topology.js';
 
 /** SQS keeps a message at most 14 days; failed events wait there for a person to replay them. */
 const DEAD_LETTER_RETENTION_SECONDS = 14 * 24 * 60 * 60;
+/**
+ * SQS's largest message, 1 MiB (aws-facts-2 section 7). An async payload may be 1 MB, so
+ * the queue's 256 KiB default would refuse the failure record of a large event.
+ */
+export const DEAD_LETTER_MAX_MESSAGE_BYTES = 1_048_576;
 /** Lambda function names are at most 64 characters. */
 const MAX_FUNCTION_NAME_LENGTH = 64;
 
@@ -44,9 +53,28 @@ export function deployedFunctionName(baseName: string, stack: string): string {
   return name;
 }
 
+/**
+ * The Glue database a stack gets when config names none: Glue names are per account
+ * and region, so the stack name keeps two stacks apart, as it does for functions.
+ */
+export function defaultDatabaseName(stack: string): string {
+  return `fanout_${stack.toLowerCase().replace(/[^a-z0-9_]/g, '_')}`;
+}
+
+/** The contract package's sources, which esbuild inlines into every bundle. */
+const SHARED_SOURCE_DIR = 'packages/shared/src';
+
 /** Where the esbuild output of a function package lives. */
 export function codeDirectory(repoRoot: string, packageDir: string): string {
   return path.join(repoRoot, packageDir, 'dist');
+}
+
+/** The function's dist directory and the sources its bundle is built from. */
+export function bundleLocation(repoRoot: string, packageDir: string): BundleLocation {
+  return {
+    distDir: codeDirectory(repoRoot, packageDir),
+    sourceDirs: [path.join(repoRoot, packageDir, 'src'), path.join(repoRoot, SHARED_SOURCE_DIR)],
+  };
 }
 
 /**
@@ -60,6 +88,8 @@ export class FanoutPipeline extends pulumi.ComponentResource {
   readonly deadLetterQueueUrl: pulumi.Output<string>;
   readonly scheduleName: pulumi.Output<string>;
   readonly scheduleExpression: pulumi.Output<string>;
+  readonly analyticsDatabaseName: pulumi.Output<string>;
+  readonly analyticsTableName: pulumi.Output<string>;
 
   constructor(name: string, args: FanoutPipelineArgs, opts?: pulumi.ComponentResourceOptions) {
     super('fanout:index:FanoutPipeline', name, {}, opts);
@@ -67,6 +97,19 @@ export class FanoutPipeline extends pulumi.ComponentResource {
     const topo = stackTopology(config, args.topology ?? sharedTopology);
     this.topology = topo;
     const parent = { parent: this };
+
+    // Every bundle is checked before the first resource is registered, so a stale one
+    // stops the deployment before anything changes.
+    const bundleOf = (id: FunctionId): BundleLocation => {
+      const bundle = bundleLocation(args.repoRoot, topo.functions[id].packageDir);
+      assertFreshBundle(bundle);
+      return bundle;
+    };
+    const bundles: PerFunction<BundleLocation> = {
+      manager: bundleOf('manager'),
+      collector: bundleOf('collector'),
+      parser: bundleOf('parser'),
+    };
 
     const partition = aws.getPartitionOutput({}, parent).partition;
     const region = aws.getRegionOutput({}, parent).region;
@@ -78,6 +121,12 @@ export class FanoutPipeline extends pulumi.ComponentResource {
         rawPrefix: topo.notification.prefix,
         rawExpirationDays: config.raw.expirationDays,
         rawTransitionDays: config.raw.transitionDays,
+        // The state travels in each run manifest, so expiring old runs loses it only
+        // when no run happened for the whole period.
+        expirations: [
+          { prefix: PREFIXES.runs, days: config.expirationDays.runs },
+          { prefix: PREFIXES.quarantine, days: config.expirationDays.quarantine },
+        ],
         versioning: config.versioning,
         forceDestroy: config.forceDestroy,
         manifestFile: config.sourcesFile,
@@ -88,7 +137,11 @@ export class FanoutPipeline extends pulumi.ComponentResource {
 
     const deadLetterQueue = new aws.sqs.Queue(
       `${name}-dlq`,
-      { sqsManagedSseEnabled: true, messageRetentionSeconds: DEAD_LETTER_RETENTION_SECONDS },
+      {
+        sqsManagedSseEnabled: true,
+        messageRetentionSeconds: DEAD_LETTER_RETENTION_SECONDS,
+        maxMessageSize: DEAD_LETTER_MAX_MESSAGE_BYTES,
+      },
       parent,
     );
 
@@ -108,14 +161,18 @@ export class FanoutPipeline extends pulumi.ComponentResource {
       parser: arnOf('parser'),
     };
 
+    const grants = objectGrants(topo);
     const deploy = (id: FunctionId): PipelineFunction => {
       const spec = topo.functions[id];
+      const bundle = bundles[id];
       return new PipelineFunction(
         `${name}-${id}`,
         {
           spec,
+          grants: grants[id],
           functionName: names[id],
-          codeDir: codeDirectory(args.repoRoot, spec.packageDir),
+          code: codeArchive(bundle.distDir, { sourceMaps: config.sourceMaps }),
+          reservedConcurrency: config.reservedConcurrencyEnabled,
           environment: storage.name.apply((bucket) =>
             functionEnvironment(id, { bucket, functions: names }, topo),
           ),
@@ -175,6 +232,20 @@ export class FanoutPipeline extends pulumi.ComponentResource {
         managerArn: functions[topo.schedule.target].arn,
         deadLetterQueueArn: deadLetterQueue.arn,
         accountId,
+        region,
+        partition,
+      },
+      parent,
+    );
+
+    const catalog = new ParsedRecordsCatalog(
+      `${name}-analytics`,
+      {
+        bucketName: storage.name,
+        parsedPrefix: PREFIXES.parsed,
+        databaseName: config.analytics.databaseName ?? defaultDatabaseName(args.stack),
+        tableName: config.analytics.tableName,
+        startDate: config.analytics.startDate,
       },
       parent,
     );
@@ -204,8 +275,12 @@ export class FanoutPipeline extends pulumi.ComponentResource {
     this.deadLetterQueueUrl = deadLetterQueue.url;
     this.scheduleName = schedule.name;
     this.scheduleExpression = schedule.expression;
+    this.analyticsDatabaseName = catalog.databaseName;
+    this.analyticsTableName = catalog.tableName;
 
     this.registerOutputs({
+      analyticsDatabaseName: this.analyticsDatabaseName,
+      analyticsTableName: this.analyticsTableName,
       bucketName: this.bucketName,
       functionNames: this.functionNames,
       deadLetterQueueUrl: this.deadLetterQueueUrl,

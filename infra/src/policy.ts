@@ -1,4 +1,5 @@
 import type { FunctionId, FunctionSpec } from '@fanout/shared';
+import type { ObjectGrants } from './grants.js';
 
 /** The IAM policy grammar this program writes: every statement names its actions and resources. */
 export interface PolicyStatement {
@@ -24,21 +25,33 @@ function document(statements: readonly (PolicyStatement | undefined)[]): PolicyD
   };
 }
 
-/** Objects under a prefix: `arn:aws:s3:::bucket/raw/*`. */
-export function objectArns(bucketArn: string, prefixes: readonly string[]): string[] {
-  return prefixes.map((prefix) => `${bucketArn}/${prefix}*`);
+/** Objects matching key patterns: `raw/*` -> `arn:aws:s3:::bucket/raw/*`. */
+export function objectArns(bucketArn: string, keyPatterns: readonly string[]): string[] {
+  return keyPatterns.map((pattern) => `${bucketArn}/${pattern}`);
 }
 
-export function assumeRolePolicy(service: string, sourceAccount?: string): PolicyDocument {
+/** Who may ask a service to assume a role on its behalf (confused-deputy protection). */
+export interface AssumeRoleSource {
+  readonly account: string;
+  /** An ARN pattern of the resource that acts, e.g. a schedule group. */
+  readonly arnLike?: string;
+}
+
+export function assumeRolePolicy(service: string, source?: AssumeRoleSource): PolicyDocument {
   return document([
     {
       Sid: 'AssumeRole',
       Effect: 'Allow',
       Principal: { Service: service },
       Action: ['sts:AssumeRole'],
-      // Stops another account's schedule from using this role (confused deputy).
-      ...(sourceAccount
-        ? { Condition: { StringEquals: { 'aws:SourceAccount': sourceAccount } } }
+      // Stops another account's (or another schedule group's) schedules from using this role.
+      ...(source
+        ? {
+            Condition: {
+              StringEquals: { 'aws:SourceAccount': source.account },
+              ...(source.arnLike ? { ArnLike: { 'aws:SourceArn': source.arnLike } } : {}),
+            },
+          }
         : {}),
     },
   ]);
@@ -52,13 +65,16 @@ export interface FunctionPolicyArns {
 }
 
 /**
- * What one function may do, derived from its topology entry: read and write
- * only its prefixes, invoke only the functions it fans out to, log only to its
- * own log group, and hand failed events to the dead-letter queue.
+ * What one function may do: read and write only its own keys (see grants.ts),
+ * invoke only the functions its topology entry fans out to, log only to its own
+ * log group, and hand failed events to the dead-letter queue.
  */
-export function functionPolicy(spec: FunctionSpec, arns: FunctionPolicyArns): PolicyDocument {
-  const reads = spec.reads;
-  const writes = spec.writes;
+export function functionPolicy(
+  spec: FunctionSpec,
+  grants: ObjectGrants,
+  arns: FunctionPolicyArns,
+): PolicyDocument {
+  const { reads, writes } = grants;
   return document([
     {
       Sid: 'WriteOwnLogs',
@@ -68,25 +84,29 @@ export function functionPolicy(spec: FunctionSpec, arns: FunctionPolicyArns): Po
     },
     reads.length > 0
       ? {
-          Sid: 'ReadPrefixes',
+          Sid: 'ReadOwnKeys',
           Effect: 'Allow',
           Action: ['s3:GetObject'],
           Resource: objectArns(arns.bucketArn, reads),
         }
       : undefined,
-    // Without ListBucket a missing key reads as 403 instead of 404 (NoSuchKey).
+    // Every reader expects keys that may not exist yet (a run's own run.json, the
+    // previous run's, a result or pack not written yet) and treats 404 as "absent".
+    // S3 answers a GetObject on a missing key with 404 only to a caller that may list
+    // the bucket, else with 403, which reads as a failure. The grant has no s3:prefix
+    // condition: GetObject sends no prefix, so a prefix-conditioned grant may not count
+    // (aws-facts-2 section 9). It reveals key names, never contents.
     reads.length > 0
       ? {
-          Sid: 'ListReadPrefixes',
+          Sid: 'ListBucketSoMissingKeysRead404',
           Effect: 'Allow',
           Action: ['s3:ListBucket'],
           Resource: [arns.bucketArn],
-          Condition: { StringLike: { 's3:prefix': reads.map((prefix) => `${prefix}*`) } },
         }
       : undefined,
     writes.length > 0
       ? {
-          Sid: 'WritePrefixes',
+          Sid: 'WriteOwnKeys',
           Effect: 'Allow',
           // Streamed uploads are multipart; an abandoned one must be abortable.
           Action: ['s3:PutObject', 's3:AbortMultipartUpload'],

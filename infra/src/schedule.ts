@@ -10,6 +10,22 @@ import { assumeRolePolicy, schedulerPolicy } from './policy.js';
  */
 export const SCHEDULE_RETRY = { maximumRetryAttempts: 3, maximumEventAgeInSeconds: 300 } as const;
 
+/** Scheduler's built-in group; named on the schedule so the role's trust can name it too. */
+export const SCHEDULE_GROUP = 'default';
+
+/**
+ * The ARN the role's trust pins `aws:SourceArn` to. It must be a schedule-group ARN,
+ * never a schedule's (aws-facts-2 section 8).
+ */
+export function scheduleGroupArn(
+  partition: string,
+  region: string,
+  accountId: string,
+  group: string,
+): string {
+  return `arn:${partition}:scheduler:${region}:${accountId}:schedule-group/${group}`;
+}
+
 export interface ManagerScheduleArgs {
   readonly expression: string;
   readonly timezone: string;
@@ -17,6 +33,8 @@ export interface ManagerScheduleArgs {
   readonly managerArn: pulumi.Input<string>;
   readonly deadLetterQueueArn: pulumi.Input<string>;
   readonly accountId: pulumi.Input<string>;
+  readonly region: pulumi.Input<string>;
+  readonly partition: pulumi.Input<string>;
 }
 
 /**
@@ -38,9 +56,17 @@ export class ManagerSchedule extends pulumi.ComponentResource {
       `${name}-role`,
       {
         description: 'Lets EventBridge Scheduler start the Fanout manager',
+        // Only schedules of this account's group may use the role (confused deputy).
         assumeRolePolicy: pulumi
-          .output(args.accountId)
-          .apply((account) => JSON.stringify(assumeRolePolicy('scheduler.amazonaws.com', account))),
+          .all([args.partition, args.region, args.accountId])
+          .apply(([partition, region, account]) =>
+            JSON.stringify(
+              assumeRolePolicy('scheduler.amazonaws.com', {
+                account,
+                arnLike: scheduleGroupArn(partition, region, account, SCHEDULE_GROUP),
+              }),
+            ),
+          ),
       },
       parent,
     );
@@ -60,6 +86,7 @@ export class ManagerSchedule extends pulumi.ComponentResource {
       `${name}-schedule`,
       {
         description: 'Starts a Fanout run',
+        groupName: SCHEDULE_GROUP,
         scheduleExpression: args.expression,
         scheduleExpressionTimezone: args.timezone,
         state: args.enabled ? 'ENABLED' : 'DISABLED',

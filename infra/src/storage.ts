@@ -7,6 +7,13 @@ const NONCURRENT_VERSION_EXPIRATION_DAYS = 30;
 /** Parts of a failed multipart upload are billed until aborted. */
 const ABORT_INCOMPLETE_UPLOAD_DAYS = 1;
 
+export interface PrefixExpiration {
+  /** A top-level prefix ending in `/`, e.g. `runs/`. */
+  readonly prefix: string;
+  /** 0 keeps the objects forever. */
+  readonly days: number;
+}
+
 export interface PipelineBucketArgs {
   /** Prefix whose objects expire or move to STANDARD_IA (the raw responses). */
   readonly rawPrefix: string;
@@ -14,6 +21,8 @@ export interface PipelineBucketArgs {
   readonly rawExpirationDays: number;
   /** 0 never moves raw objects to STANDARD_IA. */
   readonly rawTransitionDays: number;
+  /** Other prefixes whose objects expire: run records, quarantine. 0 days keeps them. */
+  readonly expirations: readonly PrefixExpiration[];
   readonly versioning: boolean;
   readonly forceDestroy: boolean;
   /** Local file uploaded as the source manifest. */
@@ -23,7 +32,7 @@ export interface PipelineBucketArgs {
 
 /**
  * The pipeline's one bucket, private and encrypted, with TLS required and raw
- * responses aged out. The notification is not here: it belongs to the
+ * responses, run records and quarantined objects aged out. The notification is not here: it belongs to the
  * pipeline, which owns the function it targets.
  */
 export class PipelineBucket extends pulumi.ComponentResource {
@@ -130,6 +139,15 @@ export function lifecycleRules(args: PipelineBucketArgs): LifecycleRule[] {
       ...(args.rawTransitionDays > 0
         ? { transitions: [{ days: args.rawTransitionDays, storageClass: 'STANDARD_IA' }] }
         : {}),
+    });
+  }
+  for (const { prefix, days } of args.expirations) {
+    if (days <= 0) continue;
+    rules.push({
+      id: `expire-${prefix.replace(/\/$/, '')}`,
+      status: 'Enabled',
+      filter: { prefix },
+      expiration: { days },
     });
   }
   return rules;

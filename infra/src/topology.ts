@@ -15,6 +15,7 @@ export function stackTopology(config: StackConfig, base: Topology = topology): T
     memoryMb: config.functions[spec.id].memoryMb,
     timeoutSeconds: config.functions[spec.id].timeoutSeconds,
     reservedConcurrency: config.functions[spec.id].reservedConcurrency,
+    ephemeralStorageMb: config.functions[spec.id].ephemeralStorageMb,
   });
   return {
     ...base,

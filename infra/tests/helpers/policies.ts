@@ -26,17 +26,19 @@ export function resourcesFor(document: PolicyDocument, action: string): string[]
 
 /**
  * Why a granted resource is too broad, or undefined when it is scoped. A `*` is
- * accepted only as the last character after an object prefix (`bucket/raw/*`) or
- * a log group (`log-group:/aws/lambda/x:*`): anywhere else it widens the grant
- * to other buckets, accounts, regions or functions.
+ * accepted only in an object key after a literal top-level prefix
+ * (`bucket/raw/*`, or `bucket/runs/` followed by `*` and `/run.json`) or as the last character of a log
+ * group (`log-group:/aws/lambda/x:*`): anywhere else it widens the grant to other
+ * buckets, prefixes, accounts, regions or functions.
  */
 export function resourceScopeProblem(resource: string): string | undefined {
   if (resource === '*') return 'is *';
   if (!resource.startsWith('arn:aws:')) return 'is not an ARN';
   const star = resource.indexOf('*');
   if (star === -1) return undefined;
+  const objectHead = /^arn:aws:s3:::[a-z0-9.-]+\/[a-z]+\//.exec(resource);
+  if (objectHead && star >= objectHead[0].length) return undefined;
   if (star !== resource.length - 1) return 'has a * before its end';
-  if (/^arn:aws:s3:::[a-z0-9.-]+\/[a-z]+\/\*$/.test(resource)) return undefined;
   if (
     /^arn:aws:logs:[a-z0-9-]+:\d{12}:log-group:\/aws\/lambda\/[A-Za-z0-9_-]+:\*$/.test(resource)
   ) {
@@ -45,11 +47,26 @@ export function resourceScopeProblem(resource: string): string | undefined {
   return 'ends in a * that is not an object prefix or a log group';
 }
 
-/** The bucket prefixes a list of object ARNs covers: `arn:aws:s3:::b/raw/*` -> `raw/`. */
-export function prefixesOf(objectArns: readonly string[]): string[] {
+/** The key patterns of object ARNs: `arn:aws:s3:::b/raw/*` -> `raw/*`. */
+export function keyPatternsOf(objectArns: readonly string[]): string[] {
   return objectArns.map((arn) => {
-    const match = /^arn:aws:s3:::[^/]+\/(.*)\*$/.exec(arn);
-    if (!match?.[1]) throw new Error(`not an object prefix ARN: ${arn}`);
+    const match = /^arn:aws:s3:::[^/]+\/(.+)$/.exec(arn);
+    if (!match?.[1]) throw new Error(`not an object ARN: ${arn}`);
     return match[1];
   });
+}
+
+/** IAM's wildcard match: `*` is any run of characters (`/` included), `?` one character. */
+export function keyMatches(pattern: string, key: string): boolean {
+  const source = pattern
+    .split('')
+    .map((c) => (c === '*' ? '.*' : c === '?' ? '.' : c.replace(/[.+^${}()|[\]\\]/g, '\\$&')))
+    .join('');
+  return new RegExp(`^${source}$`).test(key);
+}
+
+/** The part of a key pattern before its first wildcard: every key it matches starts with it. */
+export function literalHead(pattern: string): string {
+  const wildcard = pattern.search(/[*?]/);
+  return wildcard === -1 ? pattern : pattern.slice(0, wildcard);
 }

@@ -33,7 +33,9 @@ describe('the built program', () => {
   it('resolves code and manifest paths from its own location in dist/', async () => {
     const repoRoot = path.resolve(PROJECT_DIR, '..');
     for (const fn of ofType(resources, 'aws:lambda/function:Function')) {
-      const dir = await (fn.inputs.code as { path: Promise<string> }).path;
+      const code = fn.inputs.code as { assets: Promise<Record<string, { path: Promise<string> }>> };
+      const file = await (await code.assets)['index.mjs']?.path;
+      const dir = path.dirname(file ?? '');
       expect(path.dirname(path.dirname(dir))).toBe(path.join(repoRoot, 'packages'));
       expect(path.basename(dir)).toBe('dist');
     }

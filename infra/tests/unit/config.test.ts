@@ -54,8 +54,17 @@ describe('defaults', () => {
       memoryMb: topology.functions.collector.memoryMb,
       timeoutSeconds: topology.functions.collector.timeoutSeconds,
       reservedConcurrency: topology.functions.collector.reservedConcurrency,
+      ephemeralStorageMb: topology.functions.collector.ephemeralStorageMb,
     });
+    expect(config.reservedConcurrencyEnabled).toBe(true);
+    expect(config.sourceMaps).toBe(false);
+    expect(config.expirationDays).toEqual({ runs: 90, quarantine: 30 });
     expect(config.alarmEmail).toBeUndefined();
+    expect(config.analytics).toEqual({
+      databaseName: undefined,
+      tableName: 'records',
+      startDate: '2026-01-01',
+    });
     expect(config.sourcesFile).toBe(path.join(PROJECT_DIR, 'sources.json'));
   });
 });
@@ -129,10 +138,21 @@ describe('bad values fail with a message naming the key', () => {
     ['parserTimeoutSeconds', '901', 'between 1 and 900'],
     ['collectorTimeoutSeconds', '10.5', 'integer'],
     ['collectorReservedConcurrency', '0', 'between 1'],
+    ['collectorEphemeralStorageMb', '256', 'between 512 and 10240'],
+    ['parserEphemeralStorageMb', '20000', 'between 512 and 10240'],
+    ['reservedConcurrencyEnabled', 'no', 'true or false'],
+    ['sourceMaps', '1', 'true or false'],
+    ['runsExpirationDays', '-1', 'between 0'],
+    ['quarantineExpirationDays', 'month', 'integer'],
     ['logRetentionDays', '10', 'value CloudWatch accepts'],
     ['rawTransitionDays', '10', 'at least 30'],
     ['alarmEmail', 'ops-at-example', 'email address'],
     ['sourcesFile', 'missing.json', 'file not found'],
+    ['analyticsDatabase', 'Fanout-Prod', 'lowercase letters, digits or underscores'],
+    ['analyticsTable', 'parsed records', 'lowercase letters, digits or underscores'],
+    ['analyticsTable', '', 'lowercase letters, digits or underscores'],
+    ['analyticsStartDate', '2026-02-30', 'YYYY-MM-DD'],
+    ['analyticsStartDate', '2026/01/01', 'YYYY-MM-DD'],
   ])('%s = %s', (key, value, problem) => {
     const error = failure({ [key]: value });
     expect(error.key).toBe(`fanout:${key}`);

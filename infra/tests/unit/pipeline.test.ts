@@ -1,23 +1,35 @@
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import {
+  batchFailureKey,
+  batchResultKey,
   DEPRECATED_RUNTIMES,
   FUNCTION_IDS,
   type FunctionId,
   functionEnvironment,
   functionsReachableFromNotification,
+  invalidEventKey,
   PREFIXES,
+  parsedKeyForRaw,
   prefixesOverlap,
+  quarantineKeyForEntry,
+  quarantineReportKeyForRaw,
+  rawKey,
+  rawPackKey,
   recursiveTriggerRisks,
+  runManifestKey,
   SCHEDULER_INPUT_TEMPLATE,
   SUPPORTED_RUNTIMES,
+  sourceStateKey,
   topology,
 } from '@fanout/shared';
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
   asList,
+  keyMatches,
+  keyPatternsOf,
+  literalHead,
   policyOf,
-  prefixesOf,
   resourceScopeProblem,
   resourcesFor,
 } from '../helpers/policies.js';
@@ -71,6 +83,9 @@ describe('resource inventory', () => {
       'fanout:storage:PipelineBucket': 1,
       'fanout:compute:PipelineFunction': 3,
       'fanout:schedule:ManagerSchedule': 1,
+      'fanout:analytics:ParsedRecordsCatalog': 1,
+      'aws:glue/catalogDatabase:CatalogDatabase': 1,
+      'aws:glue/catalogTable:CatalogTable': 1,
       'aws:s3/bucket:Bucket': 1,
       'aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock': 1,
       'aws:s3/bucketOwnershipControls:BucketOwnershipControls': 1,
@@ -149,22 +164,31 @@ describe('bucket', () => {
     expect(policy.Statement.filter((statement) => statement.Effect === 'Allow')).toEqual([]);
   });
 
-  it('ages raw responses out and only those', () => {
+  it('expires raw responses, run records and quarantined objects, and nothing else', () => {
     const lifecycle = onlyOfType(
       resources,
       'aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration',
     );
     const rules = lifecycle.inputs.rules as {
+      status?: string;
       filter?: { prefix?: string };
-      expiration?: unknown;
+      expiration?: { days?: number };
     }[];
     const expiring = rules.filter((rule) => rule.expiration !== undefined);
-    expect(expiring).toHaveLength(1);
-    expect(expiring[0]).toMatchObject({
-      status: 'Enabled',
-      filter: { prefix: PREFIXES.raw },
-      expiration: { days: 30 },
-    });
+    expect(
+      expiring.map((rule) => [rule.status, rule.filter?.prefix, rule.expiration?.days]).sort(),
+    ).toEqual(
+      [
+        ['Enabled', PREFIXES.quarantine, 30],
+        ['Enabled', PREFIXES.raw, 30],
+        ['Enabled', PREFIXES.runs, 90],
+      ].sort(),
+    );
+    // Parsed records (the product) and the manifest are kept.
+    for (const rule of expiring) {
+      expect(prefixesOverlap(rule.filter?.prefix ?? '', PREFIXES.parsed)).toBe(false);
+      expect(prefixesOverlap(rule.filter?.prefix ?? '', PREFIXES.manifest)).toBe(false);
+    }
     expect(ofType(resources, 'aws:s3/bucketVersioning:BucketVersioning')).toEqual([]);
   });
 
@@ -195,16 +219,30 @@ describe('functions', () => {
     });
   });
 
-  it.each(FUNCTION_IDS)('%s code is the built bundle directory of its package', async (id) => {
-    const code = fn(id).inputs.code as { __pulumiArchive?: boolean; path: Promise<string> };
+  it.each(FUNCTION_IDS)('%s code is its package’s built handler bundle alone', async (id) => {
+    const code = fn(id).inputs.code as {
+      __pulumiArchive?: boolean;
+      assets: Promise<Record<string, { path: Promise<string> }>>;
+    };
     expect(code.__pulumiArchive).toBe(true);
-    const dir = await code.path;
-    expect(dir).toBe(path.join(REPO_ROOT, 'packages', id, 'dist'));
+    const assets = await code.assets;
+    // No meta.json (build metadata) and, by default, no source map.
+    expect(Object.keys(assets)).toEqual(['index.mjs']);
+    const file = await assets['index.mjs']?.path;
+    expect(file).toBe(path.join(REPO_ROOT, 'packages', id, 'dist', 'index.mjs'));
     // turbo builds the function packages before infra's tests (devDependencies + ^build).
-    expect(
-      existsSync(path.join(dir, 'index.mjs')),
-      `${dir}/index.mjs is missing: run pnpm build`,
-    ).toBe(true);
+    expect(existsSync(file ?? ''), `${file} is missing: run pnpm build`).toBe(true);
+  });
+
+  it.each(FUNCTION_IDS)('%s gets the /tmp size of its topology entry', (id) => {
+    expect(fn(id).inputs.ephemeralStorage).toEqual({
+      size: topology.functions[id].ephemeralStorageMb,
+    });
+  });
+
+  it('gives the collector, which spools large bodies, more /tmp than the free 512 MB', () => {
+    expect(fn('collector').inputs.ephemeralStorage).toEqual({ size: 1024 });
+    expect(fn('parser').inputs.ephemeralStorage).toEqual({ size: 512 });
   });
 
   it.each(FUNCTION_IDS)('%s gets the environment the shared topology defines', (id) => {
@@ -244,6 +282,11 @@ describe('async failure handling', () => {
       sqsManagedSseEnabled: true,
       messageRetentionSeconds: 1_209_600,
     });
+  });
+
+  it('accepts messages as large as an async payload (1 MiB, not the 256 KiB default)', () => {
+    expect(onlyOfType(resources, 'aws:sqs/queue:Queue').inputs.maxMessageSize).toBe(1_048_576);
+    expect(topology.payloadLimitBytes).toBeLessThanOrEqual(1_048_576);
   });
 
   it.each(FUNCTION_IDS)('%s sends events that ran out of retries to the queue', (id) => {
@@ -295,7 +338,14 @@ describe('least privilege', () => {
     const scheduler = roles.find((role) => role.name === 'fanout-schedule-role');
     expect(scheduler && policyOf(scheduler, 'assumeRolePolicy').Statement[0]?.Condition).toEqual({
       StringEquals: { 'aws:SourceAccount': ACCOUNT_ID },
+      ArnLike: {
+        'aws:SourceArn': `arn:aws:scheduler:${REGION}:${ACCOUNT_ID}:schedule-group/default`,
+      },
     });
+    // The trust names the group the schedule is in.
+    expect(onlyOfType(resources, 'aws:scheduler/schedule:Schedule').inputs.groupName).toBe(
+      'default',
+    );
   });
 
   // The design, written out rather than read from the topology, so a topology
@@ -318,22 +368,109 @@ describe('least privilege', () => {
     expect(policy.Statement).toHaveLength(2);
   });
 
-  it.each(FUNCTION_IDS)('%s reads and writes only its topology prefixes', (id) => {
-    const spec = topology.functions[id];
-    const policy = rolePolicy(id);
-    expect(prefixesOf(resourcesFor(policy, 's3:GetObject')).sort()).toEqual([...spec.reads].sort());
-    expect(prefixesOf(resourcesFor(policy, 's3:PutObject')).sort()).toEqual(
-      [...spec.writes].sort(),
+  // The bucket layout split by owner, written out rather than read from grants.ts,
+  // so a change that widens a grant fails here.
+  const objectAccess: Record<FunctionId, { reads: string[]; writes: string[] }> = {
+    manager: {
+      reads: [
+        'manifest/sources.json',
+        'state/sources.json',
+        'runs/*/run.json',
+        'runs/*/results/*',
+        'raw/packs/*',
+      ],
+      writes: ['runs/*/run.json', 'runs/*/failures/*'],
+    },
+    collector: { reads: [], writes: ['raw/*', 'runs/*/results/*', 'runs/*/failures/*'] },
+    parser: { reads: ['raw/*'], writes: ['parsed/*', 'quarantine/*', 'runs/_invalid/*'] },
+  };
+  const reads = (id: FunctionId) => keyPatternsOf(resourcesFor(rolePolicy(id), 's3:GetObject'));
+  const writes = (id: FunctionId) => keyPatternsOf(resourcesFor(rolePolicy(id), 's3:PutObject'));
+  const mayWrite = (id: FunctionId, key: string) => writes(id).some((p) => keyMatches(p, key));
+  const mayRead = (id: FunctionId, key: string) => reads(id).some((p) => keyMatches(p, key));
+
+  it.each(FUNCTION_IDS)('%s reads and writes only its own keys', (id) => {
+    expect(reads(id).sort()).toEqual([...objectAccess[id].reads].sort());
+    expect(writes(id).sort()).toEqual([...objectAccess[id].writes].sort());
+    expect(resourcesFor(rolePolicy(id), 's3:AbortMultipartUpload').sort()).toEqual(
+      resourcesFor(rolePolicy(id), 's3:PutObject').sort(),
     );
-    const listing = policy.Statement.filter((s) => asList(s.Action).includes('s3:ListBucket'));
-    if (spec.reads.length === 0) {
+  });
+
+  it.each(FUNCTION_IDS)('%s grants stay inside the prefixes its topology entry names', (id) => {
+    const spec = topology.functions[id];
+    const inside = (pattern: string, prefixes: readonly string[]) =>
+      prefixes.some((prefix) => literalHead(pattern).startsWith(prefix));
+    for (const pattern of reads(id)) expect(inside(pattern, spec.reads), pattern).toBe(true);
+    for (const pattern of writes(id)) expect(inside(pattern, spec.writes), pattern).toBe(true);
+  });
+
+  it('lets each function write the keys the contract builds for it, and no other function’s', () => {
+    const run = '20261129T101000Z';
+    const scheduledAt = '2026-11-29T10:10:00Z';
+    const pack = rawPackKey({ runId: run, scheduledAt, batchId: 'b00001', hop: 0 });
+    const single = rawKey({
+      sourceId: 'weather',
+      scheduledAt,
+      runId: run,
+      page: 0,
+      extension: 'json',
+    });
+    const owners: [string, FunctionId[]][] = [
+      [runManifestKey(run), ['manager']],
+      [batchFailureKey(run, 'b00001', 1), ['manager', 'collector']],
+      [batchResultKey(run, 'b00001', 0), ['collector']],
+      [pack, ['collector']],
+      [single, ['collector']],
+      [parsedKeyForRaw(pack), ['parser']],
+      [quarantineKeyForEntry(pack, 'weather', 0), ['parser']],
+      [quarantineReportKeyForRaw(single), ['parser']],
+      [invalidEventKey(scheduledAt, 'req-1'), ['parser']],
+      [sourceStateKey(), []],
+      [topology.manifestKey, []],
+      [`${PREFIXES.runs}${run}/parses/raw.json`, []],
+    ];
+    for (const [key, writers] of owners) {
+      const actual = FUNCTION_IDS.filter((id) => mayWrite(id, key));
+      expect(actual, key).toEqual(writers);
+    }
+  });
+
+  it('lets the manager read the manifest, old state, run manifests, results and packs', () => {
+    const run = '20261129T101000Z';
+    const pack = rawPackKey({
+      runId: run,
+      scheduledAt: '2026-11-29T10:10:00Z',
+      batchId: 'b00002',
+      hop: 3,
+    });
+    for (const key of [
+      topology.manifestKey,
+      sourceStateKey(),
+      runManifestKey(run),
+      batchResultKey(run, 'b00002', 3),
+      pack,
+    ]) {
+      expect(mayRead('manager', key), key).toBe(true);
+    }
+    expect(mayRead('manager', parsedKeyForRaw(pack))).toBe(false);
+    expect(mayRead('parser', pack)).toBe(true);
+    expect(mayRead('parser', runManifestKey(run))).toBe(false);
+  });
+
+  it.each(FUNCTION_IDS)('%s may list the bucket, unconditioned, exactly when it reads', (id) => {
+    // A GetObject on a missing key answers 404 only to a caller with s3:ListBucket on the
+    // bucket, else 403; a prefix condition may not count, since GetObject sends no prefix.
+    const listing = rolePolicy(id).Statement.filter((s) =>
+      asList(s.Action).includes('s3:ListBucket'),
+    );
+    if (objectAccess[id].reads.length === 0) {
       expect(listing).toEqual([]);
     } else {
       expect(listing).toHaveLength(1);
+      expect(listing[0]?.Effect).toBe('Allow');
       expect(asList(listing[0]?.Resource)).toEqual([bucketArn()]);
-      expect(asList(listing[0]?.Condition?.StringLike?.['s3:prefix']).sort()).toEqual(
-        spec.reads.map((prefix) => `${prefix}*`).sort(),
-      );
+      expect(listing[0]?.Condition).toBeUndefined();
     }
   });
 
@@ -365,8 +502,11 @@ describe('raw object notification', () => {
     const reachable = functionsReachableFromNotification();
     expect(reachable).toContain('parser');
     for (const id of reachable) {
-      for (const written of prefixesOf(resourcesFor(rolePolicy(id), 's3:PutObject'))) {
-        expect(prefixesOverlap(written, PREFIXES.raw), `${id} writes ${written}`).toBe(false);
+      for (const written of keyPatternsOf(resourcesFor(rolePolicy(id), 's3:PutObject'))) {
+        // Every key the pattern matches starts with its literal head.
+        expect(prefixesOverlap(literalHead(written), PREFIXES.raw), `${id} writes ${written}`).toBe(
+          false,
+        );
       }
     }
   });

@@ -1,4 +1,4 @@
-import { ENV } from '@fanout/shared';
+import { ENV, topology } from '@fanout/shared';
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
   installMocks,
@@ -17,7 +17,15 @@ const overrides = {
   collectorTimeoutSeconds: '600',
   managerMemoryMb: '1024',
   rawExpirationDays: '0',
+  runsExpirationDays: '0',
+  quarantineExpirationDays: '7',
+  reservedConcurrencyEnabled: 'false',
+  sourceMaps: 'true',
+  parserEphemeralStorageMb: '2048',
   forceDestroy: 'true',
+  analyticsDatabase: 'lake',
+  analyticsTable: 'fanout_records',
+  analyticsStartDate: '2025-06-01',
 };
 
 let resources: RecordedResource[];
@@ -62,12 +70,66 @@ describe('per-stack overrides', () => {
     });
   });
 
-  it('keep raw objects when expiry is 0, and allow destroying a full bucket', () => {
+  it('keep raw objects and run records when expiry is 0, and allow destroying a full bucket', () => {
     const rules = onlyOfType(
       resources,
       'aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration',
     ).inputs.rules as Record<string, unknown>[];
-    expect(rules.filter((rule) => rule.expiration !== undefined)).toEqual([]);
+    expect(rules.filter((rule) => rule.expiration !== undefined)).toEqual([
+      {
+        id: 'expire-quarantine',
+        status: 'Enabled',
+        filter: { prefix: 'quarantine/' },
+        expiration: { days: 7 },
+      },
+    ]);
     expect(onlyOfType(resources, 'aws:s3/bucket:Bucket').inputs.forceDestroy).toBe(true);
+  });
+});
+
+describe('small-account and debugging overrides', () => {
+  it('deploy no reserved concurrency, while the manager still bounds collector fan-out', () => {
+    for (const fn of ofType(resources, 'aws:lambda/function:Function')) {
+      // -1 is Lambda's "unreserved"; an existing reservation is removed, not kept.
+      expect(fn.inputs.reservedConcurrentExecutions, fn.name).toBe(-1);
+    }
+    const env = (
+      named('fanout-manager-function').inputs.environment as {
+        variables: Record<string, string>;
+      }
+    ).variables;
+    expect(env[ENV.collectorMaxParallel]).toBe(
+      String(topology.functions.collector.reservedConcurrency),
+    );
+  });
+
+  it('ship the source map beside each bundle', async () => {
+    for (const fn of ofType(resources, 'aws:lambda/function:Function')) {
+      const code = fn.inputs.code as { assets: Promise<Record<string, unknown>> };
+      expect(Object.keys(await code.assets).sort(), fn.name).toEqual([
+        'index.mjs',
+        'index.mjs.map',
+      ]);
+    }
+  });
+
+  it('size one function’s /tmp', () => {
+    expect(named('fanout-parser-function').inputs.ephemeralStorage).toEqual({ size: 2048 });
+    expect(named('fanout-manager-function').inputs.ephemeralStorage).toEqual({
+      size: topology.functions.manager.ephemeralStorageMb,
+    });
+  });
+});
+
+describe('analytics overrides', () => {
+  it('name the Glue database and table and move the projection start', () => {
+    const table = onlyOfType(resources, 'aws:glue/catalogTable:CatalogTable').inputs;
+    expect(onlyOfType(resources, 'aws:glue/catalogDatabase:CatalogDatabase').inputs.name).toBe(
+      'lake',
+    );
+    expect(table).toMatchObject({ name: 'fanout_records', databaseName: 'lake' });
+    expect((table.parameters as Record<string, string>)['projection.dt.range']).toBe(
+      '2025-06-01,NOW',
+    );
   });
 });

@@ -49,6 +49,8 @@ export interface FunctionSpec {
   readonly timeoutSeconds: number;
   /** Upper bound on concurrent executions (Lambda reserved concurrency). */
   readonly reservedConcurrency: number;
+  /** Size of /tmp in MB (512-10240; 512 is free, more is billed per GB-s). */
+  readonly ephemeralStorageMb: number;
   readonly async: AsyncInvokeSettings;
   /** Prefixes the function may read (GetObject / ListBucket). */
   readonly reads: readonly Prefix[];
@@ -95,6 +97,7 @@ export const topology: Topology = {
       // Runs of one schedule never overlap much; a few slots leave room for the
       // two-level fan-out, where a manager invokes itself on parts of a run.
       reservedConcurrency: 10,
+      ephemeralStorageMb: 512,
       // A failed plan is retried once; by the next scheduled run it is stale.
       async: { maxRetryAttempts: 1, maxEventAgeSeconds: 900 },
       // raw/: the header line of each pending run's packs holds its hops' outcomes.
@@ -114,6 +117,8 @@ export const topology: Topology = {
       memoryMb: 256,
       timeoutSeconds: 300,
       reservedConcurrency: 20,
+      // Bodies past the in-memory buffer spool to /tmp, up to collectorConcurrency at once.
+      ephemeralStorageMb: 1_024,
       async: { maxRetryAttempts: 2, maxEventAgeSeconds: 3_600 },
       // Validators and hashes arrive in the payload, so the collector reads nothing.
       reads: [],
@@ -131,6 +136,7 @@ export const topology: Topology = {
       memoryMb: 256,
       timeoutSeconds: 300,
       reservedConcurrency: 20,
+      ephemeralStorageMb: 512,
       async: { maxRetryAttempts: 2, maxEventAgeSeconds: ASYNC_MAX_EVENT_AGE_SECONDS },
       reads: [PREFIXES.raw],
       writes: [PREFIXES.parsed, PREFIXES.quarantine, PREFIXES.runs],

@@ -1,0 +1,79 @@
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import * as path from 'node:path';
+import * as pulumi from '@pulumi/pulumi';
+import { BundleMissingError, StaleBundleError } from './errors.js';
+
+/** The handler bundle esbuild writes (`packages/<fn>/dist/index.mjs`): the only file Lambda runs. */
+export const BUNDLE_FILE = 'index.mjs';
+/** Its source map, deployed only when asked for: 4-5 times the bundle's size, read only on errors. */
+export const SOURCE_MAP_FILE = `${BUNDLE_FILE}.map`;
+/** The command that rebuilds every bundle, quoted in the errors. */
+export const BUILD_COMMAND = 'pnpm build';
+/**
+ * When only a source's mtime changed (a checkout or stash that rewrote it unchanged),
+ * turbo takes the build from its cache and leaves the bundle's mtime as it was; this
+ * bypasses the cache.
+ */
+export const FORCED_BUILD_COMMAND = `${BUILD_COMMAND} --force`;
+
+export interface BundleLocation {
+  /** The package's esbuild output directory. */
+  readonly distDir: string;
+  /**
+   * Directories whose files go into the bundle: the package's `src/` and the
+   * contract package's, which esbuild inlines.
+   */
+  readonly sourceDirs: readonly string[];
+}
+
+/** The most recently modified file under `dir`, or undefined when it holds none. */
+function newestFile(dir: string): { file: string; mtimeMs: number } | undefined {
+  if (!existsSync(dir)) return undefined;
+  let newest: { file: string; mtimeMs: number } | undefined;
+  for (const entry of readdirSync(dir, { recursive: true, withFileTypes: true })) {
+    if (!entry.isFile()) continue;
+    const file = path.join(entry.parentPath, entry.name);
+    const { mtimeMs } = statSync(file);
+    if (newest === undefined || mtimeMs > newest.mtimeMs) newest = { file, mtimeMs };
+  }
+  return newest;
+}
+
+/**
+ * Refuses to deploy a bundle built before its sources last changed: `pulumi up`
+ * would otherwise ship yesterday's code without a word. Throws BundleMissingError
+ * or StaleBundleError, both naming the build command.
+ */
+export function assertFreshBundle(location: BundleLocation): void {
+  const bundle = path.join(location.distDir, BUNDLE_FILE);
+  if (!existsSync(bundle)) throw new BundleMissingError(bundle, BUILD_COMMAND);
+  const builtAt = statSync(bundle).mtimeMs;
+  for (const dir of location.sourceDirs) {
+    const newest = newestFile(dir);
+    if (newest !== undefined && newest.mtimeMs > builtAt) {
+      throw new StaleBundleError(bundle, newest.file, BUILD_COMMAND, FORCED_BUILD_COMMAND);
+    }
+  }
+}
+
+export interface CodeArchiveOptions {
+  /** Also ship `index.mjs.map`, for stack traces that name source lines. */
+  readonly sourceMaps: boolean;
+}
+
+/**
+ * The function's code: the handler bundle alone (not esbuild's meta.json, which is
+ * build metadata), plus the source map when asked for.
+ */
+export function codeArchive(distDir: string, options: CodeArchiveOptions): pulumi.asset.Archive {
+  const files = [BUNDLE_FILE, ...(options.sourceMaps ? [SOURCE_MAP_FILE] : [])];
+  for (const file of files) {
+    const full = path.join(distDir, file);
+    if (!existsSync(full)) throw new BundleMissingError(full, BUILD_COMMAND);
+  }
+  return new pulumi.asset.AssetArchive(
+    Object.fromEntries(
+      files.map((file) => [file, new pulumi.asset.FileAsset(path.join(distDir, file))]),
+    ),
+  );
+}

@@ -1,0 +1,54 @@
+import {
+  type FunctionId,
+  INVALID_EVENTS_PREFIX,
+  PREFIXES,
+  sourceStateKey,
+  type Topology,
+} from '@fanout/shared';
+
+/**
+ * The object keys one function reads and writes, as IAM key patterns (`*` matches
+ * any run of characters, `/` included). Narrower than the topology's prefixes: a
+ * function may write only its own records, so a bug or a stolen session in one
+ * function cannot overwrite another's run records.
+ */
+export interface ObjectGrants {
+  /** GetObject (and HeadObject, which IAM checks as GetObject). */
+  readonly reads: readonly string[];
+  /** PutObject and AbortMultipartUpload. */
+  readonly writes: readonly string[];
+}
+
+/** Any run: `runs/<runId>/...`. */
+const ANY_RUN = `${PREFIXES.runs}*/`;
+/** Packs, one per collector hop; the manager reads their headers (the hop's outcomes). */
+const PACKS = `${PREFIXES.raw}packs/*`;
+
+/**
+ * The bucket layout of packages/shared/src/keys.ts, split by owner:
+ *   manager    runs/<run>/run.json, runs/<run>/failures/* (batches it could not dispatch)
+ *   collector  raw/* (packs and single objects), runs/<run>/results/*, runs/<run>/failures/*
+ *   parser     parsed/*, quarantine/*, runs/_invalid/*
+ * The manager no longer writes state/; it still reads state/sources.json once, to
+ * migrate a bucket from before run manifests carried the state.
+ */
+export function objectGrants(topo: Topology): { readonly [K in FunctionId]: ObjectGrants } {
+  const runManifests = `${ANY_RUN}run.json`;
+  const results = `${ANY_RUN}results/*`;
+  const failures = `${ANY_RUN}failures/*`;
+  return {
+    manager: {
+      reads: [topo.manifestKey, sourceStateKey(), runManifests, results, PACKS],
+      writes: [runManifests, failures],
+    },
+    collector: {
+      // Validators and hashes arrive in the payload, so the collector reads nothing.
+      reads: [],
+      writes: [`${PREFIXES.raw}*`, results, failures],
+    },
+    parser: {
+      reads: [`${PREFIXES.raw}*`],
+      writes: [`${PREFIXES.parsed}*`, `${PREFIXES.quarantine}*`, `${INVALID_EVENTS_PREFIX}*`],
+    },
+  };
+}

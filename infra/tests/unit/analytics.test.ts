@@ -1,0 +1,133 @@
+import { PREFIXES, parsedKeyForRaw, rawKey, rawPackKey } from '@fanout/shared';
+import { beforeAll, describe, expect, it } from 'vitest';
+import {
+  installMocks,
+  onlyOfType,
+  outputValue,
+  type RecordedResource,
+  registrationsSettled,
+} from '../helpers/pulumi-mocks.js';
+
+const STACK = 'Test-EU';
+
+let resources: RecordedResource[];
+let program: typeof import('../../src/index.js');
+
+beforeAll(async () => {
+  resources = await installMocks({}, STACK);
+  program = await import('../../src/index.js');
+  await registrationsSettled();
+});
+
+const bucketName = () => String(onlyOfType(resources, 'aws:s3/bucket:Bucket').state.bucket);
+const database = () => onlyOfType(resources, 'aws:glue/catalogDatabase:CatalogDatabase');
+const table = () => onlyOfType(resources, 'aws:glue/catalogTable:CatalogTable');
+const parameters = () => table().inputs.parameters as Record<string, string>;
+
+interface StorageDescriptor {
+  location: string;
+  inputFormat: string;
+  outputFormat: string;
+  serDeInfo: { serializationLibrary: string; parameters: Record<string, string> };
+  columns: { name: string; type: string }[];
+}
+const storage = () => table().inputs.storageDescriptor as StorageDescriptor;
+
+/** A parsed line exactly as the parser writes one. */
+const LINE = {
+  source: 'weather',
+  run: '20261129T101000Z',
+  page: 0,
+  fetchedAt: '2026-11-29T10:10:03.120Z',
+  record: { city: 'Oslo', tempC: -3, tags: ['cold'] },
+};
+
+/** Glue's placeholder for the dt value (a plain string, not a JS template). */
+const DT_PLACEHOLDER = `\${dt}`;
+
+/** What Athena does with the template for one projected partition value. */
+function locationOf(dt: string): string {
+  return parameters()['storage.location.template']?.replaceAll(DT_PLACEHOLDER, dt) ?? '';
+}
+
+describe('Glue database and table over parsed/', () => {
+  it('names the database after the stack and the table from config, and exports both', async () => {
+    expect(database().inputs.name).toBe('fanout_test_eu');
+    expect(table().inputs).toMatchObject({ name: 'records', databaseName: 'fanout_test_eu' });
+    expect(await outputValue(program.analyticsDatabaseName)).toBe('fanout_test_eu');
+    expect(await outputValue(program.analyticsTableName)).toBe('records');
+  });
+
+  it('is an external table at the parsed prefix of the pipeline bucket', () => {
+    expect(table().inputs.tableType).toBe('EXTERNAL_TABLE');
+    expect(parameters()).toMatchObject({ EXTERNAL: 'TRUE', classification: 'json' });
+    expect(storage().location).toBe(`s3://${bucketName()}/${PREFIXES.parsed}`);
+  });
+
+  it('reads NDJSON text with the OpenX JSON SerDe, failing on malformed lines', () => {
+    expect(storage()).toMatchObject({
+      inputFormat: 'org.apache.hadoop.mapred.TextInputFormat',
+      outputFormat: 'org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat',
+    });
+    expect(storage().serDeInfo.serializationLibrary).toBe('org.openx.data.jsonserde.JsonSerDe');
+    expect(storage().serDeInfo.parameters['ignore.malformed.json']).toBe('FALSE');
+  });
+
+  it('has one column per field of a parsed line, record as JSON text', () => {
+    expect(storage().columns.map(({ name, type }) => ({ name, type }))).toEqual([
+      { name: 'source', type: 'string' },
+      { name: 'run', type: 'string' },
+      { name: 'page', type: 'int' },
+      { name: 'fetchedat', type: 'string' },
+      { name: 'record', type: 'string' },
+    ]);
+    // With case-sensitive matching, a column reads the key of its name or its mapping.
+    const serde = storage().serDeInfo.parameters;
+    expect(serde['case.insensitive']).toBe('FALSE');
+    const keyOf = (column: string) => serde[`mapping.${column}`] ?? column;
+    expect(
+      storage()
+        .columns.map((column) => keyOf(column.name))
+        .sort(),
+    ).toEqual(Object.keys(LINE).sort());
+  });
+
+  it('is partitioned by dt only', () => {
+    const keys = table().inputs.partitionKeys as { name: string; type: string }[];
+    expect(keys.map(({ name, type }) => ({ name, type }))).toEqual([
+      { name: 'dt', type: 'string' },
+    ]);
+  });
+
+  it('projects dt as a daily date from the configured start to NOW', () => {
+    expect(parameters()).toMatchObject({
+      'projection.enabled': 'true',
+      'projection.dt.type': 'date',
+      'projection.dt.format': 'yyyy-MM-dd',
+      'projection.dt.range': '2026-01-01,NOW',
+      'projection.dt.interval': '1',
+      'projection.dt.interval.unit': 'DAYS',
+    });
+  });
+
+  it('has a location template with a dt placeholder that covers the keys the parser writes', () => {
+    const template = parameters()['storage.location.template'];
+    expect(template).toBe(`s3://${bucketName()}/parsed/dt=${DT_PLACEHOLDER}/`);
+    const scheduledAt = '2026-11-29T23:50:00Z';
+    const pack = rawPackKey({ runId: '20261129T235000Z', scheduledAt, batchId: 'b00001', hop: 0 });
+    const single = rawKey({
+      sourceId: 'weather',
+      scheduledAt,
+      runId: '20261129T235000Z',
+      page: 2,
+      extension: 'json',
+    });
+    for (const raw of [pack, single]) {
+      const parsed = `s3://${bucketName()}/${parsedKeyForRaw(raw)}`;
+      expect(parsed.startsWith(locationOf('2026-11-29')), parsed).toBe(true);
+      expect(parsed.startsWith(locationOf('2026-11-30')), parsed).toBe(false);
+      // Directly in the partition directory: nothing below it is a second partition level.
+      expect(parsed.slice(locationOf('2026-11-29').length)).not.toContain('/');
+    }
+  });
+});
