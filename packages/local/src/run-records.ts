@@ -222,10 +222,10 @@ export class RunRecordReader {
   }
 
   /**
-   * What became of a raw object: the outcome in its parsed object's metadata, or
-   * its quarantine report when there is no parsed object, or one newer than the
-   * parsed object's outcome (a reparse that quarantined an object parsed before).
-   * `since`: an outcome decided earlier does not count (a reparse waiting for its own).
+   * What became of a raw object: the outcome in its parsed object's metadata (one
+   * HEAD), else its quarantine report. With `since` (a reparse waiting for its own
+   * outcome), an outcome decided earlier does not count: a parsed object older than
+   * `since` gives way to a newer report (a reparse that quarantined it whole).
    */
   async readRawOutcome(rawKey: string, since?: number): Promise<TimedRawOutcome | undefined> {
     const parsed = await this.headParsedOutcome(rawKey);
