@@ -99,8 +99,8 @@ describe('one cycle over the demo sources', () => {
         expect(envelopes.length, key).toBe(raw.outcome.records);
         const sources = new Set(pages.filter((page) => page.key === key).map((p) => p.sourceId));
         for (const envelope of envelopes) {
-          expect(envelope.runId).toBe(first.runId);
-          expect(sources.has(envelope.sourceId), envelope.sourceId).toBe(true);
+          expect(envelope.run).toBe(first.runId);
+          expect(sources.has(envelope.source), envelope.source).toBe(true);
         }
       } else {
         expect(await exists(s3, bucket, quarantineKeyForRaw(key)), key).toBe(true);

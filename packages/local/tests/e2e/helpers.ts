@@ -76,10 +76,11 @@ export async function getBytes(s3: S3Client, bucket: string, key: string): Promi
   return Buffer.from((await out.Body?.transformToByteArray()) ?? new Uint8Array());
 }
 
-/** The envelope the parser writes around every record. */
+/** The envelope the parser writes around every record (the columns Athena reads). */
 export const EnvelopeSchema = z.object({
-  sourceId: z.string(),
-  runId: z.string(),
+  source: z.string(),
+  run: z.string(),
+  page: z.number().int().nonnegative(),
   fetchedAt: z.string(),
   record: z.unknown(),
 });

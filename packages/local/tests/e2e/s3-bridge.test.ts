@@ -71,8 +71,9 @@ describe('S3 notification to the parser bundle through the local Lambda', () => 
     ]);
     for (const envelope of envelopes) {
       expect(envelope).toMatchObject({
-        runId: RUN_ID,
-        sourceId: 'bridge-test',
+        run: RUN_ID,
+        source: 'bridge-test',
+        page: 0,
         fetchedAt: '2026-07-01T10:00:01.000Z',
       });
     }
