@@ -20,7 +20,13 @@ export interface ReparseDeps {
   readonly region?: string;
 }
 
-export type ObjectReparseStatus = 'parsed' | 'quarantined' | 'dead-lettered' | 'no-outcome';
+/** `some-quarantined`: parsed, but some of its pages (pack entries) were quarantined on their own. */
+export type ObjectReparseStatus =
+  | 'parsed'
+  | 'some-quarantined'
+  | 'quarantined'
+  | 'dead-lettered'
+  | 'no-outcome';
 
 export interface ObjectReparse {
   readonly key: string;
@@ -33,7 +39,11 @@ export interface ObjectReparse {
 
 export interface ReparseReport {
   readonly objects: readonly ObjectReparse[];
+  /** Objects parsed in full. */
   readonly parsed: number;
+  /** Objects parsed with some pages quarantined. */
+  readonly someQuarantined: number;
+  /** Objects quarantined whole. */
   readonly quarantined: number;
   readonly deadLettered: number;
   readonly noOutcome: number;
@@ -88,7 +98,7 @@ export async function reparseObjects(
         outcome.status === 'parsed'
           ? {
               key: object.key,
-              status: outcome.outcome.quarantined > 0 ? 'quarantined' : 'parsed',
+              status: outcome.outcome.quarantined > 0 ? 'some-quarantined' : 'parsed',
               pages: outcome.outcome.pages,
               quarantinedPages: outcome.outcome.quarantined,
               ...(outcome.outcome.quarantined > 0
@@ -149,6 +159,7 @@ export async function reparseObjects(
   return {
     objects: ordered,
     parsed: count('parsed'),
+    someQuarantined: count('some-quarantined'),
     quarantined: count('quarantined'),
     deadLettered: count('dead-lettered'),
     noOutcome: count('no-outcome'),

@@ -42,6 +42,7 @@ export async function reparseCommand(argv: string[], io: Io): Promise<number> {
     });
     const parts = [
       `${report.parsed} parsed`,
+      ...(report.someQuarantined > 0 ? [`${report.someQuarantined} with pages quarantined`] : []),
       `${report.quarantined} quarantined`,
       `${report.deadLettered} dead-lettered`,
       ...(report.noOutcome > 0 ? [`${report.noOutcome} without an outcome`] : []),
@@ -53,7 +54,7 @@ export async function reparseCommand(argv: string[], io: Io): Promise<number> {
     if (report.failures.length === 0) return EXIT.clean;
     io.stdout.write(`Failed (${report.failures.length}):\n`);
     for (const failure of report.failures) {
-      io.stdout.write(`  ${failure.status.padEnd(13)} ${failure.key}: ${failure.reason ?? ''}\n`);
+      io.stdout.write(`  ${failure.status.padEnd(16)} ${failure.key}: ${failure.reason ?? ''}\n`);
     }
     const named = report.failures.slice(0, PROBLEMS_SHOWN).map((failure) => failure.key);
     const more = report.failures.length - named.length;
@@ -62,7 +63,7 @@ export async function reparseCommand(argv: string[], io: Io): Promise<number> {
         `${named.join(', ')}${more > 0 ? ` and ${more} more` : ''}\n` +
         (report.deadLettered > 0 && target.cloud
           ? `  dead letters are under ${target.cloud.deadLetterDir}; the function log under ${target.cloud.home}/logs\n`
-          : report.quarantined > 0
+          : report.quarantined + report.someQuarantined > 0
             ? `  reports under s3://${target.bucket}/${PREFIXES.quarantine}\n`
             : ''),
     );
