@@ -23,16 +23,21 @@ Commands:
       --manifest FILE     run your own source manifest instead of the demo one
   start               run the local cloud and the schedule until Ctrl-C, printing endpoints
       --schedule EXPR     override the topology's schedule, e.g. "rate(1 minute)"
-  status [runId]      completeness and counts of a run (default: the latest), from S3 alone
-  replay [runId]      re-deliver dead-lettered events and the failed work of a run
+  status [runId]      completeness and counts of a run (default: the latest by time), from S3 alone
+  replay [runId]      re-deliver the dead letters and failed work of a run, minus what is done
       --pending           also re-send tasks that have no outcome yet
-  reparse <prefix>    run the parser again over raw objects under a prefix (backfill)
+  reparse <prefix>    run the parser again over raw objects (packs or single) under a prefix,
+                      wait for each one's outcome and name the ones that failed
   help                this text
+
+Exit codes of run, status, replay and reparse: 0 complete and clean, 1 complete with
+failures or quarantines, 3 incomplete, 4 the run failed; 2 for usage errors.
 
 Where: by default the local cloud's data (.fanout/, or FANOUT_HOME).
   --endpoint URL      an S3-compatible endpoint (e.g. a running \`fanout start\`)
   --bucket NAME       a real bucket in AWS (SDK default credentials; --region)
   --s3-port, --lambda-port, --demo-port   local ports (default 4600, 4601, 4602)
+  --collector-timeout S   (replay, reparse) as for run: re-sent work runs as it first ran
 `;
 
 /** Runs one command line; returns the exit code. Errors become one clear line. */

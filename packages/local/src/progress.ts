@@ -10,7 +10,7 @@ function line(status: RunStatus, extra: { deadLettered: number; elapsedMs: numbe
   return (
     `${seconds}s batches ${status.batches} | sources ${status.collected} collected, ` +
     `${status.unchanged} unchanged, ${status.failed} failed, ${status.pending} pending | ` +
-    `objects ${status.parsed} parsed, ${status.quarantined} quarantined, ${status.unparsed} waiting` +
+    `pages ${status.parsed} parsed, ${status.quarantined} quarantined, ${status.unparsed} waiting` +
     (extra.deadLettered > 0 ? ` | ${extra.deadLettered} dead-lettered` : '')
   );
 }
@@ -21,7 +21,8 @@ function terminalProgress(stream: NodeJS.WriteStream): ProgressSink {
   return {
     update(status, extra) {
       const doneTasks = status.sources - status.pending;
-      const total = status.sources + status.rawObjects;
+      // Work left is tasks without an outcome and pages without a parse outcome.
+      const total = status.sources + status.pages;
       const done = doneTasks + status.parsed + status.quarantined;
       const ratio = total === 0 ? 0 : Math.min(1, done / total);
       const filled = Math.round(ratio * width);

@@ -3,10 +3,17 @@ import { parseManifestText, topology } from '@fanout/shared';
 import { LocalCloud } from '../cloud.js';
 import { fanoutHome } from '../config.js';
 import { startDemoSources } from '../demo/index.js';
-import type { InvokeAsync } from '../replay.js';
+import { DeadLetterStore } from '../lambda/index.js';
+import type { DeadLetterInbox, InvokeAsync } from '../replay.js';
 import { RunRecordReader } from '../run-records.js';
 import { intOption } from './args.js';
 import { BUCKET_OPTIONS, openBucket } from './bucket.js';
+import {
+  COLLECTOR_TIMEOUT_OPTION,
+  collectorTimeoutSeconds,
+  localDemo,
+  localFunctions,
+} from './local-settings.js';
 import { DEFAULT_PORTS } from './run.js';
 
 export const TARGET_OPTIONS = {
@@ -16,6 +23,7 @@ export const TARGET_OPTIONS = {
   's3-port': { type: 'string' },
   'lambda-port': { type: 'string' },
   'demo-port': { type: 'string' },
+  ...COLLECTOR_TIMEOUT_OPTION,
 } as const;
 
 type TargetValues = {
@@ -27,6 +35,7 @@ type TargetValues = {
   's3-port'?: string;
   'lambda-port'?: string;
   'demo-port'?: string;
+  'collector-timeout'?: string;
 };
 
 /** Where work is sent: the local cloud (started for the command) or functions in AWS. */
@@ -37,6 +46,8 @@ export interface WorkTarget {
   readonly functions: { collector: string; parser: string };
   /** The local cloud, when the command runs against it. */
   readonly cloud?: LocalCloud;
+  /** The local cloud's dead letters; AWS's are in the SQS queue (stack output dlqUrl). */
+  readonly deadLetters?: DeadLetterInbox;
   /** Waits until the sent work is done (local only; AWS work runs on its own). */
   settle(): Promise<void>;
   close(): Promise<void>;
@@ -90,20 +101,20 @@ export async function openWorkTarget(values: TargetValues): Promise<WorkTarget> 
       },
     };
   }
+  const timeoutSeconds = collectorTimeoutSeconds(values['collector-timeout']);
+  const demoPort = intOption('demo-port', values['demo-port'], DEFAULT_PORTS.demo);
+  const home = fanoutHome();
+  // The settings `fanout run` used: re-sent work runs as it first ran.
   const cloud = await LocalCloud.start({
-    home: fanoutHome(),
+    home,
     s3Port: intOption('s3-port', values['s3-port'], DEFAULT_PORTS.s3),
     lambdaPort: intOption('lambda-port', values['lambda-port'], DEFAULT_PORTS.lambda),
+    functions: localFunctions(timeoutSeconds),
   });
   // The demo sources come back on their usual port, serving as many generated
   // sources as the stored manifest names, so the manifest's URLs answer.
   const demo = await generatedSourceCount(new RunRecordReader(cloud.s3, cloud.bucket))
-    .then((count) =>
-      startDemoSources({
-        port: intOption('demo-port', values['demo-port'], DEFAULT_PORTS.demo),
-        count,
-      }),
-    )
+    .then((count) => startDemoSources(localDemo(timeoutSeconds, { port: demoPort, count })))
     .catch(async (error: unknown) => {
       await cloud.stop();
       throw error;
@@ -113,11 +124,32 @@ export async function openWorkTarget(values: TargetValues): Promise<WorkTarget> 
     bucket: cloud.bucket,
     functions,
     cloud,
+    deadLetters: localDeadLetters(cloud, new DeadLetterStore(home)),
     invoke: (functionName, payload) => cloud.lambda.invokeAsync(functionName, payload),
     settle: () => cloud.settled(),
     close: async () => {
       await cloud.stop();
       await demo.stop();
     },
+  };
+}
+
+/** The local cloud's dead-letter files as replay uses them. */
+function localDeadLetters(cloud: LocalCloud, store: DeadLetterStore): DeadLetterInbox {
+  const forget = async (id: string) => {
+    const { file } = await store.get(id);
+    await store.remove(file);
+  };
+  return {
+    list: () => cloud.lambda.deadLetters(),
+    async redeliver(letter, event) {
+      if (event === letter.event) {
+        await cloud.lambda.redeliverDeadLetter(letter.id);
+        return;
+      }
+      await cloud.lambda.invokeAsync(letter.functionName, event);
+      await forget(letter.id);
+    },
+    discard: (letter) => forget(letter.id),
   };
 }

@@ -1,18 +1,24 @@
 import { isRawKey, PREFIXES } from '@fanout/shared';
 import { UsageError } from '../errors.js';
-import { reparseEvent } from '../replay.js';
+import { reparseObjects } from '../reparse.js';
 import { parseCommandArgs } from './args.js';
 import { openWorkTarget, TARGET_OPTIONS } from './cloud-target.js';
+import { EXIT, PROBLEMS_SHOWN } from './problems.js';
 import type { Io } from './run.js';
 
-/** `fanout reparse <prefix>`: run the parser again over existing raw objects (a backfill). */
+/**
+ * `fanout reparse <prefix>`: run the parser again over existing raw objects (packs and
+ * single responses; a backfill) and wait for each one's outcome. Exits 0 when every
+ * object parsed in full, 1 naming the objects that were quarantined (whole or some of
+ * their pages) or dead-lettered, 3 when some still had no outcome when the wait ended.
+ */
 export async function reparseCommand(argv: string[], io: Io): Promise<number> {
   const { values, positionals } = parseCommandArgs('reparse', argv, TARGET_OPTIONS, 1);
   const prefix = positionals[0];
   if (!prefix) {
     throw new UsageError(
       'fanout reparse: which raw objects?',
-      `give a prefix under ${PREFIXES.raw}, e.g. fanout reparse raw/source=news/`,
+      `give a prefix under ${PREFIXES.raw}, e.g. fanout reparse raw/packs/dt=2026-07-01/`,
     );
   }
   if (!prefix.startsWith(PREFIXES.raw)) {
@@ -24,14 +30,44 @@ export async function reparseCommand(argv: string[], io: Io): Promise<number> {
   const target = await openWorkTarget(values);
   try {
     const objects = (await target.reader.list(prefix)).filter((item) => isRawKey(item.key));
-    for (const object of objects) {
-      await target.invoke(target.functions.parser, reparseEvent(target.bucket, object.key));
-    }
-    await target.settle();
+    const cloud = target.cloud;
+    const report = await reparseObjects(objects, {
+      reader: target.reader,
+      bucket: target.bucket,
+      invoke: target.invoke,
+      parser: target.functions.parser,
+      ...(cloud
+        ? { settle: () => target.settle(), deadLetters: () => cloud.lambda.deadLetters() }
+        : {}),
+    });
+    const parts = [
+      `${report.parsed} parsed`,
+      ...(report.someQuarantined > 0 ? [`${report.someQuarantined} with pages quarantined`] : []),
+      `${report.quarantined} quarantined`,
+      `${report.deadLettered} dead-lettered`,
+      ...(report.noOutcome > 0 ? [`${report.noOutcome} without an outcome`] : []),
+    ];
     io.stdout.write(
-      `Sent ${objects.length} raw objects under ${prefix} to the parser${target.cloud ? ' and waited for them' : ''}\n`,
+      `Sent ${objects.length} raw objects under ${prefix} to the parser and waited for them: ` +
+        `${parts.join(', ')} (pages: ${report.pagesParsed} parsed, ${report.pagesQuarantined} quarantined)\n`,
     );
-    return 0;
+    if (report.failures.length === 0) return EXIT.clean;
+    io.stdout.write(`Failed (${report.failures.length}):\n`);
+    for (const failure of report.failures) {
+      io.stdout.write(`  ${failure.status.padEnd(16)} ${failure.key}: ${failure.reason ?? ''}\n`);
+    }
+    const named = report.failures.slice(0, PROBLEMS_SHOWN).map((failure) => failure.key);
+    const more = report.failures.length - named.length;
+    io.stderr.write(
+      `fanout: reparse: ${report.failures.length} of ${objects.length} objects did not parse in full: ` +
+        `${named.join(', ')}${more > 0 ? ` and ${more} more` : ''}\n` +
+        (report.deadLettered > 0 && target.cloud
+          ? `  dead letters are under ${target.cloud.deadLetterDir}; the function log under ${target.cloud.home}/logs\n`
+          : report.quarantined + report.someQuarantined > 0
+            ? `  reports under s3://${target.bucket}/${PREFIXES.quarantine}\n`
+            : ''),
+    );
+    return report.noOutcome > 0 ? EXIT.incomplete : EXIT.problems;
   } finally {
     await target.close();
   }

@@ -1,28 +1,31 @@
 import { readFile, rm } from 'node:fs/promises';
 import { relative } from 'node:path';
-import { parseManifestText } from '@fanout/shared';
+import { computeRunStatus, parseManifestText } from '@fanout/shared';
 import { parseChaos } from '../chaos.js';
 import { fanoutHome, REPO_ROOT } from '../config.js';
 import { RunIncompleteError, UsageError } from '../errors.js';
 import { progressFor } from '../progress.js';
 import { LocalSession } from '../session.js';
 import { intOption, parseCommandArgs, timeOption } from './args.js';
+import {
+  COLLECTOR_TIMEOUT_OPTION,
+  collectorTimeoutSeconds,
+  localDemo,
+  localFunctions,
+} from './local-settings.js';
+import { EXIT, exitCodeFor, problemLines, problemsOf } from './problems.js';
 import { type RunSummary, summarize, summaryTable } from './summary.js';
 
-export const DEFAULT_PORTS = { s3: 4600, lambda: 4601, demo: 4602 } as const;
+export { DEMO_COLLECTOR_TIMEOUT_SECONDS } from './local-settings.js';
 
-/**
- * Local overrides of the deployed topology for a demo that finishes in seconds:
- * a short collector timeout makes the slow demo source exercise continuation.
- */
-export const DEMO_COLLECTOR_TIMEOUT_SECONDS = 8;
+export const DEFAULT_PORTS = { s3: 4600, lambda: 4601, demo: 4602 } as const;
 
 export const RUN_OPTIONS = {
   json: { type: 'boolean' },
   sources: { type: 'string' },
   latency: { type: 'string' },
   chaos: { type: 'string' },
-  'collector-timeout': { type: 'string' },
+  ...COLLECTOR_TIMEOUT_OPTION,
   time: { type: 'string' },
   fresh: { type: 'boolean' },
   's3-port': { type: 'string' },
@@ -76,11 +79,7 @@ export async function runCommand(argv: string[], io: Io): Promise<number> {
   const { values } = parseCommandArgs('run', argv, RUN_OPTIONS);
   const home = fanoutHome();
   if (values.fresh) await rm(home, { recursive: true, force: true });
-  const collectorTimeout = intOption(
-    'collector-timeout',
-    values['collector-timeout'],
-    DEMO_COLLECTOR_TIMEOUT_SECONDS,
-  );
+  const collectorTimeout = collectorTimeoutSeconds(values['collector-timeout']);
   const time = timeOption(values.time);
   const chaos = parseChaos(values.chaos);
   // Every option is checked before anything starts, so a typo costs no startup.
@@ -101,18 +100,14 @@ export async function runCommand(argv: string[], io: Io): Promise<number> {
     home,
     s3Port: ports.s3,
     lambdaPort: ports.lambda,
-    functions: { collector: { timeoutSeconds: collectorTimeout } },
+    functions: localFunctions(collectorTimeout),
     chaos,
     ...(manifest ? { manifest } : {}),
-    demo: {
-      port: ports.demo,
-      count,
-      latencyMs,
-      // Longer than a whole collector invocation: only a continuation can finish it.
-      slowDelayMs: collectorTimeout * 1000,
-    },
+    // The slow source outlasts a whole collector invocation: only a continuation finishes it.
+    demo: localDemo(collectorTimeout, { port: ports.demo, count, latencyMs }),
   });
   let summary: RunSummary;
+  let problems: Awaited<ReturnType<typeof problemsOf>>;
   try {
     log(
       `S3 ${session.cloud.s3Endpoint}  Lambda ${session.cloud.lambdaEndpoint}  demo sources ${session.demo.url}`,
@@ -125,7 +120,18 @@ export async function runCommand(argv: string[], io: Io): Promise<number> {
         progress.update(status, { deadLettered, elapsedMs }),
     });
     progress.done();
-    summary = summarize(result);
+    // The records the summary's numbers and problem list come from: one read, so they agree.
+    const records = await session.records.records(result.runId);
+    problems = await problemsOf(result.runId, records, session.records);
+    summary = summarize(
+      { ...result, status: computeRunStatus(result.runId, records) },
+      problems.shown,
+    );
+  } catch (error) {
+    if (!(error instanceof RunIncompleteError)) throw error;
+    progress.done();
+    io.stderr.write(`fanout: ${error.message}\n${error.hint ? `  ${error.hint}\n` : ''}`);
+    return EXIT.incomplete;
   } finally {
     await session.stop();
   }
@@ -137,24 +143,28 @@ export async function runCommand(argv: string[], io: Io): Promise<number> {
     io.stdout.write(
       `\nRun ${summary.runId} ${state} in ${(summary.durationMs / 1000).toFixed(1)} s\n${summaryTable(summary)}\n\n`,
     );
+    io.stdout.write(problemLines(summary.runId, session.cloud.bucket, problems));
+    if (problems.total > 0) io.stdout.write('\n');
     const inRepo = !relative(REPO_ROOT, home).startsWith('..');
     const where = inRepo ? relative(REPO_ROOT, home) : home;
+    const date = time.toISOString().slice(0, 10);
     io.stdout.write(
       [
         'Outputs (bucket fanout-local; see them with `pnpm fanout start` and the AWS CLI):',
-        `  parsed records  s3://fanout-local/parsed/source=<id>/dt=<date>/${summary.runId}-p*.ndjson.gz`,
+        `  parsed records  s3://fanout-local/parsed/dt=${date}/${summary.runId}~*.ndjson.gz`,
         '  quarantine      s3://fanout-local/quarantine/',
-        `  run records     s3://fanout-local/runs/${summary.runId}/`,
+        `  run records     s3://fanout-local/runs/${summary.runId}/ and raw/packs/dt=${date}/${summary.runId}-*`,
         `  data folder     ${where}/s3, dead letters ${where}/dead-letters, logs ${where}/logs`,
         '',
       ].join('\n'),
     );
   }
   if (!summary.complete) {
-    throw new RunIncompleteError(
-      `run ${summary.runId} is incomplete: ${summary.pending} tasks without an outcome, ${summary.unparsed} objects not parsed, ${summary.deadLettered} events dead-lettered`,
-      `replay them with: pnpm fanout replay ${summary.runId}`,
+    io.stderr.write(
+      `fanout: run ${summary.runId} is incomplete: ${summary.pending} tasks without an outcome, ` +
+        `${summary.unparsed} pages not parsed, ${summary.deadLettered} events dead-lettered\n` +
+        `  replay them with: pnpm fanout replay ${summary.runId}\n`,
     );
   }
-  return 0;
+  return exitCodeFor(summary);
 }

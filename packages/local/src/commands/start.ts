@@ -4,7 +4,13 @@ import { fanoutHome, LOCAL_CREDENTIALS, LOCAL_REGION } from '../config.js';
 import { startDemoSources } from '../demo/index.js';
 import { parseScheduleExpression, startSchedule } from '../schedule/index.js';
 import { intOption, parseCommandArgs } from './args.js';
-import { DEFAULT_PORTS, DEMO_COLLECTOR_TIMEOUT_SECONDS, type Io } from './run.js';
+import {
+  COLLECTOR_TIMEOUT_OPTION,
+  collectorTimeoutSeconds,
+  localDemo,
+  localFunctions,
+} from './local-settings.js';
+import { DEFAULT_PORTS, type Io } from './run.js';
 
 /** `fanout start`: the local cloud and the schedule, until Ctrl-C. */
 export async function startCommand(argv: string[], io: Io): Promise<number> {
@@ -13,28 +19,24 @@ export async function startCommand(argv: string[], io: Io): Promise<number> {
     's3-port': { type: 'string' },
     'lambda-port': { type: 'string' },
     'demo-port': { type: 'string' },
-    'collector-timeout': { type: 'string' },
+    ...COLLECTOR_TIMEOUT_OPTION,
     'no-demo': { type: 'boolean' },
   });
   const home = fanoutHome();
+  // The settings `run`, `replay` and `reparse` use, so work started here runs the same way.
+  const timeoutSeconds = collectorTimeoutSeconds(values['collector-timeout']);
   const demo = values['no-demo']
     ? undefined
-    : await startDemoSources({
-        port: intOption('demo-port', values['demo-port'], DEFAULT_PORTS.demo),
-      });
+    : await startDemoSources(
+        localDemo(timeoutSeconds, {
+          port: intOption('demo-port', values['demo-port'], DEFAULT_PORTS.demo),
+        }),
+      );
   const cloud = await LocalCloud.start({
     home,
     s3Port: intOption('s3-port', values['s3-port'], DEFAULT_PORTS.s3),
     lambdaPort: intOption('lambda-port', values['lambda-port'], DEFAULT_PORTS.lambda),
-    functions: {
-      collector: {
-        timeoutSeconds: intOption(
-          'collector-timeout',
-          values['collector-timeout'],
-          DEMO_COLLECTOR_TIMEOUT_SECONDS,
-        ),
-      },
-    },
+    functions: localFunctions(timeoutSeconds),
   }).catch(async (error: unknown) => {
     await demo?.stop();
     throw error;

@@ -1,12 +1,18 @@
+import { computeRunStatus } from '@fanout/shared';
 import { fanoutHome } from '../config.js';
 import { UsageError } from '../errors.js';
 import { RunRecordReader } from '../run-records.js';
 import { parseCommandArgs } from './args.js';
 import { BUCKET_OPTIONS, openBucket } from './bucket.js';
+import { exitCodeFor, problemLines, problemsOf } from './problems.js';
 import type { Io } from './run.js';
 import { table } from './summary.js';
 
-/** `fanout status [runId]`: completeness and counts from the run's records in S3 alone. */
+/**
+ * `fanout status [runId]`: completeness and counts from the run's records in S3 alone.
+ * Exits 0 complete and clean, 1 complete with failures or quarantines, 3 incomplete,
+ * 4 the run failed.
+ */
 export async function statusCommand(argv: string[], io: Io): Promise<number> {
   const { values, positionals } = parseCommandArgs(
     'status',
@@ -17,22 +23,24 @@ export async function statusCommand(argv: string[], io: Io): Promise<number> {
   const target = await openBucket(values, fanoutHome());
   try {
     const reader = new RunRecordReader(target.s3, target.bucket);
-    const runId = positionals[0] ?? (await reader.runIds())[0];
+    const runId = positionals[0] ?? (await reader.latestRunId());
     if (!runId) {
       throw new UsageError(
         `no runs in bucket ${target.bucket}`,
         target.local ? 'run a cycle first: pnpm fanout run' : 'wait for the first scheduled run',
       );
     }
-    const status = await reader.status(runId);
+    const records = await reader.records(runId);
+    const status = computeRunStatus(runId, records);
     if (status.runState === 'unknown') {
       throw new UsageError(
         `run ${runId} not found in bucket ${target.bucket}`,
-        'list runs with: fanout status',
+        'the latest run: fanout status',
       );
     }
+    const problems = await problemsOf(runId, records, reader);
     if (values.json) {
-      io.stdout.write(`${JSON.stringify(status)}\n`);
+      io.stdout.write(`${JSON.stringify({ ...status, problems: problems.all })}\n`);
     } else {
       io.stdout.write(
         `Run ${runId} (${status.runState}) ${status.complete ? 'complete' : 'incomplete'}\n${table([
@@ -43,6 +51,7 @@ export async function statusCommand(argv: string[], io: Io): Promise<number> {
           ['failed', status.failed],
           ['pending', status.pending],
           ['raw objects', status.rawObjects],
+          ['pages', status.pages],
           ['parsed', status.parsed],
           ['quarantined', status.quarantined],
           ['not parsed yet', status.unparsed],
@@ -54,8 +63,9 @@ export async function statusCommand(argv: string[], io: Io): Promise<number> {
           `pending: ${status.pendingSourceIds.slice(0, 10).join(', ')}${status.pending > 10 ? ', ...' : ''}\n`,
         );
       }
+      io.stdout.write(problemLines(runId, target.bucket, problems));
     }
-    return status.complete ? 0 : 3;
+    return exitCodeFor(status);
   } finally {
     await target.close();
   }

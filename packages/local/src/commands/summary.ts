@@ -1,36 +1,51 @@
+import type { RunStatus } from '@fanout/shared';
 import type { CycleResult } from '../session.js';
+import type { Problem } from './problems.js';
 
-/** What `fanout run --json` prints: one object, stable field names. */
+/**
+ * What `fanout run --json` prints: one object, stable field names. The counts are
+ * the run status's (`fanout status --json` prints the same numbers); `parsed`,
+ * `quarantined` and `unparsed` count pages (pack entries and single raw objects).
+ */
 export interface RunSummary {
   runId: string;
   complete: boolean;
+  runState: RunStatus['runState'];
   sources: number;
   collected: number;
   unchanged: number;
   failed: number;
+  rawObjects: number;
+  pages: number;
   parsed: number;
   quarantined: number;
   deadLettered: number;
   pending: number;
   unparsed: number;
   durationMs: number;
+  /** Failed sources and quarantined pages, the first ten with their reasons. */
+  problems: Problem[];
 }
 
-export function summarize(result: CycleResult): RunSummary {
+export function summarize(result: CycleResult, problems: Problem[] = []): RunSummary {
   const { status } = result;
   return {
     runId: result.runId,
     complete: status.complete,
+    runState: status.runState,
     sources: status.sources,
     collected: status.collected,
     unchanged: status.unchanged,
     failed: status.failed,
+    rawObjects: status.rawObjects,
+    pages: status.pages,
     parsed: status.parsed,
     quarantined: status.quarantined,
     deadLettered: result.deadLettered,
     pending: status.pending,
     unparsed: status.unparsed,
     durationMs: result.durationMs,
+    problems,
   };
 }
 

@@ -140,7 +140,7 @@ describe('fanout CLI against a temporary FANOUT_HOME', () => {
 
   let summary: Record<string, unknown>;
 
-  it('`run --json` prints exactly one JSON summary on stdout', async () => {
+  it('`run --json` prints exactly one JSON summary on stdout, exit 1 for the quarantined demo page', async () => {
     const result = await fanout(
       'run',
       '--json',
@@ -152,7 +152,8 @@ describe('fanout CLI against a temporary FANOUT_HOME', () => {
       '2026-07-01T10:00:00Z',
       ...LOCAL_PORTS,
     );
-    expect(result.code).toBe(0);
+    // Complete, with the malformed demo source's page quarantined.
+    expect(result.code).toBe(1);
     const lines = result.stdout.trimEnd().split('\n');
     expect(lines).toHaveLength(1);
     summary = JSON.parse(lines[0] ?? '') as Record<string, unknown>;
@@ -162,10 +163,13 @@ describe('fanout CLI against a temporary FANOUT_HOME', () => {
       'collected',
       'unchanged',
       'failed',
+      'pages',
+      'rawObjects',
       'parsed',
       'quarantined',
       'deadLettered',
       'durationMs',
+      'problems',
     ]) {
       expect(summary, field).toHaveProperty(field);
     }
@@ -180,23 +184,32 @@ describe('fanout CLI against a temporary FANOUT_HOME', () => {
       pending: 0,
       unparsed: 0,
     });
+    // Pages, not raw objects: the paginated demo API stores three.
     expect(summary.parsed).toBeGreaterThan(12);
+    expect(summary.pages).toBe(Number(summary.parsed) + Number(summary.quarantined));
+    expect(summary.problems).toEqual([
+      expect.objectContaining({ kind: 'quarantined', sourceId: 'demo-malformed' }),
+    ]);
     // Progress goes to stderr, never into the JSON.
     expect(result.stderr).toContain('Starting the local cloud');
   }, 300_000);
 
   it('`status` reads the run back from the data folder as complete', async () => {
     const result = await fanout('status');
-    expect(result.code).toBe(0);
-    expect(result.stdout).toContain('Run 20260701T100000Z (dispatched) complete');
+    expect(result.code).toBe(1);
+    expect(result.stdout).toMatch(/Run 20260701T100000Z \(\w+\) complete/);
+    expect(result.stdout).toContain('quarantined demo-malformed');
 
     const json = await fanout('status', '20260701T100000Z', '--json');
-    expect(json.code).toBe(0);
+    expect(json.code).toBe(1);
     expect(JSON.parse(json.stdout)).toMatchObject({
       complete: true,
       collected: summary.collected,
+      rawObjects: summary.rawObjects,
+      pages: summary.pages,
       parsed: summary.parsed,
       quarantined: summary.quarantined,
+      problems: summary.problems,
     });
   }, 300_000);
 
@@ -206,12 +219,20 @@ describe('fanout CLI against a temporary FANOUT_HOME', () => {
     expect(expectOneErrorLine(result)).toContain('20200101T000000Z not found');
   }, 300_000);
 
-  it('`reparse raw/` sends every raw object to the parser again', async () => {
+  it('`reparse raw/` sends every raw object to the parser again and names what failed', async () => {
     const result = await fanout('reparse', 'raw/', ...LOCAL_PORTS);
-    expect(result.code).toBe(0);
-    const rawObjects = Number(summary.parsed) + Number(summary.quarantined);
-    expect(result.stdout).toBe(
-      `Sent ${rawObjects} raw objects under raw/ to the parser and waited for them\n`,
+    // The pack holding the malformed demo page parses with one page quarantined.
+    expect(result.code).toBe(1);
+    // Every raw object under raw/: the run's packs, and any pack of a hop that was done again
+    // under load (its outcomes superseded), so at least the run's own.
+    const sent = /^Sent (\d+) raw objects under raw\/ to the parser and waited for them: /.exec(
+      result.stdout,
+    );
+    expect(Number(sent?.[1])).toBeGreaterThanOrEqual(Number(summary.rawObjects));
+    expect(result.stdout).toMatch(/1 with pages quarantined, 0 quarantined, 0 dead-lettered/);
+    expect(result.stdout).toMatch(/\(pages: \d+ parsed, [1-9]\d* quarantined\)/);
+    expect(result.stderr).toMatch(
+      /^fanout: reparse: 1 of \d+ objects did not parse in full: raw\//,
     );
     const after = await fanout('status', '--json');
     expect(JSON.parse(after.stdout)).toMatchObject({

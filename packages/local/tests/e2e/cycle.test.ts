@@ -3,7 +3,9 @@ import {
   parsedKeyForRaw,
   parseRawKey,
   QuarantineReportSchema,
+  quarantineKeyForEntry,
   quarantineKeyForRaw,
+  quarantineReportKeyForEntry,
   quarantineReportKeyForRaw,
   type RunStatus,
 } from '@fanout/shared';
@@ -22,6 +24,7 @@ import {
   readParsed,
   removeHome,
   repeatedSources,
+  sourcesInRawObjects,
   tempHome,
 } from './helpers.js';
 
@@ -76,23 +79,28 @@ describe('one cycle over the demo sources', () => {
   it('parses every collected raw object or quarantines it with a report and a copy', async () => {
     const records = await session.records.records(first.runId);
     const { s3, bucket } = session.cloud;
-    const rawKeys = allOutcomes(records.results).flatMap(({ outcome }) =>
-      outcome.status === 'ok' ? outcome.rawKeys : [],
+    const pages = allOutcomes(records.results).flatMap(({ outcome }) =>
+      outcome.status === 'ok'
+        ? outcome.rawKeys.map((key) => ({ key, sourceId: outcome.sourceId }))
+        : [],
     );
+    const rawKeys = [...new Set(pages.map((page) => page.key))];
+    expect(pages.length).toBe(first.status.pages);
     expect(rawKeys.length).toBe(first.status.rawObjects);
-    expect(rawKeys.length).toBeGreaterThan(first.status.sources);
+    expect(pages.length).toBeGreaterThan(first.status.sources);
 
     for (const key of rawKeys) {
-      const parts = parseRawKey(key);
-      const parse = records.parses.find((p) => p.rawKey === key);
-      expect(parse, key).toBeDefined();
-      if (parse?.status === 'ok') {
-        expect(parse.outputKey).toBe(parsedKeyForRaw(key));
-        const envelopes = await readParsed(s3, bucket, parse.outputKey);
-        expect(envelopes.length, key).toBe(parse.records);
+      const raw = records.rawOutcomes.get(key);
+      expect(raw, key).toBeDefined();
+      if (raw?.status === 'parsed') {
+        expect(raw.outcome.rawKey).toBe(key);
+        expect(raw.outcome.pages).toBe(pages.filter((page) => page.key === key).length);
+        const envelopes = await readParsed(s3, bucket, parsedKeyForRaw(key));
+        expect(envelopes.length, key).toBe(raw.outcome.records);
+        const sources = new Set(pages.filter((page) => page.key === key).map((p) => p.sourceId));
         for (const envelope of envelopes) {
-          expect(envelope.runId).toBe(first.runId);
-          expect(envelope.sourceId).toBe(parts?.sourceId);
+          expect(envelope.run).toBe(first.runId);
+          expect(sources.has(envelope.source), envelope.source).toBe(true);
         }
       } else {
         expect(await exists(s3, bucket, quarantineKeyForRaw(key)), key).toBe(true);
@@ -104,28 +112,46 @@ describe('one cycle over the demo sources', () => {
 
   it('quarantines the malformed source with the reason', async () => {
     const records = await session.records.records(first.runId);
-    const quarantined = records.parses.filter((p) => p.status === 'quarantined');
-    expect(quarantined.map((p) => p.sourceId)).toEqual(['demo-malformed']);
-
-    const [outcome] = quarantined;
-    if (outcome?.status !== 'quarantined') throw new Error('no quarantine outcome');
+    const malformed = allOutcomes(records.results).find(
+      ({ outcome }) => outcome.sourceId === 'demo-malformed',
+    )?.outcome;
+    if (malformed?.status !== 'ok') throw new Error('the malformed source was not collected');
+    const [rawKey] = malformed.rawKeys;
+    if (rawKey === undefined) throw new Error('no raw key');
+    const raw = records.rawOutcomes.get(rawKey);
+    // The only quarantined page of the run is the malformed source's.
+    expect(first.status.quarantined).toBe(1);
     const { s3, bucket } = session.cloud;
+    const single = parseRawKey(rawKey) !== undefined;
+    const reportKey = single
+      ? quarantineReportKeyForRaw(rawKey)
+      : quarantineReportKeyForEntry(rawKey, 'demo-malformed', 0);
+    if (single) expect(raw?.status).toBe('quarantined');
+    else if (raw?.status === 'parsed') {
+      expect(raw.outcome.quarantined).toBe(1);
+      expect(raw.outcome.quarantinedPages).toEqual(['demo-malformed-p0000']);
+    } else throw new Error(`pack ${rawKey} has no parse outcome with the quarantined entry`);
+
     const report = check(
       QuarantineReportSchema,
-      JSON.parse(
-        (await getBytes(s3, bucket, quarantineReportKeyForRaw(outcome.rawKey))).toString('utf8'),
-      ),
+      JSON.parse((await getBytes(s3, bucket, reportKey)).toString('utf8')),
     );
     if (!report.ok) throw new Error(report.issues.join('; '));
-    expect(report.value.rawKey).toBe(outcome.rawKey);
+    expect(report.value.rawKey).toBe(rawKey);
     expect(report.value.errorName).toBe('MalformedInputError');
     expect(report.value.reason).toMatch(/malformed json/);
     expect(report.value.location?.byteOffset).toBeGreaterThan(0);
-    expect(report.value.metadata['source-id']).toBe('demo-malformed');
-    // The copy is the raw object, byte for byte.
-    expect(await getBytes(s3, bucket, quarantineKeyForRaw(outcome.rawKey))).toEqual(
-      await getBytes(s3, bucket, outcome.rawKey),
-    );
+    if (single) {
+      expect(report.value.metadata['source-id']).toBe('demo-malformed');
+      // The copy is the raw object, byte for byte.
+      expect(await getBytes(s3, bucket, quarantineKeyForRaw(rawKey))).toEqual(
+        await getBytes(s3, bucket, rawKey),
+      );
+    } else {
+      expect(report.value).toMatchObject({ sourceId: 'demo-malformed', page: 0 });
+      const copy = await getBytes(s3, bucket, quarantineKeyForEntry(rawKey, 'demo-malformed', 0));
+      expect(JSON.parse(copy.toString('utf8'))).toMatchObject({ sourceId: 'demo-malformed' });
+    }
   });
 
   it('finishes the slow source in a continuation hop', async () => {
@@ -165,7 +191,11 @@ describe('the next cycles', () => {
     expect(changed.length).toBeLessThan(second.status.sources);
 
     const written = new Set(
-      (await rawKeysOfRun(session.records, second.runId)).map((key) => parseRawKey(key)?.sourceId),
+      await sourcesInRawObjects(
+        session.cloud.s3,
+        session.cloud.bucket,
+        await rawKeysOfRun(session.records, second.runId),
+      ),
     );
     expect([...written].sort()).toEqual([...changed].sort());
     expect(second.status.collected).toBe(changed.length);

@@ -1,9 +1,18 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Readable } from 'node:stream';
 import { gunzipSync } from 'node:zlib';
 import { GetObjectCommand, HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { type BatchResult, check, type RunRecords, type TaskOutcome } from '@fanout/shared';
+import {
+  type BatchResult,
+  check,
+  parsePackKey,
+  parseRawKey,
+  type RunRecords,
+  readPack,
+  type TaskOutcome,
+} from '@fanout/shared';
 import { z } from 'zod';
 import { DEMO_COLLECTOR_TIMEOUT_SECONDS } from '../../src/commands/run.js';
 import type { RunRecordReader } from '../../src/run-records.js';
@@ -67,10 +76,11 @@ export async function getBytes(s3: S3Client, bucket: string, key: string): Promi
   return Buffer.from((await out.Body?.transformToByteArray()) ?? new Uint8Array());
 }
 
-/** The envelope the parser writes around every record. */
+/** The envelope the parser writes around every record (the columns Athena reads). */
 export const EnvelopeSchema = z.object({
-  sourceId: z.string(),
-  runId: z.string(),
+  source: z.string(),
+  run: z.string(),
+  page: z.number().int().nonnegative(),
   fetchedAt: z.string(),
   record: z.unknown(),
 });
@@ -91,11 +101,35 @@ export async function listKeys(reader: RunRecordReader, prefix: string): Promise
   return (await reader.list(prefix)).map((item) => item.key);
 }
 
-/** Raw keys written for a run (any source), from a listing of raw/. */
+/** Raw objects written for a run (packs and single responses), from a listing of raw/. */
 export async function rawKeysOfRun(reader: RunRecordReader, runId: string): Promise<string[]> {
-  return (await listKeys(reader, 'raw/')).filter((key) => key.includes(`/${runId}-p`));
+  return (await listKeys(reader, 'raw/')).filter(
+    (key) => (parsePackKey(key) ?? parseRawKey(key))?.runId === runId,
+  );
 }
 
+/** Parsed objects of a run: `parsed/dt=<date>/<run>~...`. */
 export async function parsedKeysOfRun(reader: RunRecordReader, runId: string): Promise<string[]> {
-  return (await listKeys(reader, 'parsed/')).filter((key) => key.includes(`/${runId}-p`));
+  return (await listKeys(reader, 'parsed/')).filter((key) => key.includes(`/${runId}~`));
+}
+
+/** The source of each page stored in raw objects: a pack's entries, a single object's source. */
+export async function sourcesInRawObjects(
+  s3: S3Client,
+  bucket: string,
+  keys: readonly string[],
+): Promise<string[]> {
+  const sources: string[] = [];
+  for (const key of keys) {
+    const single = parseRawKey(key);
+    if (single) {
+      sources.push(single.sourceId);
+      continue;
+    }
+    const bytes = await getBytes(s3, bucket, key);
+    for await (const item of readPack(Readable.from([bytes]), { maxLineBytes: 64 << 20 })) {
+      if (item.kind === 'entry' && item.entry) sources.push(item.entry.sourceId);
+    }
+  }
+  return sources;
 }

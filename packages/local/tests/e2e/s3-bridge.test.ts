@@ -1,16 +1,10 @@
 import { createHash } from 'node:crypto';
-import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import {
-  check,
-  ParseOutcomeSchema,
-  parsedKeyForRaw,
-  parseOutcomeKey,
-  toS3Metadata,
-} from '@fanout/shared';
+import { HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { fromParsedObjectMetadata, parsedKeyForRaw, toS3Metadata } from '@fanout/shared';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LocalCloud } from '../../src/cloud.js';
 import { createLocalS3Client } from '../../src/s3/index.js';
-import { getBytes, readParsed, removeHome, tempHome } from './helpers.js';
+import { readParsed, removeHome, tempHome } from './helpers.js';
 
 const RUN_ID = '20260701T100000Z';
 const SCHEDULED_AT = '2026-07-01T10:00:00.000Z';
@@ -77,21 +71,24 @@ describe('S3 notification to the parser bundle through the local Lambda', () => 
     ]);
     for (const envelope of envelopes) {
       expect(envelope).toMatchObject({
-        runId: RUN_ID,
-        sourceId: 'bridge-test',
+        run: RUN_ID,
+        source: 'bridge-test',
+        page: 0,
         fetchedAt: '2026-07-01T10:00:01.000Z',
       });
     }
   });
 
   it('records the parse outcome under the decoded key', async () => {
-    const text = (await getBytes(client, cloud.bucket, parseOutcomeKey(RUN_ID, KEY))).toString();
-    const outcome = check(ParseOutcomeSchema, JSON.parse(text));
-    if (!outcome.ok) throw new Error(outcome.issues.join('; '));
-    expect(outcome.value).toMatchObject({
-      status: 'ok',
+    const head = await client.send(
+      new HeadObjectCommand({ Bucket: cloud.bucket, Key: parsedKeyForRaw(KEY) }),
+    );
+    expect(fromParsedObjectMetadata(head.Metadata)).toMatchObject({
+      runId: RUN_ID,
       rawKey: KEY,
-      outputKey: parsedKeyForRaw(KEY),
+      pages: 1,
+      parsed: 1,
+      quarantined: 0,
       records: 2,
     });
   });
