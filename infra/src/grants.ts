@@ -26,8 +26,10 @@ const PACKS = `${PREFIXES.raw}packs/*`;
 
 /**
  * The bucket layout of packages/shared/src/keys.ts, split by owner:
- *   manager    runs/<run>/run.json, runs/<run>/failures/* (batches it could not dispatch)
- *   collector  raw/* (packs and single objects), runs/<run>/results/*, runs/<run>/failures/*
+ *   manager    runs/<run>/run.json, runs/<run>/failures/* (batches it could not dispatch),
+ *              runs/<run>/redispatches/* (hops that never reported, sent again), runs/_invalid/*
+ *   collector  raw/* (packs and single objects), runs/<run>/results/*, runs/<run>/failures/*,
+ *              runs/_invalid/* (a payload too malformed to name its run)
  *   parser     parsed/*, quarantine/*, runs/_invalid/*
  * The manager no longer writes state/; it still reads state/sources.json once, to
  * migrate a bucket from before run manifests carried the state.
@@ -36,19 +38,30 @@ export function objectGrants(topo: Topology): { readonly [K in FunctionId]: Obje
   const runManifests = `${ANY_RUN}run.json`;
   const results = `${ANY_RUN}results/*`;
   const failures = `${ANY_RUN}failures/*`;
+  const redispatches = `${ANY_RUN}redispatches/*`;
+  const invalid = `${INVALID_EVENTS_PREFIX}*`;
   return {
     manager: {
-      reads: [topo.manifestKey, sourceStateKey(), runManifests, results, PACKS],
-      writes: [runManifests, failures],
+      // Merging a run reads each hop's record: pack header, batch result, failure, redispatch.
+      reads: [
+        topo.manifestKey,
+        sourceStateKey(),
+        runManifests,
+        results,
+        failures,
+        redispatches,
+        PACKS,
+      ],
+      writes: [runManifests, failures, redispatches, invalid],
     },
     collector: {
       // Validators and hashes arrive in the payload, so the collector reads nothing.
       reads: [],
-      writes: [`${PREFIXES.raw}*`, results, failures],
+      writes: [`${PREFIXES.raw}*`, results, failures, invalid],
     },
     parser: {
       reads: [`${PREFIXES.raw}*`],
-      writes: [`${PREFIXES.parsed}*`, `${PREFIXES.quarantine}*`, `${INVALID_EVENTS_PREFIX}*`],
+      writes: [`${PREFIXES.parsed}*`, `${PREFIXES.quarantine}*`, invalid],
     },
   };
 }

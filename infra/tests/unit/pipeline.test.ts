@@ -377,11 +377,16 @@ describe('least privilege', () => {
         'state/sources.json',
         'runs/*/run.json',
         'runs/*/results/*',
+        'runs/*/failures/*',
+        'runs/*/redispatches/*',
         'raw/packs/*',
       ],
-      writes: ['runs/*/run.json', 'runs/*/failures/*'],
+      writes: ['runs/*/run.json', 'runs/*/failures/*', 'runs/*/redispatches/*', 'runs/_invalid/*'],
     },
-    collector: { reads: [], writes: ['raw/*', 'runs/*/results/*', 'runs/*/failures/*'] },
+    collector: {
+      reads: [],
+      writes: ['raw/*', 'runs/*/results/*', 'runs/*/failures/*', 'runs/_invalid/*'],
+    },
     parser: { reads: ['raw/*'], writes: ['parsed/*', 'quarantine/*', 'runs/_invalid/*'] },
   };
   const reads = (id: FunctionId) => keyPatternsOf(resourcesFor(rolePolicy(id), 's3:GetObject'));
