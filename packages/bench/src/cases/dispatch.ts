@@ -87,6 +87,7 @@ async function dispatchOnce(count: number): Promise<DispatchRun> {
           scheduledAt: TIME.toISOString(),
           via: 'rule',
         },
+        { requestId: 'bench-dispatch' },
         {
           config,
           store: { s3, bucket: cloud.bucket },
