@@ -21,6 +21,8 @@ Commands:
       --time ISO          the scheduled time to fire (default now); the run id derives from it
       --fresh             delete the local data first
       --manifest FILE     run your own source manifest instead of the demo one
+      --allow-problems    exit 0 when the run completes with failed or quarantined sources
+                          (\`pnpm start\` passes it: the demo quarantines a source on purpose)
   start               run the local cloud and the schedule until Ctrl-C, printing endpoints
       --schedule EXPR     override the topology's schedule, e.g. "rate(1 minute)"
   status [runId]      completeness and counts of a run (default: the latest by time), from S3 alone
