@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { createWriteStream, type Dirent } from 'node:fs';
+import type { Dirent } from 'node:fs';
 import {
+  type FileHandle,
   mkdir,
   open,
   readdir,
@@ -211,6 +212,10 @@ export class LocalObjectStore extends S3rverFilesystemStore {
     const source = await this.locked(srcBucket, srcKey, async () => {
       const committed = await this.readCommitted(srcBucket, srcKey);
       return { metadata: committed.metadata, handle: await open(committed.objectPath, 'r') };
+    }).catch((error: unknown) => {
+      // Deleted since s3rver checked that it exists.
+      if (!isMissing(error)) throw error;
+      throw new S3rverError('NoSuchKey', 'The specified key does not exist.', { Key: srcKey });
     });
     try {
       await this.writeCommitted(
@@ -335,8 +340,8 @@ export class LocalObjectStore extends S3rverFilesystemStore {
     const commit = randomBytes(6).toString('hex');
     const objectPartial = `${objectPath}.${commit}${PARTIAL_SUFFIX}`;
     const metadataPartial = `${metadataPath}.${commit}${PARTIAL_SUFFIX}`;
-    await mkdir(dirname(objectPath), { recursive: true });
     try {
+      const output = await createPartial(objectPartial);
       const hash = createHash('md5');
       let size = 0;
       await pipeline(
@@ -348,7 +353,7 @@ export class LocalObjectStore extends S3rverFilesystemStore {
             callback(null, chunk);
           },
         }),
-        createWriteStream(objectPartial),
+        output.createWriteStream(),
       );
       const record: CommitRecord = { commit, md5: hash.digest('hex'), size, key };
       await writeFile(
@@ -415,6 +420,21 @@ export class LocalObjectStore extends S3rverFilesystemStore {
       }
     }
     return keys;
+  }
+}
+
+/**
+ * Creates a write's temporary file and its folders. A delete of the folder's last
+ * object removes the folder; if that happens between the mkdir and the open, do both again.
+ */
+async function createPartial(path: string): Promise<FileHandle> {
+  for (let attempt = 1; ; attempt += 1) {
+    await mkdir(dirname(path), { recursive: true });
+    try {
+      return await open(path, 'wx');
+    } catch (error) {
+      if (!isMissing(error) || attempt === 3) throw error;
+    }
   }
 }
 
