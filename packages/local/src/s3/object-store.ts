@@ -278,15 +278,19 @@ export class LocalObjectStore extends S3rverFilesystemStore {
       }
     }
 
-    const objects: S3rverObject[] = [];
-    for (const key of keys) {
-      try {
-        objects.push(new S3rverObjectModel(bucket, key, null, await this.getMetadata(bucket, key)));
-      } catch (error) {
-        // Deleted since the folder was read.
-        if (!isMissing(error)) throw error;
-      }
-    }
+    const metadata = await Promise.all(
+      keys.map((key) =>
+        this.getMetadata(bucket, key).catch((error: unknown) => {
+          // Deleted since the folder was read.
+          if (isMissing(error)) return undefined;
+          throw error;
+        }),
+      ),
+    );
+    const objects = keys.flatMap((key, i) => {
+      const found = metadata[i];
+      return found === undefined ? [] : [new S3rverObjectModel(bucket, key, null, found)];
+    });
     return { objects, commonPrefixes: [...commonPrefixes].sort(compareKeys), isTruncated };
   }
 
