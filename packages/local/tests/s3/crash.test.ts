@@ -22,6 +22,8 @@ import { copyKey, ownedKeys, sha256, WRITERS } from './crash-writer.js';
  * and no acknowledged write may be lost.
  */
 const BUCKET = 'fanout-crash';
+/** Seven child starts and restarts: generous for a loaded 2-core machine. */
+const CRASH_TEST_TIMEOUT_MS = 600_000;
 const packageDir = fileURLToPath(new URL('../..', import.meta.url));
 // Inside the package, so the bundle resolves s3rver and the SDK from its node_modules.
 const bundleDir = join(packageDir, 'node_modules', '.cache', 'fanout-crash-writer');
@@ -96,8 +98,11 @@ async function writeThenKill(moment: KillMoment, firstSeq: number): Promise<Roun
         if (acks === 0) kill();
         if ('midWrite' in moment) {
           const poll = async () => {
-            while (!(await partialOnDisk())) await new Promise((r) => setTimeout(r, 1));
-            kill();
+            const running = () => child.exitCode === null && child.signalCode === null;
+            while (running() && !(await partialOnDisk())) {
+              await new Promise((r) => setTimeout(r, 1));
+            }
+            if (running()) kill();
           };
           void poll();
         }
@@ -185,45 +190,49 @@ async function restartAndCheck(): Promise<{ stored: Map<string, number>; repaire
 }
 
 describe('local S3 killed with SIGKILL while writing', () => {
-  it('restarts on the same folder with every object whole, no temp file, no acknowledged write lost', async () => {
-    // Kill right after start, after a few and after many acknowledged writes (wherever the
-    // four writers then are), and the moment a write's temp file is on disk.
-    const moments: KillMoment[] = [
-      { acks: 0 },
-      { midWrite: true },
-      { acks: 6 },
-      { midWrite: true },
-      { acks: 23 },
-      { midWrite: true },
-      { acks: 57 },
-    ];
-    const durable = new Map<string, number>();
-    let repaired = 0;
-    for (const [round, moment] of moments.entries()) {
-      // Act
-      const { acked, exitSignal } = await writeThenKill(moment, round * 1_000_000);
-      const check = await restartAndCheck();
-      const stored = check.stored;
-      repaired += check.repaired;
+  it(
+    'restarts on the same folder with every object whole, no temp file, no acknowledged write lost',
+    async () => {
+      // Kill right after start, after a few and after many acknowledged writes (wherever the
+      // four writers then are), and the moment a write's temp file is on disk.
+      const moments: KillMoment[] = [
+        { acks: 0 },
+        { midWrite: true },
+        { acks: 6 },
+        { midWrite: true },
+        { acks: 23 },
+        { midWrite: true },
+        { acks: 57 },
+      ];
+      const durable = new Map<string, number>();
+      let repaired = 0;
+      for (const [round, moment] of moments.entries()) {
+        // Act
+        const { acked, exitSignal } = await writeThenKill(moment, round * 1_000_000);
+        const check = await restartAndCheck();
+        const stored = check.stored;
+        repaired += check.repaired;
 
-      // Assess: killed, not exited; each owned key holds its last acknowledged write or a later one.
-      expect(exitSignal).toBe('SIGKILL');
-      for (const [key, seq] of acked) durable.set(key, seq);
-      for (let w = 0; w < WRITERS; w += 1) {
-        for (const key of ownedKeys(w)) {
-          const mustHave = durable.get(key);
-          if (mustHave === undefined) continue;
-          expect(stored.get(key), key).toBeGreaterThanOrEqual(mustHave);
+        // Assess: killed, not exited; each owned key holds its last acknowledged write or a later one.
+        expect(exitSignal).toBe('SIGKILL');
+        for (const [key, seq] of acked) durable.set(key, seq);
+        for (let w = 0; w < WRITERS; w += 1) {
+          for (const key of ownedKeys(w)) {
+            const mustHave = durable.get(key);
+            if (mustHave === undefined) continue;
+            expect(stored.get(key), key).toBeGreaterThanOrEqual(mustHave);
+          }
+        }
+        if (round === moments.length - 1) {
+          // The kills did land mid-write: some restart had half-written files to deal with.
+          expect(repaired).toBeGreaterThan(0);
+          expect(stored.size).toBeGreaterThan(WRITERS);
+          expect([...stored.keys()].some((key) => key === copyKey(0) || key.includes('é'))).toBe(
+            true,
+          );
         }
       }
-      if (round === moments.length - 1) {
-        // The kills did land mid-write: some restart had half-written files to deal with.
-        expect(repaired).toBeGreaterThan(0);
-        expect(stored.size).toBeGreaterThan(WRITERS);
-        expect([...stored.keys()].some((key) => key === copyKey(0) || key.includes('é'))).toBe(
-          true,
-        );
-      }
-    }
-  });
+    },
+    CRASH_TEST_TIMEOUT_MS,
+  );
 });
