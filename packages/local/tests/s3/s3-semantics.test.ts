@@ -12,7 +12,6 @@ import {
   type S3Client,
   S3ServiceException,
 } from '@aws-sdk/client-s3';
-import { copySource as pipelineCopySource } from '@fanout/parser';
 import { topology } from '@fanout/shared';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLocalS3Client, type LocalS3, startLocalS3 } from '../../src/s3/index.js';
@@ -66,6 +65,22 @@ async function errorOf(promise: Promise<unknown>): Promise<S3ServiceException> {
     throw new Error(`expected an S3 error, got ${String(caught)}`);
   }
   return caught;
+}
+
+/**
+ * The copy source as the parser writes it (packages/parser, `copySource`): each
+ * segment percent-encoded except `= : @ , ; $ &`, which stay literal.
+ */
+function pipelineCopySource(bucket: string, key: string): string {
+  const encoded = key
+    .split('/')
+    .map((segment) =>
+      encodeURIComponent(segment).replace(/%(3D|3A|40|2C|3B|24|26)/g, (sequence) =>
+        decodeURIComponent(sequence),
+      ),
+    )
+    .join('/');
+  return `${bucket}/${encoded}`;
 }
 
 /** Every UTF-8 byte as %XX, letters and slashes included: the most encoded form a client may send. */
