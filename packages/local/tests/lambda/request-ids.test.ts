@@ -90,8 +90,8 @@ describe('request ids of async invocations', () => {
       random: () => draws.shift() ?? 0.99,
     });
 
-    // Act: the first two attempts overall (one per delivery, both run at once) fail.
-    const accepted = await sendEvent(h, { key: 'duplicated', failures: 2 });
+    // Act: the first attempt of each request id fails, its retry succeeds.
+    const accepted = await sendEvent(h, { key: 'duplicated', failuresPerRequestId: 1 });
     await h.lambda.drained();
 
     // Assess: two ids, the Invoke's among them; four attempts (two deliveries, two retries).
