@@ -22,7 +22,7 @@ import { copyKey, ownedKeys, sha256, WRITERS } from './crash-writer.js';
  * and no acknowledged write may be lost.
  */
 const BUCKET = 'fanout-crash';
-/** Seven child starts and restarts: generous for a loaded 2-core machine. */
+/** Nine child starts and restarts: generous for a loaded 2-core machine. */
 const CRASH_TEST_TIMEOUT_MS = 600_000;
 const packageDir = fileURLToPath(new URL('../..', import.meta.url));
 // Inside the package, so the bundle resolves s3rver and the SDK from its node_modules.
@@ -203,6 +203,8 @@ describe('local S3 killed with SIGKILL while writing', () => {
         { acks: 23 },
         { midWrite: true },
         { acks: 57 },
+        { midWrite: true },
+        { midWrite: true },
       ];
       const durable = new Map<string, number>();
       let repaired = 0;
