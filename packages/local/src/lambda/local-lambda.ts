@@ -41,7 +41,11 @@ const silentLog: Log = { debug() {}, info() {}, warn() {}, error() {} };
 interface AsyncEvent {
   /** Identifies this delivery (and its dead-letter file). */
   id: string;
-  /** Shared by every attempt of the event, as in AWS. */
+  /**
+   * Shared by every attempt of this delivery, as in AWS: Lambda's automatic
+   * retries after a function error reuse the request id, so a function can tell
+   * its own retry from a new invocation or a duplicate delivery (which has its own id).
+   */
   requestId: string;
   payload: string;
   attempts: number;
@@ -268,7 +272,8 @@ export class LocalLambda {
     for (let i = 0; i < deliveries; i += 1) {
       state.ready.push({
         id: randomUUID(),
-        requestId,
+        // AWS tells apart a retry (same id) from a repeat that followed no error (another id).
+        requestId: i === 0 ? requestId : randomUUID(),
         payload,
         attempts: 0,
         firstReceivedAt: Date.now(),

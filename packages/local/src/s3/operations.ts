@@ -12,6 +12,8 @@ export interface ClassifiedRequest {
   readonly key?: string;
   /** CompleteMultipartUpload: s3rver reports its object as `ObjectCreated:Post`. */
   readonly completesMultipartUpload: boolean;
+  /** `If-None-Match` of a write (PUT, COPY, POST); S3 evaluates it when the write commits. */
+  readonly ifNoneMatch?: string;
 }
 
 function decodePathSegment(segment: string): string {
@@ -40,6 +42,11 @@ export function classifyS3Request(
     completesMultipartUpload: false,
   };
   const upper = method.toUpperCase();
+  const ifNoneMatch = headers['if-none-match'];
+  const write = {
+    ...base,
+    ...(typeof ifNoneMatch === 'string' ? { ifNoneMatch } : {}),
+  };
   switch (upper) {
     case 'GET':
       return { ...base, operation: key ? 'GET' : 'LIST' };
@@ -49,13 +56,13 @@ export function classifyS3Request(
       return { ...base, operation: 'DELETE' };
     case 'PUT':
       return {
-        ...base,
+        ...write,
         operation: key && headers['x-amz-copy-source'] !== undefined ? 'COPY' : 'PUT',
       };
     case 'POST':
       if (!key && query.has('delete')) return { ...base, operation: 'DELETE' };
       return {
-        ...base,
+        ...write,
         operation: 'POST',
         completesMultipartUpload: Boolean(key) && query.has('uploadId'),
       };

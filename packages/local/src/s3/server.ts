@@ -8,17 +8,19 @@ import { join } from 'node:path';
 import { HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import type { NotificationRule } from '@fanout/shared';
 import S3rver from 's3rver';
-import { makeObjectWritesAtomic } from './atomic-store.js';
 import { NotificationBridge, type NotificationStats } from './bridge.js';
 import { createLocalS3Client, DEFAULT_LOCAL_REGION, localS3Environment } from './client.js';
 import { LocalS3Error, LocalS3OptionError, type NotificationDeliveryError } from './errors.js';
+import { MAX_KEY_BYTES } from './key-paths.js';
 import type { ObjectCreated, S3Event } from './notifications.js';
+import { LocalObjectStore } from './object-store.js';
 import {
   type ClassifiedRequest,
   classifyS3Request,
   S3_OPERATIONS,
   type S3Operation,
 } from './operations.js';
+import { type RecoveryReport, recoverStore } from './recovery.js';
 import { objectCreatedFromS3rver } from './s3rver-events.js';
 
 export interface LocalS3Faults {
@@ -71,6 +73,8 @@ export interface LocalS3 {
   readonly region: string;
   /** Environment that points an unmodified SDK client at `endpoint`. */
   readonly env: Record<string, string>;
+  /** What the start found left half-written by a killed process, and repaired. */
+  readonly recovery: RecoveryReport;
   pendingNotifications(): number;
   /** Resolves once every notification so far has been delivered (or given up on). */
   drained(): Promise<void>;
@@ -95,18 +99,33 @@ export function slowDownBody(requestId: string): string {
   ].join('');
 }
 
-function answerSlowDown(req: IncomingMessage, res: ServerResponse): void {
+/** The error body S3 sends for a key over 1,024 bytes. */
+export function keyTooLongBody(requestId: string, size: number): string {
+  return [
+    '<?xml version="1.0" encoding="UTF-8"?>',
+    '<Error><Code>KeyTooLongError</Code><Message>Your key is too long</Message>',
+    `<Size>${size}</Size><MaxSizeAllowed>${MAX_KEY_BYTES}</MaxSizeAllowed>`,
+    `<RequestId>${requestId}</RequestId><HostId>${requestId}</HostId></Error>`,
+  ].join('');
+}
+
+/** Answers with an S3 error once the request body is read, so the client sees the answer, not a reset connection. */
+function answerError(
+  req: IncomingMessage,
+  res: ServerResponse,
+  status: number,
+  body: (requestId: string) => string,
+): void {
   const requestId = randomBytes(8).toString('hex').toUpperCase();
-  const body = slowDownBody(requestId);
+  const text = body(requestId);
   const respond = () => {
-    res.writeHead(503, {
+    res.writeHead(status, {
       'content-type': 'application/xml',
-      'content-length': Buffer.byteLength(body),
+      'content-length': Buffer.byteLength(text),
       'x-amz-request-id': requestId,
     });
-    res.end(req.method === 'HEAD' ? undefined : body);
+    res.end(req.method === 'HEAD' ? undefined : text);
   };
-  // Read the upload first so the client sees the 503, not a reset connection.
   req.on('end', respond);
   req.on('error', () => res.destroy());
   req.resume();
@@ -156,20 +175,36 @@ export async function startLocalS3(options: LocalS3Options): Promise<LocalS3> {
   const directory = join(options.home, 's3');
   await mkdir(directory, { recursive: true });
 
+  // Before anything is served: a killed process may have left writes half done.
+  const recovery = await recoverStore(directory);
   const s3rver = new S3rver({
     directory,
     silent: true,
     configureBuckets: [{ name: options.bucket, configs: [] }],
   });
-  makeObjectWritesAtomic(s3rver);
-  await s3rver.configureBuckets();
-  const serve = s3rver.callback() as (req: IncomingMessage, res: ServerResponse) => void;
-  // s3rver emits its event while handling the write; this tells the listener which request it was.
+  // s3rver emits its event while handling the write, and the store checks the
+  // write's conditions as it commits; this tells both which request it was.
   const currentRequest = new AsyncLocalStorage<ClassifiedRequest>();
+  useStore(
+    s3rver,
+    new LocalObjectStore(directory, () => {
+      const ifNoneMatch = currentRequest.getStore()?.ifNoneMatch;
+      return ifNoneMatch === undefined ? undefined : { ifNoneMatch };
+    }),
+  );
+  await s3rver.configureBuckets();
+  const s3rverCallback = s3rver.callback() as (req: IncomingMessage, res: ServerResponse) => void;
+  const serve = (classified: ClassifiedRequest, req: IncomingMessage, res: ServerResponse) => {
+    const keyBytes = Buffer.byteLength(classified.key ?? '');
+    if (keyBytes > MAX_KEY_BYTES) {
+      answerError(req, res, 400, (requestId) => keyTooLongBody(requestId, keyBytes));
+      return;
+    }
+    currentRequest.run(classified, () => s3rverCallback(req, res));
+  };
 
   const serverHttp = createServer((req, res) => {
-    const classified = classifyS3Request(req.method ?? 'GET', req.url ?? '/', req.headers);
-    currentRequest.run(classified, () => serve(req, res));
+    serve(classifyS3Request(req.method ?? 'GET', req.url ?? '/', req.headers), req, res);
   });
   const serverEndpoint = await listen(serverHttp, host, 0);
   const client = createLocalS3Client(serverEndpoint, region);
@@ -201,11 +236,11 @@ export async function startLocalS3(options: LocalS3Options): Promise<LocalS3> {
     const classified = classifyS3Request(req.method ?? 'GET', req.url ?? '/', req.headers);
     if (errorRate > 0 && random() < errorRate) {
       injectedErrors += 1;
-      answerSlowDown(req, res);
+      answerError(req, res, 503, slowDownBody);
       return;
     }
     requests[classified.operation] += 1;
-    currentRequest.run(classified, () => serve(req, res));
+    serve(classified, req, res);
   });
   let endpoint: string;
   try {
@@ -222,6 +257,7 @@ export async function startLocalS3(options: LocalS3Options): Promise<LocalS3> {
     bucket: options.bucket,
     region,
     env: localS3Environment(endpoint, region),
+    recovery,
     pendingNotifications: () => bridge.pending(),
     drained: () => bridge.drained(),
     stats: () => ({
@@ -236,6 +272,16 @@ export async function startLocalS3(options: LocalS3Options): Promise<LocalS3> {
       client.destroy();
     },
   };
+}
+
+/** Puts `store` in place of s3rver's own (its constructor made one; the controllers use `ctx.store`). */
+function useStore(s3rver: S3rver, store: LocalObjectStore): void {
+  const server = s3rver as unknown as { store: unknown; context: { store: unknown } };
+  if (!server.context || !('store' in server)) {
+    throw new LocalS3Error('s3rver has no store to replace (s3rver version changed?)');
+  }
+  server.store = store;
+  server.context.store = store;
 }
 
 /** s3rver's copy event has no ETag; S3's has one. */
