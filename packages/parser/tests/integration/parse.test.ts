@@ -1,3 +1,4 @@
+import { DeleteObjectCommand } from '@aws-sdk/client-s3';
 import {
   fromParsedObjectMetadata,
   parsedKeyForRaw,
@@ -217,11 +218,22 @@ describe('raw object -> parser -> parsed output (s3rver)', () => {
   });
 
   it('ends the event when the object to quarantine cannot be found by its copy (no endless retry)', async () => {
-    // Prepare: s3rver decodes x-amz-copy-source with decodeURI, so the %2B of a `+`
-    // stays literal and the copy finds no such key (S3 itself would copy it).
+    // Prepare: the raw object is deleted between the parser's read and its quarantine
+    // copy (a lifecycle rule or a person), so the copy answers NoSuchKey.
     const bad = `raw/source=${sourceId}/dt=2026-11-25/a+b.ndjson`;
     await putRaw(s3, sourceId, 'ndjson', 'nope\n', { key: bad });
-    const { deps, log } = depsFor(s3);
+    const { client } = countingClient(s3);
+    client.middlewareStack.add(
+      (next, context) => async (args) => {
+        if (context.commandName === 'CopyObjectCommand') {
+          await s3.client.send(new DeleteObjectCommand({ Bucket: s3.bucket, Key: bad }));
+        }
+        return next(args);
+      },
+      { step: 'initialize', name: 'deleteBeforeCopy' },
+    );
+    const { deps: base, log } = depsFor(s3);
+    const deps = { ...base, s3: client };
 
     // Act
     const summary = await handleS3Event(s3Event(s3.bucket, bad), fakeContext(), deps);
