@@ -111,10 +111,14 @@ export function computeRunStatus(runId: string, records: RunRecords): RunStatus 
       unparsedKeys.push(key);
     } else if (raw.status === 'quarantined') {
       quarantined += count;
+    } else if (raw.outcome.pages !== count) {
+      // The outcome is of another version of the object: a retried hop rewrote its pack
+      // with other pages after the parser read the first one. The new version's parse is due.
+      unparsed += count;
+      unparsedKeys.push(key);
     } else {
-      // The parser counted the pack's pages itself; the run's outcomes name the same pages.
-      parsed += Math.min(count, raw.outcome.parsed);
-      quarantined += Math.max(0, count - raw.outcome.parsed);
+      parsed += raw.outcome.parsed;
+      quarantined += raw.outcome.quarantined;
     }
   }
 

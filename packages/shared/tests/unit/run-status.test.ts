@@ -270,3 +270,61 @@ describe('computeRunStatus', () => {
     expect(status).toMatchObject({ runState: 'planned', complete: false, pending: 1 });
   });
 });
+
+describe('computeRunStatus with packs', () => {
+  const PACK = 'raw/packs/dt=2026-11-25/20261125T131000Z-b00000-h0.pack.ndjson.gz';
+
+  it("counts the pages of a pack from the parser's outcome", () => {
+    // Prepare
+    const input = records({
+      manifest: aRunManifest([['a', 'b', 'c']]),
+      results: [
+        aBatchResult([
+          okOutcome('a', { rawKeys: [PACK, PACK] }),
+          okOutcome('b', { rawKeys: [PACK] }),
+          unchangedOutcome('c'),
+        ]),
+      ],
+      rawOutcomes: new Map([parsedOk(PACK, { pages: 3, parsed: 2, quarantined: 1 })]),
+    });
+
+    // Act
+    const status = computeRunStatus(RUN_ID, input);
+
+    // Assess
+    expect(status).toMatchObject({
+      complete: true,
+      rawObjects: 1,
+      pages: 3,
+      parsed: 2,
+      quarantined: 1,
+      unparsed: 0,
+    });
+  });
+
+  it('waits for the parse of a pack that a retried hop rewrote with other pages', () => {
+    // Prepare: the outcome counts 2 pages; the hop's final record names 3.
+    const input = records({
+      manifest: aRunManifest([['a', 'b']]),
+      results: [
+        aBatchResult([
+          okOutcome('a', { rawKeys: [PACK, PACK] }),
+          okOutcome('b', { rawKeys: [PACK] }),
+        ]),
+      ],
+      rawOutcomes: new Map([parsedOk(PACK, { pages: 2, parsed: 2 })]),
+    });
+
+    // Act
+    const status = computeRunStatus(RUN_ID, input);
+
+    // Assess
+    expect(status).toMatchObject({
+      complete: false,
+      parsed: 0,
+      quarantined: 0,
+      unparsed: 3,
+      unparsedKeys: [PACK],
+    });
+  });
+});
