@@ -1,4 +1,14 @@
 export {
+  charsetOf,
+  type DecidedBy,
+  decideEncoding,
+  type EncodingDecision,
+  encodingForLabel,
+  type InvalidBytes,
+  Utf8Transcoder,
+  xmlDeclaredEncoding,
+} from './charset.js';
+export {
   DEFAULTS,
   loadConfig,
   type OutputSettings,
@@ -28,7 +38,9 @@ export {
   BUILT_IN_EXTRACTORS,
   createExtractorRegistry,
   defaultExtractors,
+  type ExtractorInput,
   ExtractorRegistry,
+  type RegisterOptions,
   registerExtractor,
 } from './formats/registry.js';
 export { type Extractor, type ExtractorContext, RawJson } from './formats/types.js';

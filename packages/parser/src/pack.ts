@@ -127,6 +127,7 @@ async function parseEntry(
     const stats = await parseStream(bytesSource(packEntryBody(entry)), sink.stream, {
       format: entry.format,
       formatOptions: entry.formatOptions,
+      ...(entry.contentType !== undefined ? { contentType: entry.contentType } : {}),
       envelope: {
         sourceId: entry.sourceId,
         runId: header.runId,

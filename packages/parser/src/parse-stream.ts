@@ -2,8 +2,15 @@ import { Readable, Transform, type TransformCallback, type Writable } from 'node
 import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
 import type { FormatOptions } from '@fanout/shared';
+import { Utf8Transcoder } from './charset.js';
 import type { ParserLimits } from './config.js';
-import { ExtractorFailedError, ParserError, RawObjectTooLargeError } from './errors.js';
+import {
+  ExtractorFailedError,
+  MalformedInputError,
+  ParserError,
+  RawObjectTooLargeError,
+  RecordTooLargeError,
+} from './errors.js';
 import { defaultExtractors, type ExtractorRegistry } from './formats/registry.js';
 import { type ExtractorContext, RawJson } from './formats/types.js';
 
@@ -22,6 +29,8 @@ export interface Envelope {
 export interface ParseStreamOptions {
   readonly format: string;
   readonly formatOptions?: FormatOptions;
+  /** The upstream `Content-Type`; its `charset` parameter decides the body's encoding (after a BOM). */
+  readonly contentType?: string;
   readonly envelope: Envelope;
   readonly limits: ParserLimits;
   /** zlib level 0-9. */
@@ -93,6 +102,27 @@ async function* envelopeLines(
 }
 
 /**
+ * Extractors read the UTF-8 text the transcoder produces, so their byte offsets count that
+ * text. A report names offsets in the raw object's own bytes: restate the error there.
+ */
+function inOriginalBytes(error: ParserError, transcoder: Utf8Transcoder): ParserError {
+  // Exact classes only: a subclass may carry more than these constructors can restate.
+  const malformed =
+    error.constructor === MalformedInputError ? (error as MalformedInputError) : undefined;
+  const tooLarge =
+    error.constructor === RecordTooLargeError ? (error as RecordTooLargeError) : undefined;
+  const location = (malformed ?? tooLarge)?.location;
+  if (location?.byteOffset === undefined) return error;
+  const byteOffset = transcoder.originalOffset(location.byteOffset);
+  if (byteOffset === location.byteOffset) return error;
+  const { byteOffset: _decoded, ...rest } = location;
+  const moved = byteOffset === undefined ? rest : { ...rest, byteOffset };
+  if (malformed) return new MalformedInputError(malformed.format, malformed.problem, moved);
+  if (tooLarge) return new RecordTooLargeError(tooLarge.format, tooLarge.limitBytes, moved);
+  return error;
+}
+
+/**
  * Parses a raw byte stream into gzip NDJSON, one enveloped record per line,
  * streaming end to end: memory is bounded by one record plus stream buffers,
  * whatever the size of the input. Rejects with an UnparseableObjectError for bad
@@ -103,7 +133,8 @@ export async function parseStream(
   output: Writable,
   options: ParseStreamOptions,
 ): Promise<ParseStats> {
-  const extractor = (options.extractors ?? defaultExtractors).get(options.format);
+  const registry = options.extractors ?? defaultExtractors;
+  const extractor = registry.get(options.format);
   let inputError: Error | undefined;
   let sourceError: Error | undefined;
   let extractorError: unknown;
@@ -119,17 +150,26 @@ export async function parseStream(
   input.pipe(source);
   const sink = new ByteCounter(Number.POSITIVE_INFINITY);
   const counted = { records: 0 };
+  const formatOptions = options.formatOptions ?? {};
+  // Text formats read the body decoded to UTF-8; a binary custom format reads it as fetched.
+  const transcoder =
+    registry.inputOf(options.format) === 'text'
+      ? new Utf8Transcoder(options.contentType, formatOptions.invalidBytes ?? 'fatal')
+      : undefined;
+  const text = transcoder
+    ? Readable.from(transcoder.transcode(source), { objectMode: false })
+    : source;
   const context: ExtractorContext = {
     format: options.format,
-    options: options.formatOptions ?? {},
+    options: formatOptions,
     maxRecordBytes: options.limits.maxRecordBytes,
-    bytesRead: () => source.bytes,
+    bytesRead: () => transcoder?.outputBytes ?? source.bytes,
   };
   // Tells an extractor's failure (bad input, or a bug in a custom extractor)
   // apart from a failure of the gzip/output side, which is a fault to retry.
   async function* extracted(): AsyncGenerator<unknown> {
     try {
-      yield* extractor(source, context);
+      yield* extractor(text, context);
     } catch (error) {
       extractorError = error;
       throw error;
@@ -146,7 +186,9 @@ export async function parseStream(
   } catch (error) {
     if (inputError) throw inputError;
     if (sourceError instanceof RawObjectTooLargeError) throw sourceError;
-    if (error instanceof ParserError) throw error;
+    if (error instanceof ParserError) {
+      throw transcoder ? inOriginalBytes(error, transcoder) : error;
+    }
     if (extractorError === undefined) throw error;
     throw new ExtractorFailedError(
       options.format,
@@ -159,6 +201,7 @@ export async function parseStream(
       input.unpipe(source);
       input.destroy();
       source.destroy();
+      if (text !== source) text.destroy();
     }
   }
   return { records: counted.records, bytesIn: source.bytes, bytesOut: sink.bytes };
