@@ -16,6 +16,8 @@ export interface TestEntry {
   readonly page?: number;
   readonly format: string;
   readonly formatOptions?: FormatOptions;
+  /** The upstream Content-Type, with any charset parameter. */
+  readonly contentType?: string;
   readonly body: string | Buffer;
 }
 
@@ -30,6 +32,7 @@ export function entryFields(entry: TestEntry): PackEntryFields {
     sha256: createHash('sha256').update(body).digest('hex'),
     format: entry.format,
     formatOptions: entry.formatOptions ?? {},
+    ...(entry.contentType !== undefined ? { contentType: entry.contentType } : {}),
   };
 }
 
