@@ -51,6 +51,20 @@ export class UndecodableInputError extends UnparseableObjectError {
   }
 }
 
+/**
+ * A body that still has a Content-Encoding the parser cannot undo: unsupported, corrupt,
+ * or decoding to more than FANOUT_MAX_RAW_BYTES (a compression bomb).
+ */
+export class ContentEncodingError extends UnparseableObjectError {
+  override name = 'ContentEncodingError';
+  constructor(
+    readonly contentEncoding: string,
+    problem: string,
+  ) {
+    super(`Content-Encoding ${JSON.stringify(contentEncoding)}: ${problem}`);
+  }
+}
+
 /** The content type or the XML declaration names a character set that cannot be decoded. */
 export class UnknownCharsetError extends UnparseableObjectError {
   override name = 'UnknownCharsetError';

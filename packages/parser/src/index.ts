@@ -17,6 +17,7 @@ export {
   type ParserLimits,
   S3_MIN_PART_BYTES,
 } from './config.js';
+export { decompressorFor } from './content-encoding.js';
 export { copySource } from './copy-source.js';
 export * from './errors.js';
 export {

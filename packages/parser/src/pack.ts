@@ -128,6 +128,7 @@ async function parseEntry(
       format: entry.format,
       formatOptions: entry.formatOptions,
       ...(entry.contentType !== undefined ? { contentType: entry.contentType } : {}),
+      ...(entry.contentEncoding !== undefined ? { contentEncoding: entry.contentEncoding } : {}),
       envelope: {
         sourceId: entry.sourceId,
         runId: header.runId,

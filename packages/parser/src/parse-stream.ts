@@ -4,12 +4,15 @@ import { createGzip } from 'node:zlib';
 import type { FormatOptions } from '@fanout/shared';
 import { Utf8Transcoder } from './charset.js';
 import type { ParserLimits } from './config.js';
+import { decompressorFor } from './content-encoding.js';
 import {
+  ContentEncodingError,
   ExtractorFailedError,
   MalformedInputError,
   ParserError,
   RawObjectTooLargeError,
   RecordTooLargeError,
+  UnparseableObjectError,
 } from './errors.js';
 import { defaultExtractors, type ExtractorRegistry } from './formats/registry.js';
 import { type ExtractorContext, RawJson } from './formats/types.js';
@@ -31,6 +34,11 @@ export interface ParseStreamOptions {
   readonly formatOptions?: FormatOptions;
   /** The upstream `Content-Type`; its `charset` parameter decides the body's encoding (after a BOM). */
   readonly contentType?: string;
+  /**
+   * A `Content-Encoding` the body still has (gzip, deflate, br): undone first, the decoded
+   * size bounded by `limits.maxRawBytes`. Byte offsets in errors then count decoded bytes.
+   */
+  readonly contentEncoding?: string;
   readonly envelope: Envelope;
   readonly limits: ParserLimits;
   /** zlib level 0-9. */
@@ -52,13 +60,17 @@ const OUTPUT_BATCH_CHARS = 64 * 1024;
 /** Counts bytes passing through and fails once they exceed `limit`. */
 export class ByteCounter extends Transform {
   bytes = 0;
-  constructor(private readonly limit: number) {
+  constructor(
+    private readonly limit: number,
+    private readonly overLimit: (bytes: number, limit: number) => Error = (bytes, limit) =>
+      new RawObjectTooLargeError(bytes, limit, true),
+  ) {
     super();
   }
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
     this.bytes += chunk.length;
     if (this.bytes > this.limit) {
-      callback(new RawObjectTooLargeError(this.bytes, this.limit, true));
+      callback(this.overLimit(this.bytes, this.limit));
       return;
     }
     callback(null, chunk);
@@ -142,12 +154,38 @@ export async function parseStream(
     inputError ??= error;
   });
 
-  const source = new ByteCounter(options.limits.maxRawBytes);
+  const encoding = options.contentEncoding;
+  let decompressor: Transform | undefined;
+  try {
+    decompressor = encoding === undefined ? undefined : decompressorFor(encoding);
+  } catch (error) {
+    input.destroy();
+    throw error;
+  }
+  const source = new ByteCounter(
+    options.limits.maxRawBytes,
+    decompressor && encoding !== undefined
+      ? (bytes, limit) =>
+          new ContentEncodingError(
+            encoding,
+            `the decoded body passed the ${limit}-byte limit (FANOUT_MAX_RAW_BYTES) at byte ${bytes}; a compression bomb, or too large to parse`,
+          )
+      : undefined,
+  );
   source.once('error', (error: Error) => {
     sourceError ??= error;
   });
   input.once('error', (error: Error) => source.destroy(error));
-  input.pipe(source);
+  if (decompressor && encoding !== undefined) {
+    decompressor.once('error', (error: Error) => {
+      if (inputError !== undefined) return;
+      source.destroy(new ContentEncodingError(encoding, `not valid: ${error.message}`));
+    });
+    input.once('error', (error: Error) => decompressor?.destroy(error));
+    input.pipe(decompressor).pipe(source);
+  } else {
+    input.pipe(source);
+  }
   const sink = new ByteCounter(Number.POSITIVE_INFINITY);
   const counted = { records: 0 };
   const formatOptions = options.formatOptions ?? {};
@@ -185,7 +223,7 @@ export async function parseStream(
     );
   } catch (error) {
     if (inputError) throw inputError;
-    if (sourceError instanceof RawObjectTooLargeError) throw sourceError;
+    if (sourceError instanceof UnparseableObjectError) throw sourceError;
     if (error instanceof ParserError) {
       throw transcoder ? inOriginalBytes(error, transcoder) : error;
     }
@@ -198,8 +236,9 @@ export async function parseStream(
   } finally {
     // An extractor that stopped early must not leave the raw object's connection open.
     if (!source.readableEnded) {
-      input.unpipe(source);
+      input.unpipe();
       input.destroy();
+      decompressor?.destroy();
       source.destroy();
       if (text !== source) text.destroy();
     }

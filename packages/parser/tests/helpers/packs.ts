@@ -18,6 +18,8 @@ export interface TestEntry {
   readonly formatOptions?: FormatOptions;
   /** The upstream Content-Type, with any charset parameter. */
   readonly contentType?: string;
+  /** A Content-Encoding the stored body still has. */
+  readonly contentEncoding?: string;
   readonly body: string | Buffer;
 }
 
@@ -33,6 +35,7 @@ export function entryFields(entry: TestEntry): PackEntryFields {
     format: entry.format,
     formatOptions: entry.formatOptions ?? {},
     ...(entry.contentType !== undefined ? { contentType: entry.contentType } : {}),
+    ...(entry.contentEncoding !== undefined ? { contentEncoding: entry.contentEncoding } : {}),
   };
 }
 

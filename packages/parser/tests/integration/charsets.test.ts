@@ -1,3 +1,4 @@
+import { gzipSync } from 'node:zlib';
 import {
   fromParsedObjectMetadata,
   parsedKeyForRaw,
@@ -153,6 +154,40 @@ describe('character sets and real-world input, pack entries through s3rver', () 
     );
     expect(odd.errorName).toBe('UnknownCharsetError');
     expect(odd.reason).toContain('"x-ebcdic-klingon"');
+  });
+});
+
+describe('pack entries that still have a Content-Encoding (s3rver)', () => {
+  it('parses a gzip entry and quarantines a compression bomb alone', async () => {
+    // Prepare: the bomb decodes to 1 MiB, over a 200 000-byte FANOUT_MAX_RAW_BYTES.
+    const lines = [
+      entryLine({
+        sourceId: 'gzipped',
+        format: 'csv',
+        contentType: 'text/csv; charset=iso-8859-1',
+        contentEncoding: 'gzip',
+        body: gzipSync(latin1('id,name\n1,Jos\u00e9\n')),
+      }),
+      entryLine({
+        sourceId: 'bomb',
+        format: 'ndjson',
+        contentEncoding: 'gzip',
+        body: gzipSync(Buffer.alloc(1024 * 1024, 0x0a)),
+      }),
+    ];
+    const { key } = await putPack(s3, lines);
+    const { deps } = depsFor(s3, { maxRawBytes: 200_000 });
+
+    // Act
+    await handleS3Event(s3Event(s3.bucket, key), fakeContext(), deps);
+
+    // Assess
+    expect(gunzipLines(await s3.getBytes(parsedKeyForRaw(key)))).toEqual([
+      line('gzipped', { id: '1', name: 'Jos\u00e9' }),
+    ]);
+    const report = await s3.getJson<QuarantineReport>(quarantineReportKeyForEntry(key, 'bomb', 0));
+    expect(report.errorName).toBe('ContentEncodingError');
+    expect(report.reason).toContain('the decoded body passed the 200000-byte limit');
   });
 });
 
