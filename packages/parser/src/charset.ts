@@ -169,7 +169,7 @@ interface Piece {
   readonly originalBytes: number;
   /** True when the piece starts on a character boundary (a fresh decoder reads it exactly). */
   readonly synced: boolean;
-  bytes: Buffer | undefined;
+  readonly bytes: Buffer;
 }
 
 function countLineFeeds(bytes: Buffer): number {
@@ -283,11 +283,13 @@ export class Utf8Transcoder {
       else high = middle - 1;
     }
     const piece = this.pieces[low];
-    if (piece === undefined) return decision.bomBytes;
+    if (piece === undefined) return outputOffset === 0 ? decision.bomBytes : undefined;
     const wanted = outputOffset - piece.output;
-    if (wanted <= 0) return piece.original;
+    // Before the first piece still held: its bytes are gone, so no exact answer.
+    if (wanted < 0) return undefined;
+    if (wanted === 0) return piece.original;
     if (wanted >= piece.outputBytes) return piece.original + piece.originalBytes;
-    if (piece.bytes === undefined || !piece.synced) return undefined;
+    if (!piece.synced) return undefined;
     const bytes = piece.bytes;
     const decodedBytes = (length: number) =>
       Buffer.byteLength(
@@ -338,7 +340,7 @@ export class Utf8Transcoder {
       outputBytes: out.length,
       originalBytes: cut,
       synced: this.nextSynced,
-      bytes: this.passThrough ? undefined : Buffer.from(all.subarray(0, cut)),
+      bytes: this.passThrough ? Buffer.alloc(0) : Buffer.from(all.subarray(0, cut)),
     };
     this.nextSynced = synced;
     if (!this.passThrough) this.retain(piece);
@@ -348,13 +350,12 @@ export class Utf8Transcoder {
     return out;
   }
 
+  /** Keeps the pieces of the last RETAINED_BYTES of original bytes (at least the newest). */
   private retain(piece: Piece): void {
     this.pieces.push(piece);
-    this.retained += piece.bytes?.length ?? 0;
-    for (const old of this.pieces) {
-      if (this.retained <= RETAINED_BYTES || old === piece) break;
-      this.retained -= old.bytes?.length ?? 0;
-      old.bytes = undefined;
+    this.retained += piece.bytes.length;
+    while (this.retained > RETAINED_BYTES && this.pieces.length > 1) {
+      this.retained -= this.pieces.shift()?.bytes.length ?? 0;
     }
   }
 

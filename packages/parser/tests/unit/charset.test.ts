@@ -9,6 +9,7 @@ import {
   parseStream,
   UndecodableInputError,
   UnknownCharsetError,
+  Utf8Transcoder,
   xmlDeclaredEncoding,
 } from '../../src/index.js';
 import { gunzipLines, memorySink, TEST_LIMITS } from '../helpers/streams.js';
@@ -304,5 +305,23 @@ describe('error locations of decoded text', () => {
     // Assess: NDJSON reports the start of the bad line.
     expect(error).toBeInstanceOf(MalformedInputError);
     expect((error as MalformedInputError).location).toMatchObject({ line: 3, byteOffset: 12 });
+  });
+});
+
+describe('Utf8Transcoder.originalOffset', () => {
+  it('maps UTF-8 output offsets back exactly within the last MiB, and gives up before it', async () => {
+    // Prepare: 2 MiB of "é" (one byte in Latin-1, two in UTF-8), in 64 KiB chunks.
+    const body = Buffer.alloc(2 * 1024 * 1024, 0xe9);
+    const transcoder = new Utf8Transcoder('text/plain; charset=latin1', 'fatal');
+
+    // Act
+    let output = 0;
+    for await (const chunk of transcoder.transcode(bytesSource(body))) output += chunk.length;
+
+    // Assess
+    expect(output).toBe(2 * body.length);
+    expect(transcoder.originalOffset(output)).toBe(body.length);
+    expect(transcoder.originalOffset(output - 2 * 1000)).toBe(body.length - 1000);
+    expect(transcoder.originalOffset(2 * 10)).toBeUndefined();
   });
 });
