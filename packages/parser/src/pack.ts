@@ -71,6 +71,7 @@ function describeEntry(entry: PackEntry): Record<string, string> {
     'fetched-at': entry.fetchedAt,
     sha256: entry.sha256,
     ...(entry.contentType !== undefined ? { 'content-type': entry.contentType } : {}),
+    ...(entry.contentEncoding !== undefined ? { 'content-encoding': entry.contentEncoding } : {}),
   };
 }
 

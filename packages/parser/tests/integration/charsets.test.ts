@@ -154,6 +154,7 @@ describe('character sets and real-world input, pack entries through s3rver', () 
     );
     expect(odd.errorName).toBe('UnknownCharsetError');
     expect(odd.reason).toContain('"x-ebcdic-klingon"');
+    expect(odd.metadata).toMatchObject({ 'content-type': 'text/csv; charset=x-ebcdic-klingon' });
   });
 });
 
@@ -187,6 +188,7 @@ describe('pack entries that still have a Content-Encoding (s3rver)', () => {
     ]);
     const report = await s3.getJson<QuarantineReport>(quarantineReportKeyForEntry(key, 'bomb', 0));
     expect(report.errorName).toBe('ContentEncodingError');
+    expect(report.metadata).toMatchObject({ format: 'ndjson', 'content-encoding': 'gzip' });
     expect(report.reason).toContain('the decoded body passed the 200000-byte limit');
   });
 });
