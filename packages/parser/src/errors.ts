@@ -25,10 +25,57 @@ export class MalformedInputError extends UnparseableObjectError {
   override name = 'MalformedInputError';
   constructor(
     readonly format: string,
-    problem: string,
+    /** The problem without its location, so the error can be restated at another location. */
+    readonly problem: string,
     location?: ErrorLocation,
   ) {
     super(`malformed ${format}${describeLocation(location)}: ${problem}`, location);
+  }
+}
+
+/** Bytes that are not valid in the body's character encoding (and the source did not opt into replacement). */
+export class UndecodableInputError extends UnparseableObjectError {
+  override name = 'UndecodableInputError';
+  constructor(
+    /** WHATWG name of the encoding the body was decoded with. */
+    readonly encoding: string,
+    /** Where the encoding was decided: `bom`, `content-type`, `xml-declaration` or `default`. */
+    readonly decidedBy: string,
+    problem: string,
+    location?: ErrorLocation,
+  ) {
+    super(
+      `invalid ${encoding} (from ${decidedBy})${describeLocation(location)}: ${problem}`,
+      location,
+    );
+  }
+}
+
+/**
+ * A body that still has a Content-Encoding the parser cannot undo: unsupported, corrupt,
+ * or decoding to more than FANOUT_MAX_RAW_BYTES (a compression bomb).
+ */
+export class ContentEncodingError extends UnparseableObjectError {
+  override name = 'ContentEncodingError';
+  constructor(
+    readonly contentEncoding: string,
+    problem: string,
+  ) {
+    super(`Content-Encoding ${JSON.stringify(contentEncoding)}: ${problem}`);
+  }
+}
+
+/** The content type or the XML declaration names a character set that cannot be decoded. */
+export class UnknownCharsetError extends UnparseableObjectError {
+  override name = 'UnknownCharsetError';
+  constructor(
+    readonly label: string,
+    /** `content-type` or `xml-declaration`. */
+    readonly declaredIn: string,
+  ) {
+    super(
+      `unknown or unsupported charset ${JSON.stringify(label)} (declared in the ${declaredIn})`,
+    );
   }
 }
 

@@ -1,4 +1,14 @@
 export {
+  charsetOf,
+  type DecidedBy,
+  decideEncoding,
+  type EncodingDecision,
+  encodingForLabel,
+  type InvalidBytes,
+  Utf8Transcoder,
+  xmlDeclaredEncoding,
+} from './charset.js';
+export {
   DEFAULTS,
   loadConfig,
   type OutputSettings,
@@ -7,6 +17,7 @@ export {
   type ParserLimits,
   S3_MIN_PART_BYTES,
 } from './config.js';
+export { decompressorFor } from './content-encoding.js';
 export { copySource } from './copy-source.js';
 export * from './errors.js';
 export {
@@ -28,7 +39,9 @@ export {
   BUILT_IN_EXTRACTORS,
   createExtractorRegistry,
   defaultExtractors,
+  type ExtractorInput,
   ExtractorRegistry,
+  type RegisterOptions,
   registerExtractor,
 } from './formats/registry.js';
 export { type Extractor, type ExtractorContext, RawJson } from './formats/types.js';

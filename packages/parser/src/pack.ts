@@ -71,6 +71,7 @@ function describeEntry(entry: PackEntry): Record<string, string> {
     'fetched-at': entry.fetchedAt,
     sha256: entry.sha256,
     ...(entry.contentType !== undefined ? { 'content-type': entry.contentType } : {}),
+    ...(entry.contentEncoding !== undefined ? { 'content-encoding': entry.contentEncoding } : {}),
   };
 }
 
@@ -127,6 +128,8 @@ async function parseEntry(
     const stats = await parseStream(bytesSource(packEntryBody(entry)), sink.stream, {
       format: entry.format,
       formatOptions: entry.formatOptions,
+      ...(entry.contentType !== undefined ? { contentType: entry.contentType } : {}),
+      ...(entry.contentEncoding !== undefined ? { contentEncoding: entry.contentEncoding } : {}),
       envelope: {
         sourceId: entry.sourceId,
         runId: header.runId,

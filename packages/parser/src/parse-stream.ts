@@ -2,8 +2,18 @@ import { Readable, Transform, type TransformCallback, type Writable } from 'node
 import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
 import type { FormatOptions } from '@fanout/shared';
+import { Utf8Transcoder } from './charset.js';
 import type { ParserLimits } from './config.js';
-import { ExtractorFailedError, ParserError, RawObjectTooLargeError } from './errors.js';
+import { decompressorFor } from './content-encoding.js';
+import {
+  ContentEncodingError,
+  ExtractorFailedError,
+  MalformedInputError,
+  ParserError,
+  RawObjectTooLargeError,
+  RecordTooLargeError,
+  UnparseableObjectError,
+} from './errors.js';
 import { defaultExtractors, type ExtractorRegistry } from './formats/registry.js';
 import { type ExtractorContext, RawJson } from './formats/types.js';
 
@@ -22,6 +32,13 @@ export interface Envelope {
 export interface ParseStreamOptions {
   readonly format: string;
   readonly formatOptions?: FormatOptions;
+  /** The upstream `Content-Type`; its `charset` parameter decides the body's encoding (after a BOM). */
+  readonly contentType?: string;
+  /**
+   * A `Content-Encoding` the body still has (gzip, deflate, br): undone first, the decoded
+   * size bounded by `limits.maxRawBytes`. Byte offsets in errors then count decoded bytes.
+   */
+  readonly contentEncoding?: string;
   readonly envelope: Envelope;
   readonly limits: ParserLimits;
   /** zlib level 0-9. */
@@ -43,13 +60,17 @@ const OUTPUT_BATCH_CHARS = 64 * 1024;
 /** Counts bytes passing through and fails once they exceed `limit`. */
 export class ByteCounter extends Transform {
   bytes = 0;
-  constructor(private readonly limit: number) {
+  constructor(
+    private readonly limit: number,
+    private readonly overLimit: (bytes: number, limit: number) => Error = (bytes, limit) =>
+      new RawObjectTooLargeError(bytes, limit, true),
+  ) {
     super();
   }
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
     this.bytes += chunk.length;
     if (this.bytes > this.limit) {
-      callback(new RawObjectTooLargeError(this.bytes, this.limit, true));
+      callback(this.overLimit(this.bytes, this.limit));
       return;
     }
     callback(null, chunk);
@@ -93,6 +114,27 @@ async function* envelopeLines(
 }
 
 /**
+ * Extractors read the UTF-8 text the transcoder produces, so their byte offsets count that
+ * text. A report names offsets in the raw object's own bytes: restate the error there.
+ */
+function inOriginalBytes(error: ParserError, transcoder: Utf8Transcoder): ParserError {
+  // Exact classes only: a subclass may carry more than these constructors can restate.
+  const malformed =
+    error.constructor === MalformedInputError ? (error as MalformedInputError) : undefined;
+  const tooLarge =
+    error.constructor === RecordTooLargeError ? (error as RecordTooLargeError) : undefined;
+  const location = (malformed ?? tooLarge)?.location;
+  if (location?.byteOffset === undefined) return error;
+  const byteOffset = transcoder.originalOffset(location.byteOffset);
+  if (byteOffset === location.byteOffset) return error;
+  const { byteOffset: _decoded, ...rest } = location;
+  const moved = byteOffset === undefined ? rest : { ...rest, byteOffset };
+  if (malformed) return new MalformedInputError(malformed.format, malformed.problem, moved);
+  if (tooLarge) return new RecordTooLargeError(tooLarge.format, tooLarge.limitBytes, moved);
+  return error;
+}
+
+/**
  * Parses a raw byte stream into gzip NDJSON, one enveloped record per line,
  * streaming end to end: memory is bounded by one record plus stream buffers,
  * whatever the size of the input. Rejects with an UnparseableObjectError for bad
@@ -103,7 +145,8 @@ export async function parseStream(
   output: Writable,
   options: ParseStreamOptions,
 ): Promise<ParseStats> {
-  const extractor = (options.extractors ?? defaultExtractors).get(options.format);
+  const registry = options.extractors ?? defaultExtractors;
+  const extractor = registry.get(options.format);
   let inputError: Error | undefined;
   let sourceError: Error | undefined;
   let extractorError: unknown;
@@ -111,25 +154,60 @@ export async function parseStream(
     inputError ??= error;
   });
 
-  const source = new ByteCounter(options.limits.maxRawBytes);
+  const encoding = options.contentEncoding;
+  let decompressor: Transform | undefined;
+  try {
+    decompressor = encoding === undefined ? undefined : decompressorFor(encoding);
+  } catch (error) {
+    input.destroy();
+    throw error;
+  }
+  const source = new ByteCounter(
+    options.limits.maxRawBytes,
+    decompressor && encoding !== undefined
+      ? (bytes, limit) =>
+          new ContentEncodingError(
+            encoding,
+            `the decoded body passed the ${limit}-byte limit (FANOUT_MAX_RAW_BYTES) at byte ${bytes}; a compression bomb, or too large to parse`,
+          )
+      : undefined,
+  );
   source.once('error', (error: Error) => {
     sourceError ??= error;
   });
   input.once('error', (error: Error) => source.destroy(error));
-  input.pipe(source);
+  if (decompressor && encoding !== undefined) {
+    decompressor.once('error', (error: Error) => {
+      if (inputError !== undefined) return;
+      source.destroy(new ContentEncodingError(encoding, `not valid: ${error.message}`));
+    });
+    input.once('error', (error: Error) => decompressor?.destroy(error));
+    input.pipe(decompressor).pipe(source);
+  } else {
+    input.pipe(source);
+  }
   const sink = new ByteCounter(Number.POSITIVE_INFINITY);
   const counted = { records: 0 };
+  const formatOptions = options.formatOptions ?? {};
+  // Text formats read the body decoded to UTF-8; a binary custom format reads it as fetched.
+  const transcoder =
+    registry.inputOf(options.format) === 'text'
+      ? new Utf8Transcoder(options.contentType, formatOptions.invalidBytes ?? 'fatal')
+      : undefined;
+  const text = transcoder
+    ? Readable.from(transcoder.transcode(source), { objectMode: false })
+    : source;
   const context: ExtractorContext = {
     format: options.format,
-    options: options.formatOptions ?? {},
+    options: formatOptions,
     maxRecordBytes: options.limits.maxRecordBytes,
-    bytesRead: () => source.bytes,
+    bytesRead: () => transcoder?.outputBytes ?? source.bytes,
   };
   // Tells an extractor's failure (bad input, or a bug in a custom extractor)
   // apart from a failure of the gzip/output side, which is a fault to retry.
   async function* extracted(): AsyncGenerator<unknown> {
     try {
-      yield* extractor(source, context);
+      yield* extractor(text, context);
     } catch (error) {
       extractorError = error;
       throw error;
@@ -145,8 +223,10 @@ export async function parseStream(
     );
   } catch (error) {
     if (inputError) throw inputError;
-    if (sourceError instanceof RawObjectTooLargeError) throw sourceError;
-    if (error instanceof ParserError) throw error;
+    if (sourceError instanceof UnparseableObjectError) throw sourceError;
+    if (error instanceof ParserError) {
+      throw transcoder ? inOriginalBytes(error, transcoder) : error;
+    }
     if (extractorError === undefined) throw error;
     throw new ExtractorFailedError(
       options.format,
@@ -156,9 +236,11 @@ export async function parseStream(
   } finally {
     // An extractor that stopped early must not leave the raw object's connection open.
     if (!source.readableEnded) {
-      input.unpipe(source);
+      input.unpipe();
       input.destroy();
+      decompressor?.destroy();
       source.destroy();
+      if (text !== source) text.destroy();
     }
   }
   return { records: counted.records, bytesIn: source.bytes, bytesOut: sink.bytes };

@@ -138,7 +138,7 @@ async function parseSingleObject(
     const context = { runId: keyParts?.runId, sourceId: keyParts?.sourceId };
     return quarantined(deps, base, meta.error, context);
   }
-  const { format, formatOptions, runId, sourceId, fetchedAt, page } = meta.value;
+  const { format, formatOptions, contentType, runId, sourceId, fetchedAt, page } = meta.value;
   const context = { runId, sourceId, format };
   if (size !== undefined && size > config.maxRawBytes) {
     body.destroy();
@@ -165,6 +165,7 @@ async function parseSingleObject(
     stats = await parseStream(body, writer.stream, {
       format,
       formatOptions,
+      ...(contentType !== undefined ? { contentType } : {}),
       envelope: { sourceId, runId, page, fetchedAt },
       limits: config,
       gzipLevel: config.gzipLevel,

@@ -39,6 +39,12 @@ export const FormatOptionsSchema = z
     delimiter: z.string().length(1, 'must be a single character').optional(),
     /** CSV: first row holds the column names. */
     header: z.boolean().optional(),
+    /** CSV: rows with more or fewer fields than the header are accepted (off by default). */
+    relaxColumnCount: z.boolean().optional(),
+    /** Parser: turns off the leniencies for real-world input (see the parser's README). */
+    strict: z.boolean().optional(),
+    /** Parser: bytes invalid in the body's encoding quarantine it (`fatal`, default) or become U+FFFD. */
+    invalidBytes: z.enum(['fatal', 'replace']).optional(),
   })
   .strict();
 export type FormatOptions = z.infer<typeof FormatOptionsSchema>;

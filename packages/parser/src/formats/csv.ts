@@ -1,21 +1,149 @@
-import { pipeline } from 'node:stream';
-import { CsvError, parse } from 'csv-parse';
+import { pipeline, Readable } from 'node:stream';
+import { CsvError, type Info, parse } from 'csv-parse';
 import { MalformedInputError, ParserError, RecordTooLargeError } from '../errors.js';
 import type { Extractor } from './types.js';
 
-function failure(error: unknown, format: string, maxRecordBytes: number): Error {
+const QUOTE = 0x22;
+const LINE_FEED = 0x0a;
+const CARRIAGE_RETURN = 0x0d;
+
+/**
+ * The input from the start of the record being parsed, so an error can be located exactly:
+ * csv-parse reports where the record began (`bytes_records`) but not where the error is, and
+ * its line count takes a CRLF for two lines. Chunks before the last record read are dropped.
+ */
+class RecordWindow {
+  private chunks: Buffer[] = [];
+  /** Offset of the first held byte, and the 1-based line it is on. */
+  private start = 0;
+  private startLine = 1;
+
+  add(chunk: Buffer): void {
+    this.chunks.push(chunk);
+  }
+
+  /** Drops the chunks that end at or before `offset` (a record that has been read). */
+  release(offset: number): void {
+    while (this.chunks.length > 1) {
+      const first = this.chunks[0];
+      if (first === undefined || this.start + first.length > offset) break;
+      this.startLine += countLineFeeds(first);
+      this.start += first.length;
+      this.chunks.shift();
+    }
+  }
+
+  /** The held bytes from `offset` on, or undefined when they were dropped. */
+  from(offset: number): Buffer | undefined {
+    if (offset < this.start) return undefined;
+    return Buffer.concat(this.chunks).subarray(offset - this.start);
+  }
+
+  lineAt(offset: number): number {
+    const held = Buffer.concat(this.chunks).subarray(0, offset - this.start);
+    return this.startLine + countLineFeeds(held);
+  }
+}
+
+function countLineFeeds(bytes: Buffer): number {
+  let count = 0;
+  for (let at = bytes.indexOf(LINE_FEED); at !== -1; at = bytes.indexOf(LINE_FEED, at + 1)) {
+    count += 1;
+  }
+  return count;
+}
+
+const isLineEnd = (byte: number | undefined) => byte === LINE_FEED || byte === CARRIAGE_RETURN;
+
+type Found = { readonly at: number; readonly found: boolean };
+
+/** Scans one record from `start`: the problem `code` names if it is in it, else the record's end. */
+function scanRecord(bytes: Buffer, start: number, code: string, delimiter: number): Found {
+  let at = start;
+  while (at < bytes.length) {
+    if (bytes[at] === QUOTE) {
+      const opening = at;
+      at += 1;
+      for (;;) {
+        if (at >= bytes.length) {
+          return { at: opening, found: code === 'CSV_QUOTE_NOT_CLOSED' };
+        }
+        if (bytes[at] === QUOTE) {
+          if (bytes[at + 1] === QUOTE) {
+            at += 2;
+            continue;
+          }
+          at += 1;
+          break;
+        }
+        at += 1;
+      }
+      const next = bytes[at];
+      if (next !== undefined && next !== delimiter && !isLineEnd(next)) {
+        if (code === 'CSV_INVALID_CLOSING_QUOTE') return { at, found: true };
+        // Relaxed: the rest of the field is kept as it is written.
+        while (at < bytes.length && bytes[at] !== delimiter && !isLineEnd(bytes[at])) at += 1;
+      }
+    } else {
+      while (at < bytes.length && bytes[at] !== delimiter && !isLineEnd(bytes[at])) {
+        if (bytes[at] === QUOTE && code === 'INVALID_OPENING_QUOTE') return { at, found: true };
+        at += 1;
+      }
+    }
+    if (at >= bytes.length || isLineEnd(bytes[at])) break;
+    at += 1;
+  }
+  return { at, found: false };
+}
+
+function skipLineEnds(bytes: Buffer, start: number): number {
+  let at = start;
+  while (isLineEnd(bytes[at])) at += 1;
+  return at;
+}
+
+/**
+ * Where in `bytes` (from a record's start, as csv-parse counts records) the problem it
+ * reported is: the opening quote of a field never closed, the byte after a closing quote
+ * not followed by a delimiter, a quote inside an unquoted field (strict mode); else the
+ * record's first byte. Empty lines before the record (csv-parse skips them) are stepped
+ * over, and so is the header row when `afterHeader` (csv-parse does not count it).
+ */
+export function offsetInRecord(
+  bytes: Buffer,
+  code: string,
+  delimiter: number,
+  afterHeader = false,
+): number {
+  let start = skipLineEnds(bytes, 0);
+  if (afterHeader) start = skipLineEnds(bytes, scanRecord(bytes, start, '', delimiter).at);
+  const scanned = scanRecord(bytes, start, code, delimiter);
+  return scanned.found ? scanned.at : start;
+}
+
+function failure(
+  error: unknown,
+  format: string,
+  maxRecordBytes: number,
+  window: RecordWindow,
+  settings: { delimiter: string; header: boolean; recordsRead: number },
+): Error {
   if (error instanceof ParserError) return error;
   if (error instanceof CsvError) {
-    const details = error as CsvError & {
-      lines?: number;
-      records?: number;
-      bytes_records?: number;
-    };
-    const location = {
-      ...(typeof details.lines === 'number' ? { line: details.lines } : {}),
+    const details = error as CsvError & { records?: number; bytes_records?: number };
+    const recordStart = details.bytes_records;
+    const held = typeof recordStart === 'number' ? window.from(recordStart) : undefined;
+    let location: { line?: number; record?: number; byteOffset?: number } = {
       ...(typeof details.records === 'number' ? { record: details.records } : {}),
-      ...(typeof details.bytes_records === 'number' ? { byteOffset: details.bytes_records } : {}),
     };
+    if (held !== undefined && typeof recordStart === 'number') {
+      // Before the first record, csv-parse's count of bytes does not include the header row.
+      const afterHeader = settings.header && settings.recordsRead === 0 && recordStart === 0;
+      const byteOffset =
+        recordStart +
+        offsetInRecord(held, error.code, settings.delimiter.charCodeAt(0), afterHeader);
+      location = { line: window.lineAt(byteOffset), ...location, byteOffset };
+    }
     if (error.code === 'CSV_MAX_RECORD_SIZE') {
       return new RecordTooLargeError(format, maxRecordBytes, location);
     }
@@ -27,21 +155,49 @@ function failure(error: unknown, format: string, maxRecordBytes: number): Error 
 /**
  * CSV with quoted fields. By default the first row names the columns and each
  * record is an object; with `header: false` each record is an array of fields.
+ *
+ * A quote inside an unquoted field (`5" disk`) is kept as a character, as Python's csv
+ * module and pandas read it; `strict: true` rejects it. Rows with more or fewer fields
+ * than the header are rejected unless `relaxColumnCount: true`.
  */
 export const csv: Extractor = async function* csv(input, context) {
+  const delimiter = context.options.delimiter ?? ',';
+  const strict = context.options.strict === true;
+  const header = context.options.header ?? true;
+  let recordsRead = 0;
   const parser = parse({
-    columns: context.options.header ?? true,
-    delimiter: context.options.delimiter ?? ',',
+    columns: header,
+    delimiter,
     bom: true,
     skip_empty_lines: true,
     max_record_size: context.maxRecordBytes,
+    relax_quotes: !strict,
+    relax_column_count: context.options.relaxColumnCount === true,
+    info: true,
   });
+  const window = new RecordWindow();
+  async function* held(): AsyncGenerator<Buffer> {
+    for await (const chunk of input) {
+      const bytes = typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : (chunk as Buffer);
+      window.add(bytes);
+      yield bytes;
+    }
+  }
   // pipeline destroys both streams when either fails or the consumer stops early.
-  const records = pipeline(input, parser, () => {});
+  const records = pipeline(Readable.from(held(), { objectMode: false }), parser, () => {});
   try {
-    for await (const record of records) yield record as unknown;
+    for await (const item of records) {
+      const { record, info } = item as { record: unknown; info: Info };
+      window.release(info.bytes);
+      recordsRead += 1;
+      yield record;
+    }
   } catch (error) {
-    throw failure(error, context.format, context.maxRecordBytes);
+    throw failure(error, context.format, context.maxRecordBytes, window, {
+      delimiter,
+      header,
+      recordsRead,
+    });
   } finally {
     records.destroy();
   }

@@ -1,6 +1,7 @@
 import { StringDecoder } from 'node:string_decoder';
 import { SaxesParser, type SaxesTagPlain } from 'saxes';
 import { MalformedInputError, RecordTooLargeError } from '../errors.js';
+import { HTML_ENTITIES } from './html-entities.js';
 import type { Extractor, ExtractorContext } from './types.js';
 
 /** One RSS item or Atom entry, normalized. Absent fields are left out. */
@@ -131,17 +132,43 @@ interface Capture {
   /** Atom <author>: only the text of its <name> child counts. */
   readonly onlyChild?: string;
   text: string;
+  /** The same content as markup: child elements (HTML in a description) kept as tags. */
+  markup: string;
+  hasMarkup: boolean;
+  /** Atom `type="xhtml"`: the content is the markup inside its <div> wrapper (RFC 4287 3.1.1.3). */
+  readonly xhtml: boolean;
 }
+
+const escapeText = (text: string) =>
+  text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+
+function startTag(tag: SaxesTagPlain): string {
+  const attributes = Object.entries(tag.attributes)
+    .map(([name, value]) => ` ${name}="${escapeText(value).replace(/"/g, '&quot;')}"`)
+    .join('');
+  return `<${tag.name}${attributes}${tag.isSelfClosing ? '/' : ''}>`;
+}
+
+/** Leading whitespace, which some feeds put before the XML declaration. */
+const LEADING_WHITESPACE = /^[\t\n\r ]+/;
 
 /**
  * RSS 2.0 items or Atom entries, read with a streaming XML parser: only the
  * item being read is held in memory. DTDs and external entities are not
  * processed (saxes does not resolve them), so a feed cannot pull in files.
+ * The input is UTF-8 text (the parser decoded the body): saxes reads the XML
+ * declaration's `encoding` but never decodes by it, so it is not applied twice.
+ *
+ * Unless `formatOptions.strict` is set, two things real feeds do are accepted, as
+ * Python's feedparser accepts them: whitespace before the XML declaration, and the
+ * HTML 4 named entities (`&nbsp;`, `&eacute;`, …) without a declaration.
  */
 function feedExtractor(kind: FeedKind): Extractor {
   const dialect = DIALECTS[kind];
   return async function* feed(input, context: ExtractorContext) {
+    const strict = context.options.strict === true;
     const parser = new SaxesParser({ position: true, xmlns: false });
+    if (!strict) Object.assign(parser.ENTITIES, HTML_ENTITIES);
     const decoder = new StringDecoder('utf8');
     const ready: FeedRecord[] = [];
     const stack: string[] = [];
@@ -155,14 +182,20 @@ function feedExtractor(kind: FeedKind): Extractor {
     let bytesBefore = 0;
     let charsBefore = 0;
     let chunkText = '';
+    // Bytes of text given to saxes before this chunk, and whitespace skipped before the document.
+    let fedBytes = 0;
+    let skippedBytes = 0;
+    let skippedLines = 0;
+    let started = strict;
 
     const nameOf = (name: string) => (dialect.byLocalName ? localName(name) : name);
     const location = () => {
       const charsIntoChunk = Math.max(0, parser.position - charsBefore);
       return {
-        line: parser.line,
+        line: parser.line + skippedLines,
         record: emitted + ready.length,
-        byteOffset: bytesBefore + Buffer.byteLength(chunkText.slice(0, charsIntoChunk), 'utf8'),
+        byteOffset:
+          skippedBytes + fedBytes + Buffer.byteLength(chunkText.slice(0, charsIntoChunk), 'utf8'),
       };
     };
     const fail = (error: Error) => {
@@ -190,6 +223,12 @@ function feedExtractor(kind: FeedKind): Extractor {
             ),
           );
         }
+        return;
+      }
+      if (capture && capture.onlyChild === undefined) {
+        if (capture.xhtml && depth === itemDepth + 2) return;
+        capture.markup += startTag(tag);
+        capture.hasMarkup = true;
         return;
       }
       const name = nameOf(tag.name);
@@ -222,6 +261,9 @@ function feedExtractor(kind: FeedKind): Extractor {
         capture = {
           field,
           text: '',
+          markup: '',
+          hasMarkup: false,
+          xhtml: kind === 'atom' && attributes.type === 'xhtml',
           ...(kind === 'atom' && field === 'author' ? { onlyChild: 'name' } : {}),
         };
       }
@@ -234,19 +276,25 @@ function feedExtractor(kind: FeedKind): Extractor {
       )
         return;
       capture.text += text;
-      item.bytes += text.length;
+      capture.markup += escapeText(text);
+      item.bytes += text.length * 2;
       if (item.bytes > context.maxRecordBytes) {
         fail(new RecordTooLargeError(context.format, context.maxRecordBytes, location()));
       }
     };
     parser.on('text', onText);
     parser.on('cdata', onText);
-    parser.on('closetag', () => {
+    parser.on('closetag', (tag: SaxesTagPlain) => {
       const depth = stack.length;
       stack.pop();
       if (!item) return;
+      if (capture && depth > itemDepth + 1 && capture.onlyChild === undefined) {
+        if (capture.xhtml && depth === itemDepth + 2) return;
+        if (!tag.isSelfClosing) capture.markup += `</${tag.name}>`;
+        return;
+      }
       if (capture && depth === itemDepth + 1) {
-        const value = capture.text.trim();
+        const value = (capture.hasMarkup ? capture.markup : capture.text).trim();
         if (capture.field === 'categories') item.addCategory(value);
         else item.setText(capture.field, value);
         capture = undefined;
@@ -256,10 +304,19 @@ function feedExtractor(kind: FeedKind): Extractor {
       }
     });
 
-    const feedText = (text: string) => {
+    const feedText = (decoded: string) => {
+      let text = decoded;
+      if (!started) {
+        const skipped = LEADING_WHITESPACE.exec(text)?.[0] ?? '';
+        skippedBytes += skipped.length;
+        skippedLines += skipped.split('\n').length - 1;
+        text = text.slice(skipped.length);
+        started = text !== '';
+      }
       chunkText = text;
       charsBefore = parser.position;
       parser.write(text);
+      fedBytes += Buffer.byteLength(text, 'utf8');
     };
 
     for await (const chunk of input) {

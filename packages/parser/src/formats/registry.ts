@@ -15,15 +15,27 @@ export const BUILT_IN_EXTRACTORS: Readonly<Record<BuiltInFormat, Extractor>> = {
   atom,
 };
 
+/**
+ * What an extractor reads: `text` is the body decoded to UTF-8 (see the README, "Character
+ * sets"); `bytes` is the body exactly as fetched, for binary formats.
+ */
+export type ExtractorInput = 'text' | 'bytes';
+
+export interface RegisterOptions {
+  /** Default `bytes`, so a custom extractor gets the exact bytes unless it asks for text. */
+  readonly input?: ExtractorInput;
+}
+
 /** Extractors by format name: the built-in formats plus custom ones. */
 export class ExtractorRegistry {
   private readonly byName = new Map<string, Extractor>(Object.entries(BUILT_IN_EXTRACTORS));
+  private readonly textInput = new Set<string>(Object.keys(BUILT_IN_EXTRACTORS));
 
   /**
    * Adds a custom format. The name is what a source's `format` says in the
    * manifest; built-in names cannot be replaced, and a name is registered once.
    */
-  register(name: string, extractor: Extractor): void {
+  register(name: string, extractor: Extractor, options: RegisterOptions = {}): void {
     if (!FormatSchema.safeParse(name).success) {
       throw new ExtractorRegistrationError(
         `extractor name ${JSON.stringify(name)} is not a valid format name (lowercase letter first, then lowercase letters, digits or -)`,
@@ -38,6 +50,12 @@ export class ExtractorRegistry {
       );
     }
     this.byName.set(name, extractor);
+    if (options.input === 'text') this.textInput.add(name);
+  }
+
+  /** Whether the extractor for `format` reads decoded text or the exact bytes. */
+  inputOf(format: string): ExtractorInput {
+    return this.textInput.has(format) ? 'text' : 'bytes';
   }
 
   /** The extractor for `format`, or UnknownFormatError listing the known names. */
@@ -55,7 +73,7 @@ export class ExtractorRegistry {
 /** A registry with the built-in formats and the shipped example (`key-value`). */
 export function createExtractorRegistry(): ExtractorRegistry {
   const registry = new ExtractorRegistry();
-  registry.register('key-value', keyValue);
+  registry.register('key-value', keyValue, { input: 'text' });
   return registry;
 }
 
@@ -63,6 +81,10 @@ export function createExtractorRegistry(): ExtractorRegistry {
 export const defaultExtractors = createExtractorRegistry();
 
 /** Registers a custom extractor in the default registry (see README, "Adding a format"). */
-export function registerExtractor(name: string, extractor: Extractor): void {
-  defaultExtractors.register(name, extractor);
+export function registerExtractor(
+  name: string,
+  extractor: Extractor,
+  options: RegisterOptions = {},
+): void {
+  defaultExtractors.register(name, extractor, options);
 }

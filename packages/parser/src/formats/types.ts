@@ -9,7 +9,11 @@ export interface ExtractorContext {
   readonly options: FormatOptions;
   /** A single record (or line) larger than this must raise RecordTooLargeError. */
   readonly maxRecordBytes: number;
-  /** Bytes of the raw object read so far; for error locations when nothing better is known. */
+  /**
+   * Bytes of input the extractor has been given so far, for error locations when nothing
+   * better is known. Extractors read UTF-8 (the parser decodes the body first); offsets in
+   * that text are turned back into offsets in the raw bytes for the report.
+   */
   bytesRead(): number;
 }
 

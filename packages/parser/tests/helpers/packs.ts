@@ -16,6 +16,10 @@ export interface TestEntry {
   readonly page?: number;
   readonly format: string;
   readonly formatOptions?: FormatOptions;
+  /** The upstream Content-Type, with any charset parameter. */
+  readonly contentType?: string;
+  /** A Content-Encoding the stored body still has. */
+  readonly contentEncoding?: string;
   readonly body: string | Buffer;
 }
 
@@ -30,6 +34,8 @@ export function entryFields(entry: TestEntry): PackEntryFields {
     sha256: createHash('sha256').update(body).digest('hex'),
     format: entry.format,
     formatOptions: entry.formatOptions ?? {},
+    ...(entry.contentType !== undefined ? { contentType: entry.contentType } : {}),
+    ...(entry.contentEncoding !== undefined ? { contentEncoding: entry.contentEncoding } : {}),
   };
 }
 

@@ -19,8 +19,10 @@ export function metadataFor(
   format: string,
   body: string | Buffer,
   formatOptions: FormatOptions = {},
+  contentType?: string,
 ): RawObjectMetadata {
   return {
+    ...(contentType !== undefined ? { contentType } : {}),
     runId: RUN_ID,
     sourceId,
     format,
@@ -39,11 +41,20 @@ export async function putRaw(
   sourceId: string,
   format: string,
   body: string | Buffer,
-  { extension = 'txt', formatOptions = {} as FormatOptions, key = '' } = {},
+  {
+    extension = 'txt',
+    formatOptions = {} as FormatOptions,
+    key = '',
+    contentType = undefined as string | undefined,
+  } = {},
 ): Promise<string> {
   const target =
     key || rawKey({ sourceId, scheduledAt: SCHEDULED_AT, runId: RUN_ID, page: 0, extension });
-  await s3.putText(target, body, toS3Metadata(metadataFor(sourceId, format, body, formatOptions)));
+  await s3.putText(
+    target,
+    body,
+    toS3Metadata(metadataFor(sourceId, format, body, formatOptions, contentType)),
+  );
   return target;
 }
 

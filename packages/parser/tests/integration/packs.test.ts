@@ -129,7 +129,8 @@ describe('raw pack -> parser -> one parsed object (s3rver)', () => {
       sourceId: 'broken',
       page: 1,
       errorName: 'MalformedInputError',
-      location: { record: 1, byteOffset: 12 },
+      // The unclosed quote itself: line 3, after "id,name\n1,a\n2,".
+      location: { line: 3, record: 1, byteOffset: 14 },
       metadata: { format: 'csv', 'pack-line': '3' },
     });
     expect(report.reason).toMatch(/^pack line 3, source broken page 1: malformed csv/);

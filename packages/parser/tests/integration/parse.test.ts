@@ -100,7 +100,8 @@ describe('raw object -> parser -> parsed output (s3rver)', () => {
     expect(report).toMatchObject({
       rawKey: key,
       errorName: 'MalformedInputError',
-      location: { record: 1, byteOffset: 12 },
+      // The unclosed quote itself: line 3, after "id,name\n1,a\n2,".
+      location: { line: 3, record: 1, byteOffset: 14 },
     });
     expect(report.reason).toContain('CSV_QUOTE_NOT_CLOSED');
     expect(summary.results[0]).toMatchObject({

@@ -31,17 +31,80 @@ describe('csv', () => {
     expect(await extract('csv', 'a,b\n')).toEqual([]);
   });
 
-  it('reports an unbalanced quote', async () => {
-    const error = await extractError('csv', 'a,b\n1,2\n3,"four\n5,6\n');
+  it('reports an unclosed quote at the opening quote itself', async () => {
+    // Prepare: the quote opens at byte 10, on line 3.
+    const text = 'a,b\n1,2\n3,"four\n5,6\n';
+
+    // Act
+    const error = await extractError('csv', text);
+
+    // Assess
     expect(error).toBeInstanceOf(MalformedInputError);
     expect(error.message).toContain('CSV_QUOTE_NOT_CLOSED');
-    expect((error as MalformedInputError).location).toMatchObject({ record: 1, byteOffset: 8 });
+    expect((error as MalformedInputError).location).toEqual({ line: 3, record: 1, byteOffset: 10 });
   });
 
-  it('reports a row with the wrong number of fields by line and record', async () => {
-    const error = await extractError('csv', 'a,b\n1,2\n3,4,5\n');
+  it('reports a row with the wrong number of fields at its first byte, past empty CRLF lines', async () => {
+    const text = 'a,b\r\n1,2\r\n\r\n\r\n3,4,5\r\n';
+    const error = await extractError('csv', text);
     expect(error.message).toContain('CSV_RECORD_INCONSISTENT_COLUMNS');
-    expect((error as MalformedInputError).location).toEqual({ line: 3, record: 1, byteOffset: 8 });
+    expect((error as MalformedInputError).location).toEqual({ line: 5, record: 1, byteOffset: 14 });
+  });
+
+  it('locates errors after multi-byte text and quoted line breaks, in bytes', async () => {
+    // Prepare: "é" and "東" are 2 and 3 bytes; the quoted field holds a CRLF.
+    const text = 'a,b\né,"東\r\n京"\n3,"x"y\n';
+    const start = Buffer.byteLength('a,b\né,"東\r\n京"\n3,"x"');
+
+    // Act
+    const error = await extractError('csv', text, { strict: true }, { chunkBytes: 3 });
+
+    // Assess
+    expect(error.message).toContain('CSV_INVALID_CLOSING_QUOTE');
+    expect((error as MalformedInputError).location).toEqual({
+      line: 4,
+      record: 1,
+      byteOffset: start,
+    });
+  });
+
+  it('keeps a quote inside an unquoted field, unless strict', async () => {
+    // Prepare
+    const text = 'id,size,note\n1,5" disk,say "hi"\n2,"q",ok\n';
+
+    // Act
+    const records = await extract('csv', text);
+    const strict = await extractError('csv', text, { strict: true });
+
+    // Assess
+    expect(records).toEqual([
+      { id: '1', size: '5" disk', note: 'say "hi"' },
+      { id: '2', size: 'q', note: 'ok' },
+    ]);
+    expect(strict.message).toContain('INVALID_OPENING_QUOTE');
+    expect((strict as MalformedInputError).location).toEqual({
+      line: 2,
+      record: 0,
+      byteOffset: Buffer.byteLength('id,size,note\n1,5'),
+    });
+  });
+
+  it('keeps CRLF inside quoted fields', async () => {
+    const text = 'id,text\r\n1,"line one\r\nline two"\r\n2,"a\r\n\r\nb"\r\n';
+    expect(await extract('csv', text, {}, { chunkBytes: 4 })).toEqual([
+      { id: '1', text: 'line one\r\nline two' },
+      { id: '2', text: 'a\r\n\r\nb' },
+    ]);
+  });
+
+  it('accepts ragged rows only with relaxColumnCount', async () => {
+    const text = 'a,b\n1\n2,3,4\n';
+    expect(await extract('csv', text, { relaxColumnCount: true, header: false })).toEqual([
+      ['a', 'b'],
+      ['1'],
+      ['2', '3', '4'],
+    ]);
+    expect((await extractError('csv', text)).message).toContain('CSV_RECORD_INCONSISTENT_COLUMNS');
   });
 
   it('rejects a field over the record limit', async () => {

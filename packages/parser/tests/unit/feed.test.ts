@@ -48,6 +48,54 @@ describe('rss', () => {
     expect(error.message).toMatch(/entity/i);
   });
 
+  it('reads a feed with whitespace before the XML declaration, and counts it in error locations', async () => {
+    // Prepare
+    const prefix = '\n  \n';
+    const document =
+      '<?xml version="1.0"?>\n<rss><channel><item><title>T</title></item></channel></rss>';
+    const broken = document.replace('</title>', '</titel>');
+
+    // Act
+    const records = await extract('rss', `${prefix}${document}`);
+    const plain = await extractError('rss', broken, {}, { chunkBytes: 64 });
+    const spaced = await extractError('rss', `${prefix}${broken}`, {}, { chunkBytes: 64 });
+
+    // Assess
+    expect(records).toEqual([{ title: 'T' }]);
+    const before = (plain as MalformedInputError).location;
+    const after = (spaced as MalformedInputError).location;
+    expect(before?.line).toBe(2);
+    expect(after?.line).toBe(4);
+    expect(after?.byteOffset).toBe((before?.byteOffset ?? Number.NaN) + prefix.length);
+  });
+
+  it('accepts HTML 4 named entities that browsers and feed readers accept', async () => {
+    const text =
+      '<rss><channel><item><title>Caf&eacute;&nbsp;&copy; 2026 &mdash; &euro;5 &amp; &lt;b&gt;</title></item></channel></rss>';
+    expect(await extract('rss', text)).toEqual([
+      { title: 'Caf\u00e9\u00a0\u00a9 2026 \u2014 \u20ac5 & <b>' },
+    ]);
+  });
+
+  it('keeps HTML inside a description as markup text', async () => {
+    const text =
+      '<rss><channel><item><description>Intro <p class="x">A &amp; <b>B</b><br/>C</p> end</description></item></channel></rss>';
+    expect(await extract('rss', text)).toEqual([
+      { summary: 'Intro <p class="x">A &amp; <b>B</b><br/>C</p> end' },
+    ]);
+  });
+
+  it('rejects whitespace before the declaration and HTML entities when strict', async () => {
+    const spaced = ' <?xml version="1.0"?><rss><channel/></rss>';
+    expect((await extractError('rss', spaced, { strict: true })).message).toContain(
+      'XML declaration must be at the start',
+    );
+    const entity = '<rss><channel><item><title>a&nbsp;b</title></item></channel></rss>';
+    expect((await extractError('rss', entity, { strict: true })).message).toContain(
+      'undefined entity',
+    );
+  });
+
   it('rejects an item over the record limit', async () => {
     const text = `<rss><channel><item><description>${'x'.repeat(500)}</description></item></channel></rss>`;
     expect(await extractError('rss', text, {}, { maxRecordBytes: 100 })).toBeInstanceOf(
@@ -67,7 +115,8 @@ describe('atom', () => {
         updated: '2026-11-24T10:00:00Z',
         author: 'Bob Writer',
         summary: 'Short',
-        content: 'Hello world',
+        // type="xhtml": the markup inside the <div> wrapper, kept as text.
+        content: 'Hello <b>world</b>',
         categories: ['news'],
       },
       {
