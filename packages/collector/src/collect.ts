@@ -1,5 +1,4 @@
 import {
-  type BatchFailure,
   type BatchResult,
   batchFailureKey,
   batchResultKey,
@@ -20,6 +19,7 @@ import { ContinuationInvokeError } from './errors.js';
 import type { FetchDeps } from './fetch-source.js';
 import { PackWriter } from './pack.js';
 import { runPool } from './pool.js';
+import { withRedactedPayload } from './redact-payload.js';
 import { putJson, type StoreTarget, storePack } from './store.js';
 
 export interface CollectorDeps extends FetchDeps, StoreTarget {
@@ -148,7 +148,8 @@ async function invokeNextHop(
   } catch (error) {
     const transient = !(error instanceof RangeError) && isTransientInvokeError(error);
     const failureKey = batchFailureKey(runId, batchId, hop);
-    const failure: BatchFailure = {
+    // Stored redacted: the payload holds source URLs and headers (credentials).
+    const failure = withRedactedPayload({
       kind: 'continuation-failed',
       runId,
       batchId,
@@ -159,7 +160,7 @@ async function invokeNextHop(
       sourceIds: continuation.tasks.map((t) => t.source.id),
       payload: continuation,
       recordedAt: new Date(clock.now()).toISOString(),
-    };
+    });
     log.error('continuation could not be invoked', {
       key: failureKey,
       transient,

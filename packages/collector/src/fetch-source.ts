@@ -3,6 +3,7 @@ import {
   type Clock,
   type CollectorTask,
   type Log,
+  maxSourceBytesFor,
   type Pagination,
   redactUrl,
 } from '@fanout/shared';
@@ -22,7 +23,6 @@ import {
   UpstreamHttpError,
 } from './errors.js';
 import type { HttpResponse, HttpTransport } from './http.js';
-import { maxSourceBytesFor } from './limits.js';
 import {
   assertNoDowngrade,
   bindToOrigin,
