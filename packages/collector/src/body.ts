@@ -23,12 +23,15 @@ export interface ReadBodyOptions {
   readonly maxBytes: number;
   readonly memoryBufferBytes: number;
   readonly tmpDir: string;
+  /** The Content-Encoding the bytes were decoded from, named when the limit is passed. */
+  readonly decodedFrom?: string;
   /** Also fed with every chunk: the hash over all pages of a source. */
   readonly alsoHash?: Hash;
 }
 
 /**
- * Reads a body to the end, hashing as it goes and enforcing the size limit
+ * Reads a body (already decoded, if it was compressed) to the end, hashing as it goes
+ * and enforcing the size limit
  * while streaming. Small bodies stay in memory; past `memoryBufferBytes` the
  * bytes go to a temp file so memory stays bounded by the buffer size.
  */
@@ -52,7 +55,9 @@ export async function readBody(
     for await (const piece of body) {
       const chunk = Buffer.isBuffer(piece) ? piece : Buffer.from(piece);
       bytes += chunk.length;
-      if (bytes > options.maxBytes) throw new BodyTooLargeError(options.sourceId, options.maxBytes);
+      if (bytes > options.maxBytes) {
+        throw new BodyTooLargeError(options.sourceId, options.maxBytes, options.decodedFrom);
+      }
       hash.update(chunk);
       options.alsoHash?.update(chunk);
       if (file) {

@@ -66,14 +66,48 @@ export class TooManyRedirectsError extends SourceFetchError {
   }
 }
 
-/** The body grew past the size limit while streaming. */
+/**
+ * The body grew past the size limit while streaming. For a compressed body the limit
+ * bounds the decoded bytes, so a compression bomb ends here, naming its encoding.
+ */
 export class BodyTooLargeError extends SourceFetchError {
   override name = 'BodyTooLargeError';
   constructor(
     sourceId: string,
     readonly limitBytes: number,
+    /** The Content-Encoding the body was decoded from, if any. */
+    readonly encoding?: string,
   ) {
-    super(sourceId, `body exceeds ${limitBytes} bytes`);
+    super(
+      sourceId,
+      `body exceeds ${limitBytes} bytes${encoding ? ` once decoded from ${encoding}` : ''}`,
+    );
+  }
+}
+
+/** The response's Content-Encoding is one the collector cannot decode. */
+export class UnsupportedContentEncodingError extends SourceFetchError {
+  override name = 'UnsupportedContentEncodingError';
+  constructor(
+    sourceId: string,
+    readonly encoding: string,
+  ) {
+    super(
+      sourceId,
+      `response has Content-Encoding ${JSON.stringify(encoding)}; the collector decodes gzip, deflate and br`,
+    );
+  }
+}
+
+/** A compressed body that does not decode: truncated or corrupt. */
+export class ContentDecodingError extends SourceFetchError {
+  override name = 'ContentDecodingError';
+  constructor(
+    sourceId: string,
+    readonly encoding: string,
+    detail: string,
+  ) {
+    super(sourceId, `${encoding} body is truncated or corrupt: ${detail}`);
   }
 }
 
@@ -83,10 +117,14 @@ export class SourceTooLargeError extends SourceFetchError {
   constructor(
     sourceId: string,
     readonly limitBytes: number,
+    /** The Content-Encoding of the page that passed the limit, if it was decoded. */
+    readonly encoding?: string,
   ) {
     super(
       sourceId,
-      `pages together exceed the collector's limit of ${limitBytes} bytes per source`,
+      `pages together exceed the collector's limit of ${limitBytes} bytes per source${
+        encoding ? ` (decoded from ${encoding})` : ''
+      }`,
     );
   }
 }

@@ -9,6 +9,7 @@ import {
 } from '@fanout/shared';
 import { type BufferedBody, readBody } from './body.js';
 import type { CollectorSettings } from './config.js';
+import { contentCodings, DEFAULT_ACCEPT_ENCODING, decodeBody } from './decode.js';
 import {
   BodyTooLargeError,
   DeadlineAbortError,
@@ -55,7 +56,10 @@ export interface FetchedPage {
   readonly url: string;
   readonly status: number;
   readonly headers: Readonly<Record<string, string>>;
+  /** The body, decoded: `headers['content-encoding']` no longer applies to it. */
   readonly body: BufferedBody;
+  /** The Content-Encoding the body was decoded from (for logs; nothing stores it). */
+  readonly decodedFrom?: string;
   readonly fetchedAt: string;
 }
 
@@ -197,6 +201,7 @@ type PageResponse =
       readonly headers: Headers;
       readonly url: URL;
       readonly body: BufferedBody;
+      readonly decodedFrom?: string;
     };
 
 /** One page: attempts with timeout and backoff; reads the body inside the attempt. */
@@ -228,13 +233,34 @@ async function fetchPage(request: PageRequest, deps: FetchDeps): Promise<PageRes
         response.discard();
         throw new UpstreamHttpError(source.id, response.status, url.href);
       } else {
-        const body = await readBody(response.body, {
-          sourceId: source.id,
-          maxBytes: request.maxBytes,
-          memoryBufferBytes: settings.memoryBufferBytes,
-          tmpDir: deps.tmpDir,
-        });
-        return { kind: 'body', status: response.status, headers: response.headers, url, body };
+        let codings: ReturnType<typeof contentCodings>;
+        try {
+          codings = contentCodings(source.id, response.headers['content-encoding']);
+        } catch (error) {
+          response.discard();
+          throw error;
+        }
+        // Decoded here, so the hash, the unchanged check, the stored bytes and the parser
+        // all see the real body, and the size limit bounds the decoded bytes.
+        const decodedFrom = codings.length > 0 ? codings.join(', ') : undefined;
+        const body = await readBody(
+          decodedFrom ? decodeBody(response.body, codings, source.id) : response.body,
+          {
+            sourceId: source.id,
+            maxBytes: request.maxBytes,
+            memoryBufferBytes: settings.memoryBufferBytes,
+            tmpDir: deps.tmpDir,
+            ...(decodedFrom ? { decodedFrom } : {}),
+          },
+        );
+        return {
+          kind: 'body',
+          status: response.status,
+          headers: response.headers,
+          url,
+          body,
+          ...(decodedFrom ? { decodedFrom } : {}),
+        };
       }
     } catch (error) {
       if (request.deadline.aborted) throw new DeadlineAbortError(source.id);
@@ -340,7 +366,8 @@ function byteLimits(task: CollectorTask, settings: CollectorSettings) {
  * The source's headers and the basic auth from its URL go to the source's
  * origin only; other origins a redirect or next page leads to get the
  * collector's defaults and the source's Accept headers. https never steps
- * down to http.
+ * down to http. Compressed bodies (gzip, deflate, br) are decoded as they stream in;
+ * `gzip, br` is asked for unless the source sets its own Accept-Encoding.
  */
 export async function fetchSource(
   task: CollectorTask,
@@ -350,7 +377,11 @@ export async function fetchSource(
 ): Promise<SourceFetch> {
   const { source, previous } = task;
   const limits = byteLimits(task, deps.settings);
-  const binding = bindToOrigin(source, { 'user-agent': USER_AGENT });
+  // A source's own Accept-Encoding (any case) replaces the default: bindToOrigin lower-cases names.
+  const binding = bindToOrigin(source, {
+    'user-agent': USER_AGENT,
+    'accept-encoding': DEFAULT_ACCEPT_ENCODING,
+  });
   const conditional: Record<string, string> = {};
   if (previous?.etag) conditional['if-none-match'] = previous.etag;
   if (previous?.lastModified) conditional['if-modified-since'] = previous.lastModified;
@@ -379,7 +410,7 @@ export async function fetchSource(
       );
     } catch (error) {
       if (error instanceof BodyTooLargeError && budget < limits.perPage) {
-        throw new SourceTooLargeError(source.id, limits.perSource);
+        throw new SourceTooLargeError(source.id, limits.perSource, error.encoding);
       }
       throw error;
     }
@@ -393,6 +424,7 @@ export async function fetchSource(
       status: response.status,
       headers: response.headers,
       body: response.body,
+      ...(response.decodedFrom ? { decodedFrom: response.decodedFrom } : {}),
       fetchedAt: new Date(deps.clock.now()).toISOString(),
     });
     const next = source.pagination
