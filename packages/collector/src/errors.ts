@@ -209,6 +209,22 @@ export class DeadlineAbortError extends SourceFetchError {
   }
 }
 
+/**
+ * The stored bytes of an interrupted download could not be read back (gone, or no
+ * permission): the download restarts from byte 0 rather than failing.
+ */
+export class PartialUnavailableError extends CollectorError {
+  override name = 'PartialUnavailableError';
+  constructor(
+    readonly key: string,
+    cause: unknown,
+  ) {
+    super(
+      `partial download ${key} cannot be used: ${cause instanceof Error ? cause.message : String(cause)}`,
+    );
+  }
+}
+
 /** Writing to S3 failed after the SDK's own retries: transient, so the invocation throws. */
 export class StoreError extends CollectorError {
   override name = 'StoreError';

@@ -5,9 +5,10 @@ import {
   type Log,
   maxSourceBytesFor,
   type Pagination,
+  type Resume,
   redactUrl,
 } from '@fanout/shared';
-import { type BufferedBody, readBody } from './body.js';
+import { type BodyProgress, type BufferedBody, readBody } from './body.js';
 import type { CollectorSettings } from './config.js';
 import { contentCodings, DEFAULT_ACCEPT_ENCODING, decodeBody } from './decode.js';
 import {
@@ -17,6 +18,7 @@ import {
   MaxBytesTooLargeError,
   NetworkError,
   PaginationError,
+  PartialUnavailableError,
   SourceFetchError,
   SourceTooLargeError,
   TooManyRedirectsError,
@@ -33,8 +35,10 @@ import {
   type OriginBinding,
   withoutUserInfo,
 } from './origin.js';
+import { contentRangeStart, rangeHeaders, resumeValidator, totalBytesOf } from './resume.js';
 import { isRetryableStatus, parseRetryAfter, retryDelayMs } from './retry.js';
 import { type LookupFn, resolveGuarded } from './ssrf.js';
+import type { PartialStore } from './store.js';
 
 /** Waits `ms`; rejects when `signal` aborts. */
 export type SleepFn = (ms: number, signal: AbortSignal) => Promise<void>;
@@ -48,6 +52,8 @@ export interface FetchDeps {
   readonly log: Log;
   readonly tmpDir: string;
   readonly settings: CollectorSettings;
+  /** Where an interrupted download's bytes wait for the next hop; without it none resumes. */
+  readonly partials?: PartialStore;
 }
 
 export interface FetchedPage {
@@ -77,6 +83,25 @@ export interface FetchProgress {
   lastStatus?: number;
   /** Pages read so far; the caller disposes them whatever happens. */
   readonly pages: FetchedPage[];
+  /**
+   * The body being received, for a source of one page (no pagination): how far it got,
+   * and whether the next hop could resume it. After a hard-deadline abort `spool` may
+   * hold the bytes received; the caller releases it.
+   */
+  download?: DownloadProgress;
+}
+
+export interface DownloadProgress extends BodyProgress {
+  /** When this hop started receiving the body. */
+  readonly startedAt: number;
+  /** Bytes that came from a stored partial (a resumed download), not from this hop. */
+  readonly resumedBytes: number;
+  /** The body's full length, when the server said it. */
+  readonly totalBytes?: number;
+  /** What If-Range would carry; undefined when the response cannot be resumed. */
+  readonly validator?: string;
+  /** The download resumed from (its time spent so far), when this hop resumed one. */
+  readonly resumedFrom?: Resume;
 }
 
 const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
@@ -106,6 +131,10 @@ interface PageRequest {
   readonly maxBytes: number;
   readonly deadline: AbortSignal;
   readonly progress: FetchProgress;
+  /** Track this page as a download the next hop may resume (a source of one page). */
+  readonly trackDownload: boolean;
+  /** Resume an interrupted download: ask for the bytes after the stored ones. */
+  readonly resume?: Resume;
 }
 
 /**
@@ -117,6 +146,7 @@ async function requestFollowingRedirects(
   request: PageRequest,
   signal: AbortSignal,
   deps: FetchDeps,
+  rangeRequest: Headers,
 ): Promise<{ response: HttpResponse; url: URL }> {
   const { source } = request.task;
   const { binding } = request;
@@ -128,7 +158,7 @@ async function requestFollowingRedirects(
     const pinnedAddress = isGuarded(binding, url)
       ? await resolveGuarded(url, { sourceId: source.id, lookup: deps.lookup })
       : undefined;
-    const headers = { ...headersFor(binding, url), ...request.conditionalHeaders };
+    const headers = { ...headersFor(binding, url), ...request.conditionalHeaders, ...rangeRequest };
     const response = await deps.transport({
       url,
       headers,
@@ -204,10 +234,68 @@ type PageResponse =
       readonly decodedFrom?: string;
     };
 
+const optionalTotal = (totalBytes: number | undefined) =>
+  totalBytes !== undefined ? { totalBytes } : {};
+const optionalValidator = (validator: string | undefined) =>
+  validator !== undefined ? { validator } : {};
+
+/** Why a response to a range request cannot continue the stored bytes; undefined if it can. */
+function resumeProblem(
+  response: HttpResponse,
+  resume: Resume,
+  decodedFrom: string | undefined,
+): string | undefined {
+  if (response.status !== 206) return `the server sent HTTP ${response.status}, not 206`;
+  const start = contentRangeStart(response.headers['content-range']);
+  if (start !== resume.bytes) {
+    return `Content-Range does not start at byte ${resume.bytes}`;
+  }
+  if (decodedFrom) return `the range came with Content-Encoding ${decodedFrom}`;
+  const etag = response.headers.etag;
+  if (etag !== undefined && resume.validator.startsWith('"') && etag !== resume.validator) {
+    return 'the ETag changed';
+  }
+  return undefined;
+}
+
+/** The stored bytes of an interrupted download, then the rest from the server. */
+async function* withStoredPrefix(
+  partials: PartialStore,
+  resume: Resume,
+  rest: AsyncIterable<Uint8Array>,
+): AsyncGenerator<Uint8Array> {
+  let stored = 0;
+  try {
+    for await (const chunk of partials.load(resume.key)) {
+      stored += chunk.length;
+      yield chunk;
+    }
+  } catch (error) {
+    throw new PartialUnavailableError(resume.key, error);
+  }
+  if (stored !== resume.bytes) {
+    throw new PartialUnavailableError(
+      resume.key,
+      `holds ${stored} bytes, ${resume.bytes} expected`,
+    );
+  }
+  yield* rest;
+}
+
 /** One page: attempts with timeout and backoff; reads the body inside the attempt. */
 async function fetchPage(request: PageRequest, deps: FetchDeps): Promise<PageResponse> {
   const { source } = request.task;
   const { settings } = deps;
+  const { partials } = deps;
+  let resume = partials ? request.resume : undefined;
+  const restart = (why: string) => {
+    deps.log.warn('cannot resume the download; restarting it', {
+      sourceId: source.id,
+      reason: why,
+      bytesStored: resume?.bytes,
+    });
+    resume = undefined;
+  };
   for (let attempt = 1; ; attempt += 1) {
     if (request.deadline.aborted) throw new DeadlineAbortError(source.id);
     request.progress.attempts += 1;
@@ -216,8 +304,20 @@ async function fetchPage(request: PageRequest, deps: FetchDeps): Promise<PageRes
     let retryAfterMs: number | undefined;
     let why: string;
     try {
-      const { response, url } = await requestFollowingRedirects(request, signal, deps);
+      const { response, url } = await requestFollowingRedirects(
+        request,
+        signal,
+        deps,
+        resume ? rangeHeaders(resume) : {},
+      );
       request.progress.lastStatus = response.status;
+      if (resume && response.status === 416) {
+        // The stored bytes do not fit the resource any more: start over, at once.
+        response.discard();
+        restart('HTTP 416 to the range request');
+        attempt -= 1;
+        continue;
+      }
       if (response.status === 304 && request.conditional) {
         response.discard();
         return { kind: 'not-modified', status: 304, headers: response.headers };
@@ -243,19 +343,50 @@ async function fetchPage(request: PageRequest, deps: FetchDeps): Promise<PageRes
         // Decoded here, so the hash, the unchanged check, the stored bytes and the parser
         // all see the real body, and the size limit bounds the decoded bytes.
         const decodedFrom = codings.length > 0 ? codings.join(', ') : undefined;
+        let resumed: Resume | undefined;
+        if (resume && partials) {
+          const problem = resumeProblem(response, resume, decodedFrom);
+          if (problem === undefined) {
+            resumed = resume;
+          } else if (response.status === 206) {
+            response.discard();
+            restart(problem);
+            attempt -= 1;
+            continue;
+          } else {
+            // 200: If-Range did not match (the resource changed), so this is the whole body.
+            restart(problem);
+          }
+        }
+        const decoded = decodedFrom ? decodeBody(response.body, codings, source.id) : response.body;
+        const download: DownloadProgress | undefined = request.trackDownload
+          ? {
+              bytes: 0,
+              startedAt: deps.clock.now(),
+              resumedBytes: resumed?.bytes ?? 0,
+              ...optionalTotal(resumed ? resumed.totalBytes : totalBytesOf(response.headers)),
+              ...optionalValidator(
+                resumed ? resumed.validator : resumeValidator(response.headers, decodedFrom),
+              ),
+              ...(resumed ? { resumedFrom: resumed } : {}),
+            }
+          : undefined;
+        request.progress.download = download;
         const body = await readBody(
-          decodedFrom ? decodeBody(response.body, codings, source.id) : response.body,
+          resumed && partials ? withStoredPrefix(partials, resumed, decoded) : decoded,
           {
             sourceId: source.id,
             maxBytes: request.maxBytes,
             memoryBufferBytes: settings.memoryBufferBytes,
             tmpDir: deps.tmpDir,
             ...(decodedFrom ? { decodedFrom } : {}),
+            ...(download ? { progress: download } : {}),
           },
         );
         return {
           kind: 'body',
-          status: response.status,
+          // A completed resume is the whole representation, as a 200 would have sent it.
+          status: resumed ? 200 : response.status,
           headers: response.headers,
           url,
           body,
@@ -263,7 +394,14 @@ async function fetchPage(request: PageRequest, deps: FetchDeps): Promise<PageRes
         };
       }
     } catch (error) {
+      // The bytes of a cut download are kept only for the hard deadline (the next hop).
       if (request.deadline.aborted) throw new DeadlineAbortError(source.id);
+      await request.progress.download?.spool?.release();
+      if (error instanceof PartialUnavailableError) {
+        restart(error.message);
+        attempt -= 1;
+        continue;
+      }
       if (error instanceof SourceFetchError) throw error;
       const failure = timeout.aborted
         ? new FetchTimeoutError(source.id, source.timeoutMs)
@@ -386,6 +524,9 @@ export async function fetchSource(
   if (previous?.etag) conditional['if-none-match'] = previous.etag;
   if (previous?.lastModified) conditional['if-modified-since'] = previous.lastModified;
   const maxPages = source.pagination?.maxPages ?? 1;
+  // Only a source of one page is tracked as a resumable download.
+  const oneShot = source.pagination === undefined;
+  const resume = oneShot ? task.resume : undefined;
   const seen = new Set<string>();
   let heldBytes = 0;
   let url: URL | undefined = withoutUserInfo(new URL(source.url));
@@ -400,11 +541,14 @@ export async function fetchSource(
           task,
           url,
           binding,
-          conditionalHeaders: isFirst ? conditional : {},
-          conditional: isFirst && Object.keys(conditional).length > 0,
+          // A resumed download changed since the last run (or it would have been a 304).
+          conditionalHeaders: isFirst && !resume ? conditional : {},
+          conditional: isFirst && !resume && Object.keys(conditional).length > 0,
           maxBytes: Math.min(limits.perPage, budget),
           deadline,
           progress,
+          trackDownload: oneShot,
+          ...(isFirst && resume ? { resume } : {}),
         },
         deps,
       );
@@ -413,6 +557,17 @@ export async function fetchSource(
         throw new SourceTooLargeError(source.id, limits.perSource, error.encoding);
       }
       throw error;
+    }
+    if (isFirst && resume && deps.partials) {
+      // Used or superseded: either way the stored bytes are no longer needed.
+      const { key } = resume;
+      await deps.partials.remove(key).catch((error: unknown) => {
+        deps.log.warn('could not remove a partial download', {
+          sourceId: source.id,
+          key,
+          error: error instanceof Error ? error.message : String(error),
+        });
+      });
     }
     if (response.kind === 'not-modified') {
       return { kind: 'not-modified', status: response.status, headers: response.headers };
