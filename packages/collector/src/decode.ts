@@ -8,6 +8,9 @@ export type ContentCoding = 'gzip' | 'deflate' | 'br';
 /** What the collector asks for unless a source sets its own `Accept-Encoding`. */
 export const DEFAULT_ACCEPT_ENCODING = 'gzip, br';
 
+/** More layers than any real server applies. */
+const MAX_CODINGS = 3;
+
 const CODINGS: Readonly<Record<string, ContentCoding>> = {
   gzip: 'gzip',
   'x-gzip': 'gzip',
@@ -29,6 +32,10 @@ export function contentCodings(sourceId: string, header: string | undefined): Co
     const coding = CODINGS[name];
     if (coding === undefined) throw new UnsupportedContentEncodingError(sourceId, name);
     codings.push(coding);
+  }
+  if (codings.length > MAX_CODINGS) {
+    // Each layer holds its own decoder (tens of KB); a hostile header could list thousands.
+    throw new UnsupportedContentEncodingError(sourceId, header.trim(), MAX_CODINGS);
   }
   return codings;
 }

@@ -91,10 +91,14 @@ export class UnsupportedContentEncodingError extends SourceFetchError {
   constructor(
     sourceId: string,
     readonly encoding: string,
+    /** Set when the encoding is refused for its number of layers. */
+    maxLayers?: number,
   ) {
     super(
       sourceId,
-      `response has Content-Encoding ${JSON.stringify(encoding)}; the collector decodes gzip, deflate and br`,
+      maxLayers === undefined
+        ? `response has Content-Encoding ${JSON.stringify(encoding)}; the collector decodes gzip, deflate and br`
+        : `response has Content-Encoding ${JSON.stringify(encoding.slice(0, 100))}: more than ${maxLayers} layers`,
     );
   }
 }

@@ -303,6 +303,7 @@ async function fetchPage(request: PageRequest, deps: FetchDeps): Promise<PageRes
     const signal = AbortSignal.any([request.deadline, timeout]);
     let retryAfterMs: number | undefined;
     let why: string;
+    let answered: HttpResponse | undefined;
     try {
       const { response, url } = await requestFollowingRedirects(
         request,
@@ -310,6 +311,7 @@ async function fetchPage(request: PageRequest, deps: FetchDeps): Promise<PageRes
         deps,
         resume ? rangeHeaders(resume) : {},
       );
+      answered = response;
       request.progress.lastStatus = response.status;
       if (resume && response.status === 416) {
         // The stored bytes do not fit the resource any more: start over, at once.
@@ -394,6 +396,8 @@ async function fetchPage(request: PageRequest, deps: FetchDeps): Promise<PageRes
         };
       }
     } catch (error) {
+      // A body left unread (a decoder or size limit stopped it) must not hold its socket.
+      answered?.discard();
       // The bytes of a cut download are kept only for the hard deadline (the next hop).
       if (request.deadline.aborted) throw new DeadlineAbortError(source.id);
       await request.progress.download?.spool?.release();

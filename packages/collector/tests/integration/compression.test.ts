@@ -50,6 +50,10 @@ const ROUTES: Readonly<Record<string, Served>> = {
   '/truncated': { encoding: 'gzip', body: gzipSync(SMALL).subarray(0, 200) },
   '/corrupt-br': { encoding: 'br', body: Buffer.from('this was never brotli, whatever it says') },
   '/zstd': { encoding: 'zstd', body: Buffer.from([0x28, 0xb5, 0x2f, 0xfd]) },
+  '/layers': {
+    encoding: 'gzip, gzip, gzip, gzip',
+    body: gzipSync(gzipSync(gzipSync(gzipSync(SMALL)))),
+  },
 };
 
 function serve(res: ServerResponse, served: Served): void {
@@ -320,15 +324,24 @@ describe('compressed responses, decoded by the collector', () => {
     expect(requestsTo('/cut')).toHaveLength(3);
   });
 
-  it('fails a body in an encoding it cannot decode, naming it', async () => {
+  it('fails a body in an encoding it cannot decode, or in too many layers, naming it', async () => {
     // Act
-    const { summary } = await collect([{ source: { id: 'zstd', url: `${http.url}/zstd` } }]);
+    const { summary } = await collect([
+      { source: { id: 'zstd', url: `${http.url}/zstd` } },
+      { source: { id: 'layers', url: `${http.url}/layers` } },
+    ]);
 
     // Assess
     expect(summary.result.outcomes).toEqual([
       expect.objectContaining({
+        sourceId: 'zstd',
         status: 'failed',
         reason: 'response has Content-Encoding "zstd"; the collector decodes gzip, deflate and br',
+      }),
+      expect.objectContaining({
+        sourceId: 'layers',
+        status: 'failed',
+        reason: 'response has Content-Encoding "gzip, gzip, gzip, gzip": more than 3 layers',
       }),
     ]);
   });
