@@ -178,7 +178,12 @@ async function handOffAborted(
     resumable: summary.resumable,
     storingPartial: canResume,
   });
+  // The bytes this task was handed are superseded: by the ones stored now, or by a restart.
+  const superseded = async () => {
+    if (task.resume) await partials?.remove(task.resume.key).catch(() => undefined);
+  };
   if (!canResume || download.validator === undefined) {
+    await superseded();
     return { kind: 'aborted', download: summary };
   }
   const key = partialKey(payload, source.id);
@@ -191,14 +196,12 @@ async function handOffAborted(
       key,
       error: error instanceof Error ? error.message : String(error),
     });
+    await superseded();
     return { kind: 'aborted', download: summary };
   } finally {
     await spool.release();
   }
-  const previous = download.resumedFrom?.key;
-  if (previous !== undefined && previous !== key) {
-    await partials.remove(previous).catch(() => undefined);
-  }
+  await superseded();
   const resume: Resume = {
     key,
     bytes: spool.bytes,
