@@ -46,6 +46,8 @@ interface Upstream {
   stall: boolean;
   /** How to answer a Range request whose If-Range matches. */
   range: 'honour' | '416';
+  /** Stall a 206 too, after CUT more bytes. */
+  stallRange?: boolean;
 }
 
 describe('a download cut by the hard deadline resumes on the next hop', () => {
@@ -78,6 +80,10 @@ describe('a download cut by the hard deadline resumes on the next hop', () => {
         'content-range': `bytes ${start}-${body.length - 1}/${body.length}`,
         'content-length': body.length - start,
       });
+      if (upstream.stallRange) {
+        stall(res, body.subarray(start, start + CUT));
+        return;
+      }
       res.end(body.subarray(start));
       return;
     }
@@ -86,8 +92,13 @@ describe('a download cut by the hard deadline resumes on the next hop', () => {
       res.end(body);
       return;
     }
+    stall(res, body.subarray(0, CUT));
+  };
+
+  /** Sends `bytes`, then nothing more; the hard deadline comes once they were read. */
+  const stall = (res: ServerResponse, bytes: Buffer) => {
     stalled.push(res);
-    res.write(body.subarray(0, CUT), () => {
+    res.write(bytes, () => {
       // Give the collector time to read what was sent, then let the deadline come.
       setTimeout(() => clock.advance(STALL_MS), 300);
     });
@@ -176,6 +187,38 @@ describe('a download cut by the hard deadline resumes on the next hop', () => {
     ]);
     expect((await s3.getBytes(ownKey('resumed'))).equals(V1)).toBe(true);
     expect(await s3.listKeys(`runs/${RUN_ID}/partial/b00001-`)).toEqual([]);
+  });
+
+  it('resumes again when the next hop is cut too: more bytes stored, the old ones removed', async () => {
+    // Act: hop 0 and hop 1 are both cut; hop 2 finishes.
+    const first = await hop(payload([source('twice')], { batchId: 'b00008' }));
+    upstream.stallRange = true;
+    const secondInput = first.summary.continuation;
+    const second = secondInput ? await hop(secondInput) : undefined;
+    upstream.stallRange = false;
+    const thirdInput = second?.summary.continuation;
+    const stored = await s3.listKeys(`runs/${RUN_ID}/partial/b00008-`);
+    const third = thirdInput ? await hop(thirdInput) : undefined;
+
+    // Assess
+    const before = secondInput?.tasks[0]?.resume;
+    const after = thirdInput?.tasks[0]?.resume;
+    expect(after).toMatchObject({
+      key: `runs/${RUN_ID}/partial/b00008-h1-twice.part`,
+      validator: '"v1"',
+      downloadMs: 2 * STALL_MS,
+    });
+    expect(after?.bytes).toBeGreaterThan(before?.bytes ?? Number.POSITIVE_INFINITY);
+    expect(stored).toEqual([`runs/${RUN_ID}/partial/b00008-h1-twice.part`]);
+    expect(third?.summary.result.outcomes).toEqual([
+      expect.objectContaining({
+        status: 'ok',
+        bytes: TOTAL,
+        validators: { etag: '"v1"', sha256: sha(V1) },
+      }),
+    ]);
+    expect((await s3.getBytes(ownKey('twice'))).equals(V1)).toBe(true);
+    expect(await s3.listKeys(`runs/${RUN_ID}/partial/b00008-`)).toEqual([]);
   });
 
   it('restarts cleanly when the validator changed (the server answers 200 to If-Range)', async () => {
