@@ -94,8 +94,6 @@ export interface FetchProgress {
 export interface DownloadProgress extends BodyProgress {
   /** When this hop started receiving the body. */
   readonly startedAt: number;
-  /** Bytes that came from a stored partial (a resumed download), not from this hop. */
-  readonly resumedBytes: number;
   /** The body's full length, when the server said it. */
   readonly totalBytes?: number;
   /** What If-Range would carry; undefined when the response cannot be resumed. */
@@ -282,6 +280,82 @@ async function* withStoredPrefix(
   yield* rest;
 }
 
+/**
+ * Reads a 2xx body: decoded when it has a Content-Encoding, appended to the stored bytes
+ * when it continues an interrupted download, and tracked so the hard deadline can hand a
+ * cut one to the next hop. `restart` when a range answer cannot continue the stored bytes.
+ */
+async function receiveBody(
+  request: PageRequest,
+  deps: FetchDeps,
+  response: HttpResponse,
+  url: URL,
+  resume: Resume | undefined,
+): Promise<PageResponse | { readonly kind: 'restart'; readonly why: string }> {
+  const { source } = request.task;
+  const { partials } = deps;
+  let codings: ReturnType<typeof contentCodings>;
+  try {
+    codings = contentCodings(source.id, response.headers['content-encoding']);
+  } catch (error) {
+    response.discard();
+    throw error;
+  }
+  // Decoded here, so the hash, the unchanged check, the stored bytes and the parser
+  // all see the real body, and the size limit bounds the decoded bytes.
+  const decodedFrom = codings.length > 0 ? codings.join(', ') : undefined;
+  let resumed: Resume | undefined;
+  if (resume && partials) {
+    const problem = resumeProblem(response, resume, decodedFrom);
+    if (problem === undefined) {
+      resumed = resume;
+    } else if (response.status === 206) {
+      response.discard();
+      return { kind: 'restart', why: problem };
+    } else {
+      // 200: If-Range did not match (the resource changed), so this is the whole body.
+      deps.log.warn('cannot resume the download; restarting it', {
+        sourceId: source.id,
+        reason: problem,
+        bytesStored: resume.bytes,
+      });
+    }
+  }
+  const decoded = decodedFrom ? decodeBody(response.body, codings, source.id) : response.body;
+  const download: DownloadProgress | undefined = request.trackDownload
+    ? {
+        bytes: 0,
+        startedAt: deps.clock.now(),
+        ...optionalTotal(resumed ? resumed.totalBytes : totalBytesOf(response.headers)),
+        ...optionalValidator(
+          resumed ? resumed.validator : resumeValidator(response.headers, decodedFrom),
+        ),
+        ...(resumed ? { resumedFrom: resumed } : {}),
+      }
+    : undefined;
+  request.progress.download = download;
+  const body = await readBody(
+    resumed && partials ? withStoredPrefix(partials, resumed, decoded) : decoded,
+    {
+      sourceId: source.id,
+      maxBytes: request.maxBytes,
+      memoryBufferBytes: deps.settings.memoryBufferBytes,
+      tmpDir: deps.tmpDir,
+      ...(decodedFrom ? { decodedFrom } : {}),
+      ...(download ? { progress: download } : {}),
+    },
+  );
+  return {
+    kind: 'body',
+    // A completed resume is the whole representation, as a 200 would have sent it.
+    status: resumed ? 200 : response.status,
+    headers: response.headers,
+    url,
+    body,
+    ...(decodedFrom ? { decodedFrom } : {}),
+  };
+}
+
 /** One page: attempts with timeout and backoff; reads the body inside the attempt. */
 async function fetchPage(request: PageRequest, deps: FetchDeps): Promise<PageResponse> {
   const { source } = request.task;
@@ -335,65 +409,11 @@ async function fetchPage(request: PageRequest, deps: FetchDeps): Promise<PageRes
         response.discard();
         throw new UpstreamHttpError(source.id, response.status, url.href);
       } else {
-        let codings: ReturnType<typeof contentCodings>;
-        try {
-          codings = contentCodings(source.id, response.headers['content-encoding']);
-        } catch (error) {
-          response.discard();
-          throw error;
-        }
-        // Decoded here, so the hash, the unchanged check, the stored bytes and the parser
-        // all see the real body, and the size limit bounds the decoded bytes.
-        const decodedFrom = codings.length > 0 ? codings.join(', ') : undefined;
-        let resumed: Resume | undefined;
-        if (resume && partials) {
-          const problem = resumeProblem(response, resume, decodedFrom);
-          if (problem === undefined) {
-            resumed = resume;
-          } else if (response.status === 206) {
-            response.discard();
-            restart(problem);
-            attempt -= 1;
-            continue;
-          } else {
-            // 200: If-Range did not match (the resource changed), so this is the whole body.
-            restart(problem);
-          }
-        }
-        const decoded = decodedFrom ? decodeBody(response.body, codings, source.id) : response.body;
-        const download: DownloadProgress | undefined = request.trackDownload
-          ? {
-              bytes: 0,
-              startedAt: deps.clock.now(),
-              resumedBytes: resumed?.bytes ?? 0,
-              ...optionalTotal(resumed ? resumed.totalBytes : totalBytesOf(response.headers)),
-              ...optionalValidator(
-                resumed ? resumed.validator : resumeValidator(response.headers, decodedFrom),
-              ),
-              ...(resumed ? { resumedFrom: resumed } : {}),
-            }
-          : undefined;
-        request.progress.download = download;
-        const body = await readBody(
-          resumed && partials ? withStoredPrefix(partials, resumed, decoded) : decoded,
-          {
-            sourceId: source.id,
-            maxBytes: request.maxBytes,
-            memoryBufferBytes: settings.memoryBufferBytes,
-            tmpDir: deps.tmpDir,
-            ...(decodedFrom ? { decodedFrom } : {}),
-            ...(download ? { progress: download } : {}),
-          },
-        );
-        return {
-          kind: 'body',
-          // A completed resume is the whole representation, as a 200 would have sent it.
-          status: resumed ? 200 : response.status,
-          headers: response.headers,
-          url,
-          body,
-          ...(decodedFrom ? { decodedFrom } : {}),
-        };
+        const received = await receiveBody(request, deps, response, url, resume);
+        if (received.kind !== 'restart') return received;
+        restart(received.why);
+        attempt -= 1;
+        continue;
       }
     } catch (error) {
       // A body left unread (a decoder or size limit stopped it) must not hold its socket.
