@@ -420,7 +420,9 @@ async function fetchPage(request: PageRequest, deps: FetchDeps): Promise<PageRes
       answered?.discard();
       // The bytes of a cut download are kept only for the hard deadline (the next hop).
       if (request.deadline.aborted) throw new DeadlineAbortError(source.id);
+      // Any other failure: the attempt's bytes are of no use to a next hop.
       await request.progress.download?.spool?.release();
+      request.progress.download = undefined;
       if (error instanceof PartialUnavailableError) {
         restart(error.message);
         attempt -= 1;

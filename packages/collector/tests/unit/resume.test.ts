@@ -1,10 +1,17 @@
+import { readdir } from 'node:fs/promises';
+import { batchResultKey } from '@fanout/shared';
+import { fakeContext, ManualClock } from '@fanout/testkit';
 import { describe, expect, it } from 'vitest';
+import { collectBatch, type HttpResponse, type HttpTransport } from '../../src/index.js';
 import {
   contentRangeStart,
   rangeHeaders,
   resumeValidator,
   totalBytesOf,
 } from '../../src/resume.js';
+import { testDeps } from '../helpers/deps.js';
+import { payload, RUN_ID } from '../helpers/payloads.js';
+import { fakeS3 } from '../helpers/transport.js';
 
 const LAST_MODIFIED = 'Wed, 25 Nov 2026 12:00:00 GMT';
 
@@ -74,5 +81,58 @@ describe('range request helpers', () => {
     expect(totalBytesOf({ 'content-length': '31457280' })).toBe(31_457_280);
     expect(totalBytesOf({ 'content-length': '100', 'content-encoding': 'gzip' })).toBeUndefined();
     expect(totalBytesOf({})).toBeUndefined();
+  });
+});
+
+describe('what a cut attempt leaves behind', () => {
+  it('stores nothing for the next hop when the deadline comes after a failed attempt, in the retry', async () => {
+    // Prepare: attempt 1 spools 256 KiB then the connection resets; attempt 2 hangs
+    // until the hard deadline, which the manual clock brings.
+    const clock = new ManualClock();
+    const s3 = fakeS3();
+    let requests = 0;
+    const transport: HttpTransport = async (request) => {
+      requests += 1;
+      if (requests === 1) {
+        return {
+          status: 200,
+          headers: { etag: '"v1"', 'content-length': String(1024 * 1024) },
+          body: (async function* () {
+            yield Buffer.alloc(256 * 1024, 1);
+            throw Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' });
+          })(),
+          discard: () => undefined,
+        };
+      }
+      clock.advance(10_000);
+      return new Promise<HttpResponse>((_, reject) => {
+        request.signal.addEventListener('abort', () => reject(request.signal.reason), {
+          once: true,
+        });
+      });
+    };
+    const deps = await testDeps({
+      s3,
+      clock,
+      transport,
+      context: fakeContext({ clock, timeoutMs: 12_000 }),
+      settings: { memoryBufferBytes: 64 * 1024, safetyMarginMs: 5_000, hardDeadlineMs: 5_000 },
+    });
+
+    // Act
+    const summary = await collectBatch(
+      payload([{ source: { id: 'flaky', url: 'http://upstream.test/file' }, estimateMs: 100 }]),
+      deps,
+    );
+
+    // Assess
+    expect(requests).toBe(2);
+    expect(summary.continued).toBe(1);
+    expect(summary.continuation?.tasks[0]?.resume).toBeUndefined();
+    expect(s3.puts.map((put) => put.Key)).toEqual([batchResultKey(RUN_ID, 'b00001', 0)]);
+    expect(deps.log.entries.map((entry) => entry.message)).not.toContain(
+      'could not store the partial download; the next hop restarts it',
+    );
+    expect(await readdir(deps.tmpDir)).toEqual([]);
   });
 });
