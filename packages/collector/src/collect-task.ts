@@ -35,7 +35,7 @@ export interface DownloadSummary {
   readonly totalBytes?: number;
   /** Time spent receiving them. */
   readonly downloadMs: number;
-  /** Whether the server allows resuming it (a strong validator, an identity body). */
+  /** Whether it can be resumed: a strong validator, an identity body, spooled to /tmp. */
   readonly resumable: boolean;
 }
 
@@ -159,7 +159,8 @@ async function handOffAborted(
   const summary: DownloadSummary = {
     bytes,
     downloadMs,
-    resumable: download.validator !== undefined,
+    // Only bytes spooled to /tmp are stored for the next hop; a body still in memory restarts.
+    resumable: download.validator !== undefined && download.spool !== undefined,
     ...(download.totalBytes !== undefined ? { totalBytes: download.totalBytes } : {}),
   };
   const partials = deps.partials;

@@ -102,7 +102,7 @@ export function hopLimitReason(
       : '';
   const how = progress.resumable
     ? `${progress.bytes}${of} bytes done in ${progress.downloadMs} ms`
-    : `${progress.bytes}${of} bytes in the last hop's ${progress.downloadMs} ms, not resumable (no strong ETag or Last-Modified, or an encoded body), so every hop started over`;
+    : `${progress.bytes}${of} bytes in the last hop's ${progress.downloadMs} ms, not resumable (no strong ETag or Last-Modified, an encoded body, or not spooled to /tmp), so every hop started over`;
   return `${plain}: download too slow to finish, ${how} (${rate} bytes/s)${left}`;
 }
 
