@@ -180,8 +180,11 @@ async function handOffAborted(
     storingPartial: canResume,
   });
   // The bytes this task was handed are superseded: by the ones stored now, or by a restart.
-  const superseded = async () => {
-    if (task.resume) await partials?.remove(task.resume.key).catch(() => undefined);
+  const superseded = async (kept?: string) => {
+    const handed = task.resume?.key;
+    if (handed !== undefined && handed !== kept) {
+      await partials?.remove(handed).catch(() => undefined);
+    }
   };
   if (!canResume || download.validator === undefined) {
     await superseded();
@@ -202,7 +205,7 @@ async function handOffAborted(
   } finally {
     await spool.release();
   }
-  await superseded();
+  await superseded(key);
   const resume: Resume = {
     key,
     bytes: spool.bytes,
@@ -213,7 +216,7 @@ async function handOffAborted(
   return { kind: 'aborted', download: summary, resume };
 }
 
-/** The outcome of a fetch that threw: aborted at the deadline (continued later) or failed. */
+/** The outcome of a fetch that failed (the hard deadline's aborts are handed off above). */
 function fetchFailed(
   task: CollectorTask,
   error: unknown,
