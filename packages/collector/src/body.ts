@@ -1,6 +1,6 @@
 import { createHash, type Hash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { type FileHandle, mkdtemp, open, readFile, rm } from 'node:fs/promises';
+import { type FileHandle, mkdtemp, open, readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { BodyTooLargeError } from './errors.js';
@@ -23,12 +23,32 @@ export interface ReadBodyOptions {
   readonly maxBytes: number;
   readonly memoryBufferBytes: number;
   readonly tmpDir: string;
+  /** The Content-Encoding the bytes were decoded from, named when the limit is passed. */
+  readonly decodedFrom?: string;
   /** Also fed with every chunk: the hash over all pages of a source. */
   readonly alsoHash?: Hash;
+  /**
+   * Updated as bytes arrive. When set, a read that fails after spooling keeps its temp
+   * file and hands it over in `spool` (the caller releases it): the hard deadline may
+   * cut a download the next hop can resume from those bytes.
+   */
+  readonly progress?: BodyProgress;
+}
+
+/** How far a body read got; `spool` is set only when a failed read left its temp file. */
+export interface BodyProgress {
+  bytes: number;
+  spool?: {
+    readonly path: string;
+    readonly bytes: number;
+    /** Removes the temp file. Safe to call twice. */
+    release(): Promise<void>;
+  };
 }
 
 /**
- * Reads a body to the end, hashing as it goes and enforcing the size limit
+ * Reads a body (already decoded, if it was compressed) to the end, hashing as it goes
+ * and enforcing the size limit
  * while streaming. Small bodies stay in memory; past `memoryBufferBytes` the
  * bytes go to a temp file so memory stays bounded by the buffer size.
  */
@@ -52,7 +72,10 @@ export async function readBody(
     for await (const piece of body) {
       const chunk = Buffer.isBuffer(piece) ? piece : Buffer.from(piece);
       bytes += chunk.length;
-      if (bytes > options.maxBytes) throw new BodyTooLargeError(options.sourceId, options.maxBytes);
+      if (options.progress) options.progress.bytes = Math.min(bytes, options.maxBytes);
+      if (bytes > options.maxBytes) {
+        throw new BodyTooLargeError(options.sourceId, options.maxBytes, options.decodedFrom);
+      }
       hash.update(chunk);
       options.alsoHash?.update(chunk);
       if (file) {
@@ -71,6 +94,15 @@ export async function readBody(
     await file?.close();
     file = undefined;
   } catch (error) {
+    if (options.progress && path !== undefined && !(error instanceof BodyTooLargeError)) {
+      // Everything written so far is on disk, in order: a prefix of the body.
+      await file?.close().catch(() => undefined);
+      file = undefined;
+      // The file's size, not the count: a chunk counted may not have been written.
+      const { size } = await stat(path);
+      options.progress.spool = { path, bytes: size, release: cleanup };
+      throw error;
+    }
     await cleanup();
     throw error;
   }

@@ -1,5 +1,11 @@
-import type { CollectorPayload, CollectorTask, TaskOutcome, Validators } from '@fanout/shared';
-import { redactUrlsIn } from '@fanout/shared';
+import type {
+  CollectorPayload,
+  CollectorTask,
+  Resume,
+  TaskOutcome,
+  Validators,
+} from '@fanout/shared';
+import { PREFIXES, redactUrlsIn } from '@fanout/shared';
 import { DeadlineAbortError, SourceFetchError, UpstreamHttpError } from './errors.js';
 import {
   type FetchDeps,
@@ -14,7 +20,29 @@ import { storePages } from './store-pages.js';
 export type TaskResult =
   | { readonly kind: 'done'; readonly outcome: TaskOutcome; readonly bytesStored: number }
   /** Stopped by the hard deadline: goes to the continuation. */
-  | { readonly kind: 'aborted' };
+  | {
+      readonly kind: 'aborted';
+      /** How far its body got, when the deadline cut one. */
+      readonly download?: DownloadSummary;
+      /** Where the next hop resumes it, when its bytes were stored for that. */
+      readonly resume?: Resume;
+    };
+
+/** A download cut by the hard deadline, for the failure reason when no hop is left. */
+export interface DownloadSummary {
+  /** Bytes received so far (over all hops, for a resumed download). */
+  readonly bytes: number;
+  readonly totalBytes?: number;
+  /** Time spent receiving them. */
+  readonly downloadMs: number;
+  /** Whether it can be resumed: a strong validator, an identity body, spooled to /tmp. */
+  readonly resumable: boolean;
+}
+
+/** Where the bytes of a cut download wait: under the run, never under raw/ (no parse). */
+export function partialKey(payload: CollectorPayload, sourceId: string): string {
+  return `${PREFIXES.runs}${payload.runId}/partial/${payload.batchId}-h${payload.hop}-${sourceId}.part`;
+}
 
 function validatorsFrom(
   headers: Readonly<Record<string, string>>,
@@ -69,6 +97,9 @@ export async function collectTask(
     try {
       fetched = await fetchSource(task, deps, deadline, progress);
     } catch (error) {
+      if (error instanceof DeadlineAbortError) {
+        return await handOffAborted(payload, task, progress, deps);
+      }
       return fetchFailed(task, error, progress, deps, finish);
     }
     if (fetched.kind === 'not-modified') {
@@ -101,10 +132,91 @@ export async function collectTask(
     };
   } finally {
     await Promise.all(progress.pages.map((page) => page.body.dispose()));
+    await progress.download?.spool?.release();
   }
 }
 
-/** The outcome of a fetch that threw: aborted at the deadline (continued later) or failed. */
+/**
+ * A task the hard deadline stopped. When it was receiving a body the server lets us
+ * resume (and a next hop may run), the bytes received go to S3 and the next hop asks
+ * for the rest with Range + If-Range; otherwise the next hop starts it over.
+ */
+async function handOffAborted(
+  payload: CollectorPayload,
+  task: CollectorTask,
+  progress: FetchProgress,
+  deps: FetchDeps & StoreTarget,
+): Promise<TaskResult> {
+  const { source } = task;
+  const download = progress.download;
+  if (download === undefined) {
+    deps.log.warn('fetch aborted at the hard deadline', { sourceId: source.id });
+    return { kind: 'aborted' };
+  }
+  const bytes = download.spool?.bytes ?? download.bytes;
+  const downloadMs =
+    (download.resumedFrom?.downloadMs ?? 0) + Math.max(0, deps.clock.now() - download.startedAt);
+  const summary: DownloadSummary = {
+    bytes,
+    downloadMs,
+    // Only bytes spooled to /tmp are stored for the next hop; a body still in memory restarts.
+    resumable: download.validator !== undefined && download.spool !== undefined,
+    ...(download.totalBytes !== undefined ? { totalBytes: download.totalBytes } : {}),
+  };
+  const partials = deps.partials;
+  const spool = download.spool;
+  const canResume =
+    partials !== undefined &&
+    spool !== undefined &&
+    spool.bytes > 0 &&
+    download.validator !== undefined &&
+    payload.hop < deps.settings.maxHops;
+  deps.log.warn('download aborted at the hard deadline', {
+    sourceId: source.id,
+    bytes,
+    totalBytes: download.totalBytes,
+    downloadMs,
+    resumable: summary.resumable,
+    storingPartial: canResume,
+  });
+  // The bytes this task was handed are superseded: by the ones stored now, or by a restart.
+  const superseded = async (kept?: string) => {
+    const handed = task.resume?.key;
+    if (handed !== undefined && handed !== kept) {
+      await partials?.remove(handed).catch(() => undefined);
+    }
+  };
+  if (!canResume || download.validator === undefined) {
+    await superseded();
+    return { kind: 'aborted', download: summary };
+  }
+  const key = partialKey(payload, source.id);
+  try {
+    await partials.save(key, spool.path);
+  } catch (error) {
+    // The next hop starts over: slower, not wrong.
+    deps.log.warn('could not store the partial download; the next hop restarts it', {
+      sourceId: source.id,
+      key,
+      error: error instanceof Error ? error.message : String(error),
+    });
+    await superseded();
+    return { kind: 'aborted', download: summary };
+  } finally {
+    await spool.release();
+  }
+  await superseded(key);
+  const resume: Resume = {
+    key,
+    bytes: spool.bytes,
+    validator: download.validator,
+    downloadMs,
+    ...(download.totalBytes !== undefined ? { totalBytes: download.totalBytes } : {}),
+  };
+  return { kind: 'aborted', download: summary, resume };
+}
+
+/** The outcome of a fetch that failed (the hard deadline's aborts are handed off above). */
 function fetchFailed(
   task: CollectorTask,
   error: unknown,
@@ -113,10 +225,6 @@ function fetchFailed(
   finish: () => { durationMs: number; finishedAt: string },
 ): TaskResult {
   const { source } = task;
-  if (error instanceof DeadlineAbortError) {
-    deps.log.warn('fetch aborted at the hard deadline', { sourceId: source.id });
-    return { kind: 'aborted' };
-  }
   const known = error instanceof SourceFetchError;
   // Upstream errors name the URL; a stored or logged reason never carries its credentials.
   const reason = redactUrlsIn(known ? error.message : `unexpected error: ${String(error)}`);

@@ -1,5 +1,4 @@
 import {
-  type BatchFailure,
   type BatchResult,
   batchFailureKey,
   batchResultKey,
@@ -14,13 +13,15 @@ import {
   redactUrlsIn,
   type TaskOutcome,
 } from '@fanout/shared';
-import { collectTask } from './collect-task.js';
+import { collectTask, type DownloadSummary } from './collect-task.js';
 import { type InvokeContinuation, isTransientInvokeError } from './continuation.js';
 import { ContinuationInvokeError } from './errors.js';
 import type { FetchDeps } from './fetch-source.js';
 import { PackWriter } from './pack.js';
 import { runPool } from './pool.js';
-import { putJson, type StoreTarget, storePack } from './store.js';
+import { withRedactedPayload } from './redact-payload.js';
+import { bytesPerSecond } from './resume.js';
+import { putJson, type StoreTarget, s3PartialStore, storePack } from './store.js';
 
 export interface CollectorDeps extends FetchDeps, StoreTarget {
   readonly context: LambdaContext;
@@ -72,6 +73,39 @@ function watchDeadline(
   return () => clearTimeout(timer);
 }
 
+/**
+ * Why a task left unfinished at the hop limit failed. A download says how far it got and
+ * how fast, so "too slow for the hops" reads as that, not as a generic limit.
+ */
+export function hopLimitReason(
+  hop: number,
+  task: CollectorTask,
+  download: DownloadSummary | undefined,
+): string {
+  const plain = `continuation hop limit reached after ${hop} hops`;
+  const progress: DownloadSummary | undefined =
+    download ??
+    (task.resume
+      ? {
+          bytes: task.resume.bytes,
+          downloadMs: task.resume.downloadMs,
+          resumable: true,
+          ...(task.resume.totalBytes !== undefined ? { totalBytes: task.resume.totalBytes } : {}),
+        }
+      : undefined);
+  if (progress === undefined) return plain;
+  const rate = bytesPerSecond(progress.bytes, progress.downloadMs);
+  const of = progress.totalBytes !== undefined ? ` of ${progress.totalBytes}` : '';
+  const left =
+    progress.totalBytes !== undefined && rate > 0
+      ? `; the rest needs about ${Math.ceil((progress.totalBytes - progress.bytes) / rate)} s more`
+      : '';
+  const how = progress.resumable
+    ? `${progress.bytes}${of} bytes done in ${progress.downloadMs} ms`
+    : `${progress.bytes}${of} bytes in the last hop's ${progress.downloadMs} ms, not resumable (no strong ETag or Last-Modified, an encoded body, or not spooled to /tmp), so every hop started over`;
+  return `${plain}: download too slow to finish, ${how} (${rate} bytes/s)${left}`;
+}
+
 function failedOutcome(task: CollectorTask, reason: string, now: number): TaskOutcome {
   return {
     status: 'failed',
@@ -81,6 +115,20 @@ function failedOutcome(task: CollectorTask, reason: string, now: number): TaskOu
     reason,
     finishedAt: new Date(now).toISOString(),
   };
+}
+
+/**
+ * The task the next hop gets: with where its download resumes when its bytes were
+ * stored, without a stale resume when this hop received (part of) a new body.
+ */
+function continuedTask(
+  task: CollectorTask,
+  download: DownloadSummary | undefined,
+  resume: CollectorTask['resume'],
+): CollectorTask {
+  if (download === undefined && resume === undefined) return task;
+  const { resume: _stale, ...rest } = task;
+  return resume ? { ...rest, resume } : rest;
 }
 
 /**
@@ -148,7 +196,8 @@ async function invokeNextHop(
   } catch (error) {
     const transient = !(error instanceof RangeError) && isTransientInvokeError(error);
     const failureKey = batchFailureKey(runId, batchId, hop);
-    const failure: BatchFailure = {
+    // Stored redacted: the payload holds source URLs and headers (credentials).
+    const failure = withRedactedPayload({
       kind: 'continuation-failed',
       runId,
       batchId,
@@ -159,7 +208,7 @@ async function invokeNextHop(
       sourceIds: continuation.tasks.map((t) => t.source.id),
       payload: continuation,
       recordedAt: new Date(clock.now()).toISOString(),
-    };
+    });
     log.error('continuation could not be invoked', {
       key: failureKey,
       transient,
@@ -229,6 +278,9 @@ async function collectHop(
 
   const outcomes: (TaskOutcome | undefined)[] = [];
   const continued: (CollectorTask | undefined)[] = [];
+  const downloads: (DownloadSummary | undefined)[] = [];
+  // Only a download cut by the deadline uses it: a normal run makes no request to it.
+  const taskDeps = { ...deps, partials: deps.partials ?? s3PartialStore(deps) };
   let bytesStored = 0;
   let stopStarting = false;
   try {
@@ -250,9 +302,10 @@ async function collectHop(
         return;
       }
       try {
-        const result = await collectTask(payload, task, deps, deadline.signal, pack);
+        const result = await collectTask(payload, task, taskDeps, deadline.signal, pack);
         if (result.kind === 'aborted') {
-          continued[index] = task;
+          continued[index] = continuedTask(task, result.download, result.resume);
+          downloads[index] = result.download;
         } else {
           outcomes[index] = result.outcome;
           bytesStored += result.bytesStored;
@@ -270,13 +323,15 @@ async function collectHop(
   const done = outcomes.filter((o): o is TaskOutcome => o !== undefined);
   let unfinished = continued.filter((t): t is CollectorTask => t !== undefined);
   if (unfinished.length > 0 && hop >= settings.maxHops) {
-    const reason = `continuation hop limit reached after ${hop} hops`;
     log.warn('continuation hop limit reached; recording tasks as failed', {
       hop,
       maxHops: settings.maxHops,
       tasks: unfinished.length,
     });
-    for (const task of unfinished) done.push(failedOutcome(task, reason, clock.now()));
+    continued.forEach((task, index) => {
+      if (task === undefined) return;
+      done.push(failedOutcome(task, hopLimitReason(hop, task, downloads[index]), clock.now()));
+    });
     unfinished = [];
   }
 

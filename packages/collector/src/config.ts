@@ -1,4 +1,10 @@
-import { DEFAULT_MAX_HOPS, ENV, topology } from '@fanout/shared';
+import {
+  DEFAULT_COLLECTOR_SAFETY_MARGIN_MS,
+  DEFAULT_MAX_HOPS,
+  ENV,
+  maxSourceBytesFor,
+  topology,
+} from '@fanout/shared';
 import { ConfigError } from './errors.js';
 
 /** Collector-only settings (the shared ones are named in `ENV`). */
@@ -28,7 +34,10 @@ export interface CollectorSettings {
   /** Upper bound on any wait between attempts, including one asked for by Retry-After. */
   readonly maxRetryAfterMs: number;
   readonly maxRedirects: number;
-  /** Largest body accepted when the source sets no maxBytes. */
+  /**
+   * Largest body accepted when the source sets no maxBytes. Defaults to the per-source
+   * limit at `concurrency` (`maxSourceBytesFor`) and may not exceed it.
+   */
   readonly maxBodyBytes: number;
   /** Bodies up to this size are hashed in memory; larger ones are spooled to a temp file. */
   readonly memoryBufferBytes: number;
@@ -63,10 +72,10 @@ export const DEFAULT_SETTINGS: CollectorSettings = {
   retryBaseMs: 500,
   maxRetryAfterMs: 20_000,
   maxRedirects: 5,
-  maxBodyBytes: 50 * MB,
+  maxBodyBytes: maxSourceBytesFor(topology.collectorConcurrency),
   // 256 MB functions: a few concurrent 8 MB buffers stay well inside memory.
   memoryBufferBytes: 8 * MB,
-  safetyMarginMs: 15_000,
+  safetyMarginMs: DEFAULT_COLLECTOR_SAFETY_MARGIN_MS,
   hardDeadlineMs: 10_000,
   maxHops: DEFAULT_MAX_HOPS,
   payloadLimitBytes: topology.payloadLimitBytes,
@@ -104,13 +113,15 @@ function integer(env: Env, name: string, fallback: number, min: number): number 
 /** Reads and validates the environment once; each error names its variable. */
 export function loadConfig(env: Env = process.env): CollectorConfig {
   const d = DEFAULT_SETTINGS;
+  const concurrency = integer(env, ENV.collectorConcurrency, d.concurrency, 1);
+  const perSource = maxSourceBytesFor(concurrency);
   const settings: CollectorSettings = {
-    concurrency: integer(env, ENV.collectorConcurrency, d.concurrency, 1),
+    concurrency,
     fetchMaxAttempts: integer(env, SETTINGS.fetchMaxAttempts, d.fetchMaxAttempts, 1),
     retryBaseMs: integer(env, SETTINGS.retryBaseMs, d.retryBaseMs, 0),
     maxRetryAfterMs: integer(env, SETTINGS.maxRetryAfterMs, d.maxRetryAfterMs, 0),
     maxRedirects: integer(env, SETTINGS.maxRedirects, d.maxRedirects, 0),
-    maxBodyBytes: integer(env, SETTINGS.maxBodyBytes, d.maxBodyBytes, 1),
+    maxBodyBytes: integer(env, SETTINGS.maxBodyBytes, perSource, 1),
     memoryBufferBytes: integer(env, SETTINGS.memoryBufferBytes, d.memoryBufferBytes, 0),
     safetyMarginMs: integer(env, SETTINGS.safetyMarginMs, d.safetyMarginMs, 0),
     hardDeadlineMs: integer(env, SETTINGS.hardDeadlineMs, d.hardDeadlineMs, 0),
@@ -124,6 +135,12 @@ export function loadConfig(env: Env = process.env): CollectorConfig {
     throw new ConfigError(
       SETTINGS.hardDeadlineMs,
       `must not exceed ${SETTINGS.safetyMarginMs} (${settings.safetyMarginMs}), got ${settings.hardDeadlineMs}`,
+    );
+  }
+  if (settings.maxBodyBytes > perSource) {
+    throw new ConfigError(
+      SETTINGS.maxBodyBytes,
+      `must not exceed the per-source limit of ${perSource} bytes at ${ENV.collectorConcurrency} ${concurrency} (/tmp shared by the concurrent fetches), got ${settings.maxBodyBytes}`,
     );
   }
   return {

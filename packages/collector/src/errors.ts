@@ -66,14 +66,52 @@ export class TooManyRedirectsError extends SourceFetchError {
   }
 }
 
-/** The body grew past the size limit while streaming. */
+/**
+ * The body grew past the size limit while streaming. For a compressed body the limit
+ * bounds the decoded bytes, so a compression bomb ends here, naming its encoding.
+ */
 export class BodyTooLargeError extends SourceFetchError {
   override name = 'BodyTooLargeError';
   constructor(
     sourceId: string,
     readonly limitBytes: number,
+    /** The Content-Encoding the body was decoded from, if any. */
+    readonly encoding?: string,
   ) {
-    super(sourceId, `body exceeds ${limitBytes} bytes`);
+    super(
+      sourceId,
+      `body exceeds ${limitBytes} bytes${encoding ? ` once decoded from ${encoding}` : ''}`,
+    );
+  }
+}
+
+/** The response's Content-Encoding is one the collector cannot decode. */
+export class UnsupportedContentEncodingError extends SourceFetchError {
+  override name = 'UnsupportedContentEncodingError';
+  constructor(
+    sourceId: string,
+    readonly encoding: string,
+    /** Set when the encoding is refused for its number of layers. */
+    maxLayers?: number,
+  ) {
+    super(
+      sourceId,
+      maxLayers === undefined
+        ? `response has Content-Encoding ${JSON.stringify(encoding)}; the collector decodes gzip, deflate and br`
+        : `response has Content-Encoding ${JSON.stringify(encoding.slice(0, 100))}: more than ${maxLayers} layers`,
+    );
+  }
+}
+
+/** A compressed body that does not decode: truncated or corrupt. */
+export class ContentDecodingError extends SourceFetchError {
+  override name = 'ContentDecodingError';
+  constructor(
+    sourceId: string,
+    readonly encoding: string,
+    detail: string,
+  ) {
+    super(sourceId, `${encoding} body is truncated or corrupt: ${detail}`);
   }
 }
 
@@ -83,10 +121,14 @@ export class SourceTooLargeError extends SourceFetchError {
   constructor(
     sourceId: string,
     readonly limitBytes: number,
+    /** The Content-Encoding of the page that passed the limit, if it was decoded. */
+    readonly encoding?: string,
   ) {
     super(
       sourceId,
-      `pages together exceed the collector's limit of ${limitBytes} bytes per source`,
+      `pages together exceed the collector's limit of ${limitBytes} bytes per source${
+        encoding ? ` (decoded from ${encoding})` : ''
+      }`,
     );
   }
 }
@@ -168,6 +210,22 @@ export class DeadlineAbortError extends SourceFetchError {
   override name = 'DeadlineAbortError';
   constructor(sourceId: string) {
     super(sourceId, 'aborted at the hard deadline; continued in the next hop');
+  }
+}
+
+/**
+ * The stored bytes of an interrupted download could not be read back (gone, or no
+ * permission): the download restarts from byte 0 rather than failing.
+ */
+export class PartialUnavailableError extends CollectorError {
+  override name = 'PartialUnavailableError';
+  constructor(
+    readonly key: string,
+    cause: unknown,
+  ) {
+    super(
+      `partial download ${key} cannot be used: ${cause instanceof Error ? cause.message : String(cause)}`,
+    );
   }
 }
 

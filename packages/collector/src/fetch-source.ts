@@ -3,11 +3,14 @@ import {
   type Clock,
   type CollectorTask,
   type Log,
+  maxSourceBytesFor,
   type Pagination,
+  type Resume,
   redactUrl,
 } from '@fanout/shared';
-import { type BufferedBody, readBody } from './body.js';
+import { type BodyProgress, type BufferedBody, readBody } from './body.js';
 import type { CollectorSettings } from './config.js';
+import { contentCodings, DEFAULT_ACCEPT_ENCODING, decodeBody } from './decode.js';
 import {
   BodyTooLargeError,
   DeadlineAbortError,
@@ -15,6 +18,7 @@ import {
   MaxBytesTooLargeError,
   NetworkError,
   PaginationError,
+  PartialUnavailableError,
   SourceFetchError,
   SourceTooLargeError,
   TooManyRedirectsError,
@@ -22,7 +26,6 @@ import {
   UpstreamHttpError,
 } from './errors.js';
 import type { HttpResponse, HttpTransport } from './http.js';
-import { maxSourceBytesFor } from './limits.js';
 import {
   assertNoDowngrade,
   bindToOrigin,
@@ -32,8 +35,10 @@ import {
   type OriginBinding,
   withoutUserInfo,
 } from './origin.js';
+import { contentRangeStart, rangeHeaders, resumeValidator, totalBytesOf } from './resume.js';
 import { isRetryableStatus, parseRetryAfter, retryDelayMs } from './retry.js';
 import { type LookupFn, resolveGuarded } from './ssrf.js';
+import type { PartialStore } from './store.js';
 
 /** Waits `ms`; rejects when `signal` aborts. */
 export type SleepFn = (ms: number, signal: AbortSignal) => Promise<void>;
@@ -47,6 +52,8 @@ export interface FetchDeps {
   readonly log: Log;
   readonly tmpDir: string;
   readonly settings: CollectorSettings;
+  /** Where an interrupted download's bytes wait for the next hop; without it none resumes. */
+  readonly partials?: PartialStore;
 }
 
 export interface FetchedPage {
@@ -55,7 +62,10 @@ export interface FetchedPage {
   readonly url: string;
   readonly status: number;
   readonly headers: Readonly<Record<string, string>>;
+  /** The body, decoded: `headers['content-encoding']` no longer applies to it. */
   readonly body: BufferedBody;
+  /** The Content-Encoding the body was decoded from (for logs; nothing stores it). */
+  readonly decodedFrom?: string;
   readonly fetchedAt: string;
 }
 
@@ -73,6 +83,23 @@ export interface FetchProgress {
   lastStatus?: number;
   /** Pages read so far; the caller disposes them whatever happens. */
   readonly pages: FetchedPage[];
+  /**
+   * The body being received, for a source of one page (no pagination): how far it got,
+   * and whether the next hop could resume it. After a hard-deadline abort `spool` may
+   * hold the bytes received; the caller releases it.
+   */
+  download?: DownloadProgress;
+}
+
+export interface DownloadProgress extends BodyProgress {
+  /** When this hop started receiving the body. */
+  readonly startedAt: number;
+  /** The body's full length, when the server said it. */
+  readonly totalBytes?: number;
+  /** What If-Range would carry; undefined when the response cannot be resumed. */
+  readonly validator?: string;
+  /** The download resumed from (its time spent so far), when this hop resumed one. */
+  readonly resumedFrom?: Resume;
 }
 
 const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
@@ -102,6 +129,10 @@ interface PageRequest {
   readonly maxBytes: number;
   readonly deadline: AbortSignal;
   readonly progress: FetchProgress;
+  /** Track this page as a download the next hop may resume (a source of one page). */
+  readonly trackDownload: boolean;
+  /** Resume an interrupted download: ask for the bytes after the stored ones. */
+  readonly resume?: Resume;
 }
 
 /**
@@ -113,6 +144,7 @@ async function requestFollowingRedirects(
   request: PageRequest,
   signal: AbortSignal,
   deps: FetchDeps,
+  rangeRequest: Headers,
 ): Promise<{ response: HttpResponse; url: URL }> {
   const { source } = request.task;
   const { binding } = request;
@@ -124,7 +156,7 @@ async function requestFollowingRedirects(
     const pinnedAddress = isGuarded(binding, url)
       ? await resolveGuarded(url, { sourceId: source.id, lookup: deps.lookup })
       : undefined;
-    const headers = { ...headersFor(binding, url), ...request.conditionalHeaders };
+    const headers = { ...headersFor(binding, url), ...request.conditionalHeaders, ...rangeRequest };
     const response = await deps.transport({
       url,
       headers,
@@ -197,12 +229,147 @@ type PageResponse =
       readonly headers: Headers;
       readonly url: URL;
       readonly body: BufferedBody;
+      readonly decodedFrom?: string;
     };
+
+const optionalTotal = (totalBytes: number | undefined) =>
+  totalBytes !== undefined ? { totalBytes } : {};
+const optionalValidator = (validator: string | undefined) =>
+  validator !== undefined ? { validator } : {};
+
+/** Why a response to a range request cannot continue the stored bytes; undefined if it can. */
+function resumeProblem(
+  response: HttpResponse,
+  resume: Resume,
+  decodedFrom: string | undefined,
+): string | undefined {
+  if (response.status !== 206) return `the server sent HTTP ${response.status}, not 206`;
+  const start = contentRangeStart(response.headers['content-range']);
+  if (start !== resume.bytes) {
+    return `Content-Range does not start at byte ${resume.bytes}`;
+  }
+  if (decodedFrom) return `the range came with Content-Encoding ${decodedFrom}`;
+  const etag = response.headers.etag;
+  if (etag !== undefined && resume.validator.startsWith('"') && etag !== resume.validator) {
+    return 'the ETag changed';
+  }
+  return undefined;
+}
+
+/** The stored bytes of an interrupted download, then the rest from the server. */
+async function* withStoredPrefix(
+  partials: PartialStore,
+  resume: Resume,
+  rest: AsyncIterable<Uint8Array>,
+): AsyncGenerator<Uint8Array> {
+  let stored = 0;
+  try {
+    for await (const chunk of partials.load(resume.key)) {
+      stored += chunk.length;
+      yield chunk;
+    }
+  } catch (error) {
+    throw new PartialUnavailableError(resume.key, error);
+  }
+  if (stored !== resume.bytes) {
+    throw new PartialUnavailableError(
+      resume.key,
+      `holds ${stored} bytes, ${resume.bytes} expected`,
+    );
+  }
+  yield* rest;
+}
+
+/**
+ * Reads a 2xx body: decoded when it has a Content-Encoding, appended to the stored bytes
+ * when it continues an interrupted download, and tracked so the hard deadline can hand a
+ * cut one to the next hop. `restart` when a range answer cannot continue the stored bytes.
+ */
+async function receiveBody(
+  request: PageRequest,
+  deps: FetchDeps,
+  response: HttpResponse,
+  url: URL,
+  resume: Resume | undefined,
+): Promise<PageResponse | { readonly kind: 'restart'; readonly why: string }> {
+  const { source } = request.task;
+  const { partials } = deps;
+  let codings: ReturnType<typeof contentCodings>;
+  try {
+    codings = contentCodings(source.id, response.headers['content-encoding']);
+  } catch (error) {
+    response.discard();
+    throw error;
+  }
+  // Decoded here, so the hash, the unchanged check, the stored bytes and the parser
+  // all see the real body, and the size limit bounds the decoded bytes.
+  const decodedFrom = codings.length > 0 ? codings.join(', ') : undefined;
+  let resumed: Resume | undefined;
+  if (resume && partials) {
+    const problem = resumeProblem(response, resume, decodedFrom);
+    if (problem === undefined) {
+      resumed = resume;
+    } else if (response.status === 206) {
+      response.discard();
+      return { kind: 'restart', why: problem };
+    } else {
+      // 200: If-Range did not match (the resource changed), so this is the whole body.
+      deps.log.warn('cannot resume the download; restarting it', {
+        sourceId: source.id,
+        reason: problem,
+        bytesStored: resume.bytes,
+      });
+    }
+  }
+  const decoded = decodedFrom ? decodeBody(response.body, codings, source.id) : response.body;
+  const download: DownloadProgress | undefined = request.trackDownload
+    ? {
+        bytes: 0,
+        startedAt: deps.clock.now(),
+        ...optionalTotal(resumed ? resumed.totalBytes : totalBytesOf(response.headers)),
+        ...optionalValidator(
+          resumed ? resumed.validator : resumeValidator(response.headers, decodedFrom),
+        ),
+        ...(resumed ? { resumedFrom: resumed } : {}),
+      }
+    : undefined;
+  request.progress.download = download;
+  const body = await readBody(
+    resumed && partials ? withStoredPrefix(partials, resumed, decoded) : decoded,
+    {
+      sourceId: source.id,
+      maxBytes: request.maxBytes,
+      memoryBufferBytes: deps.settings.memoryBufferBytes,
+      tmpDir: deps.tmpDir,
+      ...(decodedFrom ? { decodedFrom } : {}),
+      ...(download ? { progress: download } : {}),
+    },
+  );
+  return {
+    kind: 'body',
+    // A completed resume is the whole representation, as a 200 would have sent it.
+    status: resumed ? 200 : response.status,
+    headers: response.headers,
+    url,
+    body,
+    ...(decodedFrom ? { decodedFrom } : {}),
+  };
+}
 
 /** One page: attempts with timeout and backoff; reads the body inside the attempt. */
 async function fetchPage(request: PageRequest, deps: FetchDeps): Promise<PageResponse> {
   const { source } = request.task;
   const { settings } = deps;
+  const { partials } = deps;
+  let resume = partials ? request.resume : undefined;
+  const restart = (why: string) => {
+    deps.log.warn('cannot resume the download; restarting it', {
+      sourceId: source.id,
+      reason: why,
+      bytesStored: resume?.bytes,
+    });
+    resume = undefined;
+  };
   for (let attempt = 1; ; attempt += 1) {
     if (request.deadline.aborted) throw new DeadlineAbortError(source.id);
     request.progress.attempts += 1;
@@ -210,9 +377,23 @@ async function fetchPage(request: PageRequest, deps: FetchDeps): Promise<PageRes
     const signal = AbortSignal.any([request.deadline, timeout]);
     let retryAfterMs: number | undefined;
     let why: string;
+    let answered: HttpResponse | undefined;
     try {
-      const { response, url } = await requestFollowingRedirects(request, signal, deps);
+      const { response, url } = await requestFollowingRedirects(
+        request,
+        signal,
+        deps,
+        resume ? rangeHeaders(resume) : {},
+      );
+      answered = response;
       request.progress.lastStatus = response.status;
+      if (resume && response.status === 416) {
+        // The stored bytes do not fit the resource any more: start over, at once.
+        response.discard();
+        restart('HTTP 416 to the range request');
+        attempt -= 1;
+        continue;
+      }
       if (response.status === 304 && request.conditional) {
         response.discard();
         return { kind: 'not-modified', status: 304, headers: response.headers };
@@ -228,16 +409,25 @@ async function fetchPage(request: PageRequest, deps: FetchDeps): Promise<PageRes
         response.discard();
         throw new UpstreamHttpError(source.id, response.status, url.href);
       } else {
-        const body = await readBody(response.body, {
-          sourceId: source.id,
-          maxBytes: request.maxBytes,
-          memoryBufferBytes: settings.memoryBufferBytes,
-          tmpDir: deps.tmpDir,
-        });
-        return { kind: 'body', status: response.status, headers: response.headers, url, body };
+        const received = await receiveBody(request, deps, response, url, resume);
+        if (received.kind !== 'restart') return received;
+        restart(received.why);
+        attempt -= 1;
+        continue;
       }
     } catch (error) {
+      // A body left unread (a decoder or size limit stopped it) must not hold its socket.
+      answered?.discard();
+      // The bytes of a cut download are kept only for the hard deadline (the next hop).
       if (request.deadline.aborted) throw new DeadlineAbortError(source.id);
+      // Any other failure: the attempt's bytes are of no use to a next hop.
+      await request.progress.download?.spool?.release();
+      request.progress.download = undefined;
+      if (error instanceof PartialUnavailableError) {
+        restart(error.message);
+        attempt -= 1;
+        continue;
+      }
       if (error instanceof SourceFetchError) throw error;
       const failure = timeout.aborted
         ? new FetchTimeoutError(source.id, source.timeoutMs)
@@ -340,7 +530,8 @@ function byteLimits(task: CollectorTask, settings: CollectorSettings) {
  * The source's headers and the basic auth from its URL go to the source's
  * origin only; other origins a redirect or next page leads to get the
  * collector's defaults and the source's Accept headers. https never steps
- * down to http.
+ * down to http. Compressed bodies (gzip, deflate, br) are decoded as they stream in;
+ * `gzip, br` is asked for unless the source sets its own Accept-Encoding.
  */
 export async function fetchSource(
   task: CollectorTask,
@@ -350,11 +541,18 @@ export async function fetchSource(
 ): Promise<SourceFetch> {
   const { source, previous } = task;
   const limits = byteLimits(task, deps.settings);
-  const binding = bindToOrigin(source, { 'user-agent': USER_AGENT });
+  // A source's own Accept-Encoding (any case) replaces the default: bindToOrigin lower-cases names.
+  const binding = bindToOrigin(source, {
+    'user-agent': USER_AGENT,
+    'accept-encoding': DEFAULT_ACCEPT_ENCODING,
+  });
   const conditional: Record<string, string> = {};
   if (previous?.etag) conditional['if-none-match'] = previous.etag;
   if (previous?.lastModified) conditional['if-modified-since'] = previous.lastModified;
   const maxPages = source.pagination?.maxPages ?? 1;
+  // Only a source of one page is tracked as a resumable download.
+  const oneShot = source.pagination === undefined;
+  const resume = oneShot ? task.resume : undefined;
   const seen = new Set<string>();
   let heldBytes = 0;
   let url: URL | undefined = withoutUserInfo(new URL(source.url));
@@ -369,19 +567,33 @@ export async function fetchSource(
           task,
           url,
           binding,
-          conditionalHeaders: isFirst ? conditional : {},
-          conditional: isFirst && Object.keys(conditional).length > 0,
+          // A resumed download changed since the last run (or it would have been a 304).
+          conditionalHeaders: isFirst && !resume ? conditional : {},
+          conditional: isFirst && !resume && Object.keys(conditional).length > 0,
           maxBytes: Math.min(limits.perPage, budget),
           deadline,
           progress,
+          trackDownload: oneShot,
+          ...(isFirst && resume ? { resume } : {}),
         },
         deps,
       );
     } catch (error) {
       if (error instanceof BodyTooLargeError && budget < limits.perPage) {
-        throw new SourceTooLargeError(source.id, limits.perSource);
+        throw new SourceTooLargeError(source.id, limits.perSource, error.encoding);
       }
       throw error;
+    }
+    if (isFirst && resume && deps.partials) {
+      // Used or superseded: either way the stored bytes are no longer needed.
+      const { key } = resume;
+      await deps.partials.remove(key).catch((error: unknown) => {
+        deps.log.warn('could not remove a partial download', {
+          sourceId: source.id,
+          key,
+          error: error instanceof Error ? error.message : String(error),
+        });
+      });
     }
     if (response.kind === 'not-modified') {
       return { kind: 'not-modified', status: response.status, headers: response.headers };
@@ -393,6 +605,7 @@ export async function fetchSource(
       status: response.status,
       headers: response.headers,
       body: response.body,
+      ...(response.decodedFrom ? { decodedFrom: response.decodedFrom } : {}),
       fetchedAt: new Date(deps.clock.now()).toISOString(),
     });
     const next = source.pagination

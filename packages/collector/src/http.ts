@@ -50,8 +50,9 @@ export interface NodeTransportOptions {
 }
 
 /**
- * A node:http(s) transport. Bodies are passed through as sent (no
- * decompression). `user:password@` in the URL is never sent: Node would turn it
+ * A node:http(s) transport. Sends the caller's headers as they are (its
+ * Accept-Encoding included) and passes bodies through as sent: the fetch decodes
+ * them, under its size limit. `user:password@` in the URL is never sent: Node would turn it
  * into an Authorization header for whatever host the URL names, so credentials
  * travel only as the headers the caller chose for that origin.
  */
@@ -67,7 +68,7 @@ export function createNodeHttpTransport(options: NodeTransportOptions = {}): Htt
         url,
         {
           method: 'GET',
-          headers: { ...req.headers, 'accept-encoding': 'identity' },
+          headers: req.headers,
           signal: req.signal,
           ...(req.pinnedAddress ? { lookup: pinnedLookup(req.pinnedAddress) } : {}),
           ...(https && options.ca !== undefined ? { ca: options.ca } : {}),

@@ -1,6 +1,16 @@
 export { type BufferedBody, type ReadBodyOptions, readBody } from './body.js';
-export { type BatchSummary, type CollectorDeps, collectBatch } from './collect.js';
-export { collectTask, type TaskResult } from './collect-task.js';
+export {
+  type BatchSummary,
+  type CollectorDeps,
+  collectBatch,
+  hopLimitReason,
+} from './collect.js';
+export {
+  collectTask,
+  type DownloadSummary,
+  partialKey,
+  type TaskResult,
+} from './collect-task.js';
 export {
   type CollectorConfig,
   type CollectorSettings,
@@ -49,5 +59,11 @@ export {
   resolveGuarded,
   systemLookup,
 } from './ssrf.js';
-export { putJson, storePack, storeRawPage } from './store.js';
+export {
+  type PartialStore,
+  putJson,
+  s3PartialStore,
+  storePack,
+  storeRawPage,
+} from './store.js';
 export { extensionFor, storePages } from './store-pages.js';

@@ -1,5 +1,4 @@
 import {
-  type BatchFailure,
   BatchIdSchema,
   batchFailureKey,
   type Clock,
@@ -8,6 +7,7 @@ import {
   type Log,
   RunIdSchema,
 } from '@fanout/shared';
+import { type RecordedBatchFailure, withRedactedPayload } from './redact-payload.js';
 import { putJson, type StoreTarget } from './store.js';
 
 export interface InvalidPayloadDeps extends StoreTarget {
@@ -32,7 +32,8 @@ function sourceIdsOf(event: unknown): string[] {
 }
 
 /**
- * Records a payload that failed validation where a user can see and replay it:
+ * Records a payload that failed validation where a user can see it (its payload
+ * redacted: a replay rebuilds the tasks from the manifest by the record's sourceIds):
  * under its run when the payload still names run, batch and hop, else under
  * runs/_invalid/. Retrying cannot fix it, so nothing is thrown for it.
  */
@@ -40,7 +41,7 @@ export async function recordInvalidPayload(
   event: unknown,
   reason: string,
   deps: InvalidPayloadDeps,
-): Promise<{ key: string; failure: BatchFailure }> {
+): Promise<{ key: string; failure: RecordedBatchFailure }> {
   const now = new Date(deps.clock.now()).toISOString();
   const runId = RunIdSchema.safeParse(field(event, 'runId'));
   const batchId = BatchIdSchema.safeParse(field(event, 'batchId'));
@@ -51,7 +52,8 @@ export async function recordInvalidPayload(
   const key = named
     ? batchFailureKey(runId.data, batchId.data, hop)
     : invalidEventKey(now, deps.context.awsRequestId);
-  const failure: BatchFailure = {
+  // Stored redacted: the payload may hold source URLs and headers (credentials).
+  const failure = withRedactedPayload({
     kind: 'invalid-payload',
     ...(runId.success ? { runId: runId.data } : {}),
     ...(batchId.success ? { batchId: batchId.data } : {}),
@@ -60,7 +62,7 @@ export async function recordInvalidPayload(
     sourceIds: sourceIdsOf(event),
     payload: event,
     recordedAt: now,
-  };
+  });
   deps.log.error('invalid collector payload; recorded, not retried', { key, reason });
   await putJson(deps, key, failure);
   return { key, failure };

@@ -7,7 +7,12 @@ export type HeaderMap = Readonly<Record<string, string>>;
  * wanted, not who is asking. Everything else the source sets (Authorization,
  * Cookie, X-Api-Key, any custom header) may be a credential and stays home.
  */
-const PORTABLE_HEADERS: ReadonlySet<string> = new Set(['accept', 'accept-language', 'user-agent']);
+const PORTABLE_HEADERS: ReadonlySet<string> = new Set([
+  'accept',
+  'accept-encoding',
+  'accept-language',
+  'user-agent',
+]);
 
 /** Where a source's credentials may be sent, and what every other origin gets instead. */
 export interface OriginBinding {

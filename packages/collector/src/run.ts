@@ -1,5 +1,5 @@
 import { setTimeout as wait } from 'node:timers/promises';
-import { ContractValidationError, parseCollectorPayload } from '@fanout/shared';
+import { ContractValidationError, parseCollectorPayload, redactUrlsIn } from '@fanout/shared';
 import { type BatchSummary, type CollectorDeps, collectBatch } from './collect.js';
 import type { SleepFn } from './fetch-source.js';
 import { recordInvalidPayload } from './invalid.js';
@@ -25,8 +25,10 @@ export async function handleCollectorEvent(
     payload = parseCollectorPayload(event);
   } catch (error) {
     if (!(error instanceof ContractValidationError)) throw error;
-    const { key } = await recordInvalidPayload(event, error.message, deps);
-    return { kind: 'invalid', key, reason: error.message };
+    // Issues quote the offending values, which may be URLs with credentials.
+    const reason = redactUrlsIn(error.message);
+    const { key } = await recordInvalidPayload(event, reason, deps);
+    return { kind: 'invalid', key, reason };
   }
   return { kind: 'collected', summary: await collectBatch(payload, deps) };
 }

@@ -70,16 +70,13 @@ async function bodyBuffer(body: BufferedBody): Promise<Buffer> {
 function entryFields(task: CollectorTask, page: FetchedPage): PackEntryFields {
   const { headers } = page;
   const contentType = headers['content-type'];
-  // The transport passes bodies through as sent, so a Content-Encoding still applies.
-  const encoding = headers['content-encoding'];
-  const contentEncoding = encoding && encoding.toLowerCase() !== 'identity' ? encoding : undefined;
+  // No contentEncoding: the fetch decoded the body, so the entry holds the real bytes.
   return {
     sourceId: task.source.id,
     page: page.page,
     url: redactUrl(page.url),
     httpStatus: page.status,
     ...(contentType ? { contentType } : {}),
-    ...(contentEncoding ? { contentEncoding } : {}),
     ...(headers.etag ? { etag: headers.etag } : {}),
     ...(headers['last-modified'] ? { lastModified: headers['last-modified'] } : {}),
     fetchedAt: page.fetchedAt,
@@ -112,6 +109,7 @@ export async function storePages(
         key: pack.key,
         bytes: page.body.bytes,
         spooled: page.body.spooled,
+        ...(page.decodedFrom ? { decodedFrom: page.decodedFrom } : {}),
       });
       rawKeys.push(pack.key);
       continue;

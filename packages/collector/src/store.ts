@@ -1,4 +1,11 @@
-import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { createReadStream } from 'node:fs';
+import type { Readable } from 'node:stream';
+import {
+  DeleteObjectCommand,
+  GetObjectCommand,
+  PutObjectCommand,
+  type S3Client,
+} from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { type RawObjectMetadata, toS3Metadata } from '@fanout/shared';
 import type { BufferedBody } from './body.js';
@@ -86,4 +93,52 @@ export async function putJson(target: StoreTarget, key: string, value: unknown):
   } catch (error) {
     throw new StoreError(key, error);
   }
+}
+
+/**
+ * Where the bytes of a download cut by the hard deadline wait for the next hop. Only
+ * such downloads use it, so a run without one makes no request here.
+ */
+export interface PartialStore {
+  /** Stores the temp file at `path` under `key` (multipart past one part). */
+  save(key: string, path: string): Promise<void>;
+  /** The stored bytes, streamed. */
+  load(key: string): AsyncIterable<Uint8Array>;
+  /** Removes them (best effort: a lifecycle rule or the run's cleanup may do it too). */
+  remove(key: string): Promise<void>;
+}
+
+export function s3PartialStore(target: StoreTarget): PartialStore {
+  return {
+    save: async (key, path) => {
+      try {
+        const upload = new Upload({
+          client: target.s3,
+          queueSize: UPLOAD_QUEUE_SIZE,
+          partSize: PART_SIZE_BYTES,
+          leavePartsOnError: false,
+          params: {
+            Bucket: target.bucket,
+            Key: key,
+            Body: createReadStream(path),
+            ContentType: 'application/octet-stream',
+          },
+        });
+        await upload.done();
+      } catch (error) {
+        throw new StoreError(key, error);
+      }
+    },
+    load: (key) =>
+      (async function* () {
+        const response = await target.s3.send(
+          new GetObjectCommand({ Bucket: target.bucket, Key: key }),
+        );
+        if (!response.Body) return;
+        yield* response.Body as Readable;
+      })(),
+    remove: async (key) => {
+      await target.s3.send(new DeleteObjectCommand({ Bucket: target.bucket, Key: key }));
+    },
+  };
 }

@@ -27,3 +27,47 @@ export const ASYNC_MAX_EVENT_AGE_SECONDS = 21_600;
 export const SUPPORTED_RUNTIMES = ['nodejs22.x', 'nodejs24.x'] as const;
 export type LambdaRuntime = (typeof SUPPORTED_RUNTIMES)[number];
 export const DEPRECATED_RUNTIMES = ['nodejs16.x', 'nodejs18.x', 'nodejs20.x'] as const;
+
+const MiB = 1024 * 1024;
+
+/**
+ * The /tmp a collector function is assumed to have: Lambda's default (and free)
+ * ephemeral storage, 512 MB, which Lambda counts in MiB. A deployment that
+ * configures more storage may raise this; one that configures less cannot.
+ */
+export const EPHEMERAL_STORAGE_BYTES = 512 * MiB;
+
+/** Kept free in /tmp for the runtime, extensions and anything else that writes there. */
+export const TMP_RESERVE_BYTES = 64 * MiB;
+
+/**
+ * Largest number of bytes one source may hold at once (its `maxBytes`, and
+ * all its pages together) when `concurrency` sources are fetched at once by
+ * one collector invocation: every fetch at its limit, spooled to disk, must
+ * still fit in /tmp.
+ */
+export function maxSourceBytesFor(concurrency: number): number {
+  return Math.floor((EPHEMERAL_STORAGE_BYTES - TMP_RESERVE_BYTES) / Math.max(1, concurrency));
+}
+
+/**
+ * The fetches one collector invocation runs at once as deployed (the topology's
+ * `collectorConcurrency` is this value; it lives here so the limit below needs
+ * no import of the topology, which imports this module).
+ */
+export const DEPLOYED_COLLECTOR_CONCURRENCY = 16;
+
+/**
+ * The per-source limit at the deployed concurrency (16 fetches): 28 MiB
+ * (29,360,128 bytes), so 16 x 28 MiB = 448 MiB fits 512 MiB with 64 MiB spare.
+ * The manifest check refuses a source whose `maxBytes` is above it, and so does
+ * the collector (at its configured concurrency), rather than clamping.
+ */
+export const MAX_SOURCE_BYTES = maxSourceBytesFor(DEPLOYED_COLLECTOR_CONCURRENCY);
+
+/**
+ * The collector starts a task only while more than its estimate plus this margin
+ * is left of the invocation (`FANOUT_SAFETY_MARGIN_MS`, default). So one request
+ * can run at most the collector's timeout minus this margin.
+ */
+export const DEFAULT_COLLECTOR_SAFETY_MARGIN_MS = 15_000;

@@ -1,7 +1,12 @@
 import * as z from 'zod';
 import { ContractValidationError } from './errors.js';
 import { SourceIdSchema } from './ids.js';
-import { LAMBDA_MAX_TIMEOUT_SECONDS } from './limits.js';
+import {
+  DEFAULT_COLLECTOR_SAFETY_MARGIN_MS,
+  LAMBDA_MAX_TIMEOUT_SECONDS,
+  MAX_SOURCE_BYTES,
+} from './limits.js';
+import { type Topology, topology } from './topology.js';
 import { check, formatPath, parseJson } from './validate.js';
 
 export const BUILT_IN_FORMATS = ['json', 'ndjson', 'csv', 'rss', 'atom'] as const;
@@ -119,12 +124,56 @@ function idOf(entry: unknown): string | undefined {
   return undefined;
 }
 
+/** What one collector invocation can give a source, as deployed. */
+export interface SourceLimits {
+  /** Largest `maxBytes`: the collector's per-source byte limit. */
+  readonly maxBytes: number;
+  /** Largest `timeoutMs`: the collector's timeout minus its safety margin. */
+  readonly maxTimeoutMs: number;
+  readonly collectorTimeoutMs: number;
+  readonly safetyMarginMs: number;
+}
+
+export function sourceLimits(topo: Topology = topology): SourceLimits {
+  const collectorTimeoutMs = topo.functions.collector.timeoutSeconds * 1000;
+  return {
+    maxBytes: MAX_SOURCE_BYTES,
+    maxTimeoutMs: collectorTimeoutMs - DEFAULT_COLLECTOR_SAFETY_MARGIN_MS,
+    collectorTimeoutMs,
+    safetyMarginMs: DEFAULT_COLLECTOR_SAFETY_MARGIN_MS,
+  };
+}
+
+/**
+ * What the schema cannot know: a source the deployed collector could never
+ * fetch. Checked here, not in SourceSchema, because a collector payload carries
+ * sources too and the collector checks them against its own configured limits.
+ */
+function beyondCollectorLimits(source: Source, index: number, limits: SourceLimits): string[] {
+  const errors: string[] = [];
+  if (source.maxBytes !== undefined && source.maxBytes > limits.maxBytes) {
+    errors.push(
+      `${formatPath(['sources', index, 'maxBytes'])}: must be at most ${limits.maxBytes}, the collector's limit per source (its /tmp shared by its concurrent fetches), got ${source.maxBytes}`,
+    );
+  }
+  if (source.timeoutMs > limits.maxTimeoutMs) {
+    errors.push(
+      `${formatPath(['sources', index, 'timeoutMs'])}: must be at most ${limits.maxTimeoutMs} (the collector's ${limits.collectorTimeoutMs} ms timeout minus its ${limits.safetyMarginMs} ms safety margin), got ${source.timeoutMs}`,
+    );
+  }
+  return errors;
+}
+
 /**
  * Validates a manifest document. The document as a whole must be well formed
  * (else ContractValidationError); each bad entry is reported by index and id
- * while the valid ones proceed. A repeated id is invalid after its first use.
+ * while the valid ones proceed. A repeated id is invalid after its first use, and
+ * a source beyond what the collector can give (`sourceLimits`) is invalid too.
  */
-export function parseManifest(document: unknown): ManifestParseResult {
+export function parseManifest(
+  document: unknown,
+  limits: SourceLimits = sourceLimits(),
+): ManifestParseResult {
   const top = check(ManifestSchema, document);
   if (!top.ok) throw new ContractValidationError('source manifest', top.issues);
   const sources: Source[] = [];
@@ -135,6 +184,11 @@ export function parseManifest(document: unknown): ManifestParseResult {
     const id = idOf(entry);
     if (!result.ok) {
       invalid.push({ index, ...(id ? { id } : {}), errors: result.issues });
+      return;
+    }
+    const beyond = beyondCollectorLimits(result.value, index, limits);
+    if (beyond.length > 0) {
+      invalid.push({ index, id: result.value.id, errors: beyond });
       return;
     }
     if (seen.has(result.value.id)) {

@@ -18,10 +18,32 @@ export const ValidatorsSchema = z
   .strict();
 export type Validators = z.infer<typeof ValidatorsSchema>;
 
+/**
+ * A download the hard deadline cut short, to be resumed by the next hop with
+ * `Range: bytes=<bytes>-` and `If-Range: <validator>`. The bytes themselves wait in S3
+ * at `key`; a payload cannot carry them.
+ */
+export const ResumeSchema = z
+  .object({
+    /** S3 key of the bytes received so far (the body's first `bytes` bytes). */
+    key: z.string().min(1),
+    bytes: z.number().int().positive(),
+    /** A strong ETag, or a strong Last-Modified date: what `If-Range` carries. */
+    validator: z.string().min(1),
+    /** The body's full length, when the server said it. */
+    totalBytes: z.number().int().positive().optional(),
+    /** Time spent receiving those bytes, over all hops so far (for the rate). */
+    downloadMs: z.number().int().nonnegative(),
+  })
+  .strict();
+export type Resume = z.infer<typeof ResumeSchema>;
+
 export const CollectorTaskSchema = z
   .object({
     source: SourceSchema,
     previous: ValidatorsSchema.optional(),
+    /** Set by the collector on a continuation: where an interrupted download resumes. */
+    resume: ResumeSchema.optional(),
     /** The planner's estimate of this task's duration. */
     estimateMs: z.number().int().nonnegative(),
   })

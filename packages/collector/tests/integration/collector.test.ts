@@ -34,7 +34,7 @@ const JSON_BODY = JSON.stringify({ items: [{ id: 1 }, { id: 2 }] });
 const CSV_BODY = 'id,name\n1,a\n2,b\n';
 /** Windows-1252 text: not valid UTF-8, so it travels in the pack as base64. */
 const LATIN1_BODY = Buffer.from('id;name\n1;caf\xe9 \x93quoted\x94\r\n', 'latin1');
-/** A body sent gzip-encoded: the collector stores it as sent, still encoded. */
+/** A body sent gzip-encoded: the collector decodes it and stores the JSON itself. */
 const GZIPPED_BODY = gzipSync(JSON_BODY);
 const NOISE_BYTES = 40 * 1024;
 /** Just under the default packEntryMaxBytes (1 MiB), incompressible. */
@@ -238,10 +238,16 @@ describe('collector against s3rver and a local HTTP server', () => {
       bodyEncoding: 'base64',
       sha256: sha(LATIN1_BODY),
     });
-    expect(entries.zipped?.e).toMatchObject({ contentEncoding: 'gzip', bodyEncoding: 'base64' });
+    expect(entries.zipped?.e).toMatchObject({
+      bodyEncoding: 'utf8',
+      body: JSON_BODY,
+      bytes: JSON_BODY.length,
+      sha256: sha(JSON_BODY),
+    });
+    expect(entries.zipped?.e.contentEncoding).toBeUndefined();
     expect(entries.items?.e.contentEncoding).toBeUndefined();
     const body = (sourceId: string) => pack.bodies[entries[sourceId]?.i ?? -1];
-    expect(body('zipped')?.equals(GZIPPED_BODY)).toBe(true);
+    expect(body('zipped')?.toString('utf8')).toBe(JSON_BODY);
     expect(body('latin')?.equals(LATIN1_BODY)).toBe(true);
     expect(body('table')?.toString('utf8')).toBe(CSV_BODY);
     // No credential in the stored pack: not in entry URLs, not in failure reasons.

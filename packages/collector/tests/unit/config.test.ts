@@ -14,7 +14,9 @@ describe('loadConfig', () => {
     expect(config.settings).toMatchObject({
       concurrency: 16,
       fetchMaxAttempts: 3,
-      maxBodyBytes: 50 * 1024 * 1024,
+      // The per-source limit at 16 concurrent fetches: 28 MiB.
+      maxBodyBytes: 28 * 1024 * 1024,
+      safetyMarginMs: 15_000,
       maxHops: 5,
       payloadLimitBytes: 1_048_576,
       packEntryMaxBytes: 1_048_576,
@@ -59,7 +61,35 @@ describe('loadConfig', () => {
     });
   });
 
+  it('lowers the default body limit with the per-source limit when concurrency rises', () => {
+    // Act
+    const config = loadConfig({ ...REQUIRED, FANOUT_COLLECTOR_CONCURRENCY: '32' });
+
+    // Assess
+    expect(config.settings.maxBodyBytes).toBe(14 * 1024 * 1024);
+  });
+
+  it('accepts a body limit equal to the per-source limit', () => {
+    // Act
+    const config = loadConfig({
+      ...REQUIRED,
+      FANOUT_COLLECTOR_CONCURRENCY: '32',
+      FANOUT_MAX_BODY_BYTES: String(14 * 1024 * 1024),
+    });
+
+    // Assess
+    expect(config.settings.maxBodyBytes).toBe(14 * 1024 * 1024);
+  });
+
   it.each([
+    [
+      { ...REQUIRED, FANOUT_MAX_BODY_BYTES: String(28 * 1024 * 1024 + 1) },
+      'FANOUT_MAX_BODY_BYTES: must not exceed the per-source limit of 29360128 bytes at FANOUT_COLLECTOR_CONCURRENCY 16 (/tmp shared by the concurrent fetches), got 29360129',
+    ],
+    [
+      { ...REQUIRED, FANOUT_COLLECTOR_CONCURRENCY: '32', FANOUT_MAX_BODY_BYTES: '20000000' },
+      'FANOUT_MAX_BODY_BYTES: must not exceed the per-source limit of 14680064 bytes at FANOUT_COLLECTOR_CONCURRENCY 32 (/tmp shared by the concurrent fetches), got 20000000',
+    ],
     [{ FANOUT_COLLECTOR_FUNCTION: 'f' }, 'FANOUT_BUCKET: is required but not set'],
     [{ FANOUT_BUCKET: 'b' }, 'FANOUT_COLLECTOR_FUNCTION: is required but not set'],
     [

@@ -1,14 +1,14 @@
-import { topology } from '@fanout/shared';
-import { describe, expect, it } from 'vitest';
-import { BodyTooLargeError, MaxBytesTooLargeError, SourceTooLargeError } from '../../src/errors.js';
-import { type FetchProgress, fetchSource } from '../../src/fetch-source.js';
-import { collectBatch } from '../../src/index.js';
 import {
   EPHEMERAL_STORAGE_BYTES,
   MAX_SOURCE_BYTES,
   maxSourceBytesFor,
   TMP_RESERVE_BYTES,
-} from '../../src/limits.js';
+  topology,
+} from '@fanout/shared';
+import { describe, expect, it } from 'vitest';
+import { BodyTooLargeError, MaxBytesTooLargeError, SourceTooLargeError } from '../../src/errors.js';
+import { type FetchProgress, fetchSource } from '../../src/fetch-source.js';
+import { collectBatch } from '../../src/index.js';
 import { testDeps } from '../helpers/deps.js';
 import { payload, type TaskInput } from '../helpers/payloads.js';
 import { fakeS3, type Reply, scriptedTransport } from '../helpers/transport.js';

@@ -2,9 +2,16 @@ import { describe, expect, it } from 'vitest';
 import {
   BUILT_IN_FORMATS,
   ContractValidationError,
+  DEFAULT_COLLECTOR_SAFETY_MARGIN_MS,
   DEFAULT_SOURCE_TIMEOUT_MS,
+  EPHEMERAL_STORAGE_BYTES,
+  MAX_SOURCE_BYTES,
+  maxSourceBytesFor,
   parseManifest,
   parseManifestText,
+  sourceLimits,
+  TMP_RESERVE_BYTES,
+  topology,
 } from '../../src/index.js';
 import { aManifest, aSource } from '../helpers/factories.js';
 
@@ -191,9 +198,9 @@ describe('parseManifest: invalid entries name the field and the value', () => {
     expect(errorsOf(aSource({ timeoutMs }))).toEqual([`sources[0].timeoutMs: ${message}`]);
   });
 
-  it('accepts the timeout bounds 100 ms and the Lambda maximum', () => {
+  it('accepts the timeout bounds 100 ms and what one collector invocation can give', () => {
     expect(acceptedSource(aSource({ timeoutMs: 100 }))?.timeoutMs).toBe(100);
-    expect(acceptedSource(aSource({ timeoutMs: 900_000 }))?.timeoutMs).toBe(900_000);
+    expect(acceptedSource(aSource({ timeoutMs: 285_000 }))?.timeoutMs).toBe(285_000);
   });
 
   it('rejects a non-positive expected duration and maxBytes', () => {
@@ -296,6 +303,96 @@ describe('parseManifest: invalid entries name the field and the value', () => {
     // Assess
     expect(invalid.map((entry) => entry.id)).toEqual(['good', undefined]);
     expect(invalid[1]).not.toHaveProperty('id');
+  });
+});
+
+describe('parseManifest: what the deployed collector can give a source', () => {
+  it('derives the limits from the topology: 28 MiB per source, 300 s - 15 s per request', () => {
+    // Act
+    const limits = sourceLimits();
+
+    // Assess
+    expect(limits).toEqual({
+      maxBytes: 29_360_128,
+      maxTimeoutMs: 285_000,
+      collectorTimeoutMs: topology.functions.collector.timeoutSeconds * 1000,
+      safetyMarginMs: DEFAULT_COLLECTOR_SAFETY_MARGIN_MS,
+    });
+    expect(MAX_SOURCE_BYTES).toBe(maxSourceBytesFor(topology.collectorConcurrency));
+    expect(MAX_SOURCE_BYTES * topology.collectorConcurrency).toBeLessThanOrEqual(
+      EPHEMERAL_STORAGE_BYTES - TMP_RESERVE_BYTES,
+    );
+  });
+
+  it('rejects a maxBytes above the per-source limit, naming the limit', () => {
+    // Act
+    const errors = errorsOf(aSource({ maxBytes: MAX_SOURCE_BYTES + 1 }));
+
+    // Assess
+    expect(errors).toEqual([
+      `sources[0].maxBytes: must be at most 29360128, the collector's limit per source (its /tmp shared by its concurrent fetches), got ${MAX_SOURCE_BYTES + 1}`,
+    ]);
+  });
+
+  it('accepts a maxBytes at the per-source limit', () => {
+    expect(acceptedSource(aSource({ maxBytes: MAX_SOURCE_BYTES }))?.maxBytes).toBe(
+      MAX_SOURCE_BYTES,
+    );
+  });
+
+  it('rejects a timeout longer than a collector invocation can give, naming the numbers', () => {
+    // Act
+    const errors = errorsOf(aSource({ timeoutMs: 285_001 }));
+
+    // Assess
+    expect(errors).toEqual([
+      "sources[0].timeoutMs: must be at most 285000 (the collector's 300000 ms timeout minus its 15000 ms safety margin), got 285001",
+    ]);
+  });
+
+  it('reports both limits of one entry, with its index and id', () => {
+    // Prepare
+    const entries = [
+      aSource({ id: 'fine' }),
+      aSource({ id: 'greedy', maxBytes: 100 * 1024 * 1024, timeoutMs: 600_000 }),
+    ];
+
+    // Act
+    const { sources, invalid } = parseManifest(aManifest(entries));
+
+    // Assess
+    expect(sources.map((source) => source.id)).toEqual(['fine']);
+    expect(invalid).toEqual([
+      {
+        index: 1,
+        id: 'greedy',
+        errors: [
+          expect.stringMatching(/^sources\[1\]\.maxBytes: must be at most 29360128/),
+          expect.stringMatching(/^sources\[1\]\.timeoutMs: must be at most 285000/),
+        ],
+      },
+    ]);
+  });
+
+  it('checks against the limits it is given (a topology with a longer collector timeout)', () => {
+    // Prepare
+    const longer = {
+      ...topology,
+      functions: {
+        ...topology.functions,
+        collector: { ...topology.functions.collector, timeoutSeconds: 900 },
+      },
+    };
+
+    // Act
+    const { sources, invalid } = parseManifest(
+      aManifest([aSource({ timeoutMs: 600_000 })]),
+      sourceLimits(longer),
+    );
+
+    // Assess
+    expect(invalid).toEqual([]);
+    expect(sources[0]?.timeoutMs).toBe(600_000);
   });
 });
 

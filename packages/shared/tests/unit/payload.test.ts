@@ -119,6 +119,29 @@ describe('parseCollectorPayload', () => {
     );
   });
 
+  it('carries where an interrupted download resumes, and rejects a resume at byte 0', () => {
+    // Prepare
+    const resume = {
+      key: 'runs/20261125T131000Z/partial/b00000-weather-api.part',
+      bytes: 1_048_576,
+      validator: '"v7"',
+      totalBytes: 31_457_280,
+      downloadMs: 4_000,
+    };
+    const ok = aCollectorPayload({ tasks: [{ source: aSource(), estimateMs: 1, resume }] });
+    const bad = aCollectorPayload({
+      tasks: [{ source: aSource(), estimateMs: 1, resume: { ...resume, bytes: 0 } }],
+    });
+
+    // Act
+    const payload = parseCollectorPayload(ok);
+    const issues = issuesOf(bad);
+
+    // Assess
+    expect(payload.tasks[0]?.resume).toEqual(resume);
+    expect(issues).toEqual(['tasks[0].resume.bytes: Too small: expected number to be >0, got 0']);
+  });
+
   it.each([null, 'payload', []])('rejects %j as a whole', (value) => {
     expect(issuesOf(value)[0]).toMatch(/^\(root\): Invalid input: expected object/);
   });
