@@ -17,6 +17,8 @@ export interface ObjectGrants {
   readonly reads: readonly string[];
   /** PutObject and AbortMultipartUpload. */
   readonly writes: readonly string[];
+  /** DeleteObject: only temporary keys a function cleans up after itself. */
+  readonly deletes?: readonly string[];
 }
 
 /** Any run: `runs/<runId>/...`. */
@@ -40,6 +42,7 @@ export function objectGrants(topo: Topology): { readonly [K in FunctionId]: Obje
   const failures = `${ANY_RUN}failures/*`;
   const redispatches = `${ANY_RUN}redispatches/*`;
   const invalid = `${INVALID_EVENTS_PREFIX}*`;
+  const partials = `${ANY_RUN}partial/*`;
   return {
     manager: {
       // Merging a run reads each hop's record: pack header, batch result, failure, redispatch.
@@ -55,9 +58,11 @@ export function objectGrants(topo: Topology): { readonly [K in FunctionId]: Obje
       writes: [runManifests, failures, redispatches, invalid],
     },
     collector: {
-      // Validators and hashes arrive in the payload, so the collector reads nothing.
-      reads: [],
-      writes: [`${PREFIXES.raw}*`, results, failures, invalid],
+      // Validators and hashes arrive in the payload; the collector reads back (and then
+      // deletes) only a partial download it stored at a deadline, to resume it.
+      reads: [partials],
+      writes: [`${PREFIXES.raw}*`, results, failures, invalid, partials],
+      deletes: [partials],
     },
     parser: {
       reads: [`${PREFIXES.raw}*`],

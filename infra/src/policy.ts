@@ -75,6 +75,7 @@ export function functionPolicy(
   arns: FunctionPolicyArns,
 ): PolicyDocument {
   const { reads, writes } = grants;
+  const deletes = grants.deletes ?? [];
   return document([
     {
       Sid: 'WriteOwnLogs',
@@ -111,6 +112,14 @@ export function functionPolicy(
           // Streamed uploads are multipart; an abandoned one must be abortable.
           Action: ['s3:PutObject', 's3:AbortMultipartUpload'],
           Resource: objectArns(arns.bucketArn, writes),
+        }
+      : undefined,
+    deletes.length > 0
+      ? {
+          Sid: 'DeleteOwnTemporaryKeys',
+          Effect: 'Allow',
+          Action: ['s3:DeleteObject'],
+          Resource: objectArns(arns.bucketArn, deletes),
         }
       : undefined,
     spec.invokes.length > 0

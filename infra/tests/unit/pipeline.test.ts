@@ -16,8 +16,8 @@ import {
   quarantineReportKeyForRaw,
   rawKey,
   rawPackKey,
-  redispatchKey,
   recursiveTriggerRisks,
+  redispatchKey,
   runManifestKey,
   SCHEDULER_INPUT_TEMPLATE,
   SUPPORTED_RUNTIMES,
@@ -385,8 +385,14 @@ describe('least privilege', () => {
       writes: ['runs/*/run.json', 'runs/*/failures/*', 'runs/*/redispatches/*', 'runs/_invalid/*'],
     },
     collector: {
-      reads: [],
-      writes: ['raw/*', 'runs/*/results/*', 'runs/*/failures/*', 'runs/_invalid/*'],
+      reads: ['runs/*/partial/*'],
+      writes: [
+        'raw/*',
+        'runs/*/results/*',
+        'runs/*/failures/*',
+        'runs/_invalid/*',
+        'runs/*/partial/*',
+      ],
     },
     parser: { reads: ['raw/*'], writes: ['parsed/*', 'quarantine/*', 'runs/_invalid/*'] },
   };
@@ -409,6 +415,14 @@ describe('least privilege', () => {
       prefixes.some((prefix) => literalHead(pattern).startsWith(prefix));
     for (const pattern of reads(id)) expect(inside(pattern, spec.reads), pattern).toBe(true);
     for (const pattern of writes(id)) expect(inside(pattern, spec.writes), pattern).toBe(true);
+  });
+
+  it('lets only the collector delete, and only the partial downloads it stores to resume', () => {
+    const deletes = (id: FunctionId) =>
+      keyPatternsOf(resourcesFor(rolePolicy(id), 's3:DeleteObject')).sort();
+    expect(deletes('collector')).toEqual(['runs/*/partial/*']);
+    expect(deletes('manager')).toEqual([]);
+    expect(deletes('parser')).toEqual([]);
   });
 
   it('lets each function write the keys the contract builds for it, and no other function’s', () => {

@@ -258,7 +258,13 @@ export async function replayRun(runId: string, deps: ReplayDeps): Promise<Replay
   const outcomes = finalOutcomes(records.results);
 
   let batchesRedelivered = 0;
+  /** Sources of failure records whose stored payload was redacted: rebuilt from the manifest. */
+  const rebuild = new Set<string>();
   for (const failure of records.failures) {
+    if (failure.payloadRedacted) {
+      for (const id of failure.sourceIds) if (!isDone(id)) rebuild.add(id);
+      continue;
+    }
     const parsed = check(CollectorPayloadSchema, failure.payload);
     if (!parsed.ok) {
       skipped.push(
@@ -280,6 +286,7 @@ export async function replayRun(runId: string, deps: ReplayDeps): Promise<Replay
   const planned = records.manifest.batches.flatMap((batch) => batch.sourceIds);
   const retry = planned.filter((sourceId) => {
     if (sentSources.has(sourceId)) return false;
+    if (rebuild.has(sourceId)) return true;
     const outcome = outcomes.get(sourceId);
     if (outcome) return outcome.status === 'failed';
     return deps.includePending === true;

@@ -171,8 +171,13 @@ export const BatchFailureSchema = z.object({
   hop: z.number().int().nonnegative().optional(),
   reason: z.string().min(1),
   sourceIds: z.array(z.string()).default([]),
-  /** The payload to re-deliver (`fanout replay`), as it was. */
+  /** The payload to re-deliver (`fanout replay`), as it was, or redacted (see below). */
   payload: z.unknown(),
+  /**
+   * The payload's URLs and header values were redacted before it was stored (they may
+   * hold credentials): a replay rebuilds the tasks of `sourceIds` from the manifest.
+   */
+  payloadRedacted: z.boolean().optional(),
   recordedAt: IsoTime,
 });
 export type BatchFailure = z.infer<typeof BatchFailureSchema>;

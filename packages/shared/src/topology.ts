@@ -103,7 +103,7 @@ export const topology: Topology = {
       // raw/: the header line of each pending run's packs holds its hops' outcomes.
       // state/: read once when no run manifest carries state yet (migration).
       reads: [PREFIXES.manifest, PREFIXES.state, PREFIXES.runs, PREFIXES.raw],
-      writes: [PREFIXES.runs, PREFIXES.state],
+      writes: [PREFIXES.runs],
       invokes: ['collector', 'manager'],
     },
     collector: {
@@ -120,8 +120,9 @@ export const topology: Topology = {
       // Bodies past the in-memory buffer spool to /tmp, up to collectorConcurrency at once.
       ephemeralStorageMb: 1_024,
       async: { maxRetryAttempts: 2, maxEventAgeSeconds: 3_600 },
-      // Validators and hashes arrive in the payload, so the collector reads nothing.
-      reads: [],
+      // Validators and hashes arrive in the payload; the collector reads back only the
+      // partial download it stored at a deadline (runs/<run>/partial/), to resume it.
+      reads: [PREFIXES.runs],
       writes: [PREFIXES.raw, PREFIXES.runs],
       invokes: ['collector'],
     },

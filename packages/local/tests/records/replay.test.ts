@@ -196,6 +196,44 @@ describe('replayRun', () => {
     expect(status).toMatchObject({ complete: true, collected: 3, failed: 0 });
   });
 
+  it('rebuilds the tasks of a redacted failure record from the manifest, never sending its REDACTED values', async () => {
+    // Prepare: the collector stored the continuation's payload redacted.
+    await putManifest(s3, aManifest([['a', 'b'], ['c']]));
+    const pack = await putPack(
+      s3,
+      aResult('b00000', [ok('a', [packKey('b00000')]), ok('b', [packKey('b00000')])]),
+    );
+    await putParsed(s3, pack, { pages: 2, parsed: 2 });
+    const redacted = payload('b00001', ['c']);
+    await putFailure(s3, {
+      kind: 'continuation-failed',
+      runId: RUN_ID,
+      batchId: 'b00001',
+      hop: 1,
+      reason: 'Lambda Invoke: TooManyRequestsException',
+      sourceIds: ['c'],
+      payload: {
+        ...redacted,
+        tasks: redacted.tasks.map((t) => ({
+          ...t,
+          source: { ...t.source, url: `${t.source.url}?token=REDACTED` },
+        })),
+      },
+      payloadRedacted: true,
+      recordedAt: '2026-11-29T08:10:05.000Z',
+    });
+    const fake = fakeFunctions();
+
+    // Act
+    const result = await replayRun(RUN_ID, deps(fake));
+
+    // Assess
+    expect(result).toMatchObject({ batchesRedelivered: 0, tasksRetried: 1 });
+    const sent = fake.collectorPayloads();
+    expect(sent.map((p) => p.tasks.map((t) => t.source.url))).toEqual([['https://example.test/c']]);
+    expect(JSON.stringify(sent)).not.toContain('REDACTED');
+  });
+
   it('gives each replay new batch ids, so no replay overwrites the outcomes of another', async () => {
     // Prepare: b fails every time.
     await aRunWithFailures();

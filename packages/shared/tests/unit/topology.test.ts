@@ -183,8 +183,10 @@ describe('function specs', () => {
     expect(topology.functions.parser.writes).toEqual(
       expect.arrayContaining([PREFIXES.parsed, PREFIXES.quarantine, PREFIXES.runs]),
     );
-    expect(topology.functions.manager.writes).toEqual(
-      expect.arrayContaining([PREFIXES.runs, PREFIXES.state]),
+    // The state travels in each run manifest: nothing writes state/ any more.
+    expect(topology.functions.manager.writes).toEqual([PREFIXES.runs]);
+    expect(Object.values(topology.functions).flatMap((f) => f.writes)).not.toContain(
+      PREFIXES.state,
     );
     expect(topology.functions.manager.reads).toEqual(
       expect.arrayContaining([PREFIXES.manifest, PREFIXES.state, PREFIXES.runs, PREFIXES.raw]),
