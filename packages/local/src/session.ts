@@ -34,6 +34,10 @@ export interface CycleOptions {
 const DEFAULT_MAX_WAIT_MS = 10 * 60_000;
 
 /** The local cloud plus the demo sources and their manifest: what `fanout run` drives. */
+/** How many times, and how far apart, an incomplete run is looked at again once quiet. */
+const SETTLE_LOOKS = 4;
+const SETTLE_LOOK_MS = 500;
+
 export class LocalSession {
   private constructor(
     readonly cloud: LocalCloud,
@@ -92,6 +96,14 @@ export class LocalSession {
       status = await this.records.status(runId);
     }
     status = await this.records.status(runId);
+    // A request sent by an invocation in its last moment (killed at its timeout while its
+    // pack was on the wire) can land after the queues looked quiet and start more work:
+    // look again a few times before calling an incomplete run settled.
+    for (let look = 0; look < SETTLE_LOOKS && !status.complete; look += 1) {
+      await new Promise((resolve) => setTimeout(resolve, SETTLE_LOOK_MS));
+      await this.cloud.settled();
+      status = await this.records.status(runId);
+    }
     options.onProgress?.(status, this.deadLettered(), Date.now() - started);
     return { runId, status, deadLettered: this.deadLettered(), durationMs: Date.now() - started };
   }
