@@ -7,7 +7,7 @@ import { LocalCloudError, UsageError } from './errors.js';
 
 const HELP = `fanout: the Fanout pipeline on this machine
 
-Usage: pnpm fanout <command> [options]
+Usage: npx -y pnpm@10.34.9 fanout <command> [options]
 
 Commands:
   run                 start the local cloud and demo sources, fire one scheduled cycle,

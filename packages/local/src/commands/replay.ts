@@ -31,7 +31,7 @@ export async function replayCommand(argv: string[], io: Io): Promise<number> {
     if (!runId) {
       throw new UsageError(
         `no runs in bucket ${target.bucket}`,
-        'run a cycle first: pnpm fanout run',
+        'run a cycle first: npx -y pnpm@10.34.9 fanout run',
       );
     }
     const report = await replayRun(runId, {

@@ -151,7 +151,7 @@ export async function runCommand(argv: string[], io: Io): Promise<number> {
     const date = time.toISOString().slice(0, 10);
     io.stdout.write(
       [
-        'Outputs (bucket fanout-local; see them with `pnpm fanout start` and the AWS CLI):',
+        'Outputs (bucket fanout-local; see them with `npx -y pnpm@10.34.9 fanout start` and the AWS CLI):',
         `  parsed records  s3://fanout-local/parsed/dt=${date}/${summary.runId}~*.ndjson.gz`,
         '  quarantine      s3://fanout-local/quarantine/',
         `  run records     s3://fanout-local/runs/${summary.runId}/ and raw/packs/dt=${date}/${summary.runId}-*`,
@@ -164,7 +164,7 @@ export async function runCommand(argv: string[], io: Io): Promise<number> {
     io.stderr.write(
       `fanout: run ${summary.runId} is incomplete: ${summary.pending} tasks without an outcome, ` +
         `${summary.unparsed} pages not parsed, ${summary.deadLettered} events dead-lettered\n` +
-        `  replay them with: pnpm fanout replay ${summary.runId}\n`,
+        `  replay them with: npx -y pnpm@10.34.9 fanout replay ${summary.runId}\n`,
     );
   }
   const code = exitCodeFor(summary);

@@ -72,7 +72,7 @@ export async function startCommand(argv: string[], io: Io): Promise<number> {
       `  export AWS_ACCESS_KEY_ID=${LOCAL_CREDENTIALS.accessKeyId} AWS_SECRET_ACCESS_KEY=${LOCAL_CREDENTIALS.secretAccessKey} AWS_REGION=${LOCAL_REGION} AWS_DEFAULT_REGION=${LOCAL_REGION}`,
       `  aws --endpoint-url ${cloud.s3Endpoint} s3 ls s3://${cloud.bucket}/parsed/ --recursive`,
       `  aws --endpoint-url ${cloud.lambdaEndpoint} lambda invoke --function-name ${manager} --invocation-type Event --cli-binary-format raw-in-base64-out --payload '{"type":"fanout.manual","runId":"manual-1"}' /dev/null`,
-      `  pnpm fanout status --endpoint ${cloud.s3Endpoint}`,
+      `  npx -y pnpm@10.34.9 fanout status --endpoint ${cloud.s3Endpoint}`,
       '',
     ].join('\n'),
   );

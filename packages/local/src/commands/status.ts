@@ -27,7 +27,9 @@ export async function statusCommand(argv: string[], io: Io): Promise<number> {
     if (!runId) {
       throw new UsageError(
         `no runs in bucket ${target.bucket}`,
-        target.local ? 'run a cycle first: pnpm fanout run' : 'wait for the first scheduled run',
+        target.local
+          ? 'run a cycle first: npx -y pnpm@10.34.9 fanout run'
+          : 'wait for the first scheduled run',
       );
     }
     const records = await reader.records(runId);

@@ -94,7 +94,7 @@ describe('fanout CLI: wrong input', () => {
   it('prints the help with exit 0', async () => {
     const result = await fanout('help');
     expect(result.code).toBe(0);
-    expect(result.stdout).toContain('Usage: pnpm fanout <command>');
+    expect(result.stdout).toContain('Usage: npx -y pnpm@10.34.9 fanout <command>');
   });
 });
 
