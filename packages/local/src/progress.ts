@@ -9,7 +9,9 @@ function line(status: RunStatus, extra: { deadLettered: number; elapsedMs: numbe
   const seconds = (extra.elapsedMs / 1000).toFixed(1);
   return (
     `${seconds}s batches ${status.batches} | sources ${status.collected} collected, ` +
-    `${status.unchanged} unchanged, ${status.failed} failed, ${status.pending} pending | ` +
+    `${status.unchanged} unchanged, ` +
+    (status.notDue > 0 ? `${status.notDue} not due, ` : '') +
+    `${status.failed} failed, ${status.pending} pending | ` +
     `pages ${status.parsed} parsed, ${status.quarantined} quarantined, ${status.unparsed} waiting` +
     (extra.deadLettered > 0 ? ` | ${extra.deadLettered} dead-lettered` : '')
   );
@@ -20,6 +22,7 @@ function terminalProgress(stream: NodeJS.WriteStream): ProgressSink {
   const width = 24;
   return {
     update(status, extra) {
+      // Sources not due count as done: they have nothing to wait for.
       const doneTasks = status.sources - status.pending;
       // Work left is tasks without an outcome and pages without a parse outcome.
       const total = status.sources + status.pages;

@@ -39,6 +39,7 @@ export async function handler(event: unknown, context: LambdaContext): Promise<H
         result.outcome === 'part' ? 0 : result.batches,
       );
       metrics.addMetric('Tasks', MetricUnit.Count, result.tasks);
+      metrics.addMetric('SourcesNotDue', MetricUnit.Count, result.notDue);
       metrics.addMetric('BatchesDispatched', MetricUnit.Count, result.dispatched);
       metrics.addMetric('DispatchFailures', MetricUnit.Count, result.failed);
       metrics.addMetric('InvalidSources', MetricUnit.Count, result.invalidSources);

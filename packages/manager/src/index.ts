@@ -1,3 +1,4 @@
+export * from './cadence.js';
 export * from './config.js';
 export * from './dispatch.js';
 export * from './errors.js';

@@ -10,6 +10,7 @@ import {
   type Source,
   type StateSnapshot,
 } from '@fanout/shared';
+import { splitByCadence } from './cadence.js';
 import type { ManagerConfig } from './config.js';
 import {
   type DispatchDeps,
@@ -52,6 +53,8 @@ export interface RunSummary {
   readonly batches: number;
   /** Valid sources planned. */
   readonly tasks: number;
+  /** Valid sources left out because their cadence is not due at the run's scheduled time. */
+  readonly notDue: number;
   readonly invalidSources: number;
   /** Batches this invocation handed to collectors. */
   readonly dispatched: number;
@@ -77,6 +80,7 @@ function summary(
     outcome,
     batches: 0,
     tasks: 0,
+    notDue: 0,
     invalidSources: 0,
     dispatched: 0,
     failed: 0,
@@ -109,7 +113,8 @@ async function readSourceManifest(deps: ManagerDeps): Promise<ManifestRead> {
     return { ok: false, reason: `source manifest s3://${bucket}/${manifestKey} does not exist` };
   }
   try {
-    return { ok: true, parsed: parseManifestText(text) };
+    // With the stack's schedule, a source whose cadence is finer than it is an invalid entry.
+    return { ok: true, parsed: parseManifestText(text, { schedule: deps.config.schedule }) };
   } catch (error) {
     if (error instanceof ContractValidationError) {
       return { ok: false, reason: `s3://${bucket}/${manifestKey}: ${error.message}` };
@@ -319,6 +324,7 @@ async function continueRun(run: RunManifest, deps: ManagerDeps): Promise<RunSumm
   const fields = {
     batches: run.batches.length,
     tasks: run.sourceCount - run.invalidSources.length,
+    notDue: run.notDueSourceIds?.length ?? 0,
     invalidSources: run.invalidSources.length,
   };
   let report: DispatchReport & { parts: number } = { dispatched: [], failures: [], parts: 0 };
@@ -423,11 +429,16 @@ async function planRun(
   if (!read.ok) return failRun(trigger, scheduledAt, read.reason, invocation, snapshot, deps);
   const { parsed } = read;
   const selected = selectSources(parsed, trigger.kind === 'manual' ? trigger.sources : undefined);
+  // A manual run collects what it selects; a scheduled run only the sources due at its time.
+  const { due, notDue } =
+    trigger.kind === 'schedule'
+      ? splitByCadence(selected.sources, new Date(scheduledAt), config.schedule)
+      : { due: selected.sources, notDue: [] };
 
   const plan = planBatches({
     runId,
     scheduledAt,
-    sources: selected.sources,
+    sources: due,
     state: snapshot.sources,
     settings: config,
   });
@@ -450,13 +461,14 @@ async function planRun(
     trigger: trigger.kind,
     status: 'planned',
     plannedBy: invocation.requestId,
-    sourceCount: selected.sources.length + invalidSources.length - plan.rejected.length,
+    sourceCount: due.length + invalidSources.length - plan.rejected.length,
     batches: plan.batches.map((batch) => ({
       batchId: batch.batchId,
       sourceIds: batch.tasks.map((task) => task.source.id),
       estimateMs: batch.estimateMs,
       payloadBytes: batch.payloadBytes,
     })),
+    ...(notDue.length > 0 ? { notDueSourceIds: notDue.map((source) => source.id) } : {}),
     invalidSources,
     createdAt: now,
     updatedAt: now,
@@ -477,6 +489,7 @@ async function planRun(
     runId,
     batches: run.batches.length,
     tasks: plan.batches.reduce((n, batch) => n + batch.tasks.length, 0),
+    notDue: notDue.length,
     invalidSources: invalidSources.length,
   });
 
@@ -497,6 +510,7 @@ async function planRun(
   return summary(runId, 'dispatched', {
     batches: run.batches.length,
     tasks: plan.batches.reduce((n, batch) => n + batch.tasks.length, 0),
+    notDue: notDue.length,
     invalidSources: invalidSources.length,
     dispatched: report.dispatched.length,
     failed: report.failures.length + again.failed,

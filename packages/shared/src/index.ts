@@ -1,5 +1,6 @@
 // Every module imports zod as a namespace (`import * as z from 'zod'`): with the
 // named `z` export, esbuild keeps all of zod's locales (about 360 KB more per function bundle).
+export * from './cadence.js';
 export * from './errors.js';
 export * from './events.js';
 export * from './ids.js';

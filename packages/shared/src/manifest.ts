@@ -1,4 +1,5 @@
 import * as z from 'zod';
+import { cadenceScheduleProblem, readCadence } from './cadence.js';
 import { ContractValidationError } from './errors.js';
 import { SourceIdSchema } from './ids.js';
 import {
@@ -6,6 +7,7 @@ import {
   LAMBDA_MAX_TIMEOUT_SECONDS,
   MAX_SOURCE_BYTES,
 } from './limits.js';
+import type { Schedule } from './schedule.js';
 import { type Topology, topology } from './topology.js';
 import { check, formatPath, parseJson } from './validate.js';
 
@@ -71,6 +73,12 @@ export type Pagination = z.infer<typeof PaginationSchema>;
 
 export const DEFAULT_SOURCE_TIMEOUT_MS = 10_000;
 
+/** How often the source is collected: `30m`, `6h`, `1d` or `cron(...)` (see cadence.ts). */
+export const CadenceSchema = z.string().superRefine((value, context) => {
+  const read = readCadence(value);
+  if (!read.ok) context.addIssue({ code: 'custom', message: read.problem, input: value });
+});
+
 export const SourceSchema = z
   .object({
     id: SourceIdSchema,
@@ -92,6 +100,8 @@ export const SourceSchema = z
     allowPrivateNetwork: z.boolean().default(false),
     pagination: PaginationSchema.optional(),
     options: FormatOptionsSchema.default({}),
+    /** Collected only by the scheduled runs it is due in; absent: every run. */
+    every: CadenceSchema.optional(),
   })
   .strict();
 export type Source = z.infer<typeof SourceSchema>;
@@ -164,6 +174,29 @@ function beyondCollectorLimits(source: Source, index: number, limits: SourceLimi
   return errors;
 }
 
+export interface ManifestCheckOptions {
+  /** What the collector can give a source; the deployed topology's by default. */
+  readonly limits?: SourceLimits;
+  /**
+   * The stack's schedule: a source's `every` finer than it is invalid. Without it
+   * that comparison (only) is skipped.
+   */
+  readonly schedule?: Schedule;
+}
+
+/** The cadence problem of a valid entry against the stack's schedule (one check per cadence text). */
+function cadenceChecker(schedule: Schedule | undefined) {
+  const problems = new Map<string, string | undefined>();
+  return (every: string | undefined): string | undefined => {
+    if (schedule === undefined || every === undefined) return undefined;
+    if (!problems.has(every)) {
+      const read = readCadence(every);
+      problems.set(every, read.ok ? cadenceScheduleProblem(read.cadence, schedule) : undefined);
+    }
+    return problems.get(every);
+  };
+}
+
 /**
  * Validates a manifest document. The document as a whole must be well formed
  * (else ContractValidationError); each bad entry is reported by index and id
@@ -172,13 +205,15 @@ function beyondCollectorLimits(source: Source, index: number, limits: SourceLimi
  */
 export function parseManifest(
   document: unknown,
-  limits: SourceLimits = sourceLimits(),
+  options: ManifestCheckOptions = {},
 ): ManifestParseResult {
   const top = check(ManifestSchema, document);
   if (!top.ok) throw new ContractValidationError('source manifest', top.issues);
   const sources: Source[] = [];
   const invalid: InvalidSource[] = [];
   const seen = new Set<string>();
+  const cadenceProblem = cadenceChecker(options.schedule);
+  const limits = options.limits ?? sourceLimits();
   top.value.sources.forEach((entry, index) => {
     const result = check(SourceSchema, entry, ['sources', index]);
     const id = idOf(entry);
@@ -201,6 +236,17 @@ export function parseManifest(
       });
       return;
     }
+    const problem = cadenceProblem(result.value.every);
+    if (problem !== undefined) {
+      invalid.push({
+        index,
+        id: result.value.id,
+        errors: [
+          `${formatPath(['sources', index, 'every'])}: ${problem}, got ${JSON.stringify(result.value.every)}`,
+        ],
+      });
+      return;
+    }
     seen.add(result.value.id);
     sources.push(result.value);
   });
@@ -208,6 +254,9 @@ export function parseManifest(
 }
 
 /** Parses manifest JSON text; malformed JSON is a ContractValidationError. */
-export function parseManifestText(text: string): ManifestParseResult {
-  return parseManifest(parseJson(text, 'source manifest'));
+export function parseManifestText(
+  text: string,
+  options: ManifestCheckOptions = {},
+): ManifestParseResult {
+  return parseManifest(parseJson(text, 'source manifest'), options);
 }

@@ -323,6 +323,11 @@ export const RunManifestSchema = z.object({
   plannedBy: z.string().optional(),
   sourceCount: z.number().int().nonnegative(),
   batches: z.array(PlannedBatchSchema),
+  /**
+   * Valid sources a scheduled run left out because their `every` cadence is not due at
+   * its scheduled time (not in `sourceCount`, not tasks). Absent: every source was due.
+   */
+  notDueSourceIds: z.array(SourceIdSchema).optional(),
   /** Manifest entries that did not validate; each counts as a failed task. */
   invalidSources: z.array(
     z.object({ index: z.number().int(), id: z.string().optional(), errors: z.array(z.string()) }),

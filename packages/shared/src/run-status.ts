@@ -20,10 +20,12 @@ export interface RunStatus {
   readonly runState: RunManifest['status'] | 'unknown';
   /** Every task has an outcome (or a failure record) and every raw object a parse outcome. */
   readonly complete: boolean;
-  /** Sources in the run, valid or not. */
+  /** Sources in the run, valid or not, due or not. */
   readonly sources: number;
   readonly collected: number;
   readonly unchanged: number;
+  /** Sources whose cadence was not due at the run's scheduled time: not planned, not pending. */
+  readonly notDue: number;
   /** Failed tasks: fetch failures, invalid manifest entries, undispatched batches. */
   readonly failed: number;
   /** Planned tasks with no outcome yet. */
@@ -122,6 +124,7 @@ export function computeRunStatus(runId: string, records: RunRecords): RunStatus 
     }
   }
 
+  const notDue = manifest?.notDueSourceIds?.length ?? 0;
   const runState = manifest?.status ?? 'unknown';
   const complete =
     manifest !== undefined &&
@@ -130,9 +133,10 @@ export function computeRunStatus(runId: string, records: RunRecords): RunStatus 
     runId,
     runState,
     complete,
-    sources: planned.length + (manifest?.invalidSources.length ?? 0),
+    sources: planned.length + (manifest?.invalidSources.length ?? 0) + notDue,
     collected,
     unchanged,
+    notDue,
     failed,
     pending: pendingSourceIds.length,
     rawObjects: pagesByKey.size,

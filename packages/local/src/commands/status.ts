@@ -6,7 +6,7 @@ import { parseCommandArgs } from './args.js';
 import { BUCKET_OPTIONS, openBucket } from './bucket.js';
 import { exitCodeFor, problemLines, problemsOf } from './problems.js';
 import type { Io } from './run.js';
-import { table } from './summary.js';
+import { notDueRows, table } from './summary.js';
 
 /**
  * `fanout status [runId]`: completeness and counts from the run's records in S3 alone.
@@ -50,6 +50,7 @@ export async function statusCommand(argv: string[], io: Io): Promise<number> {
           ['batches', status.batches],
           ['collected', status.collected],
           ['unchanged', status.unchanged],
+          ...notDueRows(status.notDue),
           ['failed', status.failed],
           ['pending', status.pending],
           ['raw objects', status.rawObjects],

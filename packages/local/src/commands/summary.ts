@@ -14,6 +14,8 @@ export interface RunSummary {
   sources: number;
   collected: number;
   unchanged: number;
+  /** Sources whose cadence (`every`) was not due at the run's scheduled time. */
+  notDue: number;
   failed: number;
   rawObjects: number;
   pages: number;
@@ -36,6 +38,7 @@ export function summarize(result: CycleResult, problems: Problem[] = []): RunSum
     sources: status.sources,
     collected: status.collected,
     unchanged: status.unchanged,
+    notDue: status.notDue,
     failed: status.failed,
     rawObjects: status.rawObjects,
     pages: status.pages,
@@ -58,11 +61,17 @@ export function table(rows: [string, string | number][]): string {
     .join('\n');
 }
 
+/** The `not due` row, shown only for a run that left sources out by their cadence. */
+export function notDueRows(notDue: number): [string, number][] {
+  return notDue > 0 ? [['not due', notDue]] : [];
+}
+
 export function summaryTable(summary: RunSummary): string {
   return table([
     ['sources', summary.sources],
     ['collected', summary.collected],
     ['unchanged', summary.unchanged],
+    ...notDueRows(summary.notDue),
     ['failed', summary.failed],
     ['parsed', summary.parsed],
     ['quarantined', summary.quarantined],

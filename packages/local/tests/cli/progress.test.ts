@@ -11,6 +11,7 @@ function aStatus(overrides: Partial<RunStatus> = {}): RunStatus {
     sources: 4,
     collected: 3,
     unchanged: 0,
+    notDue: 0,
     failed: 0,
     pending: 1,
     rawObjects: 1,
@@ -49,6 +50,20 @@ describe('progress', () => {
     // Assess
     expect(out.text()).toBe(
       '1.5s batches 1 | sources 3 collected, 0 unchanged, 0 failed, 1 pending | pages 2 parsed, 1 quarantined, 2 waiting\n',
+    );
+  });
+
+  it('counts sources not due apart from unchanged ones, when there are any', () => {
+    // Prepare
+    const out = capture(false);
+    const progress = progressFor(out.stream, true);
+
+    // Act
+    progress.update(aStatus({ sources: 6, notDue: 2 }), { deadLettered: 0, elapsedMs: 1500 });
+
+    // Assess
+    expect(out.text()).toBe(
+      '1.5s batches 1 | sources 3 collected, 0 unchanged, 2 not due, 0 failed, 1 pending | pages 2 parsed, 1 quarantined, 2 waiting\n',
     );
   });
 

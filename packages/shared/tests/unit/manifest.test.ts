@@ -9,6 +9,7 @@ import {
   maxSourceBytesFor,
   parseManifest,
   parseManifestText,
+  parseScheduleExpression,
   sourceLimits,
   TMP_RESERVE_BYTES,
   topology,
@@ -524,4 +525,132 @@ describe('parseManifestText', () => {
       expect(act).toThrow(/^invalid source manifest: \(root\): not valid JSON \(/);
     },
   );
+});
+
+describe('parseManifest: cadence (`every`)', () => {
+  it.each(['30m', '1h', '6h', '1d', '7d', 'cron(0 6 * * ? *)', 'cron(0/30 * ? * MON-FRI *)'])(
+    'accepts %s',
+    (every) => {
+      // Act
+      const source = acceptedSource(aSource({ every }));
+
+      // Assess
+      expect(source?.every).toBe(every);
+    },
+  );
+
+  it('leaves a source without `every` without a cadence', () => {
+    expect(acceptedSource(aSource())).not.toHaveProperty('every');
+  });
+
+  it.each([
+    ['1w', 'must be a number of minutes, hours or days (30m, 6h, 1d) or cron(...)'],
+    ['1 h', 'must be a number of minutes, hours or days (30m, 6h, 1d) or cron(...)'],
+    ['rate(1 hour)', 'must be a number of minutes, hours or days (30m, 6h, 1d) or cron(...)'],
+    ['0m', 'must be at least 1m'],
+    ['367d', 'must be at most 366d'],
+    ['cron(0 6 * * *)', 'cron needs 6 fields'],
+    ['cron(0 6 * * * *)', 'cannot both be set'],
+  ])('rejects %j naming the field and the value', (every, problem) => {
+    // Act
+    const [error] = errorsOf(aSource({ every }));
+
+    // Assess
+    expect(error).toMatch(/^sources\[0\]\.every: /);
+    expect(error).toContain(problem);
+    expect(error).toMatch(new RegExp(`, got ${JSON.stringify(every).replace(/[()*?]/g, '\\$&')}$`));
+  });
+});
+
+describe('parseManifest: cadence against the stack schedule', () => {
+  const tenMinutes = parseScheduleExpression('rate(10 minutes)');
+
+  it('rejects a cadence finer than the schedule with a message naming both', () => {
+    // Prepare
+    const document = aManifest([aSource({ id: 'fast', every: '5m' })]);
+
+    // Act
+    const { sources, invalid } = parseManifest(document, { schedule: tenMinutes });
+
+    // Assess
+    expect(sources).toEqual([]);
+    expect(invalid).toEqual([
+      {
+        index: 0,
+        id: 'fast',
+        errors: [
+          `sources[0].every: is finer than the stack's schedule rate(10 minutes) (fire times 5 minutes apart, the schedule's 10 minutes): a source is collected at most once per scheduled run, got "5m"`,
+        ],
+      },
+    ]);
+  });
+
+  it('accepts a cadence equal to the schedule or coarser, and keeps the others valid', () => {
+    // Prepare
+    const document = aManifest([
+      aSource({ id: 'same', every: '10m' }),
+      aSource({ id: 'fast', every: '9m' }),
+      aSource({ id: 'daily', every: 'cron(0 6 * * ? *)' }),
+      aSource({ id: 'always' }),
+    ]);
+
+    // Act
+    const { sources, invalid } = parseManifest(document, { schedule: tenMinutes });
+
+    // Assess
+    expect(sources.map((source) => source.id)).toEqual(['same', 'daily', 'always']);
+    expect(invalid.map((entry) => [entry.index, entry.id])).toEqual([[1, 'fast']]);
+  });
+
+  it('compares a cron cadence by the closest two of its fire times', () => {
+    // Prepare: on the hour and at :05, so two fires are 5 minutes apart.
+    const document = aManifest([aSource({ id: 'pair', every: 'cron(0,5 * * * ? *)' })]);
+
+    // Act
+    const { invalid } = parseManifest(document, { schedule: tenMinutes });
+
+    // Assess
+    expect(invalid[0]?.errors[0]).toContain(
+      "finer than the stack's schedule rate(10 minutes) (fire times 5 minutes apart",
+    );
+  });
+
+  it('compares against a cron schedule by its closest fire times', () => {
+    // Prepare: twice a weekday, 8 hours apart at the closest.
+    const schedule = parseScheduleExpression('cron(0 9,17 ? * MON-FRI *)');
+    const document = aManifest([
+      aSource({ id: 'six-hourly', every: '6h' }),
+      aSource({ id: 'eight-hourly', every: '8h' }),
+    ]);
+
+    // Act
+    const { sources, invalid } = parseManifest(document, { schedule });
+
+    // Assess
+    expect(sources.map((source) => source.id)).toEqual(['eight-hourly']);
+    expect(invalid[0]?.errors).toEqual([
+      `sources[0].every: is finer than the stack's schedule cron(0 9,17 ? * MON-FRI *) (fire times 6 hours apart, the schedule's 8 hours): a source is collected at most once per scheduled run, got "6h"`,
+    ]);
+  });
+
+  it('skips only the comparison when no schedule is given', () => {
+    // Act
+    const { sources, invalid } = parseManifest(
+      aManifest([aSource({ id: 'fast', every: '1m' }), aSource({ id: 'bad', every: '1x' })]),
+    );
+
+    // Assess
+    expect(sources.map((source) => source.id)).toEqual(['fast']);
+    expect(invalid.map((entry) => entry.id)).toEqual(['bad']);
+  });
+
+  it('passes the schedule through parseManifestText', () => {
+    // Act
+    const { invalid } = parseManifestText(JSON.stringify(aManifest([aSource({ every: '5m' })])), {
+      schedule: tenMinutes,
+    });
+
+    // Assess
+    expect(invalid[0]?.errors[0]).toContain("finer than the stack's schedule rate(10 minutes)");
+  });
 });

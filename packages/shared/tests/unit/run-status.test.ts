@@ -43,6 +43,7 @@ describe('computeRunStatus', () => {
       sources: 4,
       collected: 2,
       unchanged: 1,
+      notDue: 0,
       failed: 1,
       pending: 0,
       rawObjects: 2,
@@ -55,6 +56,38 @@ describe('computeRunStatus', () => {
       pendingSourceIds: [],
       unparsedKeys: [],
     });
+  });
+
+  it('counts sources whose cadence was not due apart: in the run, neither pending nor failed', () => {
+    // Prepare
+    const input = records({
+      manifest: aRunManifest([['a', 'b']], { notDueSourceIds: ['daily', 'hourly'] }),
+      results: [aBatchResult([unchangedOutcome('a'), unchangedOutcome('b')])],
+    });
+
+    // Act
+    const status = computeRunStatus(RUN_ID, input);
+
+    // Assess
+    expect(status).toMatchObject({
+      complete: true,
+      sources: 4,
+      unchanged: 2,
+      notDue: 2,
+      failed: 0,
+      pending: 0,
+    });
+  });
+
+  it('is complete when no source was due', () => {
+    // Act
+    const status = computeRunStatus(
+      RUN_ID,
+      records({ manifest: aRunManifest([], { notDueSourceIds: ['daily'] }) }),
+    );
+
+    // Assess
+    expect(status).toMatchObject({ complete: true, sources: 1, notDue: 1, batches: 0 });
   });
 
   it('is incomplete while planned tasks have no outcome', () => {
