@@ -8,6 +8,7 @@ import {
   LAMBDA_MIN_MEMORY_MB,
   type LambdaRuntime,
   parseManifestText,
+  parseScheduleExpression,
   SUPPORTED_RUNTIMES,
 } from '@fanout/shared';
 import {
@@ -262,16 +263,17 @@ function readAnalytics(reader: ConfigReader): StackConfig['analytics'] {
 }
 
 /** Resolves the manifest file and refuses to deploy one the manager would reject. */
-function readSourcesFile(reader: ConfigReader, projectDir: string): string {
+function readSourcesFile(reader: ConfigReader, projectDir: string, schedule: string): string {
   const key = fullKey('sourcesFile');
   const value = raw(reader, 'sourcesFile').trim();
   const file = path.resolve(projectDir, value);
   if (!existsSync(file)) throw new InfraConfigError(key, `file not found at ${file}`, value);
   let invalid: string[];
   try {
-    invalid = parseManifestText(readFileSync(file, 'utf8')).invalid.flatMap(
-      (entry) => entry.errors,
-    );
+    // Checked against the stack's schedule: a source cadence finer than it is rejected.
+    invalid = parseManifestText(readFileSync(file, 'utf8'), {
+      schedule: parseScheduleExpression(schedule),
+    }).invalid.flatMap((entry) => entry.errors);
   } catch (error) {
     throw new InfraConfigError(key, `is not a valid source manifest: ${String(error)}`, value);
   }
@@ -307,7 +309,7 @@ export function loadStackConfig(reader: ConfigReader, options: LoadOptions): Sta
     },
     versioning: readBoolean(reader, 'versioning'),
     forceDestroy: readBoolean(reader, 'forceDestroy'),
-    sourcesFile: readSourcesFile(reader, options.projectDir),
+    sourcesFile: readSourcesFile(reader, options.projectDir, readSchedule(reader)),
     alarmEmail: readAlarmEmail(reader),
     analytics: readAnalytics(reader),
   };

@@ -1,6 +1,11 @@
 import { readFile, rm } from 'node:fs/promises';
 import { relative } from 'node:path';
-import { computeRunStatus, parseManifestText } from '@fanout/shared';
+import {
+  computeRunStatus,
+  parseManifestText,
+  parseScheduleExpression,
+  topology,
+} from '@fanout/shared';
 import { parseChaos } from '../chaos.js';
 import { fanoutHome, REPO_ROOT } from '../config.js';
 import { RunIncompleteError, UsageError } from '../errors.js';
@@ -52,7 +57,10 @@ export async function readManifestFile(path: string): Promise<unknown> {
   }
   let result: ReturnType<typeof parseManifestText>;
   try {
-    result = parseManifestText(text);
+    // The local cloud runs the topology's schedule: a cadence finer than it is refused here too.
+    result = parseManifestText(text, {
+      schedule: parseScheduleExpression(topology.schedule.expression),
+    });
   } catch (error) {
     throw new UsageError(
       `manifest ${path} is not valid: ${(error as Error).message}`,

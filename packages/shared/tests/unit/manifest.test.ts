@@ -388,7 +388,7 @@ describe('parseManifest: what the deployed collector can give a source', () => {
     // Act
     const { sources, invalid } = parseManifest(
       aManifest([aSource({ timeoutMs: 600_000 })]),
-      sourceLimits(longer),
+      { limits: sourceLimits(longer) },
     );
 
     // Assess
