@@ -172,7 +172,7 @@ export function timelineSvg(timeline: RunTimeline): string {
   for (let t = 0; t <= span; t += step) {
     const tx = x(timeline.originMs + t).toFixed(1);
     ticks.push(
-      `<line class="grid" x1="${tx}" x2="${tx}" y1="${AXIS - 6}" y2="${height}"/><text class="tick" x="${tx}" y="${AXIS - 10}">${esc(seconds(t).replace('.00 s', ' s'))}</text>`,
+      `<line class="grid" x1="${tx}" x2="${tx}" y1="${AXIS - 6}" y2="${height}"/><text class="tick" x="${tx}" y="${AXIS - 10}">${esc(`${Number((t / 1000).toFixed(3))} s`)}</text>`,
     );
   }
   const labels = lanes
