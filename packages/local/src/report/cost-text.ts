@@ -1,4 +1,4 @@
-import { PRICE_TABLE } from '@fanout/shared';
+import { PRICE_TABLE, type Price } from '@fanout/shared';
 import { ESTIMATE_NOTES, gbSeconds, type MonthlyEstimate } from './cost-model.js';
 
 function money(n: number): string {
@@ -19,6 +19,16 @@ function columns(rows: string[][]): string {
       `  ${row.map((cell, i) => (i === 0 ? cell.padEnd(widths[i] ?? 0) : cell.padStart(widths[i] ?? 0))).join('  ')}`.trimEnd(),
     )
     .join('\n');
+}
+
+/** `$0.20 per 1M requests`, `$0.0000133334 per GB-second`: no float noise, no exponents. */
+export function priceText(price: Price): string {
+  if (price.unit === 'request') return `$${decimal(price.usd * 1_000_000)} per 1M requests`;
+  return `$${decimal(price.usd)} per ${price.unit}`;
+}
+
+function decimal(n: number): string {
+  return n.toFixed(10).replace(/\.?0+$/, '');
 }
 
 /** What `fanout cost` prints: the estimate, how it was made, and the prices it used. */
@@ -55,7 +65,7 @@ export function costText(estimate: MonthlyEstimate, where: string, schedule: str
     ["total with Lambda's free tier", '', money(usd.totalWithFreeTier)],
   ]);
   const prices = Object.entries(PRICE_TABLE)
-    .map(([name, p]) => `  ${name}: $${p.usd} per ${p.unit} (${p.asOf}, ${p.source})`)
+    .map(([name, p]) => `    ${name}: ${priceText(p)} (${p.asOf}, ${p.source})`)
     .join('\n');
   return `Estimated monthly cost of ${where}: ${money(usd.total)} (${money(usd.totalWithFreeTier)} with Lambda's free tier)
 From ${runs.length} run${runs.length === 1 ? '' : 's'} (${runs.join(', ')}); schedule ${schedule}: ${count(Math.round(estimate.runsPerMonth))} runs a month

@@ -12,6 +12,7 @@ import {
   runsPerMonth,
   runUsage,
 } from '../../src/report/cost-model.js';
+import { priceText } from '../../src/report/cost-text.js';
 import { RUN_ID } from '../records/fixtures.js';
 import { handMadeRun } from './records.js';
 
@@ -94,5 +95,24 @@ describe('monthlyEstimate', () => {
       estimate.usd.s3PutTier + estimate.usd.s3GetTier + estimate.usd.storage,
       12,
     );
+  });
+});
+
+describe('priceText', () => {
+  it('prints request prices per million and others as plain decimals', () => {
+    // Act
+    const lines = [
+      LAMBDA_REQUEST,
+      S3_PUT_TIER_REQUEST,
+      S3_GET_TIER_REQUEST,
+      LAMBDA_ARM64_GB_SECOND,
+    ].map(priceText);
+    // Assess
+    expect(lines).toEqual([
+      '$0.2 per 1M requests',
+      '$5 per 1M requests',
+      '$0.4 per 1M requests',
+      '$0.0000133334 per GB-second',
+    ]);
   });
 });
