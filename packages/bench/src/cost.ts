@@ -1,33 +1,34 @@
-/**
- * Prices copied from ../shared/reference/aws-facts.md (us-east-1, late 2026),
- * which marks the Lambda and S3 request prices as third-party copies of the
- * AWS price pages. Storage is not in that file: the S3 Standard figure is the
- * public list price for us-east-1 (first 50 TB).
- */
+import {
+  LAMBDA_ARM64_GB_SECOND,
+  LAMBDA_FREE_TIER,
+  LAMBDA_REQUEST,
+  S3_GET_TIER,
+  S3_GET_TIER_REQUEST,
+  S3_PUT_TIER,
+  S3_PUT_TIER_REQUEST,
+  S3_STANDARD_GB_MONTH,
+} from '@fanout/shared';
+
+export { LAMBDA_FREE_TIER, S3_GET_TIER, S3_PUT_TIER };
+
+/** The prices of @fanout/shared (prices.ts: figures, dates, sources), USD per unit. */
 export const PRICES = {
   /** Lambda arm64 duration, USD per GB-second. */
-  lambdaArmGbSecond: 0.0000133334,
-  /** Lambda requests, USD per request ($0.20 per 1M). */
-  lambdaRequest: 0.2 / 1_000_000,
-  /** S3 PUT, COPY, POST, LIST requests, USD per request ($0.005 per 1,000). */
-  s3PutTierRequest: 0.005 / 1_000,
-  /** S3 GET, HEAD and other requests, USD per request ($0.0004 per 1,000). */
-  s3GetTierRequest: 0.0004 / 1_000,
-  /** S3 Standard storage, USD per GB-month (public list price, us-east-1). */
-  s3StorageGbMonth: 0.023,
+  lambdaArmGbSecond: LAMBDA_ARM64_GB_SECOND.usd,
+  /** Lambda requests, USD per request. */
+  lambdaRequest: LAMBDA_REQUEST.usd,
+  /** S3 PUT, COPY, POST, LIST requests, USD per request. */
+  s3PutTierRequest: S3_PUT_TIER_REQUEST.usd,
+  /** S3 GET, HEAD and other requests, USD per request. */
+  s3GetTierRequest: S3_GET_TIER_REQUEST.usd,
+  /** S3 Standard storage, USD per GB-month. */
+  s3StorageGbMonth: S3_STANDARD_GB_MONTH.usd,
 } as const;
-
-/** Lambda free tier per month (aws-facts.md). S3's free tier is not modeled. */
-export const LAMBDA_FREE_TIER = { requests: 1_000_000, gbSeconds: 400_000 } as const;
 
 /** A schedule of rate(10 minutes) over a 30-day month. */
 export const RUNS_PER_MONTH = (30 * 24 * 60) / 10;
 
 const GB = 1024 ** 3;
-
-/** Request classes as S3 bills them. */
-export const S3_PUT_TIER = ['PUT', 'COPY', 'POST', 'LIST'] as const;
-export const S3_GET_TIER = ['GET', 'HEAD', 'OTHER'] as const;
 
 export interface FunctionUsage {
   readonly invocations: number;

@@ -1,5 +1,7 @@
+import { costCommand } from './commands/cost.js';
 import { reparseCommand } from './commands/reparse.js';
 import { replayCommand } from './commands/replay.js';
+import { reportCommand } from './commands/report.js';
 import { type Io, runCommand } from './commands/run.js';
 import { startCommand } from './commands/start.js';
 import { statusCommand } from './commands/status.js';
@@ -30,6 +32,14 @@ Commands:
       --pending           also re-send tasks that have no outcome yet
   reparse <prefix>    run the parser again over raw objects (packs or single) under a prefix,
                       wait for each one's outcome and name the ones that failed
+  report [runId]      write one self-contained HTML page about a run: timeline, totals,
+                      estimated cost, sources (default: the latest by time)
+      --out FILE          where (default fanout-report-<runId>.html)
+  cost                the monthly estimate for the stack from its recent runs' records
+      --runs N            how many of the latest runs to average (default 6)
+      --json              print it as one JSON object
+      --schedule EXPR     (report, cost) runs per month from this schedule
+                          (default the topology's)
   help                this text
 
 Exit codes of run, status, replay and reparse: 0 complete and clean, 1 complete with
@@ -63,6 +73,10 @@ export async function main(argv: string[], io: Io): Promise<number> {
         return await replayCommand(args, io);
       case 'reparse':
         return await reparseCommand(args, io);
+      case 'report':
+        return await reportCommand(args, io);
+      case 'cost':
+        return await costCommand(args, io);
       case undefined:
       case 'help':
       case '--help':
@@ -72,7 +86,7 @@ export async function main(argv: string[], io: Io): Promise<number> {
       default:
         throw new UsageError(
           `unknown command ${JSON.stringify(rawCommand)}`,
-          'commands: run, start, status, replay, reparse, help',
+          'commands: run, start, status, replay, reparse, report, cost, help',
         );
     }
   } catch (error) {

@@ -9,6 +9,7 @@ export * from './limits.js';
 export * from './manifest.js';
 export * from './packs.js';
 export * from './payload.js';
+export * from './prices.js';
 export * from './records.js';
 export * from './redact.js';
 export * from './run-status.js';
