@@ -1,5 +1,10 @@
 import { Readable } from 'node:stream';
-import { GetObjectCommand, type GetObjectCommandOutput, type S3Client } from '@aws-sdk/client-s3';
+import {
+  GetObjectCommand,
+  type GetObjectCommandOutput,
+  HeadObjectCommand,
+  type S3Client,
+} from '@aws-sdk/client-s3';
 import {
   type Clock,
   ContractValidationError,
@@ -201,6 +206,41 @@ async function parseSingleObject(
  * Throws only for faults a retry can fix (S3 errors, network), leaving no partial output.
  */
 export async function parseRawObject(deps: ParserDeps, key: string): Promise<RawObjectResult> {
+  // A retried collector hop rewrites its pack at the same key, and each write sends its own
+  // event: two parses of one key can overlap, and the one that read the older version may
+  // store its output last. So after storing, the parser checks that the raw object is still
+  // the one it read, and parses again when it is not: the last output stored is then of the
+  // newest version, whichever parse stores it.
+  let result = await parseRawObjectOnce(deps, key);
+  for (let again = 0; again < MAX_REPARSES && result.etag !== undefined; again += 1) {
+    const now = await currentEtag(deps, key);
+    // Gone since (a lifecycle rule, a person): what was parsed stands.
+    if (now === undefined || now === result.etag) break;
+    deps.log.info('raw object changed while it was parsed; parsing it again', { key });
+    result = await parseRawObjectOnce(deps, key);
+  }
+  return result.result;
+}
+
+/** How many times a raw object that keeps changing under the parser is parsed again. */
+const MAX_REPARSES = 3;
+
+async function currentEtag(deps: ParserDeps, key: string): Promise<string | undefined> {
+  try {
+    const head = await deps.s3.send(
+      new HeadObjectCommand({ Bucket: deps.config.bucket, Key: key }),
+    );
+    return head.ETag;
+  } catch (error) {
+    if (isNotFound(error)) return undefined;
+    throw error;
+  }
+}
+
+async function parseRawObjectOnce(
+  deps: ParserDeps,
+  key: string,
+): Promise<{ result: RawObjectResult; etag: string | undefined }> {
   let response: GetObjectCommandOutput;
   try {
     response = await deps.s3.send(new GetObjectCommand({ Bucket: deps.config.bucket, Key: key }));
@@ -208,7 +248,7 @@ export async function parseRawObject(deps: ParserDeps, key: string): Promise<Raw
     if (isNotFound(error)) {
       // Deleted since the event was sent: nothing to parse, and a retry cannot bring it back.
       deps.log.warn('raw object no longer exists; skipped', { key });
-      return { status: 'missing', key };
+      return { result: { status: 'missing', key }, etag: undefined };
     }
     throw error;
   }
@@ -219,5 +259,8 @@ export async function parseRawObject(deps: ParserDeps, key: string): Promise<Raw
     metadata: response.Metadata ?? {},
     ...(size !== undefined ? { size } : {}),
   };
-  return isPackKey(key) ? parsePackObject(deps, facts, body) : parseSingleObject(deps, facts, body);
+  const result = isPackKey(key)
+    ? await parsePackObject(deps, facts, body)
+    : await parseSingleObject(deps, facts, body);
+  return { result, etag: response.ETag };
 }

@@ -11,7 +11,7 @@ import {
 import { fakeContext, startTestS3, type TestS3 } from '@fanout/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createExtractorRegistry, handleS3Event } from '../../src/index.js';
-import { entryLine, putPack } from '../helpers/packs.js';
+import { entryLine, freshPackKey, packBytes, putPack } from '../helpers/packs.js';
 import { countingClient, depsFor, FETCHED_AT, PUT_CLASS, RUN_ID, s3Event } from '../helpers/s3.js';
 import { gunzipLines } from '../helpers/streams.js';
 
@@ -96,8 +96,44 @@ describe('raw pack -> parser -> one parsed object (s3rver)', () => {
     await handleS3Event(s3Event(s3.bucket, key), fakeContext(), { ...deps, s3: counting.client });
 
     // Assess
-    expect(counting.commands).toEqual(['GetObjectCommand', 'PutObjectCommand']);
+    // The HEAD (GET-class) checks the pack did not change while it was parsed.
+    expect(counting.commands).toEqual([
+      'GetObjectCommand',
+      'PutObjectCommand',
+      'HeadObjectCommand',
+    ]);
     expect(counting.commands.filter((name) => PUT_CLASS.has(name))).toEqual(['PutObjectCommand']);
+    counting.client.destroy();
+  });
+
+  it('parses again when a retried hop rewrote the pack while it was being parsed', async () => {
+    // Prepare: the first version holds one entry; a rewrite with two lands while the
+    // parser stores the first version's output (as a retried collector hop would).
+    const { key, batchId, hop } = freshPackKey();
+    await s3.putText(key, packBytes(batchId, hop, [entryLine(JSON_ENTRY)]));
+    const rewrite = packBytes(batchId, hop, [entryLine(JSON_ENTRY), entryLine(NDJSON_ENTRY)]);
+    const { deps } = depsFor(s3);
+    const counting = countingClient(s3);
+    let rewritten = false;
+    counting.client.middlewareStack.add(
+      (next, context) => async (args) => {
+        const result = await next(args);
+        if (context.commandName === 'PutObjectCommand' && !rewritten) {
+          rewritten = true;
+          await s3.putText(key, rewrite);
+        }
+        return result;
+      },
+      { step: 'initialize', name: 'rewriteDuringParse' },
+    );
+
+    // Act
+    await handleS3Event(s3Event(s3.bucket, key), fakeContext(), { ...deps, s3: counting.client });
+
+    // Assess: the stored output and its outcome are of the second version.
+    const parsed = await s3.head(parsedKeyForRaw(key));
+    expect(fromParsedObjectMetadata(parsed?.metadata)).toMatchObject({ pages: 2, parsed: 2 });
+    expect(counting.commands.filter((name) => name === 'GetObjectCommand')).toHaveLength(2);
     counting.client.destroy();
   });
 
@@ -176,10 +212,22 @@ describe('raw pack -> parser -> one parsed object (s3rver)', () => {
     }
 
     // Assess
+    // Each ends with a HEAD (GET-class): the check that the object did not change meanwhile.
     expect(sent).toEqual({
-      clean: ['GetObjectCommand', 'PutObjectCommand'],
-      oneBad: ['GetObjectCommand', 'PutObjectCommand', 'PutObjectCommand', 'PutObjectCommand'],
-      unreadable: ['GetObjectCommand', 'CopyObjectCommand', 'PutObjectCommand'],
+      clean: ['GetObjectCommand', 'PutObjectCommand', 'HeadObjectCommand'],
+      oneBad: [
+        'GetObjectCommand',
+        'PutObjectCommand',
+        'PutObjectCommand',
+        'PutObjectCommand',
+        'HeadObjectCommand',
+      ],
+      unreadable: [
+        'GetObjectCommand',
+        'CopyObjectCommand',
+        'PutObjectCommand',
+        'HeadObjectCommand',
+      ],
     });
   });
 

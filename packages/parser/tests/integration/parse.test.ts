@@ -73,7 +73,11 @@ describe('raw object -> parser -> parsed output (s3rver)', () => {
       bytesOut: output.length,
       parsedAt: '2026-11-25T13:10:30.000Z',
     });
-    expect(counting.commands).toEqual(['GetObjectCommand', 'PutObjectCommand']);
+    expect(counting.commands).toEqual([
+      'GetObjectCommand',
+      'PutObjectCommand',
+      'HeadObjectCommand',
+    ]);
     expect(counting.commands.filter((name) => PUT_CLASS.has(name))).toHaveLength(1);
     expect(await s3.listKeys('runs/')).toEqual([]);
     expect(summary).toMatchObject({ records: 2, pagesParsed: 1, pagesQuarantined: 0 });
