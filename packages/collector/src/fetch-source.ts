@@ -3,6 +3,7 @@ import {
   type Clock,
   type CollectorTask,
   type Log,
+  literalHeaders,
   type Pagination,
   redactUrl,
 } from '@fanout/shared';
@@ -350,7 +351,11 @@ export async function fetchSource(
 ): Promise<SourceFetch> {
   const { source, previous } = task;
   const limits = byteLimits(task, deps.settings);
-  const binding = bindToOrigin(source, { 'user-agent': USER_AGENT });
+  // Secret references were resolved by the caller (secrets.ts); one left unresolved is not sent.
+  const binding = bindToOrigin(
+    { ...source, headers: literalHeaders(source.headers) },
+    { 'user-agent': USER_AGENT },
+  );
   const conditional: Record<string, string> = {};
   if (previous?.etag) conditional['if-none-match'] = previous.etag;
   if (previous?.lastModified) conditional['if-modified-since'] = previous.lastModified;
