@@ -16,8 +16,8 @@ import {
   quarantineReportKeyForRaw,
   rawKey,
   rawPackKey,
-  redispatchKey,
   recursiveTriggerRisks,
+  redispatchKey,
   runManifestKey,
   SCHEDULER_INPUT_TEMPLATE,
   SUPPORTED_RUNTIMES,
@@ -323,6 +323,19 @@ describe('least privilege', () => {
         }
       }
     }
+  });
+
+  it('gives no role access to SSM, Secrets Manager or KMS when the manifest references no secret', () => {
+    const secretActions = /^(ssm|secretsmanager|kms):/;
+    for (const policy of policies()) {
+      for (const statement of policyOf(policy).Statement) {
+        expect(
+          asList(statement.Action).filter((a) => secretActions.test(a)),
+          policy.name,
+        ).toEqual([]);
+      }
+    }
+    expect(policies().map((p) => p.name)).not.toContain('fanout-collector-secrets');
   });
 
   it('lets each role be assumed only by its service', () => {
