@@ -161,6 +161,7 @@ describe('collector with secret references (real SDK clients, real HTTP)', () =>
       JSON.stringify(deps.log.entries),
       JSON.stringify(outcome),
       JSON.stringify(event),
+      JSON.stringify(deps.invoked),
     ].join('\n');
     for (const value of [TOKEN, PARTNER.password, LOCKED]) {
       expect(written).not.toContain(value);
