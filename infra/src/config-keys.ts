@@ -155,6 +155,12 @@ export const CONFIG_KEYS: Readonly<Record<string, ConfigKeySpec>> = {
     default: 'sources.json',
     description: `Source manifest uploaded to ${topology.manifestKey}, relative to the infra directory.`,
   },
+  secretsKmsKeyArn: {
+    type: 'string',
+    default: '',
+    description:
+      'ARN of a customer managed KMS key that encrypts the SSM parameters or secrets the manifest references; the collector may then kms:Decrypt with it through SSM and Secrets Manager only. Empty: AWS managed keys, no grant.',
+  },
   alarmEmail: {
     type: 'string',
     default: '',

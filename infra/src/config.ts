@@ -68,6 +68,8 @@ export interface StackConfig {
   readonly sourcesFile: string;
   /** Undefined when no alarms are deployed. */
   readonly alarmEmail: string | undefined;
+  /** Customer managed key of the referenced secrets; undefined: AWS managed keys. */
+  readonly secretsKmsKeyArn: string | undefined;
   readonly analytics: {
     /** Undefined: the pipeline names the database after the stack. */
     readonly databaseName: string | undefined;
@@ -212,6 +214,21 @@ function readFunctions(reader: ConfigReader): StackConfig['functions'] {
 
 const EMAIL_PATTERN = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 
+const KMS_KEY_ARN_PATTERN = /^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/[A-Za-z0-9-]+$/;
+
+function readKmsKeyArn(reader: ConfigReader): string | undefined {
+  const value = raw(reader, 'secretsKmsKeyArn').trim();
+  if (value === '') return undefined;
+  if (!KMS_KEY_ARN_PATTERN.test(value)) {
+    throw new InfraConfigError(
+      fullKey('secretsKmsKeyArn'),
+      'must be a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>) or empty',
+      value,
+    );
+  }
+  return value;
+}
+
 function readAlarmEmail(reader: ConfigReader): string | undefined {
   const value = raw(reader, 'alarmEmail').trim();
   if (value === '') return undefined;
@@ -311,6 +328,7 @@ export function loadStackConfig(reader: ConfigReader, options: LoadOptions): Sta
     forceDestroy: readBoolean(reader, 'forceDestroy'),
     sourcesFile: readSourcesFile(reader, options.projectDir, readSchedule(reader)),
     alarmEmail: readAlarmEmail(reader),
+    secretsKmsKeyArn: readKmsKeyArn(reader),
     analytics: readAnalytics(reader),
   };
 }

@@ -16,6 +16,7 @@ import { FanoutInfraError } from './errors.js';
 import { PipelineFunction } from './function.js';
 import { objectGrants } from './grants.js';
 import { ManagerSchedule } from './schedule.js';
+import { referencedSecrets, secretsPolicy } from './secrets-grants.js';
 import { PipelineBucket } from './storage.js';
 import { stackTopology } from './topology.js';
 
@@ -189,6 +190,29 @@ export class FanoutPipeline extends pulumi.ComponentResource {
       collector: deploy('collector'),
       parser: deploy('parser'),
     };
+
+    // Only the secrets the deployed manifest references, decided before anything is
+    // created; no reference, no policy, so the collector cannot read any secret.
+    const referenced = referencedSecrets(config.sourcesFile);
+    if (referenced.parameters.length > 0 || referenced.secrets.length > 0) {
+      new aws.iam.RolePolicy(
+        `${name}-collector-secrets`,
+        {
+          role: functions.collector.role.id,
+          policy: pulumi.all([partition, region, accountId]).apply(([p, r, a]) =>
+            JSON.stringify(
+              secretsPolicy(referenced, {
+                partition: p,
+                region: r,
+                accountId: a,
+                kmsKeyArn: config.secretsKmsKeyArn,
+              }),
+            ),
+          ),
+        },
+        parent,
+      );
+    }
 
     const target = functions[topo.notification.function];
     const permission = new aws.lambda.Permission(

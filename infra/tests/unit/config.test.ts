@@ -147,6 +147,7 @@ describe('bad values fail with a message naming the key', () => {
     ['logRetentionDays', '10', 'value CloudWatch accepts'],
     ['rawTransitionDays', '10', 'at least 30'],
     ['alarmEmail', 'ops-at-example', 'email address'],
+    ['secretsKmsKeyArn', 'alias/aws/ssm', 'KMS key ARN'],
     ['sourcesFile', 'missing.json', 'file not found'],
     ['analyticsDatabase', 'Fanout-Prod', 'lowercase letters, digits or underscores'],
     ['analyticsTable', 'parsed records', 'lowercase letters, digits or underscores'],
@@ -165,6 +166,19 @@ describe('bad values fail with a message naming the key', () => {
     const error = failure({ rawExpirationDays: '30', rawTransitionDays: '60' });
     expect(error.message).toContain('fanout:rawTransitionDays');
     expect(error.message).toContain('fanout:rawExpirationDays');
+  });
+
+  it('rejects a manifest with a literal credential, saying how to reference a secret', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'fanout-infra-'));
+    const file = path.join(dir, 'sources.json');
+    const source = { id: 'a', url: 'https://x.example/', format: 'json' };
+    writeFileSync(
+      file,
+      JSON.stringify({ sources: [{ ...source, headers: { Authorization: 'Bearer t0k3n' } }] }),
+    );
+    const error = failure({ sourcesFile: file });
+    expect(error.message).toContain('sources[0].headers.Authorization: literal credential');
+    expect(error.message).toContain('{"secret": "ssm:');
   });
 
   it('rejects a source manifest the manager would reject, naming the bad field', () => {

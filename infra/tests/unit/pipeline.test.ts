@@ -325,6 +325,19 @@ describe('least privilege', () => {
     }
   });
 
+  it('gives no role access to SSM, Secrets Manager or KMS when the manifest references no secret', () => {
+    const secretActions = /^(ssm|secretsmanager|kms):/;
+    for (const policy of policies()) {
+      for (const statement of policyOf(policy).Statement) {
+        expect(
+          asList(statement.Action).filter((a) => secretActions.test(a)),
+          policy.name,
+        ).toEqual([]);
+      }
+    }
+    expect(policies().map((p) => p.name)).not.toContain('fanout-collector-secrets');
+  });
+
   it('lets each role be assumed only by its service', () => {
     const roles = ofType(resources, 'aws:iam/role:Role');
     const services = roles.map((role) =>

@@ -1,6 +1,7 @@
 import type {
   CollectorPayload,
   CollectorTask,
+  Log,
   Resume,
   TaskOutcome,
   Validators,
@@ -14,6 +15,7 @@ import {
   type SourceFetch,
 } from './fetch-source.js';
 import type { PackWriter } from './pack.js';
+import { type ResolvedTask, resolveTask, type SecretResolver, scrubSecrets } from './secrets.js';
 import type { StoreTarget } from './store.js';
 import { storePages } from './store-pages.js';
 
@@ -68,11 +70,13 @@ function validatorsFrom(
 export async function collectTask(
   payload: CollectorPayload,
   task: CollectorTask,
-  deps: FetchDeps & StoreTarget,
+  collectorDeps: FetchDeps & StoreTarget & { readonly secrets?: SecretResolver },
   deadline: AbortSignal,
   pack: PackWriter,
 ): Promise<TaskResult> {
   const { source } = task;
+  let deps = collectorDeps;
+  let secrets: readonly string[] = [];
   const startedAt = deps.clock.now();
   const progress: FetchProgress = { attempts: 0, pages: [] };
   const finish = () => {
@@ -95,12 +99,19 @@ export async function collectTask(
   try {
     let fetched: SourceFetch;
     try {
-      fetched = await fetchSource(task, deps, deadline, progress);
+      // Resolved values live in this call only: the task that is stored, recorded and
+      // continued keeps its references, and nothing written while fetching may hold them.
+      const resolved: ResolvedTask = await resolveTask(task, collectorDeps.secrets);
+      secrets = resolved.secrets;
+      if (secrets.length > 0) {
+        deps = { ...collectorDeps, log: scrubbingLog(collectorDeps.log, resolved.secrets) };
+      }
+      fetched = await fetchSource(resolved.task, deps, deadline, progress);
     } catch (error) {
       if (error instanceof DeadlineAbortError) {
         return await handOffAborted(payload, task, progress, deps);
       }
-      return fetchFailed(task, error, progress, deps, finish);
+      return fetchFailed(task, error, progress, deps, finish, secrets);
     }
     if (fetched.kind === 'not-modified') {
       deps.log.info('source not modified', { sourceId: source.id, httpStatus: fetched.status });
@@ -216,6 +227,18 @@ async function handOffAborted(
   return { kind: 'aborted', download: summary, resume };
 }
 
+/** A log that writes `[secret]` wherever a resolved secret value would appear. */
+function scrubbingLog(log: Log, secrets: readonly string[]): Log {
+  const scrub = (extra: Record<string, unknown>[]): Record<string, unknown>[] =>
+    extra.map((attributes) => JSON.parse(scrubSecrets(JSON.stringify(attributes), secrets)));
+  return {
+    debug: (message, ...extra) => log.debug(scrubSecrets(message, secrets), ...scrub(extra)),
+    info: (message, ...extra) => log.info(scrubSecrets(message, secrets), ...scrub(extra)),
+    warn: (message, ...extra) => log.warn(scrubSecrets(message, secrets), ...scrub(extra)),
+    error: (message, ...extra) => log.error(scrubSecrets(message, secrets), ...scrub(extra)),
+  };
+}
+
 /** The outcome of a fetch that failed (the hard deadline's aborts are handed off above). */
 function fetchFailed(
   task: CollectorTask,
@@ -223,11 +246,16 @@ function fetchFailed(
   progress: FetchProgress,
   deps: FetchDeps,
   finish: () => { durationMs: number; finishedAt: string },
+  secrets: readonly string[],
 ): TaskResult {
   const { source } = task;
   const known = error instanceof SourceFetchError;
   // Upstream errors name the URL; a stored or logged reason never carries its credentials.
-  const reason = redactUrlsIn(known ? error.message : `unexpected error: ${String(error)}`);
+  // A resolved secret is scrubbed too: an upstream error may echo a header or query value.
+  const reason = scrubSecrets(
+    redactUrlsIn(known ? error.message : `unexpected error: ${String(error)}`),
+    secrets,
+  );
   deps.log.warn('task failed', {
     sourceId: source.id,
     reason,

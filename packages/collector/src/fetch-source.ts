@@ -3,6 +3,7 @@ import {
   type Clock,
   type CollectorTask,
   type Log,
+  literalHeaders,
   maxSourceBytesFor,
   type Pagination,
   type Resume,
@@ -541,11 +542,12 @@ export async function fetchSource(
 ): Promise<SourceFetch> {
   const { source, previous } = task;
   const limits = byteLimits(task, deps.settings);
+  // Secret references were resolved by the caller (secrets.ts); one left unresolved is not sent.
   // A source's own Accept-Encoding (any case) replaces the default: bindToOrigin lower-cases names.
-  const binding = bindToOrigin(source, {
-    'user-agent': USER_AGENT,
-    'accept-encoding': DEFAULT_ACCEPT_ENCODING,
-  });
+  const binding = bindToOrigin(
+    { ...source, headers: literalHeaders(source.headers) },
+    { 'user-agent': USER_AGENT, 'accept-encoding': DEFAULT_ACCEPT_ENCODING },
+  );
   const conditional: Record<string, string> = {};
   if (previous?.etag) conditional['if-none-match'] = previous.etag;
   if (previous?.lastModified) conditional['if-modified-since'] = previous.lastModified;

@@ -3,11 +3,15 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { LambdaClient } from '@aws-sdk/client-lambda';
 import { S3Client } from '@aws-sdk/client-s3';
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { SSMClient } from '@aws-sdk/client-ssm';
 import { type LambdaContext, type Log, systemClock } from '@fanout/shared';
+import { awsSecretStore } from './aws-secret-store.js';
 import { loadConfig } from './config.js';
 import { lambdaContinuationInvoker } from './continuation.js';
 import { nodeHttpTransport } from './http.js';
 import { type HandlerOutcome, handleCollectorEvent, realSleep } from './run.js';
+import { SecretResolver } from './secrets.js';
 import { systemLookup } from './ssrf.js';
 
 // Built once per execution environment; endpoints, region and credentials come
@@ -20,6 +24,12 @@ const metrics = new Metrics();
 // Errors travel as attributes (`{ error }`), a form Powertools' Logger takes as is.
 const log: Log = logger;
 const invokeContinuation = lambdaContinuationInvoker(lambda, config.collectorFunction);
+// The cache lives as long as the execution environment, across invocations.
+const secrets = new SecretResolver({
+  store: awsSecretStore(new SSMClient({}), new SecretsManagerClient({})),
+  ttlMs: config.settings.secretsTtlMs,
+  clock: systemClock,
+});
 
 function field(event: unknown, name: string): unknown {
   return typeof event === 'object' && event !== null
@@ -48,6 +58,7 @@ export async function handler(event: unknown, context: LambdaContext): Promise<H
       random: Math.random,
       tmpDir: tmpdir(),
       settings: config.settings,
+      secrets,
     });
     if (outcome.kind === 'invalid') {
       metrics.addMetric('InvalidPayloads', MetricUnit.Count, 1);

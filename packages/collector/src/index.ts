@@ -1,3 +1,4 @@
+export { awsSecretStore, EmptySecretError } from './aws-secret-store.js';
 export { type BufferedBody, type ReadBodyOptions, readBody } from './body.js';
 export {
   type BatchSummary,
@@ -50,6 +51,19 @@ export {
 export { runPool } from './pool.js';
 export { isRetryableStatus, parseRetryAfter, retryDelayMs } from './retry.js';
 export { type HandlerDeps, type HandlerOutcome, handleCollectorEvent, realSleep } from './run.js';
+export {
+  type ResolvedTask,
+  resolveTask,
+  SecretAccessDeniedError,
+  SecretKeyMissingError,
+  SecretNotFoundError,
+  SecretReferenceError,
+  SecretResolver,
+  type SecretResolverOptions,
+  type SecretStore,
+  SecretUnavailableError,
+  scrubSecrets,
+} from './secrets.js';
 export {
   type AddressDecision,
   checkAddress,

@@ -3,8 +3,15 @@ import { ContractValidationError, parseCollectorPayload, redactUrlsIn } from '@f
 import { type BatchSummary, type CollectorDeps, collectBatch } from './collect.js';
 import type { SleepFn } from './fetch-source.js';
 import { recordInvalidPayload } from './invalid.js';
+import type { SecretResolver } from './secrets.js';
 
-export type HandlerDeps = CollectorDeps;
+export type HandlerDeps = CollectorDeps & {
+  /**
+   * Resolves the secret references of sources; shared by every invocation of the
+   * environment. Without it a source that references a secret fails, naming it.
+   */
+  readonly secrets?: SecretResolver;
+};
 
 export type HandlerOutcome =
   | { readonly kind: 'invalid'; readonly key: string; readonly reason: string }

@@ -23,6 +23,7 @@ import { PortInUseError } from './errors.js';
 import { type LocalFunctionConfig, LocalLambda } from './lambda/index.js';
 import { startLocalS3 } from './s3/index.js';
 import { scheduledEvent } from './schedule/index.js';
+import { type LocalSecretsServer, startLocalSecrets } from './secrets/index.js';
 
 type LocalS3 = Awaited<ReturnType<typeof startLocalS3>>;
 
@@ -37,6 +38,13 @@ export interface LocalCloudOptions {
   /** 0 or absent: a free port. */
   readonly s3Port?: number;
   readonly lambdaPort?: number;
+  /**
+   * The SSM + Secrets Manager endpoint. Absent: 3 above a fixed s3Port (4603 next to
+   * 4600-4602, so the AWS CLI finds it where the docs say), else a free port.
+   */
+  readonly secretsPort?: number;
+  /** The secrets the functions can read; `<home>/secrets.json` by default. */
+  readonly secretsFile?: string;
   /** Per-function changes to the topology, e.g. a short collector timeout for a demo. */
   readonly functions?: Partial<Record<FunctionId, FunctionOverrides>>;
   /** Extra settings per function (environment variables). */
@@ -114,6 +122,7 @@ export class LocalCloud {
     private readonly s3Server: LocalS3,
     readonly lambda: LocalLambda,
     readonly lambdaEndpoint: string,
+    private readonly secretsServer: LocalSecretsServer,
   ) {}
 
   static async start(options: LocalCloudOptions): Promise<LocalCloud> {
@@ -125,6 +134,8 @@ export class LocalCloud {
     const lambdaPort = await assertPortFree(options.lambdaPort ?? 0);
     if (options.s3Port) await assertPortFree(options.s3Port);
     const lambdaEndpoint = `http://127.0.0.1:${lambdaPort}`;
+    const secretsPort = options.secretsPort ?? (options.s3Port ? options.s3Port + 3 : 0);
+    if (secretsPort) await assertPortFree(secretsPort);
 
     let lambda: LocalLambda | undefined;
     const s3Server = await startLocalS3({
@@ -141,6 +152,17 @@ export class LocalCloud {
       ...(options.random ? { random: options.random } : {}),
     });
 
+    let secrets: LocalSecretsServer;
+    try {
+      secrets = await startLocalSecrets({
+        file: options.secretsFile ?? join(options.home, 'secrets.json'),
+        port: secretsPort,
+      });
+    } catch (error) {
+      await s3Server.stop();
+      throw error;
+    }
+
     const names = {
       bucket,
       functions: {
@@ -156,6 +178,9 @@ export class LocalCloud {
       AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
       AWS_ENDPOINT_URL_S3: s3Server.endpoint,
       AWS_ENDPOINT_URL_LAMBDA: lambdaEndpoint,
+      // The collector resolves secret references here, with the same SDK calls as in AWS.
+      AWS_ENDPOINT_URL_SSM: secrets.endpoint,
+      AWS_ENDPOINT_URL_SECRETS_MANAGER: secrets.endpoint,
       // s3rver stores aws-chunked framing when the SDK adds checksums to streamed uploads.
       AWS_REQUEST_CHECKSUM_CALCULATION: 'WHEN_REQUIRED',
       AWS_RESPONSE_CHECKSUM_VALIDATION: 'WHEN_REQUIRED',
@@ -200,9 +225,20 @@ export class LocalCloud {
       await lambda.start();
     } catch (error) {
       await s3Server.stop();
+      await secrets.stop();
       throw error;
     }
-    return new LocalCloud(topo, bucket, options.home, s3Server, lambda, lambdaEndpoint);
+    return new LocalCloud(topo, bucket, options.home, s3Server, lambda, lambdaEndpoint, secrets);
+  }
+
+  /** SSM and Secrets Manager (GetParameter(s), GetSecretValue) for the functions and the AWS CLI. */
+  get secretsEndpoint(): string {
+    return this.secretsServer.endpoint;
+  }
+
+  /** The file the secrets endpoint serves. */
+  get secretsFile(): string {
+    return this.secretsServer.file;
   }
 
   get s3Endpoint(): string {
@@ -274,5 +310,6 @@ export class LocalCloud {
   async stop(): Promise<void> {
     await this.lambda.stop();
     await this.s3Server.stop();
+    await this.secretsServer.stop();
   }
 }

@@ -8,8 +8,18 @@ import {
   MAX_SOURCE_BYTES,
 } from './limits.js';
 import type { Schedule } from './schedule.js';
+import {
+  BasicAuthSchema,
+  isCredentialHeader,
+  isCredentialQueryName,
+  isSecretReference,
+  type SecretOrLiteral,
+  SecretOrLiteralSchema,
+} from './secrets.js';
 import { type Topology, topology } from './topology.js';
 import { check, formatPath, parseJson } from './validate.js';
+
+export * from './secrets.js';
 
 export const BUILT_IN_FORMATS = ['json', 'ndjson', 'csv', 'rss', 'atom'] as const;
 export type BuiltInFormat = (typeof BUILT_IN_FORMATS)[number];
@@ -84,7 +94,17 @@ export const SourceSchema = z
     id: SourceIdSchema,
     url: HttpUrlSchema,
     format: FormatSchema,
-    headers: z.record(HeaderNameSchema, z.string()).optional(),
+    /** Header values: literal text, or `{ "secret": "ssm:/name", "prefix": "Bearer " }`. */
+    headers: z.record(HeaderNameSchema, SecretOrLiteralSchema).optional(),
+    /** Query parameters added to the first request's URL, literal or secret references. */
+    query: z.record(z.string().min(1), SecretOrLiteralSchema).optional(),
+    /** Basic auth for the source's origin; use it (with secret references) instead of `user:password@`. */
+    basicAuth: BasicAuthSchema.optional(),
+    /**
+     * Lets credentials sit in the manifest as literal text (headers, `user:password@`,
+     * query values). For test and demo sources only: the manifest is in git and in S3.
+     */
+    allowLiteralCredentials: z.boolean().optional(),
     /** Per-request timeout. */
     timeoutMs: z
       .number()
@@ -124,6 +144,52 @@ export interface InvalidSource {
 export interface ManifestParseResult {
   readonly sources: Source[];
   readonly invalid: InvalidSource[];
+}
+
+const HOW_TO_REFERENCE =
+  'reference a secret instead, e.g. {"secret": "ssm:/fanout/token", "prefix": "Bearer "} or ' +
+  '{"secret": "secretsmanager:fanout/partner", "key": "password"} ' +
+  '(or set allowLiteralCredentials for a test source)';
+
+/**
+ * Credentials written out as literal text in a source: credential-like headers,
+ * credential-like query parameters (in `query` or the URL), `user:password@` in
+ * the URL, a literal basic-auth password. Each problem names the field.
+ */
+export function literalCredentialProblems(source: Source, index: number): string[] {
+  if (source.allowLiteralCredentials) return [];
+  const at = (...path: (string | number)[]) => formatPath(['sources', index, ...path]);
+  const literal = (value: SecretOrLiteral) => !isSecretReference(value);
+  const problems: string[] = [];
+  for (const [name, value] of Object.entries(source.headers ?? {})) {
+    if (isCredentialHeader(name) && literal(value)) {
+      problems.push(`${at('headers', name)}: literal credential in a header; ${HOW_TO_REFERENCE}`);
+    }
+  }
+  for (const [name, value] of Object.entries(source.query ?? {})) {
+    if (isCredentialQueryName(name) && literal(value)) {
+      problems.push(
+        `${at('query', name)}: literal credential in a query parameter; ${HOW_TO_REFERENCE}`,
+      );
+    }
+  }
+  const url = new URL(source.url);
+  if (url.username !== '' || url.password !== '') {
+    problems.push(
+      `${at('url')}: user:password@ in the URL; use "basicAuth": {"username": "...", "password": {"secret": "ssm:/..."}}; ${HOW_TO_REFERENCE}`,
+    );
+  }
+  for (const name of new Set(url.searchParams.keys())) {
+    if (isCredentialQueryName(name)) {
+      problems.push(
+        `${at('url')}: query parameter ${JSON.stringify(name)} looks like a credential; move it to "query" as a secret reference; ${HOW_TO_REFERENCE}`,
+      );
+    }
+  }
+  if (source.basicAuth && literal(source.basicAuth.password)) {
+    problems.push(`${at('basicAuth', 'password')}: literal password; ${HOW_TO_REFERENCE}`);
+  }
+  return problems;
 }
 
 function idOf(entry: unknown): string | undefined {
@@ -201,7 +267,8 @@ function cadenceChecker(schedule: Schedule | undefined) {
  * Validates a manifest document. The document as a whole must be well formed
  * (else ContractValidationError); each bad entry is reported by index and id
  * while the valid ones proceed. A repeated id is invalid after its first use, and
- * a source beyond what the collector can give (`sourceLimits`) is invalid too.
+ * a source beyond what the collector can give (`sourceLimits`) is invalid too, and so is a
+ * source that writes a credential out instead of referencing a secret.
  */
 export function parseManifest(
   document: unknown,
@@ -224,6 +291,11 @@ export function parseManifest(
     const beyond = beyondCollectorLimits(result.value, index, limits);
     if (beyond.length > 0) {
       invalid.push({ index, id: result.value.id, errors: beyond });
+      return;
+    }
+    const credentials = literalCredentialProblems(result.value, index);
+    if (credentials.length > 0) {
+      invalid.push({ index, id: result.value.id, errors: credentials });
       return;
     }
     if (seen.has(result.value.id)) {

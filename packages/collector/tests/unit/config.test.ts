@@ -42,6 +42,7 @@ describe('loadConfig', () => {
       FANOUT_PACK_ENTRY_MAX_BYTES: '4096',
       FANOUT_PACK_MEMORY_BYTES: '0',
       FANOUT_PACK_MAX_BYTES: '65536',
+      FANOUT_SECRETS_TTL_MS: '30000',
     });
     expect(config.settings).toEqual({
       concurrency: 4,
@@ -58,6 +59,7 @@ describe('loadConfig', () => {
       packEntryMaxBytes: 4_096,
       packMemoryBytes: 0,
       packMaxBytes: 65_536,
+      secretsTtlMs: 30_000,
     });
   });
 

@@ -54,7 +54,13 @@ describe('parseManifest: valid sources', () => {
       id: 'Prices_2026.v1-eu',
       url: 'http://prices.example.test/export?fmt=csv',
       format: 'csv',
-      headers: { Authorization: 'Bearer t', 'X-Api-Key': 'k', Accept: 'text/csv' },
+      headers: {
+        Authorization: { secret: 'ssm:/prices/token', prefix: 'Bearer ' },
+        'X-Api-Key': { secret: 'secretsmanager:prices', key: 'apiKey' },
+        Accept: 'text/csv',
+      },
+      query: { region: 'eu', access_token: { secret: 'ssm:prices-query-token' } },
+      basicAuth: { username: 'prices', password: { secret: 'ssm:/prices/password' } },
       timeoutMs: 30_000,
       expectedDurationMs: 2_500,
       maxBytes: 5_000_000,
@@ -187,7 +193,7 @@ describe('parseManifest: invalid entries name the field and the value', () => {
 
   it('rejects a header value that is not a string', () => {
     expect(errorsOf(aSource({ headers: { Accept: 5 as unknown as string } }))).toEqual([
-      'sources[0].headers.Accept: Invalid input: expected string, received number, got 5',
+      'sources[0].headers.Accept: must be text or a secret reference {"secret": "ssm:<name>" or "secretsmanager:<name>"}, got 5',
     ]);
   });
 
