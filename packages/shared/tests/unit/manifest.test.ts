@@ -392,10 +392,9 @@ describe('parseManifest: what the deployed collector can give a source', () => {
     };
 
     // Act
-    const { sources, invalid } = parseManifest(
-      aManifest([aSource({ timeoutMs: 600_000 })]),
-      { limits: sourceLimits(longer) },
-    );
+    const { sources, invalid } = parseManifest(aManifest([aSource({ timeoutMs: 600_000 })]), {
+      limits: sourceLimits(longer),
+    });
 
     // Assess
     expect(invalid).toEqual([]);
