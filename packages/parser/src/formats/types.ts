@@ -33,3 +33,16 @@ export type Extractor = (input: Readable, context: ExtractorContext) => AsyncIte
 export class RawJson {
   constructor(readonly text: string) {}
 }
+
+/**
+ * Records already serialized as JSON, as UTF-8 bytes: record `i` is `bytes[starts[i], ends[i])`.
+ * For extractors that validated bytes themselves: many records cross to the output in one
+ * step, and are written without being decoded to text.
+ */
+export class RawJsonSpans {
+  constructor(
+    readonly bytes: Buffer,
+    readonly starts: readonly number[],
+    readonly ends: readonly number[],
+  ) {}
+}

@@ -6,6 +6,7 @@ import {
   type Extractor,
   type ExtractorContext,
   RawJson,
+  RawJsonSpans,
 } from '../../src/index.js';
 
 export const TEST_LIMITS = { maxRawBytes: 1024 * 1024 * 1024, maxRecordBytes: 64 * 1024 };
@@ -41,7 +42,13 @@ export async function extract(
     chunked(text, chunkBytes),
     contextFor(format, options, maxRecordBytes),
   )) {
-    records.push(record instanceof RawJson ? JSON.parse(record.text) : record);
+    if (record instanceof RawJsonSpans) {
+      record.starts.forEach((start, i) => {
+        records.push(JSON.parse(record.bytes.toString('utf8', start, record.ends[i])));
+      });
+    } else {
+      records.push(record instanceof RawJson ? JSON.parse(record.text) : record);
+    }
   }
   return records;
 }
