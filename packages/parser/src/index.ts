@@ -49,6 +49,7 @@ export {
   type ExtractorContext,
   RawJson,
   RawJsonSpans,
+  RecordBatch,
 } from './formats/types.js';
 export { PARSED_CONTENT_TYPE, type ParsedObjectTarget, ParsedObjectWriter } from './output.js';
 export { type PackParseResult, pageName, parsePack, type QuarantinedEntry } from './pack.js';

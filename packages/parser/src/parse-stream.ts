@@ -15,7 +15,7 @@ import {
   UnparseableObjectError,
 } from './errors.js';
 import { defaultExtractors, type ExtractorRegistry } from './formats/registry.js';
-import { type ExtractorContext, RawJson, RawJsonSpans } from './formats/types.js';
+import { type ExtractorContext, RawJson, RawJsonSpans, RecordBatch } from './formats/types.js';
 
 /**
  * What every output line carries besides the record; all of it comes from the raw
@@ -146,6 +146,18 @@ class LineWriter {
   }
 }
 
+function serialized(record: unknown, format: string, index: number): string {
+  const body = record instanceof RawJson ? record.text : JSON.stringify(record);
+  if (body === undefined) {
+    throw new ExtractorFailedError(
+      format,
+      new TypeError(`yielded a value that is not JSON (${typeof record})`),
+      { record: index },
+    );
+  }
+  return body;
+}
+
 async function* envelopeLines(
   records: AsyncIterable<unknown>,
   envelope: Envelope,
@@ -162,16 +174,14 @@ async function* envelopeLines(
         if (full) yield full;
       }
       counted.records += starts.length;
-    } else {
-      const body = record instanceof RawJson ? record.text : JSON.stringify(record);
-      if (body === undefined) {
-        throw new ExtractorFailedError(
-          format,
-          new TypeError(`yielded a value that is not JSON (${typeof record})`),
-          { record: counted.records },
-        );
+    } else if (record instanceof RecordBatch) {
+      for (const each of record.records) {
+        const full = writer.text(serialized(each, format, counted.records));
+        if (full) yield full;
+        counted.records += 1;
       }
-      const full = writer.text(body);
+    } else {
+      const full = writer.text(serialized(record, format, counted.records));
       if (full) yield full;
       counted.records += 1;
     }

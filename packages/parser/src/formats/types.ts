@@ -46,3 +46,11 @@ export class RawJsonSpans {
     readonly ends: readonly number[],
   ) {}
 }
+
+/**
+ * Several records found together, in order, each JSON-serializable as a record yielded alone
+ * would be. One yield for many records saves an await per record.
+ */
+export class RecordBatch {
+  constructor(readonly records: readonly unknown[]) {}
+}

@@ -7,6 +7,7 @@ import {
   type ExtractorContext,
   RawJson,
   RawJsonSpans,
+  RecordBatch,
 } from '../../src/index.js';
 
 export const TEST_LIMITS = { maxRawBytes: 1024 * 1024 * 1024, maxRecordBytes: 64 * 1024 };
@@ -42,7 +43,9 @@ export async function extract(
     chunked(text, chunkBytes),
     contextFor(format, options, maxRecordBytes),
   )) {
-    if (record instanceof RawJsonSpans) {
+    if (record instanceof RecordBatch) {
+      records.push(...record.records);
+    } else if (record instanceof RawJsonSpans) {
       record.starts.forEach((start, i) => {
         records.push(JSON.parse(record.bytes.toString('utf8', start, record.ends[i])));
       });
