@@ -1,6 +1,6 @@
 import { Readable, Transform, type TransformCallback, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { createGzip } from 'node:zlib';
+import { createGzip, gzipSync } from 'node:zlib';
 import type { FormatOptions } from '@fanout/shared';
 import { Utf8Transcoder } from './charset.js';
 import type { ParserLimits } from './config.js';
@@ -56,6 +56,29 @@ export interface ParseStats {
 
 /** Output lines are written in batches of about this many bytes (fewer stream writes). */
 const OUTPUT_BATCH_BYTES = 64 * 1024;
+
+/**
+ * Output up to this size is gzipped in one synchronous call once it is complete; larger
+ * output streams through zlib. Either way the same bytes are compressed, into the same
+ * member (a retry rewrites identical output).
+ */
+const SMALL_OUTPUT_BYTES = 64 * 1024;
+
+/** Reads `lines` until more than `limit` bytes are held or they end. */
+async function readUpTo(
+  lines: AsyncIterator<Buffer>,
+  limit: number,
+): Promise<{ chunks: Buffer[]; ended: boolean }> {
+  const chunks: Buffer[] = [];
+  let bytes = 0;
+  while (bytes <= limit) {
+    const next = await lines.next();
+    if (next.done) return { chunks, ended: true };
+    chunks.push(next.value);
+    bytes += next.value.length;
+  }
+  return { chunks, ended: false };
+}
 
 /** Counts bytes passing through and fails once they exceed `limit`. */
 export class ByteCounter extends Transform {
@@ -296,13 +319,28 @@ export async function parseStream(
   }
 
   try {
-    await pipeline(
-      envelopeLines(extracted(), options.envelope, options.format, counted),
-      createGzip({ level: options.gzipLevel }),
-      sink,
-      output,
-    );
+    const lines = envelopeLines(extracted(), options.envelope, options.format, counted);
+    const head = await readUpTo(lines, SMALL_OUTPUT_BYTES);
+    if (head.ended) {
+      // Small output (a pack entry, a small response): one synchronous deflate of the
+      // same bytes, instead of a zlib stream's setup and thread-pool round trips.
+      const gzipped = gzipSync(Buffer.concat(head.chunks), { level: options.gzipLevel });
+      await pipeline(Readable.from([gzipped], { objectMode: false }), sink, output);
+    } else {
+      await pipeline(
+        (async function* all() {
+          yield* head.chunks;
+          yield* lines;
+        })(),
+        createGzip({ level: options.gzipLevel }),
+        sink,
+        output,
+      );
+    }
   } catch (error) {
+    // An extractor that failed before the output pipeline started leaves it open: close it,
+    // as the pipeline would have.
+    if (!output.destroyed) output.destroy();
     if (inputError) throw inputError;
     if (sourceError instanceof UnparseableObjectError) throw sourceError;
     if (error instanceof ParserError) {
