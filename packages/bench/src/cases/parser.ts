@@ -140,7 +140,7 @@ export async function parserCase(mode: BenchMode): Promise<CaseResult> {
   const s3 = await startTestS3('fanout-bench');
   try {
     const env = { ...s3.env, FANOUT_BUCKET: s3.bucket };
-    const objects = mode.quick ? 100 : 300;
+    const objects = mode.quick ? 50 : 300;
     const perObjectReps = mode.quick ? 1 : 3;
     for (const kind of SMALL_KINDS) {
       const runs: PerObjectResult[] = [];
