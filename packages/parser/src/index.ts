@@ -44,7 +44,13 @@ export {
   type RegisterOptions,
   registerExtractor,
 } from './formats/registry.js';
-export { type Extractor, type ExtractorContext, RawJson } from './formats/types.js';
+export {
+  type Extractor,
+  type ExtractorContext,
+  RawJson,
+  RawJsonSpans,
+  RecordBatch,
+} from './formats/types.js';
 export { PARSED_CONTENT_TYPE, type ParsedObjectTarget, ParsedObjectWriter } from './output.js';
 export { type PackParseResult, pageName, parsePack, type QuarantinedEntry } from './pack.js';
 export {

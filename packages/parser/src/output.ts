@@ -17,7 +17,7 @@ export interface ParsedObjectTarget {
 /**
  * The parsed object being written. Its metadata (the parse outcome) is only known once
  * the last byte is out, and S3 takes metadata with the first request, so:
- * - output up to one part (`uploadPartBytes`, 8 MiB by default: nearly every object) is
+ * - output up to one part (`uploadPartBytes`, 5 MiB by default: nearly every object) is
  *   held in memory and stored with ONE PutObject carrying the metadata;
  * - larger output streams as a multipart upload (its memory bound is a part anyway),
  *   then one CopyObject onto itself sets the metadata. The object has no outcome until

@@ -1,6 +1,6 @@
 import { Readable, Transform, type TransformCallback, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { createGzip } from 'node:zlib';
+import { createGzip, gzipSync } from 'node:zlib';
 import type { FormatOptions } from '@fanout/shared';
 import { Utf8Transcoder } from './charset.js';
 import type { ParserLimits } from './config.js';
@@ -15,7 +15,7 @@ import {
   UnparseableObjectError,
 } from './errors.js';
 import { defaultExtractors, type ExtractorRegistry } from './formats/registry.js';
-import { type ExtractorContext, RawJson } from './formats/types.js';
+import { type ExtractorContext, RawJson, RawJsonSpans, RecordBatch } from './formats/types.js';
 
 /**
  * What every output line carries besides the record; all of it comes from the raw
@@ -54,8 +54,31 @@ export interface ParseStats {
   readonly bytesOut: number;
 }
 
-/** Output lines are written in batches of about this many characters (fewer stream writes). */
-const OUTPUT_BATCH_CHARS = 64 * 1024;
+/** Output lines are written in batches of about this many bytes (fewer stream writes). */
+const OUTPUT_BATCH_BYTES = 64 * 1024;
+
+/**
+ * Output up to this size is gzipped in one synchronous call once it is complete; larger
+ * output streams through zlib. Either way the same bytes are compressed, into the same
+ * member (a retry rewrites identical output).
+ */
+const SMALL_OUTPUT_BYTES = 64 * 1024;
+
+/** Reads `lines` until more than `limit` bytes are held or they end. */
+async function readUpTo(
+  lines: AsyncIterator<Buffer>,
+  limit: number,
+): Promise<{ chunks: Buffer[]; ended: boolean }> {
+  const chunks: Buffer[] = [];
+  let bytes = 0;
+  while (bytes <= limit) {
+    const next = await lines.next();
+    if (next.done) return { chunks, ended: true };
+    chunks.push(next.value);
+    bytes += next.value.length;
+  }
+  return { chunks, ended: false };
+}
 
 /** Counts bytes passing through and fails once they exceed `limit`. */
 export class ByteCounter extends Transform {
@@ -86,31 +109,112 @@ export function envelopePrefix(envelope: Envelope): string {
   return `{"source":${JSON.stringify(envelope.sourceId)},"run":${JSON.stringify(envelope.runId)},"page":${envelope.page ?? 0},"fetchedAt":${JSON.stringify(envelope.fetchedAt)},"record":`;
 }
 
+/**
+ * Output lines as bytes, in buffers of about OUTPUT_BATCH_BYTES. Records already serialized
+ * as bytes (RawJsonSpans) are copied in without being decoded; text is encoded once, here.
+ */
+class LineWriter {
+  private buffer = Buffer.allocUnsafe(OUTPUT_BATCH_BYTES);
+  private used = 0;
+  private readonly prefix: Buffer;
+
+  constructor(prefix: string) {
+    this.prefix = Buffer.from(prefix, 'utf8');
+  }
+
+  /** Room for `bytes` more; returns a full buffer to pass on first, if any. */
+  private reserve(bytes: number): Buffer | undefined {
+    if (this.used + bytes <= this.buffer.length) return undefined;
+    const full = this.take();
+    if (bytes > this.buffer.length) this.buffer = Buffer.allocUnsafe(bytes);
+    return full;
+  }
+
+  /** The bytes written so far (undefined when none), and a fresh buffer for what follows. */
+  take(): Buffer | undefined {
+    if (this.used === 0) return undefined;
+    const full = this.buffer.subarray(0, this.used);
+    this.buffer = Buffer.allocUnsafe(Math.max(OUTPUT_BATCH_BYTES, this.buffer.length));
+    this.used = 0;
+    return full;
+  }
+
+  /** Writes one line holding `bytes[start, end)` as the record. */
+  bytes(bytes: Buffer, start: number, end: number): Buffer | undefined {
+    const full = this.reserve(this.prefix.length + (end - start) + 2);
+    this.used += this.prefix.copy(this.buffer, this.used);
+    this.used += bytes.copy(this.buffer, this.used, start, end);
+    this.closeLine();
+    return full;
+  }
+
+  /** Writes one line holding `text` (JSON) as the record. */
+  text(text: string): Buffer | undefined {
+    // A UTF-16 code unit is at most 3 UTF-8 bytes.
+    const full = this.reserve(this.prefix.length + text.length * 3 + 2);
+    this.used += this.prefix.copy(this.buffer, this.used);
+    this.used += this.buffer.write(text, this.used, 'utf8');
+    this.closeLine();
+    return full;
+  }
+
+  private closeLine(): void {
+    this.buffer[this.used] = 0x7d; // }
+    this.buffer[this.used + 1] = 0x0a; // \n
+    this.used += 2;
+  }
+
+  get full(): boolean {
+    return this.used >= OUTPUT_BATCH_BYTES;
+  }
+}
+
+function serialized(record: unknown, format: string, index: number): string {
+  const body = record instanceof RawJson ? record.text : JSON.stringify(record);
+  if (body === undefined) {
+    throw new ExtractorFailedError(
+      format,
+      new TypeError(`yielded a value that is not JSON (${typeof record})`),
+      { record: index },
+    );
+  }
+  return body;
+}
+
 async function* envelopeLines(
   records: AsyncIterable<unknown>,
   envelope: Envelope,
   format: string,
   counted: { records: number },
-): AsyncGenerator<string> {
-  const prefix = envelopePrefix(envelope);
-  let batch = '';
+): AsyncGenerator<Buffer> {
+  const writer = new LineWriter(envelopePrefix(envelope));
   for await (const record of records) {
-    const body = record instanceof RawJson ? record.text : JSON.stringify(record);
-    if (body === undefined) {
-      throw new ExtractorFailedError(
-        format,
-        new TypeError(`yielded a value that is not JSON (${typeof record})`),
-        { record: counted.records },
-      );
+    if (record instanceof RawJsonSpans) {
+      const { bytes, starts, ends } = record;
+      for (let i = 0; i < starts.length; i += 1) {
+        const start = starts[i] ?? 0;
+        const full = writer.bytes(bytes, start, ends[i] ?? start);
+        if (full) yield full;
+      }
+      counted.records += starts.length;
+    } else if (record instanceof RecordBatch) {
+      for (const each of record.records) {
+        const full = writer.text(serialized(each, format, counted.records));
+        if (full) yield full;
+        counted.records += 1;
+      }
+    } else {
+      const full = writer.text(serialized(record, format, counted.records));
+      if (full) yield full;
+      counted.records += 1;
     }
-    batch += `${prefix}${body}}\n`;
-    counted.records += 1;
-    if (batch.length >= OUTPUT_BATCH_CHARS) {
-      yield batch;
-      batch = '';
+    if (writer.full) {
+      const full = writer.take();
+      if (full) yield full;
     }
   }
-  if (batch !== '') yield batch;
+  const rest = writer.take();
+  if (rest) yield rest;
 }
 
 /**
@@ -215,13 +319,28 @@ export async function parseStream(
   }
 
   try {
-    await pipeline(
-      envelopeLines(extracted(), options.envelope, options.format, counted),
-      createGzip({ level: options.gzipLevel }),
-      sink,
-      output,
-    );
+    const lines = envelopeLines(extracted(), options.envelope, options.format, counted);
+    const head = await readUpTo(lines, SMALL_OUTPUT_BYTES);
+    if (head.ended) {
+      // Small output (a pack entry, a small response): one synchronous deflate of the
+      // same bytes, instead of a zlib stream's setup and thread-pool round trips.
+      const gzipped = gzipSync(Buffer.concat(head.chunks), { level: options.gzipLevel });
+      await pipeline(Readable.from([gzipped], { objectMode: false }), sink, output);
+    } else {
+      await pipeline(
+        (async function* all() {
+          yield* head.chunks;
+          yield* lines;
+        })(),
+        createGzip({ level: options.gzipLevel }),
+        sink,
+        output,
+      );
+    }
   } catch (error) {
+    // An extractor that failed before the output pipeline started leaves it open: close it,
+    // as the pipeline would have.
+    if (!output.destroyed) output.destroy();
     if (inputError) throw inputError;
     if (sourceError instanceof UnparseableObjectError) throw sourceError;
     if (error instanceof ParserError) {

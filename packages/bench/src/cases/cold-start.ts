@@ -12,6 +12,16 @@ import type { Figure } from '../report.js';
 
 const CASE = '4 cold start';
 const TARGET_MS = 50;
+/** A function may take at most this much longer to import than the SDK clients it builds. */
+const FLOOR_RATIO_TARGET = 1.1;
+
+/** The SDK clients each handler constructs at module scope (see each `src/handler.ts`). */
+const SDK_CLIENTS: Readonly<Record<FunctionId, readonly ('S3Client' | 'LambdaClient')[]>> = {
+  manager: ['S3Client', 'LambdaClient'],
+  collector: ['S3Client', 'LambdaClient'],
+  parser: ['S3Client'],
+};
+const CLIENT_PACKAGE = { S3Client: '@aws-sdk/client-s3', LambdaClient: '@aws-sdk/client-lambda' };
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 const BUILTINS = new Set([...builtinModules, ...builtinModules.map((name) => `node:${name}`)]);
 
@@ -103,6 +113,42 @@ async function buildUnbundled(id: FunctionId, dir: string): Promise<string> {
   return outfile;
 }
 
+/**
+ * The floor of a function's cold start: a bundle holding only the SDK clients the handler
+ * constructs, built with the function bundles' esbuild options (each package's `build`
+ * script) and resolved from the function's own package, so the SDK versions are its own.
+ */
+async function buildFloor(id: FunctionId, dir: string): Promise<string> {
+  const clients = SDK_CLIENTS[id];
+  const contents = [
+    ...clients.map((name) => `import { ${name} } from '${CLIENT_PACKAGE[name]}';`),
+    `export const clients = [${clients.map((name) => `new ${name}({})`).join(', ')}];`,
+  ].join('\n');
+  const outfile = join(dir, `${id}-floor.mjs`);
+  await build({
+    stdin: {
+      contents,
+      resolveDir: join(REPO_ROOT, 'packages', id, 'src'),
+      sourcefile: 'floor.ts',
+      loader: 'ts',
+    },
+    bundle: true,
+    platform: 'node',
+    target: 'node22',
+    format: 'esm',
+    mainFields: ['module', 'main'],
+    minify: true,
+    sourcemap: true,
+    legalComments: 'none',
+    outfile,
+    banner: {
+      js: "import{createRequire as __cr}from'node:module';const require=__cr(import.meta.url);",
+    },
+    logLevel: 'silent',
+  });
+  return outfile;
+}
+
 async function probe(file: string, env: Record<string, string>): Promise<number> {
   const out = await runNode(['--input-type=module', '-e', PROBE], {
     ...env,
@@ -124,15 +170,20 @@ export async function coldStartCase(mode: BenchMode): Promise<CaseResult> {
     for (const id of FUNCTION_IDS) {
       const bundle = join(REPO_ROOT, 'packages', id, 'dist', 'index.mjs');
       const unbundled = await buildUnbundled(id, dir);
+      const floorBundle = await buildFloor(id, dir);
       const env = environment(id);
       const bundled: number[] = [];
       const fromModules: number[] = [];
-      // Interleaved, so a slow moment of the machine hits both variants alike.
+      const floor: number[] = [];
+      // Interleaved, so a slow moment of the machine hits every variant alike.
       for (let i = 0; i < reps; i += 1) {
         bundled.push(await probe(bundle, env));
+        floor.push(await probe(floorBundle, env));
         fromModules.push(await probe(unbundled, env));
       }
       const size = (await stat(bundle)).size;
+      const floorSize = (await stat(floorBundle)).size;
+      const clients = SDK_CLIENTS[id].join(' + ');
       figures.push(
         { caseId: CASE, metric: `${id} bundle size`, unit: 'KB', samples: [size / 1024] },
         {
@@ -143,8 +194,28 @@ export async function coldStartCase(mode: BenchMode): Promise<CaseResult> {
           target: { op: '<=', value: TARGET_MS },
         },
         { caseId: CASE, metric: `${id} load from node_modules`, unit: 'ms', samples: fromModules },
+        {
+          caseId: CASE,
+          metric: `${id} floor (${clients} only) size`,
+          unit: 'KB',
+          samples: [floorSize / 1024],
+        },
+        { caseId: CASE, metric: `${id} floor load`, unit: 'ms', samples: floor },
+        {
+          caseId: CASE,
+          metric: `${id} load bundle / floor`,
+          unit: 'x',
+          // Each run against the floor measured right after it.
+          samples: bundled.map((ms, i) => ms / (floor[i] ?? Number.NaN)),
+          target: { op: '<=', value: FLOOR_RATIO_TARGET },
+        },
       );
-      details[id] = { bundleBytes: size, bundledMs: bundled, nodeModulesMs: fromModules };
+      details[id] = {
+        bundleBytes: size,
+        bundledMs: bundled,
+        nodeModulesMs: fromModules,
+        floor: { clients: SDK_CLIENTS[id], bytes: floorSize, ms: floor },
+      };
       mode.progress(`  ${id} done`);
     }
   });

@@ -1,29 +1,34 @@
 import { readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { setTimeout as sleepMs } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import { LambdaClient } from '@aws-sdk/client-lambda';
-import { S3Client } from '@aws-sdk/client-s3';
 import { LOCAL_CREDENTIALS, LOCAL_REGION, LocalCloud } from '@fanout/local';
-import { loadConfig, startRun } from '@fanout/manager';
-import { ENV, runIdFromTime, systemClock } from '@fanout/shared';
+import { ENV } from '@fanout/shared';
+import { runNode } from '../child.js';
 import {
   type BenchMode,
   type CaseResult,
   type RetriedFailure,
   repeat,
-  silentLog,
   withTempDir,
 } from '../common.js';
+import type { DispatchWork } from './dispatch-work.js';
 
 const CASE = '2 dispatch';
-const TIME = new Date('2026-06-01T00:00:00Z');
 
 /** Built next to bench.mjs from src/stand-in/counting-collector.ts. */
 export const COUNTING_COLLECTOR = join(
   dirname(fileURLToPath(import.meta.url)),
   'counting-collector.mjs',
 );
+
+/** Built next to bench.mjs from src/dispatch-child.ts. */
+const DISPATCH_CHILD = join(dirname(fileURLToPath(import.meta.url)), 'dispatch-child.mjs');
+/** The manager's default dispatch concurrency (`FANOUT_DISPATCH_CONCURRENCY`), used by the floor too. */
+const FLOOR_CONCURRENCY = 32;
+/** About the size of a one-task collector payload, for the floor's Invoke calls. */
+const FLOOR_PAYLOAD_BYTES = 400;
+const RATIO_TARGET = 0.9;
+const RESULT_PREFIX = 'RESULT ';
 
 interface DispatchRun {
   readonly tasks: number;
@@ -32,6 +37,15 @@ interface DispatchRun {
   readonly runMs: number;
   readonly arrived: number;
   readonly invocations: number;
+}
+
+interface DispatchPair {
+  /** The manager, one task per batch. */
+  readonly manager: DispatchRun;
+  /** Bare Invoke calls from another process, as many as the manager made. */
+  readonly floor: DispatchWork;
+  /** The manager with the default batch sizes. */
+  readonly batched: DispatchRun;
 }
 
 function manifestOf(count: number): unknown {
@@ -47,7 +61,43 @@ function manifestOf(count: number): unknown {
   };
 }
 
-async function dispatchOnce(count: number): Promise<DispatchRun> {
+async function child(args: string[], env: Record<string, string>): Promise<DispatchWork> {
+  const out = await runNode([DISPATCH_CHILD, ...args], { PATH: process.env.PATH, ...env });
+  const line = out.stdout.split('\n').find((l) => l.startsWith(RESULT_PREFIX));
+  if (out.code !== 0 || line === undefined) {
+    throw new Error(
+      `dispatch child ${args[0]} failed (exit ${out.code}): ${out.stderr.slice(-500)}`,
+    );
+  }
+  return JSON.parse(line.slice(RESULT_PREFIX.length)) as DispatchWork;
+}
+
+function cloudEnv(cloud: LocalCloud): Record<string, string> {
+  return {
+    AWS_ENDPOINT_URL_S3: cloud.s3Endpoint,
+    AWS_ENDPOINT_URL_LAMBDA: cloud.lambdaEndpoint,
+    AWS_REGION: LOCAL_REGION,
+    AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
+    AWS_REQUEST_CHECKSUM_CALCULATION: 'WHEN_REQUIRED',
+    AWS_RESPONSE_CHECKSUM_VALIDATION: 'WHEN_REQUIRED',
+    // The manager's own warning about Node 20 support would only add noise to stderr.
+    AWS_SDK_JS_SUPPRESS_MAINTENANCE_MODE_MESSAGE: '1',
+  };
+}
+
+/**
+ * One local cloud (s3rver and the Invoke endpoint in this process, the counting collector in
+ * its workers); `work` calls it from child processes.
+ */
+async function withCloud<T>(
+  count: number,
+  work: (
+    cloud: LocalCloud,
+    env: Record<string, string>,
+    arrived: () => Promise<string[]>,
+  ) => Promise<T>,
+): Promise<T> {
   return withTempDir('dispatch', async (home) => {
     const countFile = join(home, 'arrived.txt');
     const cloud = await LocalCloud.start({
@@ -55,96 +105,120 @@ async function dispatchOnce(count: number): Promise<DispatchRun> {
       bundles: { collector: COUNTING_COLLECTOR },
       settings: { collector: { BENCH_COUNT_FILE: countFile } },
     });
-    const credentials = { ...LOCAL_CREDENTIALS };
-    const s3 = new S3Client({
-      endpoint: cloud.s3Endpoint,
-      region: LOCAL_REGION,
-      credentials,
-      forcePathStyle: true,
-    });
-    // As the handler builds it: one attempt per call, the manager owns retries.
-    const lambda = new LambdaClient({
-      endpoint: cloud.lambdaEndpoint,
-      region: LOCAL_REGION,
-      credentials,
-      maxAttempts: 1,
-    });
     try {
       await cloud.putManifest(manifestOf(count));
-      // One task per batch, so every task is one invocation; everything else is the default.
-      const config = loadConfig({
+      const arrived = async () => {
+        await cloud.lambda.drained();
+        return (await readFile(countFile, 'utf8').catch(() => '')).split('\n').filter(Boolean);
+      };
+      const env = {
+        ...cloudEnv(cloud),
         [ENV.bucket]: cloud.bucket,
         [ENV.collectorFunction]: cloud.functionName('collector'),
-        FANOUT_MIN_TASKS_PER_BATCH: '1',
-        [ENV.collectorMaxParallel]: String(count),
-        FANOUT_MAX_BATCHES_PER_MANAGER: String(count),
-      });
-      const started = Date.now();
-      const summary = await startRun(
-        {
-          kind: 'schedule',
-          runId: runIdFromTime(TIME),
-          scheduledAt: TIME.toISOString(),
-          via: 'rule',
-        },
-        { requestId: 'bench-dispatch' },
-        {
-          config,
-          store: { s3, bucket: cloud.bucket },
-          lambda,
-          log: silentLog,
-          clock: systemClock,
-          sleep: (ms) => sleepMs(ms),
-          random: Math.random,
-        },
-      );
-      const runMs = Date.now() - started;
-      await cloud.lambda.drained();
-      const lines = (await readFile(countFile, 'utf8').catch(() => '')).split('\n').filter(Boolean);
-      const collector = cloud.lambda.stats()[cloud.functionName('collector')];
-      return {
-        tasks: summary.tasks,
-        dispatched: summary.dispatched,
-        failed: summary.failed,
-        runMs,
-        arrived: new Set(lines).size,
-        invocations: collector?.invocations ?? 0,
       };
+      return await work(cloud, env, arrived);
     } finally {
-      s3.destroy();
-      lambda.destroy();
       await cloud.stop();
     }
   });
 }
 
+/** The manager in a child process; `batches` are its batch settings. */
+async function managerOnce(count: number, batches: Record<string, string>): Promise<DispatchRun> {
+  return withCloud(count, async (cloud, env, arrived) => {
+    const run = await child(['manager'], { ...env, ...batches });
+    const lines = await arrived();
+    const collector = cloud.lambda.stats()[cloud.functionName('collector')];
+    return {
+      tasks: run.tasks,
+      dispatched: run.invocations,
+      failed: run.failed,
+      runMs: run.runMs,
+      arrived: new Set(lines).size,
+      invocations: collector?.invocations ?? 0,
+    };
+  });
+}
+
+async function floorOnce(count: number): Promise<DispatchWork> {
+  return withCloud(0, async (cloud, env, arrived) => {
+    const run = await child(
+      [
+        'floor',
+        cloud.functionName('collector'),
+        String(count),
+        String(FLOOR_CONCURRENCY),
+        String(FLOOR_PAYLOAD_BYTES),
+      ],
+      env,
+    );
+    await arrived();
+    return run;
+  });
+}
+
+async function pairOnce(count: number): Promise<DispatchPair> {
+  const oneTask = {
+    // One task per batch, so every task is one invocation; everything else is the default.
+    FANOUT_MIN_TASKS_PER_BATCH: '1',
+    [ENV.collectorMaxParallel]: String(count),
+    FANOUT_MAX_BATCHES_PER_MANAGER: String(count),
+  };
+  const floor = await floorOnce(count);
+  const manager = await managerOnce(count, oneTask);
+  const batched = await managerOnce(count, {});
+  return { manager, floor, batched };
+}
+
 export async function dispatchCase(mode: BenchMode): Promise<CaseResult> {
   const retried: RetriedFailure[] = [];
   const count = mode.quick ? 1_000 : 10_000;
-  const reps = mode.quick ? 2 : 3;
-  mode.progress(`case ${CASE}: ${count} tasks, one per batch`);
-  const runs = await repeat(reps, 'run', mode, () => dispatchOnce(count), retried);
+  // Each repetition is three runs (floor, one task per batch, default batches): one in --quick.
+  const reps = mode.quick ? 1 : 3;
+  mode.progress(`case ${CASE}: ${count} tasks; floor, one task per batch, default batches`);
+  const runs = await repeat(reps, 'run', mode, () => pairOnce(count), retried);
+  const managerRate = (r: DispatchPair) => r.manager.dispatched / (r.manager.runMs / 1000);
+  const floorRate = (r: DispatchPair) => r.floor.invocations / (r.floor.runMs / 1000);
   return {
     figures: [
       {
         caseId: CASE,
         metric: `invocations/s (${count} tasks)`,
         unit: '/s',
-        samples: runs.map((r) => r.dispatched / (r.runMs / 1000)),
+        samples: runs.map(managerRate),
         target: { op: '>=', value: 2_000 },
+      },
+      {
+        caseId: CASE,
+        metric: `floor: bare Invoke/s (${FLOOR_CONCURRENCY} at a time)`,
+        unit: '/s',
+        samples: runs.map(floorRate),
+      },
+      {
+        caseId: CASE,
+        metric: 'manager / floor',
+        unit: 'x',
+        samples: runs.map((r) => managerRate(r) / floorRate(r)),
+        target: { op: '>=', value: RATIO_TARGET },
+      },
+      {
+        caseId: CASE,
+        metric: `tasks/s, default batch sizes (${count} tasks)`,
+        unit: '/s',
+        samples: runs.map((r) => r.batched.tasks / (r.batched.runMs / 1000)),
       },
       {
         caseId: CASE,
         metric: 'invocations lost',
         unit: '',
-        samples: runs.map((r) => count - r.arrived),
+        samples: runs.map((r) => count - r.manager.arrived),
         target: { op: '<=', value: 0 },
       },
     ],
     details: {
       retried,
       tasks: count,
-      how: 'manager core startRun() in the bench process, LambdaClient on the local Invoke endpoint, a counting collector stand-in',
+      how: 'manager core startRun() in a child process (dist/dispatch-child.mjs), LambdaClient on the local Invoke endpoint in the bench process, a counting collector stand-in; floor = bare LambdaClient Invoke (Event) calls from a child process, 32 at a time',
       runs,
     },
   };

@@ -3,6 +3,8 @@ import {
   naiveFromS3,
   parseFromFile,
   parseFromS3,
+  perObject,
+  type SmallObjectKind,
   type WorkResult,
 } from './parser-work.js';
 
@@ -14,14 +16,20 @@ function isFormat(value: string | undefined): value is InputFormat {
   return value === 'ndjson' || value === 'csv';
 }
 
+function isSmallKind(value: string | undefined): value is SmallObjectKind {
+  return isFormat(value) || value === 'pack';
+}
+
 /**
  * Entry point of `parser-child.mjs <work> ...`: one measurement in a fresh
  * process, so its peak RSS belongs to that work alone.
  */
 export async function runChild(args: string[]): Promise<number> {
   const [work, a, b, c] = args;
-  let result: WorkResult;
-  if (work === 'parse-s3' && a) {
+  let result: WorkResult | Awaited<ReturnType<typeof perObject>>;
+  if (work === 'per-object' && isSmallKind(a) && b) {
+    result = await perObject(a, Number(b));
+  } else if (work === 'parse-s3' && a) {
     result = await parseFromS3(a);
   } else if (work === 'parse-file' && a && isFormat(b)) {
     result = await parseFromFile(a, b);

@@ -1,10 +1,19 @@
+import { createHash } from 'node:crypto';
 import { once } from 'node:events';
 import { createReadStream, createWriteStream, readFileSync } from 'node:fs';
 import { Writable } from 'node:stream';
 import { gzipSync } from 'node:zlib';
 import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { loadConfig, parseRawObject, parseStream } from '@fanout/parser';
-import { systemClock } from '@fanout/shared';
+import {
+  type PackHeader,
+  packEntryLine,
+  packHeaderLine,
+  rawKey,
+  rawPackKey,
+  systemClock,
+  toS3Metadata,
+} from '@fanout/shared';
 import { silentLog } from '../common.js';
 
 export type InputFormat = 'ndjson' | 'csv';
@@ -211,4 +220,131 @@ export async function naiveFromS3(
   const ms = performance.now() - started;
   s3.destroy();
   return { ms, bytesIn: bytes, records: records.length, maxRssBytes: peakRss() };
+}
+
+/** CPU and wall time of the parser core per small object, warm (deps built once). */
+export interface PerObjectResult {
+  readonly objects: number;
+  readonly bytesPerObject: number;
+  readonly cpuMsPerObject: number;
+  readonly wallMsPerObject: number;
+  readonly records: number;
+}
+
+/** A small raw object in `kind`: a single NDJSON or CSV response, or a pack of 4 entries. */
+async function putSmallObject(
+  s3: S3Client,
+  bucket: string,
+  kind: SmallObjectKind,
+  index: number,
+): Promise<{ key: string; bytes: number }> {
+  const runId = ENVELOPE.runId;
+  const scheduledAt = '2026-06-01T00:00:00.000Z';
+  const rows = (format: InputFormat) => {
+    let text = format === 'csv' ? 'id,name,price,flag,note\n' : '';
+    for (let n = 0; n < 30; n += 1) {
+      const [id, name, price, flag, note] = recordFields(n + index);
+      text +=
+        format === 'csv'
+          ? `${id},${name},${price},${flag},"${note}"\n`
+          : `${JSON.stringify({ id, name, price, flag, note, tags: ['a', 'b'] })}\n`;
+    }
+    return Buffer.from(text);
+  };
+  if (kind === 'pack') {
+    const batchId = `b${String(index).padStart(5, '0')}`;
+    const entries = Array.from({ length: 4 }, (_, page) => {
+      const format: InputFormat = page % 2 === 0 ? 'ndjson' : 'csv';
+      const body = rows(format);
+      return packEntryLine(
+        {
+          sourceId: `${ENVELOPE.sourceId}-${page}`,
+          page: 0,
+          url: `https://example.test/${page}`,
+          httpStatus: 200,
+          fetchedAt: ENVELOPE.fetchedAt,
+          sha256: createHash('sha256').update(body).digest('hex'),
+          format,
+          formatOptions: FORMAT_OPTIONS[format],
+        },
+        body,
+      );
+    });
+    const header: PackHeader = {
+      kind: 'fanout.pack',
+      version: 1,
+      runId,
+      batchId,
+      hop: 0,
+      scheduledAt,
+      entries: entries.length,
+      result: { runId, batchId, hop: 0, outcomes: [], continued: [], writtenAt: scheduledAt },
+    };
+    const body = Buffer.concat([gzipSync(packHeaderLine(header)), gzipSync(entries.join(''))]);
+    const key = rawPackKey({ runId, scheduledAt, batchId, hop: 0 });
+    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body }));
+    return { key, bytes: body.length };
+  }
+  const body = rows(kind);
+  const key = rawKey({
+    sourceId: ENVELOPE.sourceId,
+    scheduledAt,
+    runId,
+    page: index,
+    extension: kind,
+  });
+  const metadata = toS3Metadata({
+    runId,
+    sourceId: ENVELOPE.sourceId,
+    format: kind,
+    formatOptions: FORMAT_OPTIONS[kind],
+    fetchedAt: ENVELOPE.fetchedAt,
+    scheduledAt,
+    sha256: '0'.repeat(64),
+    httpStatus: 200,
+    page: index,
+  });
+  await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, Metadata: metadata }));
+  return { key, bytes: body.length };
+}
+
+export type SmallObjectKind = InputFormat | 'pack';
+
+/**
+ * The per-object cost of a warm parser: the deps (S3 client, config, extractor registry) are
+ * built once, as the handler builds them at module scope; `warm` objects are parsed first, then
+ * `process.cpuUsage()` is read around `count` calls of `parseRawObject`, one object at a time.
+ * The local S3 server runs in another process, so its CPU is not counted.
+ */
+export async function perObject(kind: SmallObjectKind, count: number): Promise<PerObjectResult> {
+  const config = loadConfig(process.env);
+  const s3 = new S3Client({});
+  const deps = { s3, log: silentLog, clock: systemClock, config };
+  const warm = 30;
+  const keys: string[] = [];
+  let bytes = 0;
+  for (let i = 0; i < warm + count; i += 1) {
+    const put = await putSmallObject(s3, config.bucket, kind, i);
+    keys.push(put.key);
+    if (i >= warm) bytes += put.bytes;
+  }
+  for (const key of keys.slice(0, warm)) await parseRawObject(deps, key);
+  let records = 0;
+  const cpu = process.cpuUsage();
+  const started = performance.now();
+  for (const key of keys.slice(warm)) {
+    const result = await parseRawObject(deps, key);
+    if (result.status !== 'parsed') throw new Error(`${key}: ${result.status}`);
+    records += result.outcome.records;
+  }
+  const wallMs = performance.now() - started;
+  const used = process.cpuUsage(cpu);
+  s3.destroy();
+  return {
+    objects: count,
+    bytesPerObject: bytes / count,
+    cpuMsPerObject: (used.user + used.system) / 1000 / count,
+    wallMsPerObject: wallMs / count,
+    records,
+  };
 }

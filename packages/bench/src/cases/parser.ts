@@ -12,6 +12,8 @@ import {
   ENVELOPE,
   FORMAT_OPTIONS,
   type InputFormat,
+  type PerObjectResult,
+  type SmallObjectKind,
   type WorkResult,
   writeInput,
 } from './parser-work.js';
@@ -20,6 +22,8 @@ const CASE = '3 parser';
 const MB = 1024 * 1024;
 const MB_PER_S_TARGET = 50;
 const RSS_TARGET_MB = 128;
+const PER_OBJECT_CPU_TARGET_MS = 5;
+const SMALL_KINDS: readonly SmallObjectKind[] = ['ndjson', 'csv', 'pack'];
 /** Heap cap of the naive version's process: generous, so it fails only where the approach does. */
 const NAIVE_HEAP_MB = 4_096;
 /**
@@ -105,6 +109,24 @@ async function upload(
   return key;
 }
 
+/** The per-object measurement in a fresh process (see `perObject`). */
+async function perObjectChild(
+  kind: SmallObjectKind,
+  objects: number,
+  env: Record<string, string>,
+): Promise<PerObjectResult> {
+  const out = await runNode(
+    [PARSER_CHILD, 'per-object', kind, String(objects)],
+    { PATH: process.env.PATH, ...env },
+    FUNCTION_HEAP_FLAGS,
+  );
+  const line = out.stdout.split('\n').find((l) => l.startsWith(RESULT_PREFIX));
+  if (out.code !== 0 || line === undefined) {
+    throw new Error(`per-object ${kind} failed (exit ${out.code}): ${out.stderr.slice(-500)}`);
+  }
+  return JSON.parse(line.slice(RESULT_PREFIX.length)) as PerObjectResult;
+}
+
 function rate(result: WorkResult): number {
   return result.bytesIn / MB / (result.ms / 1000);
 }
@@ -117,6 +139,33 @@ export async function parserCase(mode: BenchMode): Promise<CaseResult> {
   mode.progress(`case ${CASE}: ${sizes.join(', ')} MB x ${formats.join(', ')}`);
   const s3 = await startTestS3('fanout-bench');
   try {
+    const env = { ...s3.env, FANOUT_BUCKET: s3.bucket };
+    const objects = mode.quick ? 50 : 300;
+    const perObjectReps = mode.quick ? 1 : 3;
+    for (const kind of SMALL_KINDS) {
+      const runs: PerObjectResult[] = [];
+      for (let i = 0; i < perObjectReps; i += 1)
+        runs.push(await perObjectChild(kind, objects, env));
+      const size = runs[0]?.bytesPerObject ?? 0;
+      const label = `small ${kind} (${(size / 1024).toFixed(1)} KB${kind === 'pack' ? ', 4 entries' : ''})`;
+      figures.push(
+        {
+          caseId: CASE,
+          metric: `${label} CPU per object, warm`,
+          unit: 'ms',
+          samples: runs.map((r) => r.cpuMsPerObject),
+          target: { op: '<=', value: PER_OBJECT_CPU_TARGET_MS },
+        },
+        {
+          caseId: CASE,
+          metric: `${label} wall per object, warm`,
+          unit: 'ms',
+          samples: runs.map((r) => r.wallMsPerObject),
+        },
+      );
+      details[`per-object ${kind}`] = runs;
+    }
+    mode.progress(`  per-object cost done`);
     for (const sizeMb of sizes) {
       const reps = mode.quick ? 1 : sizeMb >= 1_024 ? 1 : 3;
       for (const format of formats) {
@@ -125,7 +174,6 @@ export async function parserCase(mode: BenchMode): Promise<CaseResult> {
           await writeInput(file, format, sizeMb * MB);
           const size = (await stat(file)).size;
           const key = await upload(s3, file, format, size);
-          const env = { ...s3.env, FANOUT_BUCKET: s3.bucket };
           const label = `${sizeMb >= 1_024 ? `${sizeMb / 1_024} GB` : `${sizeMb} MB`} ${format}`;
           const streamed: Attempt[] = [];
           const local: Attempt[] = [];

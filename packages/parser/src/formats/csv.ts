@@ -1,7 +1,6 @@
-import { pipeline, Readable } from 'node:stream';
-import { CsvError, type Info, parse } from 'csv-parse';
+import { CsvError, parse } from 'csv-parse';
 import { MalformedInputError, ParserError, RecordTooLargeError } from '../errors.js';
-import type { Extractor } from './types.js';
+import { type Extractor, RecordBatch } from './types.js';
 
 const QUOTE = 0x22;
 const LINE_FEED = 0x0a;
@@ -152,6 +151,27 @@ function failure(
   return error instanceof Error ? error : new Error(String(error));
 }
 
+/** The synchronous core of a csv-parse 6.2 `Parser` (its `api`), which the stream wraps. */
+interface CsvCore {
+  readonly info: { readonly bytes: number };
+  parse(
+    bytes: Buffer | undefined,
+    end: boolean,
+    push: (record: unknown) => void,
+    close: () => void,
+  ): Error | undefined;
+}
+
+function coreOf(parser: object): CsvCore {
+  const core = (parser as { api?: CsvCore }).api;
+  if (core === undefined || typeof core.parse !== 'function') {
+    throw new Error(
+      'csv-parse has no synchronous core (api.parse): pin the version it was written for',
+    );
+  }
+  return core;
+}
+
 /**
  * CSV with quoted fields. By default the first row names the columns and each
  * record is an object; with `header: false` each record is an array of fields.
@@ -159,46 +179,67 @@ function failure(
  * A quote inside an unquoted field (`5" disk`) is kept as a character, as Python's csv
  * module and pandas read it; `strict: true` rejects it. Rows with more or fewer fields
  * than the header are rejected unless `relaxColumnCount: true`.
+ *
+ * csv-parse's own parser is driven one input chunk at a time (its stream is a thin wrapper
+ * around the same call), and the records of a chunk go on as one RecordBatch: no stream
+ * object-mode buffer, no per-record await, no per-record `info` object.
  */
 export const csv: Extractor = async function* csv(input, context) {
   const delimiter = context.options.delimiter ?? ',';
   const strict = context.options.strict === true;
   const header = context.options.header ?? true;
   let recordsRead = 0;
-  const parser = parse({
-    columns: header,
-    delimiter,
-    bom: true,
-    skip_empty_lines: true,
-    max_record_size: context.maxRecordBytes,
-    relax_quotes: !strict,
-    relax_column_count: context.options.relaxColumnCount === true,
-    info: true,
-  });
+  const core = coreOf(
+    parse({
+      columns: header,
+      delimiter,
+      bom: true,
+      skip_empty_lines: true,
+      max_record_size: context.maxRecordBytes,
+      relax_quotes: !strict,
+      relax_column_count: context.options.relaxColumnCount === true,
+    }),
+  );
   const window = new RecordWindow();
-  async function* held(): AsyncGenerator<Buffer> {
-    for await (const chunk of input) {
-      const bytes = typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : (chunk as Buffer);
-      window.add(bytes);
-      yield bytes;
-    }
-  }
-  // pipeline destroys both streams when either fails or the consumer stops early.
-  const records = pipeline(Readable.from(held(), { objectMode: false }), parser, () => {});
-  try {
-    for await (const item of records) {
-      const { record, info } = item as { record: unknown; info: Info };
-      window.release(info.bytes);
-      recordsRead += 1;
-      yield record;
-    }
-  } catch (error) {
-    throw failure(error, context.format, context.maxRecordBytes, window, {
+  let records: unknown[] = [];
+  let lastRecordEnd = 0;
+  const push = (record: unknown) => {
+    records.push(record);
+    // At a push, csv-parse's byte count is the end of the record just read.
+    lastRecordEnd = core.info.bytes;
+  };
+  const close = () => {};
+  const fail = (error: unknown) =>
+    failure(error, context.format, context.maxRecordBytes, window, {
       delimiter,
       header,
       recordsRead,
     });
-  } finally {
-    records.destroy();
+  const take = (): RecordBatch => {
+    const batch = new RecordBatch(records);
+    recordsRead += records.length;
+    records = [];
+    window.release(lastRecordEnd);
+    return batch;
+  };
+  for await (const chunk of input) {
+    const bytes = typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : (chunk as Buffer);
+    window.add(bytes);
+    let error: unknown;
+    try {
+      error = core.parse(bytes, false, push, close);
+    } catch (thrown) {
+      error = thrown;
+    }
+    if (error !== undefined) throw fail(error);
+    if (records.length > 0) yield take();
   }
+  let error: unknown;
+  try {
+    error = core.parse(undefined, true, push, close);
+  } catch (thrown) {
+    error = thrown;
+  }
+  if (error !== undefined) throw fail(error);
+  if (records.length > 0) yield take();
 };

@@ -9,29 +9,42 @@ export interface Line {
   readonly byteOffset: number;
 }
 
+/**
+ * Consecutive lines as byte ranges of one buffer, without decoding them: line `i` is
+ * `bytes[starts[i], ends[i])` (the `\n` excluded, a `\r` before it included), its number
+ * `firstNumber + i` and its offset in the object `offsetBase + starts[i]`.
+ */
+export interface LineSpans {
+  readonly bytes: Buffer;
+  readonly starts: readonly number[];
+  readonly ends: readonly number[];
+  readonly firstNumber: number;
+  readonly offsetBase: number;
+}
+
 const NEWLINE = 0x0a;
 const CARRIAGE_RETURN = 0x0d;
 const BYTE_ORDER_MARK = '\uFEFF';
 
-function decode(bytes: Buffer, isFirst: boolean): string {
-  const end =
-    bytes.length > 0 && bytes[bytes.length - 1] === CARRIAGE_RETURN
-      ? bytes.length - 1
-      : bytes.length;
-  const text = bytes.toString('utf8', 0, end);
+/** The text of `bytes[start, end)` without a trailing `\r`; a BOM is dropped from line 1. */
+export function lineText(bytes: Buffer, start: number, end: number, isFirst: boolean): string {
+  const stop = end > start && bytes[end - 1] === CARRIAGE_RETURN ? end - 1 : end;
+  const text = bytes.toString('utf8', start, stop);
   return isFirst && text.startsWith(BYTE_ORDER_MARK) ? text.slice(1) : text;
 }
 
 /**
- * Splits a byte stream into lines, one batch per input chunk (a batch per line
- * would cost an await per line). Only a line still being read is buffered, and
- * never beyond `maxLineBytes`.
+ * Splits a byte stream into lines, one batch per input chunk (a batch per line would cost an
+ * await per line), as byte ranges: a line that began in earlier chunks comes first, in a
+ * buffer of its own. Only a line still being read is buffered, and never beyond
+ * `maxLineBytes`. Every line of a chunk is checked against the limit before the batch is
+ * yielded.
  */
-export async function* readLines(
+export async function* readLineSpans(
   input: AsyncIterable<Buffer | string>,
   format: string,
   maxLineBytes: number,
-): AsyncGenerator<Line[]> {
+): AsyncGenerator<LineSpans[]> {
   let pending: Buffer[] = [];
   let pendingBytes = 0;
   let pendingOffset = 0;
@@ -46,37 +59,43 @@ export async function* readLines(
 
   for await (const chunk of input) {
     const bytes = typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : chunk;
-    const batch: Line[] = [];
+    const batch: LineSpans[] = [];
     let start = 0;
     let newline = bytes.indexOf(NEWLINE, start);
+    if (newline !== -1 && pendingBytes > 0) {
+      pending.push(bytes.subarray(0, newline));
+      pendingBytes += newline;
+      if (pendingBytes > maxLineBytes + 1) throw tooLarge();
+      lineNumber += 1;
+      batch.push({
+        bytes: Buffer.concat(pending, pendingBytes),
+        starts: [0],
+        ends: [pendingBytes],
+        firstNumber: lineNumber,
+        offsetBase: pendingOffset,
+      });
+      pending = [];
+      pendingBytes = 0;
+      start = newline + 1;
+      newline = bytes.indexOf(NEWLINE, start);
+    }
+    const starts: number[] = [];
+    const ends: number[] = [];
+    const firstNumber = lineNumber + 1;
     while (newline !== -1) {
-      let lineBytes: Buffer;
-      let lineOffset: number;
-      if (pendingBytes > 0) {
-        pending.push(bytes.subarray(start, newline));
-        pendingBytes += newline - start;
-        if (pendingBytes > maxLineBytes + 1) throw tooLarge();
-        lineBytes = Buffer.concat(pending, pendingBytes);
-        lineOffset = pendingOffset;
-        pending = [];
-        pendingBytes = 0;
-      } else {
-        lineBytes = bytes.subarray(start, newline);
-        lineOffset = consumed + start;
-      }
       // +1 tolerates the `\r` of a CRLF terminator.
-      if (lineBytes.length > maxLineBytes + 1) {
-        pendingOffset = lineOffset;
+      if (newline - start > maxLineBytes + 1) {
+        pendingOffset = consumed + start;
         throw tooLarge();
       }
       lineNumber += 1;
-      batch.push({
-        text: decode(lineBytes, lineNumber === 1),
-        number: lineNumber,
-        byteOffset: lineOffset,
-      });
+      starts.push(start);
+      ends.push(newline);
       start = newline + 1;
       newline = bytes.indexOf(NEWLINE, start);
+    }
+    if (starts.length > 0) {
+      batch.push({ bytes, starts, ends, firstNumber, offsetBase: consumed });
     }
     if (start < bytes.length) {
       if (pendingBytes === 0) pendingOffset = consumed + start;
@@ -92,11 +111,40 @@ export async function* readLines(
     lineNumber += 1;
     yield [
       {
-        text: decode(Buffer.concat(pending, pendingBytes), lineNumber === 1),
-        number: lineNumber,
-        byteOffset: pendingOffset,
+        bytes: Buffer.concat(pending, pendingBytes),
+        starts: [0],
+        ends: [pendingBytes],
+        firstNumber: lineNumber,
+        offsetBase: pendingOffset,
       },
     ];
+  }
+}
+
+/**
+ * Splits a byte stream into decoded lines, one batch per input chunk. Only a line still being
+ * read is buffered, and never beyond `maxLineBytes`.
+ */
+export async function* readLines(
+  input: AsyncIterable<Buffer | string>,
+  format: string,
+  maxLineBytes: number,
+): AsyncGenerator<Line[]> {
+  for await (const spansList of readLineSpans(input, format, maxLineBytes)) {
+    const batch: Line[] = [];
+    for (const spans of spansList) {
+      const { bytes, starts, ends, firstNumber, offsetBase } = spans;
+      for (let i = 0; i < starts.length; i += 1) {
+        const start = starts[i] ?? 0;
+        const number = firstNumber + i;
+        batch.push({
+          text: lineText(bytes, start, ends[i] ?? start, number === 1),
+          number,
+          byteOffset: offsetBase + start,
+        });
+      }
+    }
+    yield batch;
   }
 }
 

@@ -33,3 +33,24 @@ export type Extractor = (input: Readable, context: ExtractorContext) => AsyncIte
 export class RawJson {
   constructor(readonly text: string) {}
 }
+
+/**
+ * Records already serialized as JSON, as UTF-8 bytes: record `i` is `bytes[starts[i], ends[i])`.
+ * For extractors that validated bytes themselves: many records cross to the output in one
+ * step, and are written without being decoded to text.
+ */
+export class RawJsonSpans {
+  constructor(
+    readonly bytes: Buffer,
+    readonly starts: readonly number[],
+    readonly ends: readonly number[],
+  ) {}
+}
+
+/**
+ * Several records found together, in order, each JSON-serializable as a record yielded alone
+ * would be. One yield for many records saves an await per record.
+ */
+export class RecordBatch {
+  constructor(readonly records: readonly unknown[]) {}
+}

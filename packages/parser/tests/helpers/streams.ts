@@ -6,6 +6,8 @@ import {
   type Extractor,
   type ExtractorContext,
   RawJson,
+  RawJsonSpans,
+  RecordBatch,
 } from '../../src/index.js';
 
 export const TEST_LIMITS = { maxRawBytes: 1024 * 1024 * 1024, maxRecordBytes: 64 * 1024 };
@@ -41,7 +43,15 @@ export async function extract(
     chunked(text, chunkBytes),
     contextFor(format, options, maxRecordBytes),
   )) {
-    records.push(record instanceof RawJson ? JSON.parse(record.text) : record);
+    if (record instanceof RecordBatch) {
+      records.push(...record.records);
+    } else if (record instanceof RawJsonSpans) {
+      record.starts.forEach((start, i) => {
+        records.push(JSON.parse(record.bytes.toString('utf8', start, record.ends[i])));
+      });
+    } else {
+      records.push(record instanceof RawJson ? JSON.parse(record.text) : record);
+    }
   }
   return records;
 }

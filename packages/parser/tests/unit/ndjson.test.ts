@@ -18,6 +18,17 @@ describe('ndjson', () => {
     }
   });
 
+  it('keeps a line only JSON.parse reads (nesting deeper than the byte check goes) as it was', async () => {
+    const deep = `${'['.repeat(600)}${']'.repeat(600)}`;
+    const records = await extract(
+      'ndjson',
+      `{"a":1}\n  ${deep} \n{"b":2}\n`,
+      {},
+      { chunkBytes: 64 },
+    );
+    expect(records).toEqual([{ a: 1 }, JSON.parse(deep), { b: 2 }]);
+  });
+
   it('yields nothing for empty input', async () => {
     expect(await extract('ndjson', '')).toEqual([]);
     expect(await extract('ndjson', '\n\n')).toEqual([]);

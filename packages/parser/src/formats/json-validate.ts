@@ -1,0 +1,166 @@
+const SPACE = 0x20;
+const TAB = 0x09;
+const LINE_FEED = 0x0a;
+const CARRIAGE_RETURN = 0x0d;
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+const COMMA = 0x2c;
+const COLON = 0x3a;
+const MINUS = 0x2d;
+const PLUS = 0x2b;
+const DOT = 0x2e;
+const ZERO = 0x30;
+const NINE = 0x39;
+const OPEN_BRACE = 0x7b;
+const CLOSE_BRACE = 0x7d;
+const OPEN_BRACKET = 0x5b;
+const CLOSE_BRACKET = 0x5d;
+const LOWER_E = 0x65;
+const UPPER_E = 0x45;
+const LOWER_U = 0x75;
+
+/** Escapes JSON allows after a backslash: `" \ / b f n r t` (and `u`, handled apart). */
+const SIMPLE_ESCAPE = new Uint8Array(256);
+for (const c of '"\\/bfnrt') SIMPLE_ESCAPE[c.charCodeAt(0)] = 1;
+const HEX = new Uint8Array(256);
+for (const c of '0123456789abcdefABCDEF') HEX[c.charCodeAt(0)] = 1;
+
+const isWhitespace = (byte: number) =>
+  byte === SPACE || byte === TAB || byte === LINE_FEED || byte === CARRIAGE_RETURN;
+const isDigit = (byte: number) => byte >= ZERO && byte <= NINE;
+
+/** Nesting deeper than this is left to JSON.parse (the caller falls back to it). */
+const MAX_DEPTH = 512;
+/** Open containers, innermost last: 1 = object, 2 = array. Shared: the check is synchronous. */
+const stack = new Uint8Array(MAX_DEPTH);
+
+/**
+ * Whether `bytes[start, end)` is exactly one JSON value (RFC 8259), surrounding whitespace
+ * allowed, without building it. The bytes are assumed to be valid UTF-8 (the parser decodes
+ * every text body first), so string contents are only checked for escapes and control
+ * characters. Everything accepted here, `JSON.parse` accepts too; a `false` only means "ask
+ * JSON.parse", which also words the error.
+ */
+export function isJsonValue(bytes: Uint8Array, start: number, end: number): boolean {
+  let depth = 0;
+  let at = start;
+  const skipWhitespace = () => {
+    while (at < end && isWhitespace(bytes[at] as number)) at += 1;
+  };
+  const string = (): boolean => {
+    // `at` is on the opening quote.
+    at += 1;
+    while (at < end) {
+      const byte = bytes[at] as number;
+      if (byte === QUOTE) {
+        at += 1;
+        return true;
+      }
+      if (byte < SPACE) return false;
+      if (byte === BACKSLASH) {
+        const next = bytes[at + 1] ?? 0;
+        if (SIMPLE_ESCAPE[next] === 1) {
+          at += 2;
+        } else if (next === LOWER_U) {
+          if (at + 6 > end) return false;
+          for (let i = at + 2; i < at + 6; i += 1) if (HEX[bytes[i] as number] !== 1) return false;
+          at += 6;
+        } else {
+          return false;
+        }
+      } else {
+        at += 1;
+      }
+    }
+    return false;
+  };
+  const digits = (): boolean => {
+    const from = at;
+    while (at < end && isDigit(bytes[at] as number)) at += 1;
+    return at > from;
+  };
+  const number = (): boolean => {
+    if (bytes[at] === MINUS) at += 1;
+    if (bytes[at] === ZERO) at += 1;
+    else if (!digits()) return false;
+    if (bytes[at] === DOT) {
+      at += 1;
+      if (!digits()) return false;
+    }
+    const e = bytes[at];
+    if (e === LOWER_E || e === UPPER_E) {
+      at += 1;
+      if (bytes[at] === PLUS || bytes[at] === MINUS) at += 1;
+      if (!digits()) return false;
+    }
+    return true;
+  };
+  const literal = (word: string): boolean => {
+    if (at + word.length > end) return false;
+    for (let i = 0; i < word.length; i += 1) {
+      if (bytes[at + i] !== word.charCodeAt(i)) return false;
+    }
+    at += word.length;
+    return true;
+  };
+
+  skipWhitespace();
+  for (;;) {
+    // A value is expected at `at`.
+    if (at >= end) return false;
+    const byte = bytes[at] as number;
+    let opened = false;
+    if (byte === OPEN_BRACE || byte === OPEN_BRACKET) {
+      if (depth === MAX_DEPTH) return false;
+      at += 1;
+      skipWhitespace();
+      const closing = byte === OPEN_BRACE ? CLOSE_BRACE : CLOSE_BRACKET;
+      if (bytes[at] === closing) {
+        at += 1;
+      } else {
+        stack[depth] = byte === OPEN_BRACE ? 1 : 2;
+        depth += 1;
+        opened = true;
+      }
+    } else if (byte === QUOTE) {
+      if (!string()) return false;
+    } else if (byte === MINUS || isDigit(byte)) {
+      if (!number()) return false;
+    } else if (byte === 0x74) {
+      if (!literal('true')) return false;
+    } else if (byte === 0x66) {
+      if (!literal('false')) return false;
+    } else if (byte === 0x6e) {
+      if (!literal('null')) return false;
+    } else {
+      return false;
+    }
+    if (!opened) {
+      // After a value: a comma or the end of its container, possibly of several.
+      for (;;) {
+        skipWhitespace();
+        if (depth === 0) return at === end;
+        const next = bytes[at];
+        if (next === COMMA) {
+          at += 1;
+          skipWhitespace();
+          break;
+        }
+        if (next === (stack[depth - 1] === 1 ? CLOSE_BRACE : CLOSE_BRACKET)) {
+          at += 1;
+          depth -= 1;
+          continue;
+        }
+        return false;
+      }
+    }
+    // In an object, a member starts with its key and a colon.
+    if (depth > 0 && stack[depth - 1] === 1) {
+      if (bytes[at] !== QUOTE || !string()) return false;
+      skipWhitespace();
+      if (bytes[at] !== COLON) return false;
+      at += 1;
+      skipWhitespace();
+    }
+  }
+}

@@ -1,0 +1,103 @@
+import { describe, expect, it } from 'vitest';
+import { isJsonValue } from '../../src/formats/json-validate.js';
+
+function parses(text: string): boolean {
+  try {
+    JSON.parse(text);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const check = (text: string) => {
+  const bytes = Buffer.from(text, 'utf8');
+  return isJsonValue(bytes, 0, bytes.length);
+};
+
+const VALID = [
+  '{}',
+  '[]',
+  ' { "a" : [ 1 , 2.5e-3 , -0 , 0.1E+2 ] } ',
+  '{"a":{"b":{"c":[[[]],{}]}}}',
+  '"\\u00e9\\ud83d\\ude00 é 😀 \\" \\\\ \\/ \\b\\f\\n\\r\\t"',
+  '12345678901234567890',
+  'true',
+  'false',
+  'null',
+  '[true,false,null,"x",{"k":null}]',
+  '{"a":1,"a":2}',
+  '\t[1]\r',
+];
+
+const INVALID = [
+  '',
+  ' ',
+  '{',
+  '}',
+  '{"a":1,}',
+  '[1,]',
+  '[,1]',
+  '{"a" 1}',
+  '{a:1}',
+  "{'a':1}",
+  '01',
+  '1.',
+  '.5',
+  '-',
+  '1e',
+  '1e+',
+  '+1',
+  'NaN',
+  'Infinity',
+  'tru',
+  'nul',
+  'truex',
+  '"unterminated',
+  '"bad \\x escape"',
+  '"bad \\u12G4"',
+  '"\\u12"',
+  '"tab\tinside"',
+  '{"a":1} {"b":2}',
+  '[1] 2',
+  '{"a":1]',
+  '[1}',
+  '\u00a0{}',
+  '{}\u2028',
+  '\uFEFF{}',
+];
+
+describe('isJsonValue', () => {
+  it.each(VALID)('accepts %j, as JSON.parse does', (text) => {
+    expect(parses(text)).toBe(true);
+    expect(check(text)).toBe(true);
+  });
+
+  it.each(INVALID)('rejects %j, as JSON.parse does', (text) => {
+    expect(parses(text)).toBe(false);
+    expect(check(text)).toBe(false);
+  });
+
+  it('reads only the range it is given', () => {
+    const bytes = Buffer.from('xx{"a":[1,2]}yy');
+    expect(isJsonValue(bytes, 2, 13)).toBe(true);
+    expect(isJsonValue(bytes, 2, 12)).toBe(false);
+    expect(isJsonValue(bytes, 0, 13)).toBe(false);
+  });
+
+  it('leaves nesting deeper than its stack to JSON.parse', () => {
+    const deep = `${'['.repeat(600)}${']'.repeat(600)}`;
+    expect(parses(deep)).toBe(true);
+    expect(check(deep)).toBe(false);
+    const shallow = `${'['.repeat(500)}${']'.repeat(500)}`;
+    expect(check(shallow)).toBe(true);
+  });
+
+  it('agrees with JSON.parse on every prefix of a mixed document', () => {
+    const text = '{"id":1,"n":-1.5e+3,"s":"a\\"b","t":[true,false,null,{"x":[]}],"u":"\\u0041"}';
+    for (let end = 0; end <= text.length; end += 1) {
+      const prefix = text.slice(0, end);
+      expect(check(prefix), prefix).toBe(parses(prefix));
+    }
+  });
+});
