@@ -113,14 +113,20 @@ export function computeRunStatus(runId: string, records: RunRecords): RunStatus 
       unparsedKeys.push(key);
     } else if (raw.status === 'quarantined') {
       quarantined += count;
-    } else if (raw.outcome.pages !== count) {
-      // The outcome is of another version of the object: a retried hop rewrote its pack
-      // with other pages after the parser read the first one. The new version's parse is due.
-      unparsed += count;
-      unparsedKeys.push(key);
     } else {
-      parsed += raw.outcome.parsed;
-      quarantined += raw.outcome.quarantined;
+      // The run's final outcomes may name fewer pages of a pack than it holds (a source
+      // redone in a later hop after a duplicate delivery of this one), or more (a retried
+      // hop rewrote the pack after the parser read it: the new version's parse is due).
+      // Pages the parser's outcome does not account for are not parsed yet.
+      const pagesParsed = Math.min(count, raw.outcome.parsed);
+      const pagesQuarantined = Math.min(count - pagesParsed, raw.outcome.quarantined);
+      const waiting = count - pagesParsed - pagesQuarantined;
+      parsed += pagesParsed;
+      quarantined += pagesQuarantined;
+      if (waiting > 0) {
+        unparsed += waiting;
+        unparsedKeys.push(key);
+      }
     }
   }
 

@@ -354,10 +354,34 @@ describe('computeRunStatus with packs', () => {
     // Assess
     expect(status).toMatchObject({
       complete: false,
-      parsed: 0,
+      parsed: 2,
       quarantined: 0,
-      unparsed: 3,
+      unparsed: 1,
       unparsedKeys: [PACK],
     });
+  });
+
+  it('is complete when a duplicate hop left a page in the pack that a later hop redid', () => {
+    // Prepare: the pack holds a's and b's pages; b's final outcome is from hop 1's pack.
+    const LATER = PACK.replace('-h0.', '-h1.');
+    const input = records({
+      manifest: aRunManifest([['a', 'b']]),
+      results: [
+        aBatchResult([okOutcome('a', { rawKeys: [PACK] })]),
+        aBatchResult([okOutcome('b', { rawKeys: [LATER], finishedAt: '2026-11-25T13:12:00Z' })], {
+          hop: 1,
+        }),
+      ],
+      rawOutcomes: new Map([
+        parsedOk(PACK, { pages: 2, parsed: 2 }),
+        parsedOk(LATER, { pages: 1, parsed: 1 }),
+      ]),
+    });
+
+    // Act
+    const status = computeRunStatus(RUN_ID, input);
+
+    // Assess
+    expect(status).toMatchObject({ complete: true, pages: 2, parsed: 2, unparsed: 0 });
   });
 });
