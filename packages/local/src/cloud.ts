@@ -66,18 +66,17 @@ export interface LocalCloudOptions {
 
 /**
  * The collector's time margins are sized for its deployed timeout (minutes). A
- * local override of a few seconds scales them down with it, but not in the same
- * proportion: after the hard deadline the collector still compresses and PUTs its
- * pack and invokes its continuation, which on a busy 2-core machine can take more
- * than a second whatever the timeout. Too thin a margin gets the invocation killed
- * and retried instead of continued.
+ * local override of a few seconds scales them down with it, so the margins stay
+ * the same share of the invocation. (On a machine loaded far past its cores, the
+ * store and continuation after the hard deadline can outlast that share: the hop is
+ * then killed and retried instead of continued, which loses nothing but time.)
  */
 function collectorMargins(override: FunctionOverrides | undefined): Record<string, string> {
   const timeoutMs = (override?.timeoutSeconds ?? 0) * 1000;
   if (!timeoutMs) return {};
   return {
-    FANOUT_SAFETY_MARGIN_MS: String(Math.max(1_000, Math.round(timeoutMs * 0.35))),
-    FANOUT_HARD_DEADLINE_MS: String(Math.max(500, Math.round(timeoutMs * 0.25))),
+    FANOUT_SAFETY_MARGIN_MS: String(Math.max(500, Math.round(timeoutMs * 0.15))),
+    FANOUT_HARD_DEADLINE_MS: String(Math.max(250, Math.round(timeoutMs * 0.08))),
   };
 }
 
