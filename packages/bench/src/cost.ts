@@ -1,7 +1,9 @@
 import {
+  gbSeconds,
   LAMBDA_ARM64_GB_SECOND,
   LAMBDA_FREE_TIER,
   LAMBDA_REQUEST,
+  monthlyBill,
   S3_GET_TIER,
   S3_GET_TIER_REQUEST,
   S3_PUT_TIER,
@@ -69,9 +71,7 @@ export interface MonthlyCost {
   };
 }
 
-export function gbSeconds(usage: FunctionUsage): number {
-  return (usage.billedMs / 1000) * (usage.memoryMb / 1024);
-}
+export { gbSeconds };
 
 function sumOf(requests: Readonly<Record<string, number>>, ops: readonly string[]): number {
   return ops.reduce((sum, op) => sum + (requests[op] ?? 0), 0);
@@ -85,28 +85,28 @@ export function monthlyCost(run: RunUsage, runs: number = RUNS_PER_MONTH): Month
   const s3PutTierRequests = sumOf(run.s3Requests, S3_PUT_TIER) * runs;
   const s3GetTierRequests = sumOf(run.s3Requests, S3_GET_TIER) * runs;
   const storageGb = (run.storedBytes * runs) / GB;
-  const usd = {
-    lambdaRequests: lambdaRequests * PRICES.lambdaRequest,
-    lambdaDuration: lambdaGbSeconds * PRICES.lambdaArmGbSecond,
-    s3PutTier: s3PutTierRequests * PRICES.s3PutTierRequest,
-    s3GetTier: s3GetTierRequests * PRICES.s3GetTierRequest,
-    storage: storageGb * PRICES.s3StorageGbMonth,
-  };
-  const freeRequests = Math.max(0, lambdaRequests - LAMBDA_FREE_TIER.requests);
-  const freeGbSeconds = Math.max(0, lambdaGbSeconds - LAMBDA_FREE_TIER.gbSeconds);
-  const withFree = {
-    lambdaRequests: freeRequests * PRICES.lambdaRequest,
-    lambdaDuration: freeGbSeconds * PRICES.lambdaArmGbSecond,
-  };
-  const s3 = usd.s3PutTier + usd.s3GetTier + usd.storage;
+  const bill = monthlyBill({
+    lambdaRequests,
+    lambdaGbSeconds,
+    s3PutTierRequests,
+    s3GetTierRequests,
+    storageGb,
+  });
   return {
     lambdaRequests,
     lambdaGbSeconds,
     s3PutTierRequests,
     s3GetTierRequests,
     storageGb,
-    usd: { ...usd, total: usd.lambdaRequests + usd.lambdaDuration + s3 },
-    usdWithFreeTier: { ...withFree, total: withFree.lambdaRequests + withFree.lambdaDuration + s3 },
+    usd: {
+      lambdaRequests: bill.lambdaRequests,
+      lambdaDuration: bill.lambdaDuration,
+      s3PutTier: bill.s3PutTier,
+      s3GetTier: bill.s3GetTier,
+      storage: bill.storage,
+      total: bill.total,
+    },
+    usdWithFreeTier: bill.withFreeTier,
   };
 }
 

@@ -76,3 +76,62 @@ export const PRICE_TABLE = {
   s3GetTierRequest: S3_GET_TIER_REQUEST,
   s3StandardGbMonth: S3_STANDARD_GB_MONTH,
 } as const;
+
+/** What a month uses, in the units AWS bills. */
+export interface MonthlyUsage {
+  readonly lambdaRequests: number;
+  readonly lambdaGbSeconds: number;
+  readonly s3PutTierRequests: number;
+  readonly s3GetTierRequests: number;
+  /** GB stored for the month. */
+  readonly storageGb: number;
+}
+
+export interface MonthlyBill {
+  readonly lambdaRequests: number;
+  readonly lambdaDuration: number;
+  readonly s3PutTier: number;
+  readonly s3GetTier: number;
+  readonly storage: number;
+  readonly total: number;
+  /** Lambda's lines with its monthly free tier taken off; S3's lines are as above. */
+  readonly withFreeTier: {
+    readonly lambdaRequests: number;
+    readonly lambdaDuration: number;
+    readonly total: number;
+  };
+}
+
+/** GB-seconds of a function's billed time at its memory. */
+export function gbSeconds(usage: {
+  readonly invocations?: number;
+  readonly billedMs: number;
+  readonly memoryMb: number;
+}): number {
+  return (usage.billedMs / 1000) * (usage.memoryMb / 1024);
+}
+
+/** The month's bill in USD at the prices above: the one place the cost arithmetic lives. */
+export function monthlyBill(usage: MonthlyUsage): MonthlyBill {
+  const lambdaRequests = usage.lambdaRequests * LAMBDA_REQUEST.usd;
+  const lambdaDuration = usage.lambdaGbSeconds * LAMBDA_ARM64_GB_SECOND.usd;
+  const s3PutTier = usage.s3PutTierRequests * S3_PUT_TIER_REQUEST.usd;
+  const s3GetTier = usage.s3GetTierRequests * S3_GET_TIER_REQUEST.usd;
+  const storage = usage.storageGb * S3_STANDARD_GB_MONTH.usd;
+  const s3 = s3PutTier + s3GetTier + storage;
+  const free = {
+    lambdaRequests:
+      Math.max(0, usage.lambdaRequests - LAMBDA_FREE_TIER.requests) * LAMBDA_REQUEST.usd,
+    lambdaDuration:
+      Math.max(0, usage.lambdaGbSeconds - LAMBDA_FREE_TIER.gbSeconds) * LAMBDA_ARM64_GB_SECOND.usd,
+  };
+  return {
+    lambdaRequests,
+    lambdaDuration,
+    s3PutTier,
+    s3GetTier,
+    storage,
+    total: lambdaRequests + lambdaDuration + s3,
+    withFreeTier: { ...free, total: free.lambdaRequests + free.lambdaDuration + s3 },
+  };
+}

@@ -1,15 +1,11 @@
 import {
   type FunctionId,
-  LAMBDA_ARM64_GB_SECOND,
-  LAMBDA_FREE_TIER,
-  LAMBDA_REQUEST,
+  gbSeconds,
+  monthlyBill,
   parsePackKey,
   type RunRecords,
   S3_GET_TIER,
-  S3_GET_TIER_REQUEST,
   S3_PUT_TIER,
-  S3_PUT_TIER_REQUEST,
-  S3_STANDARD_GB_MONTH,
   type Schedule,
   type Topology,
   topology,
@@ -192,9 +188,7 @@ function average(values: readonly number[]): number {
   return values.length === 0 ? 0 : values.reduce((sum, v) => sum + v, 0) / values.length;
 }
 
-export function gbSeconds(usage: FunctionUsage): number {
-  return (usage.billedMs / 1000) * (usage.memoryMb / 1024);
-}
+export { gbSeconds };
 
 /** The monthly estimate: the sampled runs' average usage, `runs` times a month, at prices.ts. */
 export function monthlyEstimate(usages: readonly RunUsage[], runs: number): MonthlyEstimate {
@@ -224,26 +218,26 @@ export function monthlyEstimate(usages: readonly RunUsage[], runs: number): Mont
   const s3PutTierRequests = sumOps(S3_PUT_TIER);
   const s3GetTierRequests = sumOps(S3_GET_TIER);
   const storageGb = (storedBytes * runs) / GB;
-  const usd = {
-    lambdaRequests: lambdaRequests * LAMBDA_REQUEST.usd,
-    lambdaDuration: lambdaGbSeconds * LAMBDA_ARM64_GB_SECOND.usd,
-    s3PutTier: s3PutTierRequests * S3_PUT_TIER_REQUEST.usd,
-    s3GetTier: s3GetTierRequests * S3_GET_TIER_REQUEST.usd,
-    storage: storageGb * S3_STANDARD_GB_MONTH.usd,
-  };
-  const s3Usd = usd.s3PutTier + usd.s3GetTier + usd.storage;
-  const freeLambda =
-    Math.max(0, lambdaRequests - LAMBDA_FREE_TIER.requests) * LAMBDA_REQUEST.usd +
-    Math.max(0, lambdaGbSeconds - LAMBDA_FREE_TIER.gbSeconds) * LAMBDA_ARM64_GB_SECOND.usd;
+  const bill = monthlyBill({
+    lambdaRequests,
+    lambdaGbSeconds,
+    s3PutTierRequests,
+    s3GetTierRequests,
+    storageGb,
+  });
   return {
     runsSampled: usages.map((u) => u.runId),
     runsPerMonth: runs,
     perRun: { functions, s3, s3ByOperation, storedBytes },
     month: { lambdaRequests, lambdaGbSeconds, s3PutTierRequests, s3GetTierRequests, storageGb },
     usd: {
-      ...usd,
-      total: usd.lambdaRequests + usd.lambdaDuration + s3Usd,
-      totalWithFreeTier: freeLambda + s3Usd,
+      lambdaRequests: bill.lambdaRequests,
+      lambdaDuration: bill.lambdaDuration,
+      s3PutTier: bill.s3PutTier,
+      s3GetTier: bill.s3GetTier,
+      storage: bill.storage,
+      total: bill.total,
+      totalWithFreeTier: bill.withFreeTier.total,
     },
   };
 }
