@@ -5,9 +5,10 @@ import {
   invalidEventKey,
   type LambdaContext,
   type Log,
+  type RecordedBatchFailure,
   RunIdSchema,
+  withRedactedPayload,
 } from '@fanout/shared';
-import { type RecordedBatchFailure, withRedactedPayload } from './redact-payload.js';
 import { putJson, type StoreTarget } from './store.js';
 
 export interface InvalidPayloadDeps extends StoreTarget {

@@ -5,6 +5,7 @@ import {
   PutObjectCommand,
   type S3Client,
 } from '@aws-sdk/client-s3';
+import { isS3ConditionalConflict, isS3KeyExists, isS3NotFound } from '@fanout/shared';
 import { StorageError } from './errors.js';
 
 /** The bucket the manager works in, and the client to reach it. */
@@ -13,31 +14,9 @@ export interface BucketRef {
   readonly bucket: string;
 }
 
-interface AwsErrorShape {
-  name?: string;
-  Code?: string;
-  $metadata?: { httpStatusCode?: number };
-}
-
-function shape(error: unknown): AwsErrorShape {
-  return typeof error === 'object' && error !== null ? (error as AwsErrorShape) : {};
-}
-
-function isMissing(error: unknown): boolean {
-  const e = shape(error);
-  return e.name === 'NoSuchKey' || e.name === 'NotFound' || e.$metadata?.httpStatusCode === 404;
-}
-
 /** 412: the key exists (IfNoneMatch). 409: a concurrent conditional write to it is in flight. */
 function isConditionalConflict(error: unknown): boolean {
-  const e = shape(error);
-  const status = e.$metadata?.httpStatusCode;
-  return (
-    e.name === 'PreconditionFailed' ||
-    e.name === 'ConditionalRequestConflict' ||
-    status === 412 ||
-    status === 409
-  );
+  return isS3KeyExists(error) || isS3ConditionalConflict(error);
 }
 
 /** The object's text, or undefined when there is no such key. Other failures throw StorageError. */
@@ -47,7 +26,7 @@ export async function getText(ref: BucketRef, key: string): Promise<string | und
     if (!out.Body) return '';
     return await out.Body.transformToString('utf8');
   } catch (error) {
-    if (isMissing(error)) return undefined;
+    if (isS3NotFound(error)) return undefined;
     throw new StorageError(key, 'GetObject', error);
   }
 }
@@ -99,7 +78,7 @@ export async function getStream(ref: BucketRef, key: string): Promise<Readable |
     if (!out.Body) return Readable.from([]);
     return out.Body as Readable;
   } catch (error) {
-    if (isMissing(error)) return undefined;
+    if (isS3NotFound(error)) return undefined;
     throw new StorageError(key, 'GetObject', error);
   }
 }
@@ -110,7 +89,7 @@ export async function exists(ref: BucketRef, key: string): Promise<boolean> {
     await ref.s3.send(new HeadObjectCommand({ Bucket: ref.bucket, Key: key }));
     return true;
   } catch (error) {
-    if (isMissing(error)) return false;
+    if (isS3NotFound(error)) return false;
     throw new StorageError(key, 'HeadObject', error);
   }
 }

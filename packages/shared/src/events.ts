@@ -67,11 +67,48 @@ export const DispatchPartEventSchema = z
   .strict();
 export type DispatchPartEvent = z.infer<typeof DispatchPartEventSchema>;
 
+/**
+ * What Lambda sends to a function's on-failure destination once it gives up on an async
+ * event (retries or maximum event age exhausted). The collector's destination is the
+ * manager, which redrives the hop (aws-facts-2.md, "Lambda async destinations").
+ */
+export const AsyncFailureRecordSchema = z.object({
+  version: z.string(),
+  timestamp: z.string(),
+  requestContext: z.object({
+    requestId: z.string(),
+    functionArn: z.string(),
+    /** `RetriesExhausted`, `EventAgeExceeded`, ... */
+    condition: z.string(),
+    approximateInvokeCount: z.number().int().nonnegative(),
+  }),
+  /** The event Lambda gave up on, as it was sent. */
+  requestPayload: z.unknown(),
+  responseContext: z
+    .object({
+      statusCode: z.number().int().optional(),
+      executedVersion: z.string().optional(),
+      functionError: z.string().optional(),
+    })
+    .optional(),
+  /** The last attempt's error (`errorType`, `errorMessage`), when there was one. */
+  responsePayload: z.unknown().optional(),
+});
+export type AsyncFailureRecord = z.infer<typeof AsyncFailureRecordSchema>;
+
 /** Every event the manager accepts, normalized. */
 export type ManagerTrigger =
   | { kind: 'schedule'; runId: string; scheduledAt: string; via: 'rule' | 'scheduler' }
   | { kind: 'manual'; runId: string; scheduledAt?: string; sources?: string[] }
-  | { kind: 'dispatch'; runId: string; batchIds: string[]; part: number };
+  | { kind: 'dispatch'; runId: string; batchIds: string[]; part: number }
+  | { kind: 'failed-invocation'; failure: AsyncFailureRecord };
+
+/** The run a manager event belongs to (a failure record: the run of the event it holds). */
+export function runOfManagerTrigger(trigger: ManagerTrigger): string | undefined {
+  if (trigger.kind !== 'failed-invocation') return trigger.runId;
+  const payload = trigger.failure.requestPayload as { runId?: unknown } | null | undefined;
+  return typeof payload?.runId === 'string' ? payload.runId : undefined;
+}
 
 function describeShape(value: unknown): string {
   if (typeof value !== 'object' || value === null) return `got ${JSON.stringify(value)}`;
@@ -101,6 +138,11 @@ export function parseManagerEvent(event: unknown): ManagerTrigger {
     if (!result.ok) throw new ContractValidationError('dispatch event', result.issues);
     return { kind: 'dispatch', ...result.value };
   }
+  if (typeof record.requestContext === 'object' && 'requestPayload' in record) {
+    const result = check(AsyncFailureRecordSchema, event);
+    if (!result.ok) throw new ContractValidationError('async failure record', result.issues);
+    return { kind: 'failed-invocation', failure: result.value };
+  }
   if (record.source === 'aws.events' || record.source === 'aws.scheduler') {
     const via = record.source === 'aws.events' ? 'rule' : 'scheduler';
     const schema = via === 'rule' ? ScheduledRuleEventSchema : SchedulerEventSchema;
@@ -110,7 +152,7 @@ export function parseManagerEvent(event: unknown): ManagerTrigger {
     return { kind: 'schedule', runId: runIdFromTime(scheduledAt), scheduledAt, via };
   }
   throw new ContractValidationError('manager event', [
-    `(root): expected a scheduled event (source aws.events or aws.scheduler), a manual trigger (type fanout.manual) or a dispatch event (type fanout.dispatch), ${describeShape(event)}`,
+    `(root): expected a scheduled event (source aws.events or aws.scheduler), a manual trigger (type fanout.manual), a dispatch event (type fanout.dispatch) or an async failure record (requestContext, requestPayload), ${describeShape(event)}`,
   ]);
 }
 

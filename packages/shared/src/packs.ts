@@ -16,11 +16,19 @@ import { check } from './validate.js';
  *   line 1       the header: the hop's batch result (every task's outcome) and the entry count
  *   lines 2..n   one entry per response page: self-describing metadata and the body
  * The header is written last but stored first, so a reader gets a hop's outcomes from the
- * first line without reading the bodies. Inspect one with `zcat pack.ndjson.gz | head -1`.
+ * first line without reading the bodies. Every hop stores its pack, even with no entries
+ * (a header alone): the pack key is the hop's one record, written only if absent. Inspect one with `zcat pack.ndjson.gz | head -1`.
  */
 
 export const PACK_KIND = 'fanout.pack';
 export const PACK_VERSION = 1;
+
+/**
+ * Longest header line a reader accepts by default: a hop's header holds one outcome (a few
+ * hundred bytes) per task of a payload that is itself at most 1 MB (aws-facts.md, async
+ * invoke payload), so 16 MiB leaves room and still bounds a reader's memory.
+ */
+export const PACK_HEADER_MAX_BYTES = 16 * 1024 * 1024;
 
 export const PackHeaderSchema = z
   .object({
@@ -32,6 +40,12 @@ export const PackHeaderSchema = z
     scheduledAt: z.iso.datetime({ offset: true }),
     /** Entries that follow the header; a reader that finds fewer holds a truncated pack. */
     entries: z.number().int().nonnegative(),
+    /**
+     * The Lambda request id of the invocation that wrote the pack. A hop's pack is written
+     * once (first writer wins): a retry of the same invocation (same id) that finds it takes
+     * over from it, a duplicate delivery (another id) leaves it alone.
+     */
+    requestId: z.string().min(1).optional(),
     /** The outcome of every task of the hop, changed or not: the hop's record of what it did. */
     result: BatchResultSchema,
   })

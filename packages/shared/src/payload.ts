@@ -50,6 +50,12 @@ export const CollectorTaskSchema = z
   .strict();
 export type CollectorTask = z.infer<typeof CollectorTaskSchema>;
 
+/**
+ * How many times the manager re-sends a collector hop that Lambda gave up on before the
+ * hop is recorded as failed (for `replay`): with Lambda's own 2 retries, 9 attempts.
+ */
+export const MAX_REDRIVES = 2;
+
 /** Maximum continuation hops before a batch's remaining tasks are recorded as failed. */
 export const DEFAULT_MAX_HOPS = 5;
 
@@ -63,6 +69,11 @@ export const CollectorPayloadSchema = z
     /** 0 for the manager's invocation; each continuation adds one. */
     hop: z.number().int().nonnegative(),
     tasks: z.array(CollectorTaskSchema).min(1),
+    /**
+     * Set when the manager re-sent this hop after Lambda gave up on it (retries or event
+     * age exhausted): how many times it was redriven so far, at most `MAX_REDRIVES`.
+     */
+    redrive: z.number().int().min(1).max(MAX_REDRIVES).optional(),
   })
   .strict();
 export type CollectorPayload = z.infer<typeof CollectorPayloadSchema>;

@@ -165,7 +165,11 @@ export type BatchResult = z.infer<typeof BatchResultSchema>;
 
 /** A batch that could not run: not dispatched, or its payload failed validation. */
 export const BatchFailureSchema = z.object({
-  kind: z.enum(['dispatch-failed', 'invalid-payload', 'continuation-failed']),
+  /**
+   * `collector-failed`: Lambda gave up on a collector hop (retries or event age) and the
+   * manager's redrives did not finish it either.
+   */
+  kind: z.enum(['dispatch-failed', 'invalid-payload', 'continuation-failed', 'collector-failed']),
   runId: RunIdSchema.optional(),
   batchId: BatchIdSchema.optional(),
   hop: z.number().int().nonnegative().optional(),

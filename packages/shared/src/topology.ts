@@ -58,6 +58,11 @@ export interface FunctionSpec {
   readonly writes: readonly Prefix[];
   /** Functions this function may invoke. */
   readonly invokes: readonly FunctionId[];
+  /**
+   * Where Lambda sends an async event it gives up on: a function (which gets Lambda's
+   * failure record as its event), else the dead-letter queue.
+   */
+  readonly onFailure: FunctionId | 'dead-letter-queue';
 }
 
 export interface NotificationRule {
@@ -105,6 +110,7 @@ export const topology: Topology = {
       reads: [PREFIXES.manifest, PREFIXES.state, PREFIXES.runs, PREFIXES.raw],
       writes: [PREFIXES.runs],
       invokes: ['collector', 'manager'],
+      onFailure: 'dead-letter-queue',
     },
     collector: {
       id: 'collector',
@@ -121,10 +127,14 @@ export const topology: Topology = {
       ephemeralStorageMb: 1_024,
       async: { maxRetryAttempts: 2, maxEventAgeSeconds: 3_600 },
       // Validators and hashes arrive in the payload; the collector reads back only the
-      // partial download it stored at a deadline (runs/<run>/partial/), to resume it.
-      reads: [PREFIXES.runs],
+      // partial download it stored at a deadline (runs/<run>/partial/), to resume it, and
+      // the header of a hop's pack another attempt stored first (raw/packs/).
+      reads: [PREFIXES.runs, PREFIXES.raw],
       writes: [PREFIXES.raw, PREFIXES.runs],
       invokes: ['collector'],
+      // The manager redrives a hop Lambda gave up on (at most MAX_REDRIVES times), then
+      // records it as failed: a run finishes without a manual step, and nothing loops.
+      onFailure: 'manager',
     },
     parser: {
       id: 'parser',
@@ -142,6 +152,7 @@ export const topology: Topology = {
       reads: [PREFIXES.raw],
       writes: [PREFIXES.parsed, PREFIXES.quarantine, PREFIXES.runs],
       invokes: [],
+      onFailure: 'dead-letter-queue',
     },
   },
   notification: {

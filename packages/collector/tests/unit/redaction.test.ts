@@ -1,8 +1,13 @@
-import { batchFailureKey, type Clock, type CollectorPayload, REDACTED } from '@fanout/shared';
+import {
+  batchFailureKey,
+  type Clock,
+  type CollectorPayload,
+  REDACTED,
+  redactPayload,
+} from '@fanout/shared';
 import { fakeContext, ManualClock } from '@fanout/testkit';
 import { describe, expect, it } from 'vitest';
 import { collectBatch, handleCollectorEvent } from '../../src/index.js';
-import { redactPayload } from '../../src/redact-payload.js';
 import { testDeps } from '../helpers/deps.js';
 import { payload, RUN_ID } from '../helpers/payloads.js';
 import { fakeS3, putJson, scriptedTransport } from '../helpers/transport.js';

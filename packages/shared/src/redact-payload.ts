@@ -1,4 +1,5 @@
-import { type BatchFailure, REDACTED, redactUrl, redactUrlsIn } from '@fanout/shared';
+import type { BatchFailure } from './records.js';
+import { REDACTED, redactUrl, redactUrlsIn } from './redact.js';
 
 /** Deeper than any valid payload; a hostile document must not exhaust the stack. */
 const MAX_DEPTH = 32;
@@ -34,7 +35,7 @@ function redactValue(value: unknown, depth: number, isHeaders: boolean): unknown
 }
 
 /**
- * A BatchFailure as the collector stores it: `payload` is a redacted copy, which
+ * A BatchFailure as a function stores it: `payload` is a redacted copy, which
  * `payloadRedacted` says, so a replay knows to rebuild the tasks from the manifest.
  */
 export type RecordedBatchFailure = BatchFailure & { readonly payloadRedacted: true };
