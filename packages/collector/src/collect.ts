@@ -1,27 +1,33 @@
 import {
   type BatchResult,
   batchFailureKey,
-  batchResultKey,
   type CollectorPayload,
   type CollectorTask,
   type LambdaContext,
-  type Log,
+  PACK_HEADER_MAX_BYTES,
   PACK_KIND,
   PACK_VERSION,
+  type PackHeader,
   payloadSize,
   rawPackKey,
   redactUrlsIn,
   type TaskOutcome,
+  withRedactedPayload,
 } from '@fanout/shared';
 import { collectTask, type DownloadSummary } from './collect-task.js';
 import { type InvokeContinuation, isTransientInvokeError } from './continuation.js';
-import { ContinuationInvokeError } from './errors.js';
+import { ContinuationInvokeError, StoreError } from './errors.js';
 import type { FetchDeps } from './fetch-source.js';
 import { PackWriter } from './pack.js';
 import { runPool } from './pool.js';
-import { withRedactedPayload } from './redact-payload.js';
 import { bytesPerSecond } from './resume.js';
-import { putJson, type StoreTarget, s3PartialStore, storePack } from './store.js';
+import {
+  putJson,
+  readStoredPackHeader,
+  type StoreTarget,
+  s3PartialStore,
+  storePack,
+} from './store.js';
 
 export interface CollectorDeps extends FetchDeps, StoreTarget {
   readonly context: LambdaContext;
@@ -31,11 +37,14 @@ export interface CollectorDeps extends FetchDeps, StoreTarget {
 }
 
 export interface BatchSummary {
-  /**
-   * Where the hop's record went: its pack (the result in the header) when any page was
-   * packed, else `runs/<runId>/results/<batchId>-h<hop>.json`. Never both.
-   */
+  /** The hop's record: its pack, the result in the header. */
   readonly recordKey: string;
+  /**
+   * Who stored the record: this invocation, an earlier attempt of it (or of the event a
+   * redrive re-sent), or another delivery of the same event (a duplicate).
+   */
+  readonly recordedBy: 'this-invocation' | 'earlier-attempt' | 'other-delivery';
+  /** The hop's result as recorded (another attempt's when this one did not store it). */
   readonly result: BatchResult;
   /** Pages in the hop's pack (0: no pack was written). */
   readonly packEntries: number;
@@ -131,26 +140,22 @@ function continuedTask(
   return resume ? { ...rest, resume } : rest;
 }
 
+/** Where the hop's record is, and who stored it. */
+type HopRecord =
+  | { readonly stored: true; readonly key: string }
+  | { readonly stored: false; readonly key: string; readonly header: PackHeader };
+
 /**
- * Stores the hop's record, ONE object: the pack with the result in its header when any
- * page was packed, else the batch result alone.
+ * Stores the hop's record, ONE object: its pack, the result in the header (a header alone
+ * when no page was packed). Written only if the hop has none yet: when it has, the stored
+ * header is returned instead, and this invocation's pack is dropped unstored.
  */
 async function writeRecord(
   payload: CollectorPayload,
   result: BatchResult,
   pack: PackWriter,
-  deps: StoreTarget & { readonly log: Log },
-): Promise<string> {
-  if (pack.entries === 0) {
-    const key = batchResultKey(result.runId, result.batchId, result.hop);
-    await putJson(deps, key, result);
-    deps.log.info('batch result written', {
-      key,
-      outcomes: result.outcomes.length,
-      continued: result.continued.length,
-    });
-    return key;
-  }
+  deps: CollectorDeps,
+): Promise<HopRecord> {
   const finished = await pack.finish({
     kind: PACK_KIND,
     version: PACK_VERSION,
@@ -159,9 +164,18 @@ async function writeRecord(
     hop: result.hop,
     scheduledAt: payload.scheduledAt,
     entries: pack.entries,
+    requestId: deps.context.awsRequestId,
     result,
   });
-  await storePack(deps, finished);
+  const write = await storePack(deps, finished);
+  if (!write.stored) {
+    const header = await readStoredPackHeader(deps, finished.key, PACK_HEADER_MAX_BYTES);
+    if (header === undefined) {
+      // 412 then 404: the pack was deleted in between; nothing recorded the hop, so fail and retry.
+      throw new StoreError(finished.key, new Error('pack exists (412) but reads as missing'));
+    }
+    return { stored: false, key: finished.key, header };
+  }
   deps.log.info('pack written', {
     key: finished.key,
     entries: finished.entries,
@@ -170,7 +184,7 @@ async function writeRecord(
     outcomes: result.outcomes.length,
     continued: result.continued.length,
   });
-  return finished.key;
+  return { stored: true, key: finished.key };
 }
 
 /**
@@ -236,19 +250,22 @@ export async function collectBatch(
   payload: CollectorPayload,
   deps: CollectorDeps,
 ): Promise<BatchSummary> {
-  const pack = new PackWriter(
-    rawPackKey({
-      runId: payload.runId,
-      scheduledAt: payload.scheduledAt,
-      batchId: payload.batchId,
-      hop: payload.hop,
-    }),
-    {
-      tmpDir: deps.tmpDir,
-      memoryBytes: deps.settings.packMemoryBytes,
-      maxBytes: deps.settings.packMaxBytes,
-    },
-  );
+  const key = rawPackKey({
+    runId: payload.runId,
+    scheduledAt: payload.scheduledAt,
+    batchId: payload.batchId,
+    hop: payload.hop,
+  });
+  if (payload.redrive !== undefined) {
+    // A redriven hop may have been recorded before its last attempt failed: no need to redo it.
+    const header = await readStoredPackHeader(deps, key, PACK_HEADER_MAX_BYTES);
+    if (header !== undefined) return handOnFromRecord(payload, { key, header }, deps);
+  }
+  const pack = new PackWriter(key, {
+    tmpDir: deps.tmpDir,
+    memoryBytes: deps.settings.packMemoryBytes,
+    maxBytes: deps.settings.packMaxBytes,
+  });
   try {
     return await collectHop(payload, deps, pack);
   } finally {
@@ -343,27 +360,80 @@ async function collectHop(
     continued: unfinished.map((t) => t.source.id),
     writtenAt: new Date(clock.now()).toISOString(),
   };
-  const recordKey = await writeRecord(payload, result, pack, deps);
+  const record = await writeRecord(payload, result, pack, deps);
+  if (!record.stored) return handOnFromRecord(payload, record, deps);
 
-  let continuation: CollectorPayload | undefined;
-  let continuationFailureKey: string | undefined;
-  if (unfinished.length > 0) {
-    const next: CollectorPayload = { ...payload, hop: hop + 1, tasks: unfinished };
-    const invoked = await invokeNextHop(next, deps);
-    if (invoked.transientError) throw invoked.transientError;
-    continuationFailureKey = invoked.failureKey;
-    if (continuationFailureKey === undefined) continuation = next;
-  }
+  const handedOn = await handOn(payload, unfinished, deps);
   return {
-    recordKey,
+    recordKey: record.key,
+    recordedBy: 'this-invocation',
     result,
     packEntries: pack.entries,
     ok: done.filter((o) => o.status === 'ok').length,
     unchanged: done.filter((o) => o.status === 'unchanged').length,
     failed: done.filter((o) => o.status === 'failed').length,
     bytesStored,
-    continued: unfinished.length,
-    ...(continuation ? { continuation } : {}),
-    ...(continuationFailureKey ? { continuationFailureKey } : {}),
+    ...handedOn,
   };
+}
+
+/** Invokes the next hop with `unfinished`, if any: what the summary says of it. */
+async function handOn(
+  payload: CollectorPayload,
+  unfinished: readonly CollectorTask[],
+  deps: CollectorDeps,
+): Promise<Pick<BatchSummary, 'continued' | 'continuation' | 'continuationFailureKey'>> {
+  if (unfinished.length === 0) return { continued: 0 };
+  // A redrive number belongs to the hop it was given to, not to the hops after it.
+  const { redrive: _redrive, ...rest } = payload;
+  const next: CollectorPayload = { ...rest, hop: payload.hop + 1, tasks: [...unfinished] };
+  const invoked = await invokeNextHop(next, deps);
+  if (invoked.transientError) throw invoked.transientError;
+  return invoked.failureKey === undefined
+    ? { continued: unfinished.length, continuation: next }
+    : { continued: unfinished.length, continuationFailureKey: invoked.failureKey };
+}
+
+/**
+ * The hop already has its record. Stored by an earlier attempt of this invocation (same
+ * request id: Lambda's retry after an error or a timeout) or before a redrive, it may have
+ * stopped before handing its unfinished tasks on, so they are handed on now, from the
+ * record (an interrupted download restarts: its resume point was in that attempt's
+ * memory). Stored by another delivery of the same event (another request id: a
+ * duplicate), that delivery hands on itself, so this one stops there: one record and one
+ * chain of hops per batch.
+ */
+async function handOnFromRecord(
+  payload: CollectorPayload,
+  record: { readonly key: string; readonly header: PackHeader },
+  deps: CollectorDeps,
+): Promise<BatchSummary> {
+  const { result, requestId } = record.header;
+  const earlierAttempt =
+    requestId === undefined ||
+    requestId === deps.context.awsRequestId ||
+    payload.redrive !== undefined;
+  const base = {
+    recordKey: record.key,
+    result,
+    packEntries: 0,
+    ok: 0,
+    unchanged: 0,
+    failed: 0,
+    bytesStored: 0,
+  };
+  const facts = { key: record.key, recordedByRequest: requestId, redrive: payload.redrive };
+  if (!earlierAttempt) {
+    deps.log.info('hop already recorded by another delivery of this event; leaving it that', facts);
+    return { ...base, recordedBy: 'other-delivery', continued: 0 };
+  }
+  const left = new Set(result.continued);
+  const unfinished = payload.tasks
+    .filter((task) => left.has(task.source.id))
+    .map(({ resume: _interrupted, ...task }) => task);
+  deps.log.info('hop already recorded by an earlier attempt; handing on what it left', {
+    ...facts,
+    continued: unfinished.length,
+  });
+  return { ...base, recordedBy: 'earlier-attempt', ...(await handOn(payload, unfinished, deps)) };
 }

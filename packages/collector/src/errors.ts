@@ -235,9 +235,10 @@ export class StoreError extends CollectorError {
   constructor(
     readonly key: string,
     override readonly cause: unknown,
+    readonly action: 'write' | 'read' = 'write',
   ) {
     super(
-      `could not write s3 object ${key}: ${cause instanceof Error ? cause.message : String(cause)}`,
+      `could not ${action} s3 object ${key}: ${cause instanceof Error ? cause.message : String(cause)}`,
     );
   }
 }

@@ -7,9 +7,18 @@ import {
   type S3Client,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
-import { type RawObjectMetadata, toS3Metadata } from '@fanout/shared';
+import {
+  isS3ConditionalConflict,
+  isS3KeyExists,
+  isS3NotFound,
+  type PackHeader,
+  type RawObjectMetadata,
+  readPackHeader,
+  toS3Metadata,
+} from '@fanout/shared';
 import type { BufferedBody } from './body.js';
 import { StoreError } from './errors.js';
+import type { SleepFn } from './fetch-source.js';
 import type { FinishedPack } from './pack.js';
 
 /** S3's minimum multipart part size; larger bodies are sent in parts of this size. */
@@ -50,32 +59,83 @@ export async function storeRawPage(
   }
 }
 
+/** What writing a hop's pack found: it was stored, or the hop already had one. */
+export type PackWrite = { readonly stored: true } | { readonly stored: false };
+
+/** Waits before writing again after S3 answered 409 (a concurrent conditional write). */
+const CONFLICT_RETRY_MS = [200, 1_000, 3_000] as const;
+
 /**
- * Uploads a hop's pack. Under one part it is ONE PutObject from memory (each multipart
- * request is billed as a PUT, so a small pack must not be split); larger packs stream
- * from memory or their spool file in parts.
+ * Uploads a hop's pack, only if the hop has none yet (`IfNoneMatch: '*'`): a hop's pack
+ * is its one record, and the first invocation to store it wins. Under one part it is ONE
+ * PutObject from memory (each multipart request is billed as a PUT, so a small pack must
+ * not be split); larger packs stream from memory or their spool file in parts, the
+ * condition checked when the upload completes. A 409 (another write of the key in flight)
+ * is retried after a pause until it resolves into stored or exists.
  */
-export async function storePack(target: StoreTarget, pack: FinishedPack): Promise<void> {
+export async function storePack(
+  target: StoreTarget & { readonly sleep: SleepFn },
+  pack: FinishedPack,
+): Promise<PackWrite> {
+  for (let attempt = 0; ; attempt += 1) {
+    try {
+      await putPackIfAbsent(target, pack);
+      return { stored: true };
+    } catch (error) {
+      if (isS3KeyExists(error)) return { stored: false };
+      const wait = CONFLICT_RETRY_MS[attempt];
+      if (!isS3ConditionalConflict(error) || wait === undefined) {
+        throw new StoreError(pack.key, error);
+      }
+      await target.sleep(wait, new AbortController().signal);
+    }
+  }
+}
+
+async function putPackIfAbsent(target: StoreTarget, pack: FinishedPack): Promise<void> {
   const params = {
     Bucket: target.bucket,
     Key: pack.key,
     ContentType: 'application/gzip',
+    IfNoneMatch: '*',
   };
+  if (pack.bytes < PART_SIZE_BYTES) {
+    await target.s3.send(new PutObjectCommand({ ...params, Body: await pack.toBuffer() }));
+    return;
+  }
+  const upload = new Upload({
+    client: target.s3,
+    queueSize: UPLOAD_QUEUE_SIZE,
+    partSize: PART_SIZE_BYTES,
+    leavePartsOnError: false,
+    params: { ...params, Body: pack.open() },
+  });
+  await upload.done();
+}
+
+/** The header of the pack stored at `key` (its first line only), or undefined when there is none. */
+export async function readStoredPackHeader(
+  target: StoreTarget,
+  key: string,
+  maxLineBytes: number,
+): Promise<PackHeader | undefined> {
+  let body: Readable;
   try {
-    if (pack.bytes < PART_SIZE_BYTES) {
-      await target.s3.send(new PutObjectCommand({ ...params, Body: await pack.toBuffer() }));
-      return;
-    }
-    const upload = new Upload({
-      client: target.s3,
-      queueSize: UPLOAD_QUEUE_SIZE,
-      partSize: PART_SIZE_BYTES,
-      leavePartsOnError: false,
-      params: { ...params, Body: pack.open() },
-    });
-    await upload.done();
+    const response = await target.s3.send(
+      new GetObjectCommand({ Bucket: target.bucket, Key: key }),
+    );
+    if (!response.Body) return undefined;
+    body = response.Body as Readable;
   } catch (error) {
-    throw new StoreError(pack.key, error);
+    if (isS3NotFound(error)) return undefined;
+    throw new StoreError(key, error, 'read');
+  }
+  try {
+    return await readPackHeader(body, maxLineBytes);
+  } catch (error) {
+    throw new StoreError(key, error, 'read');
+  } finally {
+    body.destroy();
   }
 }
 

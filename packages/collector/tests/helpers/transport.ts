@@ -1,5 +1,8 @@
+import { Readable } from 'node:stream';
 import type { S3Client } from '@aws-sdk/client-s3';
+import type { PackHeader } from '@fanout/shared';
 import type { HttpRequest, HttpResponse, HttpTransport } from '../../src/index.js';
+import { readBackPack } from './packs.js';
 
 export type Reply =
   | {
@@ -54,27 +57,57 @@ export function fakeS3(options: { fail?: (key: string) => boolean } = {}): S3Cli
   readonly puts: RecordedPut[];
 } {
   const puts: RecordedPut[] = [];
+  const stored = (key: string) => puts.findLast((p) => p.Key === key);
   const client = {
     puts,
     config: {},
-    send: async (command: { input: RecordedPut }) => {
-      if (options.fail?.(command.input.Key)) {
+    send: async (command: { input: RecordedPut & { IfNoneMatch?: string } }) => {
+      const { input } = command;
+      if (options.fail?.(input.Key)) {
         throw Object.assign(new Error('We encountered an internal error'), {
           name: 'InternalError',
           $metadata: { httpStatusCode: 500 },
         });
       }
-      puts.push(command.input);
+      if (command.constructor.name === 'GetObjectCommand') {
+        const put = stored(input.Key);
+        if (!put) {
+          throw Object.assign(new Error('The specified key does not exist.'), {
+            name: 'NoSuchKey',
+            $metadata: { httpStatusCode: 404 },
+          });
+        }
+        return { Body: Readable.from([Buffer.from(put.Body as Buffer | string)]) };
+      }
+      if (input.IfNoneMatch === '*' && stored(input.Key)) {
+        throw Object.assign(
+          new Error('At least one of the pre-conditions you specified did not hold'),
+          {
+            name: 'PreconditionFailed',
+            $metadata: { httpStatusCode: 412 },
+          },
+        );
+      }
+      puts.push(input);
       return {};
     },
   };
   return client as unknown as S3Client & { readonly puts: RecordedPut[] };
 }
 
-/** The JSON documents written to keys matching `pattern`. */
+/** The JSON document written to `key`. */
 export function putJson(s3: { puts: RecordedPut[] }, key: string): unknown {
+  return JSON.parse(String(putBody(s3, key)));
+}
+
+/** The header of the pack written to `key`. */
+export async function putPackHeader(s3: { puts: RecordedPut[] }, key: string): Promise<PackHeader> {
+  return (await readBackPack(putBody(s3, key) as Buffer)).header;
+}
+
+function putBody(s3: { puts: RecordedPut[] }, key: string): unknown {
   const put = s3.puts.find((p) => p.Key === key);
   if (!put)
     throw new Error(`nothing written to ${key}; wrote ${s3.puts.map((p) => p.Key).join(', ')}`);
-  return JSON.parse(String(put.Body));
+  return put.Body;
 }

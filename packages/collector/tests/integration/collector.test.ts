@@ -2,7 +2,6 @@ import { createHash } from 'node:crypto';
 import { readdir } from 'node:fs/promises';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import {
-  type BatchResult,
   BatchResultSchema,
   batchResultKey,
   fromS3Metadata,
@@ -286,7 +285,7 @@ describe('collector against s3rver and a local HTTP server', () => {
     expect(await s3.listKeys(batchResultKey(RUN_ID, 'b00010', 0))).toEqual([]);
   });
 
-  it('writes only the batch result when every source is unchanged (304)', async () => {
+  it("writes only the hop's record, a pack holding the header alone, when every source is unchanged (304)", async () => {
     // Prepare
     const deps = await testDeps({ s3: s3.client, bucket: s3.bucket });
     const input = payload(
@@ -307,11 +306,13 @@ describe('collector against s3rver and a local HTTP server', () => {
 
     // Assess
     expect(http.requests[before]?.headers['if-none-match']).toBe('"same"');
-    const resultKey = batchResultKey(RUN_ID, 'b00003', 0);
-    expect(recorder.puts()).toEqual([`PutObject ${resultKey}`]);
-    expect(summary).toMatchObject({ recordKey: resultKey, packEntries: 0 });
-    expect(await s3.listKeys(packKey('b00003'))).toEqual([]);
-    const result = BatchResultSchema.parse(await s3.getJson<BatchResult>(resultKey));
+    // One PUT: the hop's record, a pack holding the header alone.
+    const recordKey = packKey('b00003');
+    expect(recorder.puts()).toEqual([`PutObject ${recordKey}`]);
+    expect(summary).toMatchObject({ recordKey, packEntries: 0 });
+    const stored = await readBackPack(await s3.getBytes(recordKey));
+    expect(stored.entries).toEqual([]);
+    const result = stored.header.result;
     expect(result.outcomes).toEqual([
       expect.objectContaining({
         status: 'unchanged',

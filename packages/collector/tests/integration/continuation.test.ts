@@ -1,7 +1,6 @@
 import { LambdaClient } from '@aws-sdk/client-lambda';
 import {
   batchFailureKey,
-  batchResultKey,
   type CollectorPayload,
   parseCollectorPayload,
   rawPackKey,
@@ -111,7 +110,6 @@ describe('continuation through the Lambda Invoke API', () => {
     expect(h0).toMatchObject({ hop: 0, entries: 1 });
     expect(h0.result.outcomes.map((o) => [o.sourceId, o.status])).toEqual([['first', 'ok']]);
     expect(h0.result.continued).toEqual(['slow', 'third', 'fourth']);
-    expect(await s3.listKeys(batchResultKey(RUN_ID, 'b00001', 0))).toEqual([]);
 
     // Act: Lambda delivers the continuation; the upstream is responsive now.
     slowAnswers = true;
@@ -160,10 +158,16 @@ describe('continuation through the Lambda Invoke API', () => {
 
     const key = batchFailureKey(RUN_ID, 'b00009', 1);
     expect(outcome).toMatchObject({ kind: 'collected', summary: { continuationFailureKey: key } });
-    // Nothing was packed, so the hop's record is its batch result, still naming the task.
-    expect(await s3.getJson(batchResultKey(RUN_ID, 'b00009', 0))).toMatchObject({
-      outcomes: [],
-      continued: ['late'],
+    // Nothing was packed, so the hop's record is a pack holding the header alone, naming the task.
+    const record = rawPackKey({
+      runId: RUN_ID,
+      scheduledAt: SCHEDULED_AT,
+      batchId: 'b00009',
+      hop: 0,
+    });
+    expect((await readBackPack(await s3.getBytes(record))).header).toMatchObject({
+      entries: 0,
+      result: { outcomes: [], continued: ['late'] },
     });
     expect(await s3.getJson(key)).toMatchObject({
       kind: 'continuation-failed',

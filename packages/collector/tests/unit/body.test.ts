@@ -63,7 +63,7 @@ describe('readBody', () => {
 });
 
 describe('body size limit in the collector', () => {
-  it('uses the source maxBytes over the setting and records the failure without a PUT', async () => {
+  it('uses the source maxBytes over the setting and records the failure without storing a page', async () => {
     const transport = scriptedTransport(() => ({
       status: 200,
       body: 'x'.repeat(100),
@@ -83,7 +83,9 @@ describe('body size limit in the collector', () => {
       reason: 'body exceeds 50 bytes',
       attempts: 1,
     });
-    expect(s3.puts.filter((p) => p.Key.startsWith('raw/'))).toEqual([]);
+    // Only the hop's record: a pack holding the header alone.
+    expect(s3.puts.map((p) => p.Key)).toEqual([summary.recordKey]);
+    expect(summary.packEntries).toBe(0);
   });
 
   it('applies FANOUT_MAX_BODY_BYTES when the source sets none', async () => {

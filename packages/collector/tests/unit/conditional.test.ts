@@ -10,7 +10,7 @@ const BODY_SHA = createHash('sha256').update(BODY).digest('hex');
 const source = { id: 'cond', url: 'http://upstream.test/data.json' };
 
 describe('conditional fetch', () => {
-  it('sends the stored validators and treats 304 as unchanged without writing a raw object', async () => {
+  it('sends the stored validators and treats 304 as unchanged without storing a page', async () => {
     // Prepare
     const transport = scriptedTransport(() => ({ status: 304, headers: { etag: '"v2"' } }));
     const s3 = fakeS3();
@@ -35,7 +35,9 @@ describe('conditional fetch', () => {
       attempts: 1,
       validators: { etag: '"v2"', lastModified: previous.lastModified, sha256: BODY_SHA },
     });
-    expect(s3.puts.map((p) => p.Key).filter((k) => k.startsWith('raw/'))).toEqual([]);
+    // Only the hop's record: a pack holding the header alone.
+    expect(s3.puts.map((p) => p.Key)).toEqual([summary.recordKey]);
+    expect(summary.packEntries).toBe(0);
   });
 
   it('sends no conditional headers for a source without state', async () => {
@@ -48,7 +50,7 @@ describe('conditional fetch', () => {
     expect(transport.requests[0]?.headers['if-modified-since']).toBeUndefined();
   });
 
-  it('treats a 200 whose body hash equals the stored one as unchanged (no PUT)', async () => {
+  it('treats a 200 whose body hash equals the stored one as unchanged (no page stored)', async () => {
     const transport = scriptedTransport(() => ({
       status: 200,
       headers: { etag: '"v3"' },
@@ -67,7 +69,9 @@ describe('conditional fetch', () => {
       httpStatus: 200,
       validators: { etag: '"v3"', sha256: BODY_SHA },
     });
-    expect(s3.puts.map((p) => p.Key).filter((k) => k.startsWith('raw/'))).toEqual([]);
+    // Only the hop's record: a pack holding the header alone.
+    expect(s3.puts.map((p) => p.Key)).toEqual([summary.recordKey]);
+    expect(summary.packEntries).toBe(0);
     expect(summary.bytesStored).toBe(0);
   });
 });

@@ -1,5 +1,4 @@
 import { readdir } from 'node:fs/promises';
-import { batchResultKey } from '@fanout/shared';
 import { fakeContext, ManualClock } from '@fanout/testkit';
 import { describe, expect, it } from 'vitest';
 import { collectBatch, type HttpResponse, type HttpTransport } from '../../src/index.js';
@@ -10,7 +9,7 @@ import {
   totalBytesOf,
 } from '../../src/resume.js';
 import { testDeps } from '../helpers/deps.js';
-import { payload, RUN_ID } from '../helpers/payloads.js';
+import { payload } from '../helpers/payloads.js';
 import { fakeS3 } from '../helpers/transport.js';
 
 const LAST_MODIFIED = 'Wed, 25 Nov 2026 12:00:00 GMT';
@@ -129,7 +128,8 @@ describe('what a cut attempt leaves behind', () => {
     expect(requests).toBe(2);
     expect(summary.continued).toBe(1);
     expect(summary.continuation?.tasks[0]?.resume).toBeUndefined();
-    expect(s3.puts.map((put) => put.Key)).toEqual([batchResultKey(RUN_ID, 'b00001', 0)]);
+    expect(s3.puts.map((put) => put.Key)).toEqual([summary.recordKey]);
+    expect(summary.packEntries).toBe(0);
     expect(deps.log.entries.map((entry) => entry.message)).not.toContain(
       'could not store the partial download; the next hop restarts it',
     );

@@ -1,11 +1,11 @@
-import { batchFailureKey, batchResultKey, type CollectorPayload, rawPackKey } from '@fanout/shared';
+import { batchFailureKey, type CollectorPayload, rawPackKey } from '@fanout/shared';
 import { fakeContext, ManualClock } from '@fanout/testkit';
 import { describe, expect, it } from 'vitest';
 import { ContinuationInvokeError, collectBatch, StoreError } from '../../src/index.js';
 import { testDeps } from '../helpers/deps.js';
 import { readBackPack } from '../helpers/packs.js';
 import { payload, RUN_ID, SCHEDULED_AT } from '../helpers/payloads.js';
-import { fakeS3, putJson, scriptedTransport } from '../helpers/transport.js';
+import { fakeS3, putJson, putPackHeader, scriptedTransport } from '../helpers/transport.js';
 
 const packKey = (hop: number) =>
   rawPackKey({ runId: RUN_ID, scheduledAt: SCHEDULED_AT, batchId: 'b00001', hop });
@@ -56,13 +56,13 @@ describe('time budget and continuation', () => {
     expect(deps.invoked).toHaveLength(1);
     const next = deps.invoked[0] as CollectorPayload;
     expect(next).toEqual({ ...input, hop: 1, tasks: input.tasks.slice(2) });
-    expect(putJson(s3, batchResultKey(RUN_ID, 'b00001', 0))).toMatchObject({
+    expect((await putPackHeader(s3, packKey(0))).result).toMatchObject({
       hop: 0,
       continued: ['s3', 's4'],
     });
   });
 
-  it("writes the hop's pack before it invokes the continuation, and no batch result", async () => {
+  it("writes the hop's pack before it invokes the continuation, and nothing else", async () => {
     // Prepare: 60 s left, each fetch takes 20 s: s1 and s2 are collected, s3 and s4 continued.
     const clock = new ManualClock();
     const s3 = fakeS3();
@@ -238,7 +238,7 @@ describe('time budget and continuation', () => {
     const permanent = await run(notFound);
     // The hop's record first, then the record of the continuation that failed.
     expect(permanent.s3.puts.map((p) => p.Key)).toEqual([
-      batchResultKey(RUN_ID, 'b00001', 2),
+      packKey(2),
       batchFailureKey(RUN_ID, 'b00001', 3),
     ]);
     expect(permanent.outcome).toMatchObject({
@@ -251,7 +251,7 @@ describe('time budget and continuation', () => {
       reason: 'ResourceNotFoundException: Function not found: fanout-collector',
       payload: { hop: 3, tasks: [{ source: { id: 's1' } }] },
     });
-    expect(putJson(permanent.s3, batchResultKey(RUN_ID, 'b00001', 2))).toMatchObject({
+    expect((await putPackHeader(permanent.s3, packKey(2))).result).toMatchObject({
       continued: ['s1'],
     });
 
@@ -260,19 +260,19 @@ describe('time budget and continuation', () => {
     expect(putJson(transient.s3, batchFailureKey(RUN_ID, 'b00001', 3))).toMatchObject({
       kind: 'continuation-failed',
     });
-    expect(putJson(transient.s3, batchResultKey(RUN_ID, 'b00001', 2))).toMatchObject({
+    expect((await putPackHeader(transient.s3, packKey(2))).result).toMatchObject({
       continued: ['s1'],
     });
   });
 
-  it('throws when S3 cannot store the batch result, so Lambda retries the batch', async () => {
+  it("throws when S3 cannot store the hop's record, so Lambda retries the batch", async () => {
     const deps = await testDeps({
-      s3: fakeS3({ fail: (key) => key.includes('/results/') }),
+      s3: fakeS3({ fail: (key) => key.startsWith('raw/packs/') }),
       transport: scriptedTransport(() => ({ status: 304 })),
     });
 
     await expect(collectBatch(payload(tasks(1)), deps)).rejects.toThrow(
-      'could not write s3 object runs/20261125T131000Z/results/b00001-h0.json: We encountered an internal error',
+      `could not write s3 object ${packKey(0)}: We encountered an internal error`,
     );
   });
 });

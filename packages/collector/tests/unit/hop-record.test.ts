@@ -1,0 +1,116 @@
+import { type CollectorPayload, rawPackKey } from '@fanout/shared';
+import { fakeContext, ManualClock } from '@fanout/testkit';
+import { describe, expect, it } from 'vitest';
+import { collectBatch } from '../../src/index.js';
+import { testDeps } from '../helpers/deps.js';
+import { payload, RUN_ID, SCHEDULED_AT } from '../helpers/payloads.js';
+import { fakeS3, putPackHeader, scriptedTransport } from '../helpers/transport.js';
+
+const packKey = (hop: number) =>
+  rawPackKey({ runId: RUN_ID, scheduledAt: SCHEDULED_AT, batchId: 'b00001', hop });
+
+const tasks = (n: number) =>
+  Array.from({ length: n }, (_, i) => ({
+    source: { id: `s${i + 1}`, url: `http://upstream.test/${i + 1}` },
+    estimateMs: 10_000,
+  }));
+
+/**
+ * One delivery of hop 0 of a four-task batch: each fetch takes 20 s of a 60 s budget, so
+ * s1 and s2 are collected and s3 and s4 handed on; `requestId` names the delivery.
+ */
+async function delivery(
+  s3: ReturnType<typeof fakeS3>,
+  requestId: string,
+  input: CollectorPayload = payload(tasks(4)),
+) {
+  const clock = new ManualClock();
+  const transport = scriptedTransport((req) => {
+    clock.advance(20_000);
+    return { status: 200, body: JSON.stringify({ path: req.url.pathname, requestId }) };
+  });
+  const deps = await testDeps({
+    s3,
+    clock,
+    context: { ...fakeContext({ clock, timeoutMs: 60_000 }), awsRequestId: requestId },
+    transport,
+    settings: { concurrency: 1, safetyMarginMs: 15_000, hardDeadlineMs: 5_000 },
+  });
+  const summary = await collectBatch(input, deps);
+  return { summary, deps, transport };
+}
+
+describe("a hop's record is written once (first writer wins)", () => {
+  it('stores the pack with If-None-Match and the writing request id in its header', async () => {
+    const s3 = fakeS3();
+
+    const { summary } = await delivery(s3, 'request-a');
+
+    expect(summary.recordedBy).toBe('this-invocation');
+    expect(s3.puts).toHaveLength(1);
+    expect(s3.puts[0]).toMatchObject({ Key: packKey(0), IfNoneMatch: '*' });
+    expect(await putPackHeader(s3, packKey(0))).toMatchObject({
+      requestId: 'request-a',
+      entries: 2,
+      result: { continued: ['s3', 's4'] },
+    });
+  });
+
+  it('a duplicate delivery (another request id) leaves the stored record and its chain alone', async () => {
+    const s3 = fakeS3();
+    await delivery(s3, 'request-a');
+
+    const duplicate = await delivery(s3, 'request-b');
+
+    // It did the work, then found the hop recorded: it stores nothing and hands nothing on.
+    expect(duplicate.summary).toMatchObject({
+      recordedBy: 'other-delivery',
+      recordKey: packKey(0),
+      packEntries: 0,
+      continued: 0,
+    });
+    expect(duplicate.deps.invoked).toEqual([]);
+    expect(s3.puts).toHaveLength(1);
+    expect((await putPackHeader(s3, packKey(0))).requestId).toBe('request-a');
+    expect(duplicate.summary.result.continued).toEqual(['s3', 's4']);
+  });
+
+  it("a retry of the same request hands on what the earlier attempt's record left", async () => {
+    // The first attempt stored its pack and was killed before it invoked hop 1.
+    const s3 = fakeS3();
+    await delivery(s3, 'request-a');
+
+    const retry = await delivery(s3, 'request-a');
+
+    expect(retry.summary.recordedBy).toBe('earlier-attempt');
+    expect(retry.deps.invoked).toHaveLength(1);
+    const next = retry.deps.invoked[0] as CollectorPayload;
+    expect(next.hop).toBe(1);
+    expect(next.tasks.map((t) => t.source.id)).toEqual(['s3', 's4']);
+    expect(s3.puts).toHaveLength(1);
+  });
+
+  it('a redriven hop that was already recorded is not fetched again, only handed on', async () => {
+    const s3 = fakeS3();
+    await delivery(s3, 'request-a');
+
+    const redriven = await delivery(s3, 'request-c', payload(tasks(4), { redrive: 1 }));
+
+    expect(redriven.transport.requests).toEqual([]);
+    expect(redriven.summary.recordedBy).toBe('earlier-attempt');
+    const next = redriven.deps.invoked[0] as CollectorPayload;
+    expect(next.tasks.map((t) => t.source.id)).toEqual(['s3', 's4']);
+    // The redrive count belongs to the redriven hop, not to the hops after it.
+    expect(next.redrive).toBeUndefined();
+  });
+
+  it('a redriven hop without a record does the work, and its continuation carries no redrive', async () => {
+    const s3 = fakeS3();
+
+    const redriven = await delivery(s3, 'request-c', payload(tasks(4), { redrive: 2 }));
+
+    expect(redriven.transport.requests).toHaveLength(2);
+    expect(redriven.summary.recordedBy).toBe('this-invocation');
+    expect((redriven.deps.invoked[0] as CollectorPayload).redrive).toBeUndefined();
+  });
+});
