@@ -14,6 +14,7 @@ export type ParserMetricName =
   | 'ObjectsParsed'
   | 'ObjectsQuarantined'
   | 'ObjectsMissing'
+  | 'PacksWithoutPages'
   | 'ObjectsFailed'
   | 'PagesParsed'
   | 'PagesQuarantined'
@@ -43,6 +44,8 @@ function count(deps: EventDeps, result: RawObjectResult): void {
     metrics.add('BytesOut', result.outcome.bytesOut);
   } else if (result.status === 'quarantined') {
     metrics.add('ObjectsQuarantined', 1);
+  } else if (result.status === 'empty') {
+    metrics.add('PacksWithoutPages', 1);
   } else {
     metrics.add('ObjectsMissing', 1);
   }

@@ -16,6 +16,7 @@ const UNITS: Record<ParserMetricName, (typeof MetricUnit)[keyof typeof MetricUni
   ObjectsParsed: MetricUnit.Count,
   ObjectsQuarantined: MetricUnit.Count,
   ObjectsMissing: MetricUnit.Count,
+  PacksWithoutPages: MetricUnit.Count,
   ObjectsFailed: MetricUnit.Count,
   PagesParsed: MetricUnit.Count,
   PagesQuarantined: MetricUnit.Count,

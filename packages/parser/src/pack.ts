@@ -40,7 +40,9 @@ export type PackParseResult =
       readonly quarantinedEntries: readonly QuarantinedEntry[];
     }
   /** The pack cannot be read at all; nothing is stored under parsed/. */
-  | { readonly status: 'unreadable'; readonly error: UnparseableObjectError };
+  | { readonly status: 'unreadable'; readonly error: UnparseableObjectError }
+  /** A hop's record with no pages (its header alone): nothing to parse, nothing stored. */
+  | { readonly status: 'empty'; readonly header: PackHeader };
 
 type EntryResult =
   | { readonly ok: true; readonly member: Buffer; readonly records: number }
@@ -199,6 +201,7 @@ export async function parsePack(
     for await (const item of readPack(counter, { maxLineBytes: config.maxPackLineBytes })) {
       if (item.kind === 'header') {
         header = item.header;
+        if (header.entries === 0) return { status: 'empty', header };
         continue;
       }
       if (header === undefined) throw new ParserError('pack entry before its header');

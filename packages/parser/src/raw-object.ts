@@ -59,7 +59,9 @@ export type RawObjectResult =
       /** Absent when no copy was made (over CopyObject's limit, or gone before the copy). */
       readonly quarantineKey?: string;
     }
-  | { readonly status: 'missing'; readonly key: string };
+  | { readonly status: 'missing'; readonly key: string }
+  /** A pack holding a hop's record and no pages: nothing to parse, nothing stored. */
+  | { readonly status: 'empty'; readonly key: string };
 
 function bodyStream(response: GetObjectCommandOutput, key: string): Readable {
   const body = response.Body;
@@ -116,6 +118,10 @@ async function parsePackObject(
   const result = await parsePack(deps, key, body, outputKey);
   if (result.status === 'unreadable') {
     return quarantined(deps, facts, result.error, { runId, pack: true });
+  }
+  if (result.status === 'empty') {
+    deps.log.info('pack holds no pages; nothing to parse', { key, runId });
+    return { status: 'empty', key };
   }
   const { outcome } = result;
   deps.log.info('pack parsed', { key, outputKey, ...outcome });
@@ -206,13 +212,15 @@ async function parseSingleObject(
  * Throws only for faults a retry can fix (S3 errors, network), leaving no partial output.
  */
 export async function parseRawObject(deps: ParserDeps, key: string): Promise<RawObjectResult> {
-  // A retried collector hop rewrites its pack at the same key, and each write sends its own
-  // event: two parses of one key can overlap, and the one that read the older version may
-  // store its output last. So after storing, the parser checks that the raw object is still
-  // the one it read, and parses again when it is not: the last output stored is then of the
-  // newest version, whichever parse stores it.
+  // A pack is written once (first writer wins), so what was read is what stays. A single
+  // response can be rewritten at the same key by a retried hop, and each write sends its
+  // own event: two parses of one key can overlap, and the one that read the older version
+  // may store its output last. So after storing it, the parser checks that the object is
+  // still the one it read, and parses again when it is not: the last output stored is then
+  // of the newest version, whichever parse stores it.
   let result = await parseRawObjectOnce(deps, key);
-  for (let again = 0; again < MAX_REPARSES && result.etag !== undefined; again += 1) {
+  const rewritable = !isPackKey(key) && result.result.status !== 'missing';
+  for (let again = 0; rewritable && again < MAX_REPARSES && result.etag !== undefined; again += 1) {
     const now = await currentEtag(deps, key);
     // Gone since (a lifecycle rule, a person): what was parsed stands.
     if (now === undefined || now === result.etag) break;
