@@ -5,6 +5,7 @@ import {
   parseManagerEvent,
 } from '@fanout/shared';
 import { UnknownRunError } from './errors.js';
+import { type RedriveSummary, redriveFailedHop } from './redrive.js';
 import { dispatchPart, type ManagerDeps, type RunSummary, startRun } from './run.js';
 import { putJson } from './storage.js';
 
@@ -20,6 +21,7 @@ export interface InvalidEventRecord {
 
 export type HandleResult =
   | RunSummary
+  | RedriveSummary
   | { readonly outcome: 'invalid'; readonly reason: string; readonly recordKey: string };
 
 /**
@@ -35,6 +37,7 @@ export async function handleManagerEvent(
   try {
     const trigger = parseManagerEvent(event);
     if (trigger.kind === 'dispatch') return await dispatchPart(trigger, deps);
+    if (trigger.kind === 'failed-invocation') return await redriveFailedHop(trigger.failure, deps);
     return await startRun(trigger, { requestId: context.awsRequestId }, deps);
   } catch (error) {
     if (!(error instanceof ContractValidationError || error instanceof UnknownRunError)) {

@@ -32,6 +32,12 @@ export async function handler(event: unknown, context: LambdaContext): Promise<H
     const result = await handleManagerEvent(event, context, deps);
     if (result.outcome === 'invalid') {
       metrics.addMetric('InvalidEvents', MetricUnit.Count, 1);
+    } else if ('redrive' in result) {
+      metrics.addMetric(
+        result.outcome === 'hop-redriven' ? 'HopsRedriven' : 'HopsFailed',
+        MetricUnit.Count,
+        1,
+      );
     } else {
       metrics.addMetric(
         'BatchesPlanned',

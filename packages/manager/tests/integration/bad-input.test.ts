@@ -36,7 +36,7 @@ afterAll(async () => {
 });
 
 const ROOT =
-  'invalid manager event: (root): expected a scheduled event (source aws.events or aws.scheduler), a manual trigger (type fanout.manual) or a dispatch event (type fanout.dispatch)';
+  'invalid manager event: (root): expected a scheduled event (source aws.events or aws.scheduler), a manual trigger (type fanout.manual), a dispatch event (type fanout.dispatch) or an async failure record (requestContext, requestPayload)';
 
 const TABLE: { name: string; event: unknown; error: string }[] = [
   { name: 'null', event: null, error: `${ROOT}, got null` },
@@ -91,6 +91,26 @@ const TABLE: { name: string; event: unknown; error: string }[] = [
     name: 'a dispatch part naming a batch the run does not have',
     event: { type: 'fanout.dispatch', runId: 'known-run', batchIds: ['b00042'], part: 1 },
     error: 'run known-run: has no batch b00042',
+  },
+  {
+    name: 'an async failure record without a request id',
+    event: { requestContext: { functionArn: 'arn' }, requestPayload: {} },
+    error: 'invalid async failure record: version:',
+  },
+  {
+    name: 'an async failure record holding no collector payload',
+    event: {
+      version: '1.0',
+      timestamp: '2026-11-25T13:20:00.000Z',
+      requestContext: {
+        requestId: 'r-1',
+        functionArn: 'arn:aws:lambda:us-east-1:000000000000:function:fanout-collector:$LATEST',
+        condition: 'RetriesExhausted',
+        approximateInvokeCount: 3,
+      },
+      requestPayload: { hello: 'world' },
+    },
+    error: 'invalid collector payload: version:',
   },
 ];
 
