@@ -65,18 +65,32 @@ export interface LocalCloudOptions {
 }
 
 /**
+ * What a hop needs after its hard deadline, at least, on one busy machine: finish its
+ * pack, PUT it to the local S3 server and invoke its continuation, with the server and
+ * the endpoint sharing two cores with every other test. On such a machine the 640 ms
+ * an 8% share of an 8 s timeout leaves was seen to be too short (hops killed at the
+ * timeout after their deadline, in the e2e cycle test).
+ */
+const LOCAL_HARD_DEADLINE_FLOOR_MS = 1_500;
+const LOCAL_SAFETY_MARGIN_FLOOR_MS = 2_000;
+
+/**
  * The collector's time margins are sized for its deployed timeout (minutes). A
  * local override of a few seconds scales them down with it, so the margins stay
- * the same share of the invocation. (On a machine loaded far past its cores, the
- * store and continuation after the hard deadline can outlast that share: the hop is
- * then killed and retried instead of continued, which loses nothing but time.)
+ * the same share of the invocation, but never below the floors above. (On a machine
+ * loaded past even those, the hop is killed and retried instead of continued, which
+ * loses nothing but time: the retry takes over from the record the hop stored.)
  */
 function collectorMargins(override: FunctionOverrides | undefined): Record<string, string> {
   const timeoutMs = (override?.timeoutSeconds ?? 0) * 1000;
   if (!timeoutMs) return {};
   return {
-    FANOUT_SAFETY_MARGIN_MS: String(Math.max(500, Math.round(timeoutMs * 0.15))),
-    FANOUT_HARD_DEADLINE_MS: String(Math.max(250, Math.round(timeoutMs * 0.08))),
+    FANOUT_SAFETY_MARGIN_MS: String(
+      Math.max(LOCAL_SAFETY_MARGIN_FLOOR_MS, Math.round(timeoutMs * 0.15)),
+    ),
+    FANOUT_HARD_DEADLINE_MS: String(
+      Math.max(LOCAL_HARD_DEADLINE_FLOOR_MS, Math.round(timeoutMs * 0.08)),
+    ),
   };
 }
 
@@ -199,6 +213,9 @@ export class LocalCloud {
             : spec.reservedConcurrency,
         maxRetryAttempts: spec.async.maxRetryAttempts,
         maxEventAgeSeconds: spec.async.maxEventAgeSeconds,
+        ...(spec.onFailure === 'dead-letter-queue'
+          ? {}
+          : { onFailureFunction: topo.functions[spec.onFailure].name }),
         env: {
           ...baseEnv,
           AWS_LAMBDA_FUNCTION_NAME: spec.name,

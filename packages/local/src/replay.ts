@@ -13,6 +13,7 @@ import {
   parseS3Event,
   payloadSize,
   type RunRecords,
+  runOfManagerTrigger,
   type Source,
   topology,
 } from '@fanout/shared';
@@ -163,7 +164,7 @@ function planLetter(
   }
   try {
     // A manager event of this run: the manager knows what of it is done.
-    if (parseManagerEvent(letter.event).runId === runId) {
+    if (runOfManagerTrigger(parseManagerEvent(letter.event)) === runId) {
       return { action: 'redeliver', event: letter.event, sourceIds: [] };
     }
   } catch {

@@ -17,6 +17,8 @@ import {
   finalOutcomes,
   fromParsedObjectMetadata,
   INVALID_EVENTS_PREFIX,
+  PACK_HEADER_MAX_BYTES,
+  type PackHeader,
   PREFIXES,
   parsedKeyForRaw,
   parsePackKey,
@@ -63,8 +65,6 @@ export interface TimedRawOutcome {
   readonly at: string;
 }
 
-/** A pack header line is the hop's outcomes: a few hundred bytes per task. */
-const PACK_HEADER_MAX_BYTES = 16 * 1024 * 1024;
 const READ_CONCURRENCY = 16;
 /** The id `runIdFromTime` gives a scheduled run. */
 const SCHEDULED_RUN_ID = /^\d{8}T\d{6}Z$/;
@@ -306,6 +306,15 @@ export class RunRecordReader {
   }
 
   private async readPackResult(key: string): Promise<BatchResult | undefined> {
+    return (await this.readPackHeaderAt(key))?.result;
+  }
+
+  /** Pages a pack holds (its header's count), or undefined when it cannot be read. */
+  async packEntries(key: string): Promise<number | undefined> {
+    return (await this.readPackHeaderAt(key))?.entries;
+  }
+
+  private async readPackHeaderAt(key: string): Promise<PackHeader | undefined> {
     let body: Readable;
     try {
       const out = await this.s3.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
@@ -317,7 +326,7 @@ export class RunRecordReader {
     }
     try {
       // Reads the first gzip member only and drops the rest of the stream.
-      return (await readPackHeader(body, PACK_HEADER_MAX_BYTES)).result;
+      return await readPackHeader(body, PACK_HEADER_MAX_BYTES);
     } catch {
       body.destroy();
       return undefined; // Being written, or corrupt: the parser quarantines it; no outcomes here.

@@ -1,4 +1,4 @@
-import { isRawKey, PREFIXES } from '@fanout/shared';
+import { isPackKey, isRawKey, PREFIXES } from '@fanout/shared';
 import { UsageError } from '../errors.js';
 import { reparseObjects } from '../reparse.js';
 import { parseCommandArgs } from './args.js';
@@ -29,7 +29,15 @@ export async function reparseCommand(argv: string[], io: Io): Promise<number> {
   }
   const target = await openWorkTarget(values);
   try {
-    const objects = (await target.reader.list(prefix)).filter((item) => isRawKey(item.key));
+    const listed = (await target.reader.list(prefix)).filter((item) => isRawKey(item.key));
+    // A pack holding a hop's record alone (no pages) has nothing to parse.
+    const headerOnly = new Set<string>();
+    for (const item of listed) {
+      if (isPackKey(item.key) && (await target.reader.packEntries(item.key)) === 0) {
+        headerOnly.add(item.key);
+      }
+    }
+    const objects = listed.filter((item) => !headerOnly.has(item.key));
     const cloud = target.cloud;
     const report = await reparseObjects(objects, {
       reader: target.reader,
@@ -48,7 +56,9 @@ export async function reparseCommand(argv: string[], io: Io): Promise<number> {
       ...(report.noOutcome > 0 ? [`${report.noOutcome} without an outcome`] : []),
     ];
     io.stdout.write(
-      `Sent ${objects.length} raw objects under ${prefix} to the parser and waited for them: ` +
+      `Sent ${objects.length} raw objects under ${prefix} to the parser and waited for them` +
+        (headerOnly.size > 0 ? ` (${headerOnly.size} packs without pages left out)` : '') +
+        ': ' +
         `${parts.join(', ')} (pages: ${report.pagesParsed} parsed, ${report.pagesQuarantined} quarantined)\n`,
     );
     if (report.failures.length === 0) return EXIT.clean;

@@ -122,6 +122,13 @@ export class LocalLambda {
       }
       names.add(config.name);
     }
+    for (const config of configs) {
+      if (config.onFailureFunction !== undefined && !names.has(config.onFailureFunction)) {
+        throw new LocalLambdaConfigError(
+          `on-failure destination ${config.onFailureFunction} of ${config.name} is not configured`,
+        );
+      }
+    }
   }
 
   async start(): Promise<{ endpoint: string }> {
@@ -387,11 +394,13 @@ export class LocalLambda {
   }
 
   private deadLetter(state: FunctionState, event: AsyncEvent, reason: DeadLetterReason): void {
-    state.stats.deadLettered += 1;
     const error = event.lastError ?? {
       errorType: 'EventAgeExceeded',
       errorMessage: `the event waited longer than the maximum event age (${state.config.maxEventAgeSeconds} s) before it could run`,
     };
+    const destination = state.config.onFailureFunction;
+    if (destination !== undefined && this.sendFailureRecord(state, event, reason, error)) return;
+    state.stats.deadLettered += 1;
     const letter: DeadLetter = {
       id: event.id,
       functionName: state.config.name,
@@ -424,6 +433,53 @@ export class LocalLambda {
         this.pendingWrites -= 1;
         this.notifyIfDrained();
       });
+  }
+
+  /**
+   * Sends Lambda's failure record (the event it gave up on, and why) to the function's
+   * on-failure destination as a new async event. False when it cannot be sent (too large
+   * for an async payload: AWS counts a DestinationDeliveryFailure), so it is dead-lettered.
+   */
+  private sendFailureRecord(
+    state: FunctionState,
+    event: AsyncEvent,
+    reason: DeadLetterReason,
+    error: Pick<FunctionErrorBody, 'errorType' | 'errorMessage'>,
+  ): boolean {
+    const destination = this.resolve(state.config.onFailureFunction ?? '');
+    const record = {
+      version: '1.0',
+      timestamp: new Date().toISOString(),
+      requestContext: {
+        requestId: event.requestId,
+        functionArn: `${functionArn(this.region, state.config.name)}:$LATEST`,
+        condition: reason === 'event-too-old' ? 'EventAgeExceeded' : 'RetriesExhausted',
+        approximateInvokeCount: event.attempts,
+      },
+      requestPayload: JSON.parse(event.payload) as unknown,
+      responseContext: { statusCode: 200, executedVersion: '$LATEST', functionError: 'Unhandled' },
+      responsePayload: error,
+    };
+    try {
+      this.enqueue(destination, JSON.stringify(record));
+    } catch (sendError) {
+      this.log.error('could not send the failure record to the on-failure destination', {
+        functionName: state.config.name,
+        destination: destination.config.name,
+        error: String(sendError),
+      });
+      return false;
+    }
+    state.stats.sentToDestination += 1;
+    this.log.warn('async event sent to the on-failure destination', {
+      functionName: state.config.name,
+      destination: destination.config.name,
+      requestId: event.requestId,
+      reason,
+      attempts: event.attempts,
+      errorType: error.errorType,
+    });
+    return true;
   }
 
   private isDrained(): boolean {
@@ -483,6 +539,7 @@ function emptyStats(memoryMb: number): FunctionState['stats'] {
     throttles: 0,
     retries: 0,
     deadLettered: 0,
+    sentToDestination: 0,
     duplicates: 0,
     coldStarts: 0,
     billedMs: 0,

@@ -13,6 +13,11 @@ export interface LocalFunctionConfig {
   reservedConcurrency: number;
   maxRetryAttempts: number;
   maxEventAgeSeconds: number;
+  /**
+   * A function to send Lambda's failure record to when an async event runs out of
+   * retries or age (as an on-failure destination), instead of a dead-letter file.
+   */
+  onFailureFunction?: string;
   /** The function's environment: the caller's base (AWS_REGION, endpoints...) merged with the function's own. */
   env: Record<string, string>;
 }
@@ -83,6 +88,8 @@ export interface FunctionStats {
   /** Async retries scheduled after a failed attempt. */
   retries: number;
   deadLettered: number;
+  /** Events given up on and sent to the on-failure destination function. */
+  sentToDestination: number;
   /** Extra deliveries made by the duplicate-delivery fault. */
   duplicates: number;
   coldStarts: number;

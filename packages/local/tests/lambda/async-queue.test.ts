@@ -2,9 +2,10 @@ import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { InvokeCommand } from '@aws-sdk/client-lambda';
+import { parseManagerEvent } from '@fanout/shared';
 import { startTestHttp } from '@fanout/testkit';
 import { afterEach, describe, expect, it } from 'vitest';
-import { DeadLetterNotFoundError } from '../../src/lambda/index.js';
+import { DeadLetterNotFoundError, LocalLambda } from '../../src/lambda/index.js';
 import { fn, type Harness, startHarness } from './harness.js';
 
 /** AWS's async invocation rules: queue, retries, maximum event age, on-failure destination. */
@@ -54,6 +55,55 @@ describe('async invocations', () => {
     });
     const file = join(h.home, 'dead-letters', 'fails', `${letter?.id}.json`);
     expect(JSON.parse(await readFile(file, 'utf8'))).toEqual(letter);
+  });
+
+  it("sends an event it gives up on to its on-failure destination function, as Lambda's failure record", async () => {
+    // Arrange: the destination fails too, so its dead letter shows the record it was sent.
+    const h = track(
+      await startHarness([
+        fn('fails', 'throws', { maxRetryAttempts: 1, onFailureFunction: 'destination' }),
+        fn('destination', 'throws', { maxRetryAttempts: 0 }),
+      ]),
+    );
+
+    // Act
+    const accepted = await sendEvent(h, 'fails', { reason: 'always' });
+    await h.lambda.drained();
+
+    // Assess
+    expect(h.lambda.stats().fails).toMatchObject({
+      invocations: 2,
+      deadLettered: 0,
+      sentToDestination: 1,
+    });
+    const letters = await h.lambda.deadLetters();
+    expect(letters.map((letter) => letter.functionName)).toEqual(['destination']);
+    const record = letters[0]?.event;
+    expect(record).toMatchObject({
+      version: '1.0',
+      requestContext: {
+        requestId: accepted.$metadata.requestId,
+        functionArn: expect.stringContaining(':function:fails'),
+        condition: 'RetriesExhausted',
+        approximateInvokeCount: 2,
+      },
+      requestPayload: { reason: 'always' },
+      responsePayload: {
+        errorType: 'FixtureFailureError',
+        errorMessage: 'failed on purpose: always',
+      },
+    });
+    // The manager recognises it as what it is.
+    expect(parseManagerEvent(record)).toMatchObject({ kind: 'failed-invocation' });
+  });
+
+  it('refuses an on-failure destination that is not one of its functions', () => {
+    expect(
+      () =>
+        new LocalLambda([fn('fails', 'throws', { onFailureFunction: 'nowhere' })], {
+          home: tmpdir(),
+        }),
+    ).toThrow('on-failure destination nowhere of fails is not configured');
   });
 
   it('runs a retried event to success without dead-lettering it', async () => {
