@@ -25,6 +25,8 @@ export interface PipelineFunctionArgs {
   readonly logRetentionDays: number;
   readonly bucketArn: pulumi.Input<string>;
   readonly deadLetterQueueArn: pulumi.Input<string>;
+  /** The function `spec.onFailure` names, when it is one: it must exist before the config. */
+  readonly onFailureFunction?: pulumi.Resource;
   readonly functionArns: { readonly [K in FunctionId]: pulumi.Input<string> };
 }
 
@@ -126,10 +128,20 @@ export class PipelineFunction extends pulumi.ComponentResource {
         functionName: this.function.name,
         maximumRetryAttempts: spec.async.maxRetryAttempts,
         maximumEventAgeInSeconds: spec.async.maxEventAgeSeconds,
-        destinationConfig: { onFailure: { destination: args.deadLetterQueueArn } },
+        destinationConfig: {
+          onFailure: {
+            destination:
+              spec.onFailure === 'dead-letter-queue'
+                ? args.deadLetterQueueArn
+                : args.functionArns[spec.onFailure],
+          },
+        },
       },
       // Lambda checks that the role may send to the destination when the config is saved.
-      { parent: this, dependsOn: [this.rolePolicy] },
+      {
+        parent: this,
+        dependsOn: [this.rolePolicy, ...(args.onFailureFunction ? [args.onFailureFunction] : [])],
+      },
     );
 
     this.registerOutputs({ name: this.name, arn: this.arn });

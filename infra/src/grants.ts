@@ -30,8 +30,10 @@ const PACKS = `${PREFIXES.raw}packs/*`;
  * The bucket layout of packages/shared/src/keys.ts, split by owner:
  *   manager    runs/<run>/run.json, runs/<run>/failures/* (batches it could not dispatch),
  *              runs/<run>/redispatches/* (hops that never reported, sent again), runs/_invalid/*
- *   collector  raw/* (packs and single objects), runs/<run>/results/*, runs/<run>/failures/*,
+ *   collector  raw/* (packs and single objects), runs/<run>/failures/*,
  *              runs/_invalid/* (a payload too malformed to name its run)
+ * runs/<run>/results/* holds hop records of earlier versions (a hop that packed nothing);
+ * the manager still reads them, nothing writes them now.
  *   parser     parsed/*, quarantine/*, runs/_invalid/*
  * The manager no longer writes state/; it still reads state/sources.json once, to
  * migrate a bucket from before run manifests carried the state.
@@ -59,9 +61,10 @@ export function objectGrants(topo: Topology): { readonly [K in FunctionId]: Obje
     },
     collector: {
       // Validators and hashes arrive in the payload; the collector reads back (and then
-      // deletes) only a partial download it stored at a deadline, to resume it.
-      reads: [partials],
-      writes: [`${PREFIXES.raw}*`, results, failures, invalid, partials],
+      // deletes) only a partial download it stored at a deadline, to resume it, and the
+      // header of a hop's pack another attempt already stored (it hands on from there).
+      reads: [partials, PACKS],
+      writes: [`${PREFIXES.raw}*`, failures, invalid, partials],
       deletes: [partials],
     },
     parser: {

@@ -12,7 +12,7 @@ import { PipelineAlarms } from './alarms.js';
 import { ParsedRecordsCatalog } from './analytics.js';
 import { assertFreshBundle, type BundleLocation, codeArchive } from './bundle.js';
 import type { StackConfig } from './config.js';
-import { FanoutInfraError } from './errors.js';
+import { FanoutInfraError, InfraConfigError } from './errors.js';
 import { PipelineFunction } from './function.js';
 import { objectGrants } from './grants.js';
 import { ManagerSchedule } from './schedule.js';
@@ -163,7 +163,7 @@ export class FanoutPipeline extends pulumi.ComponentResource {
     };
 
     const grants = objectGrants(topo);
-    const deploy = (id: FunctionId): PipelineFunction => {
+    const deploy = (id: FunctionId, onFailureFunction?: PipelineFunction): PipelineFunction => {
       const spec = topo.functions[id];
       const bundle = bundles[id];
       return new PipelineFunction(
@@ -181,14 +181,27 @@ export class FanoutPipeline extends pulumi.ComponentResource {
           bucketArn: storage.arn,
           deadLetterQueueArn: deadLetterQueue.arn,
           functionArns,
+          ...(onFailureFunction ? { onFailureFunction: onFailureFunction.function } : {}),
         },
         parent,
       );
     };
+    const manager = deploy('manager');
+    const onFailureOf = (id: FunctionId) => {
+      const target = topo.functions[id].onFailure;
+      if (target === 'dead-letter-queue') return undefined;
+      if (target !== 'manager') {
+        throw new InfraConfigError(
+          'topology',
+          `the on-failure destination of ${id} is ${target}; only the manager is deployed before the others`,
+        );
+      }
+      return manager;
+    };
     const functions: PerFunction<PipelineFunction> = {
-      manager: deploy('manager'),
-      collector: deploy('collector'),
-      parser: deploy('parser'),
+      manager,
+      collector: deploy('collector', onFailureOf('collector')),
+      parser: deploy('parser', onFailureOf('parser')),
     };
 
     // Only the secrets the deployed manifest references, decided before anything is

@@ -130,13 +130,20 @@ export function functionPolicy(
           Resource: [...new Set(spec.invokes)].map((id) => arns.functionArns[id]),
         }
       : undefined,
-    {
-      // Lambda sends events that ran out of retries to the on-failure destination as this role.
-      Sid: 'SendFailedEvents',
-      Effect: 'Allow',
-      Action: ['sqs:SendMessage'],
-      Resource: [arns.deadLetterQueueArn],
-    },
+    // Lambda sends events that ran out of retries to the on-failure destination as this role.
+    spec.onFailure === 'dead-letter-queue'
+      ? {
+          Sid: 'SendFailedEvents',
+          Effect: 'Allow',
+          Action: ['sqs:SendMessage'],
+          Resource: [arns.deadLetterQueueArn],
+        }
+      : {
+          Sid: 'SendFailedEvents',
+          Effect: 'Allow',
+          Action: ['lambda:InvokeFunction'],
+          Resource: [arns.functionArns[spec.onFailure]],
+        },
   ]);
 }
 

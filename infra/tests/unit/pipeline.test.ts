@@ -290,7 +290,14 @@ describe('async failure handling', () => {
     expect(topology.payloadLimitBytes).toBeLessThanOrEqual(1_048_576);
   });
 
-  it.each(FUNCTION_IDS)('%s sends events that ran out of retries to the queue', (id) => {
+  // Written out: the collector's failures go to the manager, which redrives the hop.
+  const onFailure: Record<FunctionId, () => string> = {
+    manager: dlqArn,
+    collector: () => functionArn('manager'),
+    parser: dlqArn,
+  };
+
+  it.each(FUNCTION_IDS)('%s sends events that ran out of retries to its destination', (id) => {
     const configs = ofType(
       resources,
       'aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig',
@@ -299,9 +306,13 @@ describe('async failure handling', () => {
     expect(configs[0]?.inputs).toMatchObject({
       maximumRetryAttempts: topology.functions[id].async.maxRetryAttempts,
       maximumEventAgeInSeconds: topology.functions[id].async.maxEventAgeSeconds,
-      destinationConfig: { onFailure: { destination: dlqArn() } },
+      destinationConfig: { onFailure: { destination: onFailure[id]() } },
     });
-    expect(resourcesFor(rolePolicy(id), 'sqs:SendMessage')).toEqual([dlqArn()]);
+    const toQueue = onFailure[id]() === dlqArn();
+    expect(resourcesFor(rolePolicy(id), 'sqs:SendMessage')).toEqual(toQueue ? [dlqArn()] : []);
+    if (!toQueue) {
+      expect(resourcesFor(rolePolicy(id), 'lambda:InvokeFunction')).toContain(onFailure[id]());
+    }
   });
 });
 
@@ -366,7 +377,8 @@ describe('least privilege', () => {
   // change that widens fan-out fails here.
   const mayInvoke: Record<FunctionId, FunctionId[]> = {
     manager: ['collector', 'manager'],
-    collector: ['collector'],
+    // Its continuations, and the manager as its on-failure destination.
+    collector: ['collector', 'manager'],
     parser: [],
   };
 
@@ -398,14 +410,9 @@ describe('least privilege', () => {
       writes: ['runs/*/run.json', 'runs/*/failures/*', 'runs/*/redispatches/*', 'runs/_invalid/*'],
     },
     collector: {
-      reads: ['runs/*/partial/*'],
-      writes: [
-        'raw/*',
-        'runs/*/results/*',
-        'runs/*/failures/*',
-        'runs/_invalid/*',
-        'runs/*/partial/*',
-      ],
+      // raw/packs/*: the header of a hop's pack another attempt already stored.
+      reads: ['runs/*/partial/*', 'raw/packs/*'],
+      writes: ['raw/*', 'runs/*/failures/*', 'runs/_invalid/*', 'runs/*/partial/*'],
     },
     parser: { reads: ['raw/*'], writes: ['parsed/*', 'quarantine/*', 'runs/_invalid/*'] },
   };
