@@ -306,6 +306,22 @@ describe('error locations of decoded text', () => {
     expect(error).toBeInstanceOf(MalformedInputError);
     expect((error as MalformedInputError).location).toMatchObject({ line: 3, byteOffset: 12 });
   });
+
+  it('names the offending byte of a JSON document in the original bytes', async () => {
+    // Prepare: the five Latin-1 letters are one byte each here, two in the UTF-8 the
+    // extractor reads; the stray `x` is byte 13 of the body (18 of the UTF-8).
+    const body = latin1('[\n"\u00e9\u00e9\u00e9\u00e9\u00e9",\n  x]');
+
+    // Act
+    const error = await parseError(body, 'json', {
+      contentType: 'application/json; charset=latin1',
+    });
+
+    // Assess
+    expect(error).toBeInstanceOf(MalformedInputError);
+    expect((error as MalformedInputError).location).toMatchObject({ line: 3, byteOffset: 13 });
+    expect(error.message).toContain('found "x"');
+  });
 });
 
 describe('Utf8Transcoder.originalOffset', () => {
