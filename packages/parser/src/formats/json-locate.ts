@@ -1,3 +1,5 @@
+import { HEX, isDigit, SIMPLE_ESCAPE } from './json-validate.js';
+
 /** Where a JSON text stops being a prefix of any valid document. */
 export interface JsonSyntaxProblem {
   /** 1-based; a line ends at LF. */
@@ -39,10 +41,6 @@ const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
 const LINE_FEED = 0x0a;
 
-const SIMPLE_ESCAPE = new Uint8Array(256);
-for (const c of '"\\/bfnrt') SIMPLE_ESCAPE[c.charCodeAt(0)] = 1;
-const HEX = new Uint8Array(256);
-for (const c of '0123456789abcdefABCDEF') HEX[c.charCodeAt(0)] = 1;
 /**
  * Whitespace as stream-json reads it: JavaScript's `\s`. Besides JSON's four, `\v`, `\f` and
  * the Unicode spaces (multi-byte, checked once read whole) are accepted between tokens, so
@@ -67,7 +65,6 @@ const codePoint = (bytes: readonly number[]) =>
 const isJsSpace = (bytes: readonly number[]) =>
   bytes.length === 1 ? JS_SPACE[bytes[0] ?? 0] === 1 : isUnicodeSpace(codePoint(bytes));
 const LITERALS = ['true', 'false', 'null'].map((word) => Buffer.from(word, 'latin1'));
-const isDigit = (byte: number) => byte >= 0x30 && byte <= 0x39;
 /** Bytes that follow a lead byte of UTF-8, from the lead byte; 0 for ASCII (and stray bytes). */
 const trailBytes = (byte: number) => (byte >= 0xf0 ? 3 : byte >= 0xe0 ? 2 : byte >= 0xc0 ? 1 : 0);
 
@@ -257,9 +254,7 @@ export class JsonSyntaxScanner {
       case ZERO:
         return this.afterDigits(byte, true);
       case POINT:
-        if (!isDigit(byte)) return this.fail(at, byte);
-        this.state = FRACTION;
-        return true;
+        return this.digit(byte, at, FRACTION);
       case FRACTION:
         if (isDigit(byte)) return true;
         return this.afterDigits(byte, false);
@@ -268,13 +263,9 @@ export class JsonSyntaxScanner {
           this.state = EXPONENT_SIGN;
           return true;
         }
-        if (!isDigit(byte)) return this.fail(at, byte);
-        this.state = EXPONENT_DIGITS;
-        return true;
+        return this.digit(byte, at, EXPONENT_DIGITS);
       case EXPONENT_SIGN:
-        if (!isDigit(byte)) return this.fail(at, byte);
-        this.state = EXPONENT_DIGITS;
-        return true;
+        return this.digit(byte, at, EXPONENT_DIGITS);
       case EXPONENT_DIGITS:
         if (isDigit(byte)) return true;
         this.state = AFTER_VALUE;
@@ -287,6 +278,13 @@ export class JsonSyntaxScanner {
       default:
         return true;
     }
+  }
+
+  /** A digit must come here; it moves on to `next`. */
+  private digit(byte: number, at: number, next: number): boolean {
+    if (!isDigit(byte)) return this.fail(at, byte);
+    this.state = next;
+    return true;
   }
 
   /** A number's digits ended: `.` or `e` may go on with it, else the byte follows the number. */
