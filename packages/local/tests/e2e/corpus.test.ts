@@ -1,11 +1,10 @@
 import type { Server } from 'node:http';
-import { check, QuarantineReportSchema, type RunRecords } from '@fanout/shared';
+import { check, finalOutcomes, QuarantineReportSchema, type RunRecords } from '@fanout/shared';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Problem, problemsOf } from '../../src/commands/problems.js';
 import type { CycleResult, LocalSession } from '../../src/session.js';
 import { BAD_FIXTURES, CLEAN_FIXTURES, type CorpusFixture } from '../fixtures/corpus.js';
 import {
-  allOutcomes,
   type Envelope,
   getBytes,
   parsedKeysOfRun,
@@ -71,9 +70,9 @@ describe('real-world input through the whole pipeline', () => {
     expect(result.status.complete).toBe(true);
     expect(result.status.sources).toBe(FIXTURES.length);
     expect(result.deadLettered).toBe(0);
-    const collected = allOutcomes(records.results)
-      .filter(({ outcome }) => outcome.status === 'ok')
-      .map(({ outcome }) => outcome.sourceId);
+    const collected = [...finalOutcomes(records.results).values()]
+      .filter((outcome) => outcome.status === 'ok')
+      .map((outcome) => outcome.sourceId);
     // Quarantined pages were collected; the parser is what stops them.
     const expected = [
       ...CLEAN_FIXTURES,
