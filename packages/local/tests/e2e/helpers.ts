@@ -1,4 +1,6 @@
 import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer, type RequestListener, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -16,6 +18,7 @@ import {
 import { z } from 'zod';
 import { DEMO_COLLECTOR_TIMEOUT_SECONDS } from '../../src/commands/run.js';
 import type { RunRecordReader } from '../../src/run-records.js';
+import { LocalSession, type SessionOptions } from '../../src/session.js';
 
 /**
  * The collector timeout `fanout run` uses: short enough that the slow demo
@@ -35,6 +38,49 @@ export async function tempHome(label: string): Promise<string> {
 
 export async function removeHome(home: string | undefined): Promise<void> {
   if (home) await rm(home, { recursive: true, force: true });
+}
+
+/** A real HTTP server on 127.0.0.1 (a free port) for the sources of a test manifest. */
+export async function startUpstream(
+  handler: RequestListener,
+): Promise<{ server: Server; origin: string }> {
+  const server = createServer(handler);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { server, origin: `http://127.0.0.1:${(server.address() as AddressInfo).port}` };
+}
+
+export async function stopUpstream(server: Server | undefined): Promise<void> {
+  await new Promise((resolve) => (server ? server.close(resolve) : resolve(undefined)));
+}
+
+/**
+ * A local session on free ports with the e2e timing settings: the demo sources (none
+ * generated unless `demo` says so) or, with `manifest`, that manifest instead.
+ */
+export function startE2eSession(
+  home: string,
+  options: Pick<SessionOptions, 'demo' | 'manifest'> = {},
+): Promise<LocalSession> {
+  return LocalSession.start({
+    home,
+    s3Port: 0,
+    lambdaPort: 0,
+    functions: { collector: { timeoutSeconds: E2E_COLLECTOR_TIMEOUT_SECONDS } },
+    retryDelayScale: E2E_RETRY_DELAY_SCALE,
+    demo: { port: 0, count: 0 },
+    ...options,
+  });
+}
+
+/** Stops what a test started (whatever got started), and removes its home. */
+export async function stopE2e(
+  session: LocalSession | undefined,
+  upstream: Server | undefined,
+  home: string | undefined,
+): Promise<void> {
+  await session?.stop();
+  await stopUpstream(upstream);
+  await removeHome(home);
 }
 
 /** The demo's seeded generator, so a chaos run rolls the same dice each time. */

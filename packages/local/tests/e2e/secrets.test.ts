@@ -1,17 +1,16 @@
 import { readdir, readFile, writeFile } from 'node:fs/promises';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type CycleResult, LocalSession } from '../../src/session.js';
+import type { CycleResult, LocalSession } from '../../src/session.js';
 import {
   allOutcomes,
-  E2E_COLLECTOR_TIMEOUT_SECONDS,
-  E2E_RETRY_DELAY_SCALE,
   getBytes,
-  removeHome,
+  startE2eSession,
+  startUpstream,
+  stopE2e,
   tempHome,
 } from './helpers.js';
 
@@ -31,27 +30,24 @@ let result: CycleResult;
 const seen: { path: string; authorized: boolean }[] = [];
 
 /** A real API that answers 401 unless it gets the right credential for the path. */
-function startUpstream(): Promise<Server> {
-  const server = createServer((req, res) => {
-    const url = new URL(req.url ?? '/', 'http://x');
-    const authorized =
-      url.pathname === '/bearer'
-        ? req.headers.authorization === `Bearer ${TOKEN}`
-        : url.pathname === '/basic'
-          ? req.headers.authorization === `Basic ${BASIC}`
-          : url.pathname === '/query'
-            ? url.searchParams.get('api_key') === QUERY_KEY
-            : false;
-    seen.push({ path: url.pathname, authorized });
-    if (!authorized) {
-      res.writeHead(401, { 'content-type': 'text/plain' });
-      res.end('unauthorized');
-      return;
-    }
-    res.writeHead(200, { 'content-type': 'application/json' });
-    res.end(JSON.stringify({ items: [{ path: url.pathname, ok: true }] }));
-  });
-  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(server)));
+function api(req: IncomingMessage, res: ServerResponse): void {
+  const url = new URL(req.url ?? '/', 'http://x');
+  const authorized =
+    url.pathname === '/bearer'
+      ? req.headers.authorization === `Bearer ${TOKEN}`
+      : url.pathname === '/basic'
+        ? req.headers.authorization === `Basic ${BASIC}`
+        : url.pathname === '/query'
+          ? url.searchParams.get('api_key') === QUERY_KEY
+          : false;
+  seen.push({ path: url.pathname, authorized });
+  if (!authorized) {
+    res.writeHead(401, { 'content-type': 'text/plain' });
+    res.end('unauthorized');
+    return;
+  }
+  res.writeHead(200, { 'content-type': 'application/json' });
+  res.end(JSON.stringify({ items: [{ path: url.pathname, ok: true }] }));
 }
 
 function source(id: string, path: string, extra: Record<string, unknown>) {
@@ -83,8 +79,7 @@ function leaks(where: string, content: string): string[] {
 }
 
 beforeAll(async () => {
-  upstream = await startUpstream();
-  origin = `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`;
+  ({ server: upstream, origin } = await startUpstream(api));
   home = await tempHome('secrets');
   // The git-ignored local secrets file the local SSM and Secrets Manager serve.
   await writeFile(
@@ -94,13 +89,7 @@ beforeAll(async () => {
       secretsmanager: { 'fanout/partner': PARTNER },
     }),
   );
-  session = await LocalSession.start({
-    home,
-    s3Port: 0,
-    lambdaPort: 0,
-    functions: { collector: { timeoutSeconds: E2E_COLLECTOR_TIMEOUT_SECONDS } },
-    retryDelayScale: E2E_RETRY_DELAY_SCALE,
-    demo: { port: 0, count: 0 },
+  session = await startE2eSession(home, {
     manifest: {
       version: 1,
       sources: [
@@ -129,11 +118,7 @@ beforeAll(async () => {
   result = await session.cycle({ time: TIME, maxWaitMs: 120_000 });
 }, 300_000);
 
-afterAll(async () => {
-  await session?.stop();
-  await new Promise((resolve) => upstream?.close(resolve));
-  await removeHome(home);
-});
+afterAll(() => stopE2e(session, upstream, home));
 
 describe('secrets by reference, end to end on the local cloud', () => {
   it('collects the sources whose credentials resolve, with the credentials the API checks', async () => {

@@ -4,13 +4,7 @@ import { PassThrough } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../../src/cli.js';
 import type { Io } from '../../src/commands/run.js';
-import { LocalSession } from '../../src/session.js';
-import {
-  E2E_COLLECTOR_TIMEOUT_SECONDS,
-  E2E_RETRY_DELAY_SCALE,
-  removeHome,
-  tempHome,
-} from '../e2e/helpers.js';
+import { removeHome, startE2eSession, tempHome } from '../e2e/helpers.js';
 
 async function fanout(
   ...argv: string[]
@@ -39,14 +33,7 @@ const previousHome = process.env.FANOUT_HOME;
 
 beforeAll(async () => {
   home = await tempHome('report');
-  const session = await LocalSession.start({
-    home,
-    s3Port: 0,
-    lambdaPort: 0,
-    functions: { collector: { timeoutSeconds: E2E_COLLECTOR_TIMEOUT_SECONDS } },
-    retryDelayScale: E2E_RETRY_DELAY_SCALE,
-    demo: { port: 0, count: 4 },
-  });
+  const session = await startE2eSession(home, { demo: { port: 0, count: 4 } });
   try {
     const cycle = await session.cycle({ time: TIME, maxWaitMs: 120_000 });
     runId = cycle.runId;

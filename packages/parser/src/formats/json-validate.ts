@@ -20,14 +20,14 @@ const UPPER_E = 0x45;
 const LOWER_U = 0x75;
 
 /** Escapes JSON allows after a backslash: `" \ / b f n r t` (and `u`, handled apart). */
-const SIMPLE_ESCAPE = new Uint8Array(256);
+export const SIMPLE_ESCAPE = new Uint8Array(256);
 for (const c of '"\\/bfnrt') SIMPLE_ESCAPE[c.charCodeAt(0)] = 1;
-const HEX = new Uint8Array(256);
+export const HEX = new Uint8Array(256);
 for (const c of '0123456789abcdefABCDEF') HEX[c.charCodeAt(0)] = 1;
 
 const isWhitespace = (byte: number) =>
   byte === SPACE || byte === TAB || byte === LINE_FEED || byte === CARRIAGE_RETURN;
-const isDigit = (byte: number) => byte >= ZERO && byte <= NINE;
+export const isDigit = (byte: number) => byte >= ZERO && byte <= NINE;
 
 /** Nesting deeper than this is left to JSON.parse (the caller falls back to it). */
 const MAX_DEPTH = 512;

@@ -3,6 +3,7 @@ import Assembler from 'stream-json/Assembler.js';
 import Pick from 'stream-json/filters/Pick.js';
 import StreamJsonParser from 'stream-json/Parser.js';
 import { MalformedInputError, ParserError, RecordTooLargeError } from '../errors.js';
+import { JsonSyntaxScanner } from './json-locate.js';
 import type { Extractor, ExtractorContext } from './types.js';
 
 interface Token {
@@ -24,17 +25,45 @@ function tokens(input: AsyncIterable<Buffer>, recordsPath: string | undefined): 
     : pipeline(source, parser, new Pick({ filter: recordsPath, once: true }), () => {});
 }
 
-function wrap(error: unknown, context: ExtractorContext, record: number, empty: boolean): Error {
+function wrap(
+  error: unknown,
+  context: ExtractorContext,
+  record: number,
+  scanner: JsonSyntaxScanner,
+): Error {
   if (error instanceof ParserError) return error;
   const message = error instanceof Error ? error.message : String(error);
+  if (!scanner.sawValue) {
+    return new MalformedInputError(context.format, 'empty document', {
+      byteOffset: context.bytesRead(),
+    });
+  }
+  // Tokens stream-json read ahead are dropped when it fails: the record index is a lower bound.
+  const problem = scanner.problem;
+  if (problem !== undefined) {
+    return new MalformedInputError(context.format, `${message}, found ${problem.found}`, {
+      line: problem.line,
+      record,
+      byteOffset: problem.byteOffset,
+    });
+  }
+  // Not expected (the scanner reads stream-json's grammar); the bytes read are an upper bound.
   const read = context.bytesRead();
-  if (empty) return new MalformedInputError(context.format, 'empty document', { byteOffset: read });
-  // stream-json reports no position, and tokens read ahead are dropped when it
-  // fails: the record index is a lower bound, the bytes read an upper bound.
   return new MalformedInputError(context.format, `${message} (within the first ${read} bytes)`, {
     record,
     byteOffset: read,
   });
+}
+
+/** Throws when strict mode found whitespace JSON does not allow, which stream-json would accept. */
+function strictWhitespace(scanner: JsonSyntaxScanner, context: ExtractorContext): void {
+  const problem = scanner.problem;
+  if (!problem?.whitespace) return;
+  throw new MalformedInputError(
+    context.format,
+    `whitespace JSON does not allow (strict), found ${problem.found}`,
+    { line: problem.line, byteOffset: problem.byteOffset },
+  );
 }
 
 /**
@@ -44,13 +73,18 @@ function wrap(error: unknown, context: ExtractorContext, record: number, empty: 
  */
 export const json: Extractor = async function* json(input, context) {
   const { recordsPath } = context.options;
-  let empty = true;
+  // stream-json reports no position: the scanner reads the same bytes to tell where it failed.
+  // In strict mode it also rejects the whitespace stream-json accepts beyond JSON's own.
+  const scanner = new JsonSyntaxScanner(context.options.strict === true);
   async function* watched(): AsyncGenerator<Buffer> {
     for await (const chunk of input) {
       const bytes = typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : (chunk as Buffer);
-      if (empty && /\S/.test(bytes.toString('utf8'))) empty = false;
+      scanner.feed(bytes);
+      strictWhitespace(scanner, context);
       yield bytes;
     }
+    scanner.end();
+    strictWhitespace(scanner, context);
   }
   const stream = tokens(watched(), recordsPath);
   const assembler = new Assembler();
@@ -86,7 +120,7 @@ export const json: Extractor = async function* json(input, context) {
       }
     }
   } catch (error) {
-    throw wrap(error, context, index, empty);
+    throw wrap(error, context, index, scanner);
   } finally {
     stream.destroy();
   }

@@ -293,19 +293,26 @@ describe('bytes that the encoding cannot decode', () => {
 });
 
 describe('error locations of decoded text', () => {
-  it('names the byte offset in the original bytes, not in the UTF-8 text', async () => {
-    // Prepare: five Latin-1 letters before the bad line are one byte each here, two in UTF-8.
-    const body = latin1('"a"\n"\u00e9\u00e9\u00e9\u00e9\u00e9"\n{"x":\n');
+  // Five Latin-1 letters before the problem: one byte each in the body, two in the UTF-8
+  // the extractor reads.
+  it.each([
+    // NDJSON reports the start of the bad line.
+    ['ndjson', '"a"\n"\u00e9\u00e9\u00e9\u00e9\u00e9"\n{"x":\n', 3, 12],
+    // JSON reports the offending byte: the stray `x` (byte 18 of the UTF-8).
+    ['json', '[\n"\u00e9\u00e9\u00e9\u00e9\u00e9",\n  x]', 3, 13],
+  ])(
+    'names the byte offset in the original bytes of %s, not in the UTF-8 text',
+    async (format, text, line, byteOffset) => {
+      // Act
+      const error = await parseError(latin1(text), format, {
+        contentType: `application/${format}; charset=latin1`,
+      });
 
-    // Act
-    const error = await parseError(body, 'ndjson', {
-      contentType: 'application/x-ndjson; charset=latin1',
-    });
-
-    // Assess: NDJSON reports the start of the bad line.
-    expect(error).toBeInstanceOf(MalformedInputError);
-    expect((error as MalformedInputError).location).toMatchObject({ line: 3, byteOffset: 12 });
-  });
+      // Assess
+      expect(error).toBeInstanceOf(MalformedInputError);
+      expect((error as MalformedInputError).location).toMatchObject({ line, byteOffset });
+    },
+  );
 });
 
 describe('Utf8Transcoder.originalOffset', () => {

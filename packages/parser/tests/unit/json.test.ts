@@ -50,6 +50,73 @@ describe('json', () => {
     expect((await extractError('json', ' \n ')).message).toContain('empty document');
   });
 
+  it.each([
+    ['a missing value', '[{"a":1},{"b":}]', 1, 14, 'expected a value, found "}"'],
+    ['a trailing comma', '{\n  "a": [1, 2,\n  ]\n}', 3, 18, 'unexpected token \']\', found "]"'],
+    ['a missing colon', '[\r\n {"id": 1},\r\n {"id" 2}\r\n]', 3, 23, 'expected \':\', found "2"'],
+    ['a wrong closing bracket', '{"items": [1, 2}', 1, 15, 'expected \']\', found "}"'],
+    ['a leading zero', '[10, 01]', 1, 6, 'expected \',\', found "1"'],
+    ['a misspelt literal', '[true, nul]', 1, 10, 'found "]"'],
+    ['a bad escape', '{"a": "x\\q"}', 1, 9, 'escaped characters, found "q"'],
+    ['a raw tab in a string', '["a\tb"]', 1, 3, 'escaped characters, found byte 0x09'],
+    ['a non-ASCII character', '{"café": 1,\n é}', 2, 14, 'expected an object key, found "é"'],
+    ['garbage after the document', '[1]\n\n  x', 3, 7, 'unexpected characters, found "x"'],
+    ['a truncated document', '[{"a":1},\n{"a":', 2, 15, 'found end of input'],
+  ])('names the exact line and byte of %s', async (_case, text, line, byteOffset, problem) => {
+    // Act: chunks of 1 and 7 bytes put every token across chunk boundaries somewhere.
+    const errors = [
+      await extractError('json', text, {}, { chunkBytes: 1 }),
+      await extractError('json', text, {}, { chunkBytes: 7 }),
+      await extractError('json', text, {}, { chunkBytes: 1 << 16 }),
+    ];
+
+    // Assess
+    for (const error of errors) {
+      expect(error).toBeInstanceOf(MalformedInputError);
+      expect((error as MalformedInputError).location).toMatchObject({ line, byteOffset });
+      expect(error.message).toContain(`line ${line}`);
+      expect(error.message).toContain(`byte ${byteOffset}:`);
+      expect(error.message).toContain(problem);
+    }
+  });
+
+  it('names the exact location after many chunks of a large document', async () => {
+    // Prepare: the error comes after about 1 MB of valid records.
+    const records = Array.from({ length: 20_000 }, (_, i) => `{"id":${i},"name":"n${i}"}`);
+    const text = `[\n${records.join(',\n')},\n{"id":20000,"name":]`;
+
+    // Act
+    const error = await extractError('json', text, {}, { chunkBytes: 4096 });
+
+    // Assess
+    expect((error as MalformedInputError).location).toMatchObject({
+      line: 20_002,
+      byteOffset: text.length - 1,
+    });
+  });
+
+  it('accepts the whitespace stream-json accepts, unless strict', async () => {
+    // Prepare: a no-break space (two bytes) and a vertical tab between tokens.
+    const text = '[1,\u00a0 2,\n\v3]';
+
+    // Act
+    const lenient = await extract('json', text);
+    const strict = [1, 4, 1 << 16].map((chunkBytes) =>
+      extractError('json', text, { strict: true }, { chunkBytes }),
+    );
+
+    // Assess
+    expect(lenient).toEqual([1, 2, 3]);
+    expect((await extractError('json', '[1,\n\v3]', { strict: true })).message).toBe(
+      'malformed json at line 2, byte 4: whitespace JSON does not allow (strict), found byte 0x0b',
+    );
+    for (const error of await Promise.all(strict)) {
+      expect(error.message).toBe(
+        'malformed json at line 1, byte 3: whitespace JSON does not allow (strict), found U+00A0',
+      );
+    }
+  });
+
   it('rejects a record over the record limit', async () => {
     const text = `[{"a":1},{"big":"${'x'.repeat(500)}"}]`;
     const error = await extractError('json', text, {}, { maxRecordBytes: 100 });
