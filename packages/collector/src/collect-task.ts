@@ -1,6 +1,7 @@
 import type {
   CollectorPayload,
   CollectorTask,
+  LambdaContext,
   Log,
   Resume,
   TaskOutcome,
@@ -41,9 +42,13 @@ export interface DownloadSummary {
   readonly resumable: boolean;
 }
 
-/** Where the bytes of a cut download wait: under the run, never under raw/ (no parse). */
-export function partialKey(payload: CollectorPayload, sourceId: string): string {
-  return `${PREFIXES.runs}${payload.runId}/partial/${payload.batchId}-h${payload.hop}-${sourceId}.part`;
+/**
+ * Where the bytes of a cut download wait: under the run, never under raw/ (no parse). The
+ * request id keeps two deliveries of one hop (a duplicate) from writing the same key, so
+ * the bytes a continuation resumes from are the ones its resume point describes.
+ */
+export function partialKey(payload: CollectorPayload, sourceId: string, requestId: string): string {
+  return `${PREFIXES.runs}${payload.runId}/partial/${payload.batchId}-h${payload.hop}-${sourceId}-${requestId}.part`;
 }
 
 function validatorsFrom(
@@ -70,7 +75,11 @@ function validatorsFrom(
 export async function collectTask(
   payload: CollectorPayload,
   task: CollectorTask,
-  collectorDeps: FetchDeps & StoreTarget & { readonly secrets?: SecretResolver },
+  collectorDeps: FetchDeps &
+    StoreTarget & {
+      readonly secrets?: SecretResolver;
+      readonly context: Pick<LambdaContext, 'awsRequestId'>;
+    },
   deadline: AbortSignal,
   pack: PackWriter,
 ): Promise<TaskResult> {
@@ -156,7 +165,7 @@ async function handOffAborted(
   payload: CollectorPayload,
   task: CollectorTask,
   progress: FetchProgress,
-  deps: FetchDeps & StoreTarget,
+  deps: FetchDeps & StoreTarget & { readonly context: Pick<LambdaContext, 'awsRequestId'> },
 ): Promise<TaskResult> {
   const { source } = task;
   const download = progress.download;
@@ -201,7 +210,7 @@ async function handOffAborted(
     await superseded();
     return { kind: 'aborted', download: summary };
   }
-  const key = partialKey(payload, source.id);
+  const key = partialKey(payload, source.id, deps.context.awsRequestId);
   try {
     await partials.save(key, spool.path);
   } catch (error) {
