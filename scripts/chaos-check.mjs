@@ -3,9 +3,12 @@
 // chaotic cycles of 300 generated sources (the spec below), each in its own data folder,
 // and prints per run: complete without any manual step?, sources with more than one
 // recorded outcome, raw objects without a parse outcome, duplicate parsed records, and
-// whether a second `fanout replay` changes anything. Exits 1 when a target is missed.
+// whether a second `fanout replay` changes anything. Then a crash: `fanout run` killed with
+// SIGKILL mid-cycle (once packs are being written), restarted with `fanout replay <run>
+// --pending`: the run must complete, every parsed object must pass `gzip -t`, and the
+// local S3 must hold no temp file. Exits 1 when a target is missed.
 // The small seeded version of these checks runs in `pnpm test` (packages/local/tests/e2e).
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -121,4 +124,77 @@ for (let i = 0; i < RUNS; i += 1) {
   }
 }
 process.stdout.write(`${RUNS - missed} of ${RUNS} runs met every target\n`);
-process.exit(missed === 0 ? 0 : 1);
+
+/** Starts `fanout run` and kills it with SIGKILL once `ready()` holds (or after `maxMs`). */
+async function runKilledMidCycle(home, args, ready, maxMs) {
+  const child = spawn('node', ['packages/local/bin/fanout.mjs', ...args], {
+    cwd: root,
+    env: { ...process.env, FANOUT_HOME: home },
+    stdio: 'ignore',
+  });
+  const started = Date.now();
+  while (Date.now() - started < maxMs && child.exitCode === null && !ready()) {
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  const killedAt = Date.now() - started;
+  const wasRunning = child.exitCode === null;
+  child.kill('SIGKILL');
+  await new Promise((resolve) => child.once('exit', resolve));
+  return { killedAt, wasRunning };
+}
+
+function gzipTestFails(file) {
+  return spawnSync('gzip', ['-t'], { input: readFileSync(file) }).status !== 0;
+}
+
+const crashHome = mkdtempSync(join(tmpdir(), 'fanout-crash-'));
+let crashMissed = false;
+try {
+  const packs = () => {
+    try {
+      return filesUnder(join(crashHome, 's3')).filter(
+        (f) => f.includes('/raw/packs/') && f.endsWith('._S3rver_object'),
+      ).length;
+    } catch {
+      return 0;
+    }
+  };
+  const time = new Date(Date.UTC(2026, 10, 29, 9, 0)).toISOString();
+  const kill = await runKilledMidCycle(
+    crashHome,
+    ['run', '--sources', SOURCES, '--time', time, '--json'],
+    () => packs() >= 3,
+    120_000,
+  );
+  const runId = JSON.parse(fanout(crashHome, ['status', '--json']).stdout || '{}').runId;
+  const before = JSON.parse(fanout(crashHome, ['status', runId, '--json']).stdout || '{}');
+  const replay = fanout(crashHome, ['replay', runId, '--pending', '--json']);
+  const after = JSON.parse(fanout(crashHome, ['status', runId, '--json']).stdout || '{}');
+  const files = filesUnder(join(crashHome, 's3'));
+  const parsedObjects = files.filter(
+    (f) => f.includes('/parsed/') && f.endsWith('._S3rver_object'),
+  );
+  const row = {
+    crash: 'SIGKILL of fanout run mid-cycle, then fanout replay --pending',
+    runId,
+    killedAfterMs: kill.killedAt,
+    killedWhileRunning: kill.wasRunning,
+    pendingAfterKill: before.pending,
+    unparsedAfterKill: before.unparsed,
+    replayExit: replay.code,
+    completeAfterReplay: after.complete === true,
+    parsedObjects: parsedObjects.length,
+    parsedObjectsFailingGzipTest: parsedObjects.filter(gzipTestFails).length,
+    tempFilesLeft: files.filter((f) => /\.(tmp|partial)$|\/\.tmp\//.test(f)).length,
+  };
+  process.stdout.write(`${JSON.stringify(row)}\n`);
+  crashMissed =
+    !row.killedWhileRunning ||
+    !row.completeAfterReplay ||
+    row.parsedObjectsFailingGzipTest > 0 ||
+    row.tempFilesLeft > 0;
+  process.stdout.write(`crash: ${crashMissed ? 'a target missed' : 'every target met'}\n`);
+} finally {
+  rmSync(crashHome, { recursive: true, force: true });
+}
+process.exit(missed === 0 && !crashMissed ? 0 : 1);
