@@ -51,7 +51,11 @@ function isZlibHeader(bytes: Buffer): boolean {
   return (cmf & 0x0f) === 8 && (cmf * 256 + flg) % 31 === 0;
 }
 
-function decoderFor(coding: ContentCoding, head: Buffer): Transform {
+/** A zlib or brotli decoder; `bytesWritten` counts the compressed bytes it took in. */
+function decoderFor(
+  coding: ContentCoding,
+  head: Buffer,
+): Transform & { readonly bytesWritten: number } {
   switch (coding) {
     case 'gzip':
       return createGunzip();
@@ -111,11 +115,17 @@ async function* decodeOne(
     upstreamError = error;
   });
   pipeline(upstream, decoder, () => undefined);
+  let decoded = 0;
   try {
-    for await (const chunk of decoder) yield chunk as Buffer;
+    for await (const chunk of decoder) {
+      decoded += (chunk as Buffer).length;
+      yield chunk as Buffer;
+    }
   } catch (error) {
     if (upstreamError !== undefined) throw upstreamError;
-    throw new ContentDecodingError(sourceId, coding, describe(error));
+    // Where it broke: the compressed bytes the decoder took in, and what it gave out.
+    const position = `at compressed byte ${decoder.bytesWritten}, ${decoded} bytes decoded`;
+    throw new ContentDecodingError(sourceId, coding, `${describe(error)} ${position}`);
   } finally {
     decoder.destroy();
     upstream.destroy();

@@ -1,7 +1,14 @@
 import { createHash } from 'node:crypto';
 import { readdir } from 'node:fs/promises';
 import type { ServerResponse } from 'node:http';
-import { brotliCompressSync, deflateRawSync, deflateSync, gzipSync } from 'node:zlib';
+import {
+  brotliCompressSync,
+  constants,
+  deflateRawSync,
+  deflateSync,
+  gunzipSync,
+  gzipSync,
+} from 'node:zlib';
 import { GetObjectCommand } from '@aws-sdk/client-s3';
 import { rawKey, rawPackKey } from '@fanout/shared';
 import { startTestHttp, startTestS3, type TestHttpServer, type TestS3 } from '@fanout/testkit';
@@ -287,7 +294,12 @@ describe('compressed responses, decoded by the collector', () => {
     expect(await readdir(tmpDir)).toEqual([]);
   });
 
-  it('fails a truncated gzip body and a corrupt br body, naming the encoding, without retrying', async () => {
+  /** How many bytes Node's own gunzip gets out of a truncated stream before it fails. */
+  function decodedPrefix(truncated: Buffer): number {
+    return gunzipSync(truncated, { finishFlush: constants.Z_SYNC_FLUSH }).length;
+  }
+
+  it('fails a truncated gzip body and a corrupt br body, naming the encoding and where, without retrying', async () => {
     // Act
     const { summary } = await collect([
       { source: { id: 'truncated', url: `${http.url}/truncated` } },
@@ -299,7 +311,8 @@ describe('compressed responses, decoded by the collector', () => {
     expect(bySource.truncated).toMatchObject({
       status: 'failed',
       attempts: 1,
-      reason: 'gzip body is truncated or corrupt: unexpected end of file (Z_BUF_ERROR)',
+      // Where it broke: all 200 bytes sent were taken in, and what they decoded to.
+      reason: `gzip body is truncated or corrupt: unexpected end of file (Z_BUF_ERROR) at compressed byte 200, ${decodedPrefix(gzipSync(SMALL).subarray(0, 200))} bytes decoded`,
     });
     expect(bySource.corrupt).toMatchObject({
       status: 'failed',
