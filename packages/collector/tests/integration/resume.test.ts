@@ -99,8 +99,9 @@ describe('a download cut by the hard deadline resumes on the next hop', () => {
   const stall = (res: ServerResponse, bytes: Buffer) => {
     stalled.push(res);
     res.write(bytes, () => {
-      // Give the collector time to read what was sent, then let the deadline come.
-      setTimeout(() => clock.advance(STALL_MS), 300);
+      // Give the collector time to read what was sent (generous: on a busy machine its
+      // reads and spool writes lag), then let the deadline come.
+      setTimeout(() => clock.advance(STALL_MS), 1_500);
     });
   };
 

@@ -141,7 +141,9 @@ beforeAll(async () => {
     },
   });
   demoPort = Number(new URL(session.demo.url).port);
-  chaotic = await session.cycle({ time: new Date('2026-07-01T12:00:00Z'), maxWaitMs: 150_000 });
+  // Generous: forced timeouts, retries and redrives run one after another, and on a busy
+  // 2-core machine (two test suites at once) the cycle took over 150 s.
+  chaotic = await session.cycle({ time: new Date('2026-07-01T12:00:00Z'), maxWaitMs: 480_000 });
   chaoticRecords = await session.records.records(chaotic.runId);
   letters = await session.cloud.lambda.deadLetters();
   const lambda = Object.values(session.cloud.lambda.stats());
@@ -155,7 +157,7 @@ beforeAll(async () => {
   };
   await session.stop();
   session = undefined;
-}, 300_000);
+}, 600_000);
 
 afterAll(async () => {
   await session?.stop();
