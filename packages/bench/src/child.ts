@@ -99,3 +99,39 @@ export async function waitForRelease(): Promise<void> {
   });
   process.stdin.pause();
 }
+
+/** Line prefix of a child's result on its stdout. */
+export const RESULT_PREFIX = 'RESULT ';
+
+/** The result a child printed, or an error naming `work` and the end of its stderr. */
+export function resultOf<T>(work: string, out: ChildOutput): T {
+  const line = out.stdout.split('\n').find((l) => l.startsWith(RESULT_PREFIX));
+  if (out.code !== 0 || line === undefined) {
+    throw new Error(`child ${work} failed (exit ${out.code}): ${out.stderr.slice(-500)}`);
+  }
+  return JSON.parse(line.slice(RESULT_PREFIX.length)) as T;
+}
+
+/**
+ * A child process's entry: prints `RESULT <json>` of what `work` returns for the command-line
+ * arguments and exits 0; exits 2 when `work` does not know them (undefined), 1 when it throws.
+ */
+export function childMain(work: (args: string[]) => Promise<unknown>): void {
+  const args = process.argv.slice(2);
+  work(args).then(
+    (result) => {
+      if (result === undefined) {
+        process.stderr.write(`bad child arguments: ${JSON.stringify(args)}\n`);
+        process.exit(2);
+      }
+      process.stdout.write(`${RESULT_PREFIX}${JSON.stringify(result)}\n`);
+      process.exit(0);
+    },
+    (error: unknown) => {
+      process.stderr.write(
+        `${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+      );
+      process.exit(1);
+    },
+  );
+}

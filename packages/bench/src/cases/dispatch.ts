@@ -3,7 +3,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { LOCAL_CREDENTIALS, LOCAL_REGION, LocalCloud } from '@fanout/local';
 import { type DispatchPartEvent, ENV } from '@fanout/shared';
-import { type ChildOutput, runNode, runNodesTogether } from '../child.js';
+import { resultOf, runNode, runNodesTogether } from '../child.js';
 import {
   type BenchMode,
   type CaseResult,
@@ -28,7 +28,6 @@ const FLOOR_CONCURRENCY = 32;
 /** About the size of a one-task collector payload, for the floor's Invoke calls. */
 const FLOOR_PAYLOAD_BYTES = 400;
 const RATIO_TARGET = 0.9;
-const RESULT_PREFIX = 'RESULT ';
 
 interface DispatchRun {
   readonly tasks: number;
@@ -75,14 +74,6 @@ function manifestOf(count: number): unknown {
       allowPrivateNetwork: true,
     })),
   };
-}
-
-function resultOf<T>(work: string, out: ChildOutput): T {
-  const line = out.stdout.split('\n').find((l) => l.startsWith(RESULT_PREFIX));
-  if (out.code !== 0 || line === undefined) {
-    throw new Error(`dispatch child ${work} failed (exit ${out.code}): ${out.stderr.slice(-500)}`);
-  }
-  return JSON.parse(line.slice(RESULT_PREFIX.length)) as T;
 }
 
 async function child(args: string[], env: Record<string, string>): Promise<DispatchWork> {
