@@ -1,6 +1,7 @@
 import { createReadStream } from 'node:fs';
 import { Readable } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
+import { csv, type ExtractorContext, loadConfig, RecordBatch } from '@fanout/parser';
 import { parse as fastCsv } from '@fast-csv/parse';
 import { parse as csvParse6 } from 'csv-parse';
 import { parse as csvParse7 } from 'csv-parse-7';
@@ -25,30 +26,22 @@ const CSV_PARSE_OPTIONS = {
   relax_column_count: false,
 } as const;
 
-interface CsvParseCore {
-  readonly api: {
-    parse(
-      bytes: Buffer | undefined,
-      end: boolean,
-      push: (record: unknown) => void,
-      close: () => void,
-    ): Error | undefined;
+/**
+ * The parser's own CSV extractor (csv-parse's synchronous core driven one chunk at a time, and
+ * what it keeps to locate errors), as `parseStream` runs it on a raw object with a header row.
+ */
+const parserExtractor: CsvReader = async (input, onRecord) => {
+  const context: ExtractorContext = {
+    format: 'csv',
+    options: { header: true, delimiter: ',' },
+    maxRecordBytes: loadConfig({ FANOUT_BUCKET: 'unused' }).maxRecordBytes,
+    bytesRead: () => 0,
   };
-}
-
-/** csv-parse's synchronous core, one call per chunk: how `packages/parser/src/formats/csv.ts` drives it. */
-function csvParseCore(create: (options: typeof CSV_PARSE_OPTIONS) => unknown): CsvReader {
-  return async (input, onRecord) => {
-    const { api } = create(CSV_PARSE_OPTIONS) as CsvParseCore;
-    const close = () => {};
-    for await (const chunk of input) {
-      const error = api.parse(chunk as Buffer, false, onRecord, close);
-      if (error) throw error;
-    }
-    const error = api.parse(undefined, true, onRecord, close);
-    if (error) throw error;
-  };
-}
+  for await (const item of csv(input, context)) {
+    if (item instanceof RecordBatch) for (const record of item.records) onRecord(record);
+    else onRecord(item);
+  }
+};
 
 /** A library that is a Transform stream of records. */
 function recordStream(create: () => NodeJS.ReadWriteStream): CsvReader {
@@ -83,9 +76,9 @@ const udsv: CsvReader = async (input, onRecord) => {
 };
 
 export const CSV_READERS: Readonly<Record<string, CsvReader>> = {
-  'csv-parse 6.2.1 (sync core, as the parser uses it)': csvParseCore(csvParse6),
+  'csv-parse 6.2.1 in the parser extractor': parserExtractor,
   'csv-parse 6.2.1 (stream)': recordStream(() => csvParse6(CSV_PARSE_OPTIONS)),
-  'csv-parse 7.0.3 (sync core)': csvParseCore(csvParse7),
+  'csv-parse 7.0.3 (stream)': recordStream(() => csvParse7(CSV_PARSE_OPTIONS)),
   'papaparse 5.7.1': recordStream(() =>
     Papa.parse(Papa.NODE_STREAM_INPUT, { header: true, skipEmptyLines: true }),
   ),
@@ -98,9 +91,9 @@ export const CSV_READERS: Readonly<Record<string, CsvReader>> = {
 
 /** The module each reader imports, for its bundle size. */
 export const CSV_MODULES: Readonly<Record<string, string>> = {
-  'csv-parse 6.2.1 (sync core, as the parser uses it)': 'csv-parse',
+  'csv-parse 6.2.1 in the parser extractor': 'csv-parse',
   'csv-parse 6.2.1 (stream)': 'csv-parse',
-  'csv-parse 7.0.3 (sync core)': 'csv-parse-7',
+  'csv-parse 7.0.3 (stream)': 'csv-parse-7',
   'papaparse 5.7.1': 'papaparse',
   'csv-parser 3.2.1': 'csv-parser',
   '@fast-csv/parse 5.0.8 (fast-csv)': '@fast-csv/parse',

@@ -25,7 +25,7 @@ describe('CSV readers of the library comparison', () => {
   });
 
   it('csv-parse as the parser drives it meets every check, whole and one byte at a time', async () => {
-    const result = await conformance('csv-parse 6.2.1 (sync core, as the parser uses it)');
+    const result = await conformance('csv-parse 6.2.1 in the parser extractor');
 
     expect(result.failed).toEqual([]);
     expect(result.passed).toHaveLength(CONFORMANCE.length);
