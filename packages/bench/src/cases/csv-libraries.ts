@@ -98,7 +98,7 @@ export async function csvLibrariesCase(mode: BenchMode): Promise<CaseResult> {
       },
       {
         caseId: CASE,
-        metric: `${name}: CPU vs ${BASELINE.split(' (')[0]}`,
+        metric: `${name}: speed vs the parser extractor (CPU time)`,
         unit: 'x',
         // Same repetition, so the same load on the machine.
         samples: list.map((r, i) => (baseline[i]?.cpuMs ?? Number.NaN) / r.cpuMs),
