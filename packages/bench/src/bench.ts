@@ -130,7 +130,7 @@ async function main(argv: string[]): Promise<number> {
         {
           mode: quick ? 'quick' : 'full',
           date: new Date().toISOString(),
-          command: quick ? 'pnpm bench --quick' : 'pnpm bench',
+          command: ['pnpm bench', ...argv].join(' '),
           machine,
           seconds: (Date.now() - started) / 1000,
           ...merged,
