@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { coldStartCase } from './cases/cold-start.js';
 import { costCase } from './cases/cost.js';
+import { csvLibrariesCase } from './cases/csv-libraries.js';
 import { dispatchCase } from './cases/dispatch.js';
 import { fanOutCase } from './cases/fanout.js';
 import { parserCase } from './cases/parser.js';
@@ -66,6 +67,7 @@ const CASES: Record<string, (mode: BenchMode) => Promise<CaseResult>> = {
   fanout: fanOutCase,
   parser: parserCase,
   scale: scaleCase,
+  'csv-libraries': csvLibrariesCase,
 };
 
 const USAGE = `Usage: pnpm bench [--quick] [--only case,case] [--out file] [--report]
@@ -128,7 +130,7 @@ async function main(argv: string[]): Promise<number> {
         {
           mode: quick ? 'quick' : 'full',
           date: new Date().toISOString(),
-          command: quick ? 'pnpm bench --quick' : 'pnpm bench',
+          command: ['pnpm bench', ...argv].join(' '),
           machine,
           seconds: (Date.now() - started) / 1000,
           ...merged,

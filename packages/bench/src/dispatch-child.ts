@@ -1,35 +1,17 @@
-import { invokeLoop, managerRun } from './cases/dispatch-work.js';
-
-/** Line prefix of the result on the child's stdout. */
-const RESULT_PREFIX = 'RESULT ';
+import { invokeLoop, managerRun, partRun } from './cases/dispatch-work.js';
+import { childMain } from './child.js';
 
 /**
- * Entry of the dispatch case's child processes (`dispatch-child.mjs manager` or
+ * Entry of the dispatch case's child processes (`dispatch-child.mjs manager`,
+ * `dispatch-child.mjs part <event file>` or
  * `dispatch-child.mjs floor <function> <count> <concurrency> <payloadBytes>`): the caller of
  * the local Invoke endpoint runs in another process than the endpoint, as in AWS.
  */
-async function main(args: string[]): Promise<number> {
-  const [work, fn, count, concurrency, payloadBytes] = args;
-  const result =
-    work === 'manager'
-      ? await managerRun()
-      : work === 'floor' && fn
-        ? await invokeLoop(fn, Number(count), Number(concurrency), Number(payloadBytes))
-        : undefined;
-  if (result === undefined) {
-    process.stderr.write(`bad child arguments: ${JSON.stringify(args)}\n`);
-    return 2;
+childMain(async ([work, target, count, concurrency, payloadBytes]) => {
+  if (work === 'manager') return managerRun();
+  if (work === 'part' && target) return partRun(target);
+  if (work === 'floor' && target) {
+    return invokeLoop(target, Number(count), Number(concurrency), Number(payloadBytes));
   }
-  process.stdout.write(`${RESULT_PREFIX}${JSON.stringify(result)}\n`);
-  return 0;
-}
-
-main(process.argv.slice(2)).then(
-  (code) => process.exit(code),
-  (error: unknown) => {
-    process.stderr.write(
-      `${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
-    );
-    process.exit(1);
-  },
-);
+  return undefined;
+});

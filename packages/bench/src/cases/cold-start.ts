@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { mkdir, realpath, stat, symlink } from 'node:fs/promises';
+import { mkdir, readFile, realpath, stat, symlink } from 'node:fs/promises';
 import { builtinModules } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -15,13 +15,29 @@ const TARGET_MS = 50;
 /** A function may take at most this much longer to import than the SDK clients it builds. */
 const FLOOR_RATIO_TARGET = 1.1;
 
-/** The SDK clients each handler constructs at module scope (see each `src/handler.ts`). */
-const SDK_CLIENTS: Readonly<Record<FunctionId, readonly ('S3Client' | 'LambdaClient')[]>> = {
-  manager: ['S3Client', 'LambdaClient'],
-  collector: ['S3Client', 'LambdaClient'],
-  parser: ['S3Client'],
-};
-const CLIENT_PACKAGE = { S3Client: '@aws-sdk/client-s3', LambdaClient: '@aws-sdk/client-lambda' };
+/** An SDK client a handler constructs, and the package it imports it from. */
+interface SdkClient {
+  readonly name: string;
+  readonly module: string;
+}
+
+/**
+ * The SDK clients a handler constructs: every `*Client` it imports from `@aws-sdk/*` and calls
+ * `new` on, read from its `src/handler.ts`, so the floor follows the handler when it gains one
+ * (the collector's SSM and Secrets Manager clients for secrets).
+ */
+export function sdkClientsOf(handlerSource: string): SdkClient[] {
+  const clients: SdkClient[] = [];
+  const imports = /import\s*\{([^}]*)\}\s*from\s*'(@aws-sdk\/[^']+)'/g;
+  for (const [, names = '', module = ''] of handlerSource.matchAll(imports)) {
+    for (const name of names.split(',').map((n) => n.replace(/^type\s+/, '').trim())) {
+      if (/Client$/.test(name) && new RegExp(`new ${name}\\(`).test(handlerSource)) {
+        clients.push({ name, module });
+      }
+    }
+  }
+  return clients;
+}
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 const BUILTINS = new Set([...builtinModules, ...builtinModules.map((name) => `node:${name}`)]);
 
@@ -118,11 +134,14 @@ async function buildUnbundled(id: FunctionId, dir: string): Promise<string> {
  * constructs, built with the function bundles' esbuild options (each package's `build`
  * script) and resolved from the function's own package, so the SDK versions are its own.
  */
-async function buildFloor(id: FunctionId, dir: string): Promise<string> {
-  const clients = SDK_CLIENTS[id];
+async function buildFloor(
+  id: FunctionId,
+  clients: readonly SdkClient[],
+  dir: string,
+): Promise<string> {
   const contents = [
-    ...clients.map((name) => `import { ${name} } from '${CLIENT_PACKAGE[name]}';`),
-    `export const clients = [${clients.map((name) => `new ${name}({})`).join(', ')}];`,
+    ...clients.map(({ name, module }) => `import { ${name} } from '${module}';`),
+    `export const clients = [${clients.map(({ name }) => `new ${name}({})`).join(', ')}];`,
   ].join('\n');
   const outfile = join(dir, `${id}-floor.mjs`);
   await build({
@@ -170,7 +189,10 @@ export async function coldStartCase(mode: BenchMode): Promise<CaseResult> {
     for (const id of FUNCTION_IDS) {
       const bundle = join(REPO_ROOT, 'packages', id, 'dist', 'index.mjs');
       const unbundled = await buildUnbundled(id, dir);
-      const floorBundle = await buildFloor(id, dir);
+      const sdkClients = sdkClientsOf(
+        await readFile(join(REPO_ROOT, 'packages', id, 'src', 'handler.ts'), 'utf8'),
+      );
+      const floorBundle = await buildFloor(id, sdkClients, dir);
       const env = environment(id);
       const bundled: number[] = [];
       const fromModules: number[] = [];
@@ -183,7 +205,7 @@ export async function coldStartCase(mode: BenchMode): Promise<CaseResult> {
       }
       const size = (await stat(bundle)).size;
       const floorSize = (await stat(floorBundle)).size;
-      const clients = SDK_CLIENTS[id].join(' + ');
+      const clients = sdkClients.map(({ name }) => name).join(' + ');
       figures.push(
         { caseId: CASE, metric: `${id} bundle size`, unit: 'KB', samples: [size / 1024] },
         {
@@ -214,7 +236,7 @@ export async function coldStartCase(mode: BenchMode): Promise<CaseResult> {
         bundleBytes: size,
         bundledMs: bundled,
         nodeModulesMs: fromModules,
-        floor: { clients: SDK_CLIENTS[id], bytes: floorSize, ms: floor },
+        floor: { clients: sdkClients.map(({ name }) => name), bytes: floorSize, ms: floor },
       };
       mode.progress(`  ${id} done`);
     }

@@ -1,9 +1,9 @@
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { LOCAL_CREDENTIALS, LOCAL_REGION, LocalCloud } from '@fanout/local';
-import { ENV } from '@fanout/shared';
-import { runNode } from '../child.js';
+import { type DispatchPartEvent, ENV } from '@fanout/shared';
+import { resultOf, runNode, runNodesTogether } from '../child.js';
 import {
   type BenchMode,
   type CaseResult,
@@ -11,7 +11,7 @@ import {
   repeat,
   withTempDir,
 } from '../common.js';
-import type { DispatchWork } from './dispatch-work.js';
+import { type DispatchWork, type PartWork, planOnly } from './dispatch-work.js';
 
 const CASE = '2 dispatch';
 
@@ -28,7 +28,6 @@ const FLOOR_CONCURRENCY = 32;
 /** About the size of a one-task collector payload, for the floor's Invoke calls. */
 const FLOOR_PAYLOAD_BYTES = 400;
 const RATIO_TARGET = 0.9;
-const RESULT_PREFIX = 'RESULT ';
 
 interface DispatchRun {
   readonly tasks: number;
@@ -39,6 +38,18 @@ interface DispatchRun {
   readonly invocations: number;
 }
 
+/** One run handed out through two dispatch parts, each in its own process. */
+interface TwoPartRun {
+  readonly batches: number;
+  readonly tasks: number;
+  readonly dispatched: number;
+  readonly failed: number;
+  /** From the first part's start to the last part's end. */
+  readonly windowMs: number;
+  readonly arrived: number;
+  readonly parts: readonly PartWork[];
+}
+
 interface DispatchPair {
   /** The manager, one task per batch. */
   readonly manager: DispatchRun;
@@ -46,6 +57,10 @@ interface DispatchPair {
   readonly floor: DispatchWork;
   /** The manager with the default batch sizes. */
   readonly batched: DispatchRun;
+  /** Two dispatch parts, one task per batch. */
+  readonly twoParts: TwoPartRun;
+  /** Two dispatch parts, the default batch sizes. */
+  readonly twoPartsBatched: TwoPartRun;
 }
 
 function manifestOf(count: number): unknown {
@@ -63,13 +78,7 @@ function manifestOf(count: number): unknown {
 
 async function child(args: string[], env: Record<string, string>): Promise<DispatchWork> {
   const out = await runNode([DISPATCH_CHILD, ...args], { PATH: process.env.PATH, ...env });
-  const line = out.stdout.split('\n').find((l) => l.startsWith(RESULT_PREFIX));
-  if (out.code !== 0 || line === undefined) {
-    throw new Error(
-      `dispatch child ${args[0]} failed (exit ${out.code}): ${out.stderr.slice(-500)}`,
-    );
-  }
-  return JSON.parse(line.slice(RESULT_PREFIX.length)) as DispatchWork;
+  return resultOf(args[0] ?? '', out);
 }
 
 function cloudEnv(cloud: LocalCloud): Record<string, string> {
@@ -96,6 +105,7 @@ async function withCloud<T>(
     cloud: LocalCloud,
     env: Record<string, string>,
     arrived: () => Promise<string[]>,
+    home: string,
   ) => Promise<T>,
 ): Promise<T> {
   return withTempDir('dispatch', async (home) => {
@@ -116,7 +126,7 @@ async function withCloud<T>(
         [ENV.bucket]: cloud.bucket,
         [ENV.collectorFunction]: cloud.functionName('collector'),
       };
-      return await work(cloud, env, arrived);
+      return await work(cloud, env, arrived, home);
     } finally {
       await cloud.stop();
     }
@@ -157,6 +167,56 @@ async function floorOnce(count: number): Promise<DispatchWork> {
   });
 }
 
+/**
+ * A large run as it scales past one manager: planned (run manifest written) without being
+ * dispatched, then its batches handed out as two dispatch part events split as the manager's
+ * hand-out splits them (`FANOUT_MAX_BATCHES_PER_MANAGER` = half the batches), each handled by
+ * the manager core in its own process, both released at once against the same Invoke endpoint.
+ */
+async function twoPartsOnce(count: number, batches: Record<string, string>): Promise<TwoPartRun> {
+  return withCloud(count, async (cloud, env, arrived, home) => {
+    // Every batch kept by the planner: none is handed off while planning.
+    const plan = await planOnly(
+      { ...env, ...batches, FANOUT_MAX_BATCHES_PER_MANAGER: String(count) },
+      cloud.s3,
+    );
+    if (plan.batchIds.length < 2)
+      throw new Error(`${plan.batchIds.length} batch: nothing to split`);
+    const half = Math.ceil(plan.batchIds.length / 2);
+    const files = await Promise.all(
+      [plan.batchIds.slice(0, half), plan.batchIds.slice(half)].map(async (batchIds, part) => {
+        const event: DispatchPartEvent = {
+          type: 'fanout.dispatch',
+          runId: plan.runId,
+          batchIds,
+          part,
+        };
+        const file = join(home, `part-${part}.json`);
+        await writeFile(file, JSON.stringify(event));
+        return file;
+      }),
+    );
+    const outs = await runNodesTogether(
+      files.map((file) => [DISPATCH_CHILD, 'part', file]),
+      { PATH: process.env.PATH, ...env, ...batches },
+    );
+    const parts = outs.map((out) => resultOf<PartWork>('part', out));
+    const lines = await arrived();
+    const sum = (pick: (part: PartWork) => number) => parts.reduce((n, part) => n + pick(part), 0);
+    return {
+      batches: plan.batchIds.length,
+      tasks: sum((part) => part.tasks),
+      dispatched: sum((part) => part.invocations),
+      failed: sum((part) => part.failed),
+      windowMs:
+        Math.max(...parts.map((part) => part.endedAt)) -
+        Math.min(...parts.map((part) => part.startedAt)),
+      arrived: new Set(lines).size,
+      parts,
+    };
+  });
+}
+
 async function pairOnce(count: number): Promise<DispatchPair> {
   const oneTask = {
     // One task per batch, so every task is one invocation; everything else is the default.
@@ -167,18 +227,24 @@ async function pairOnce(count: number): Promise<DispatchPair> {
   const floor = await floorOnce(count);
   const manager = await managerOnce(count, oneTask);
   const batched = await managerOnce(count, {});
-  return { manager, floor, batched };
+  const twoParts = await twoPartsOnce(count, oneTask);
+  const twoPartsBatched = await twoPartsOnce(count, {});
+  return { manager, floor, batched, twoParts, twoPartsBatched };
 }
 
 export async function dispatchCase(mode: BenchMode): Promise<CaseResult> {
   const retried: RetriedFailure[] = [];
   const count = mode.quick ? 1_000 : 10_000;
-  // Each repetition is three runs (floor, one task per batch, default batches): one in --quick.
+  // Each repetition is five runs (floor; one manager and two dispatch parts, each with one task
+  // per batch and with the default batches): one in --quick.
   const reps = mode.quick ? 1 : 3;
-  mode.progress(`case ${CASE}: ${count} tasks; floor, one task per batch, default batches`);
+  mode.progress(
+    `case ${CASE}: ${count} tasks; floor, one manager and two dispatch parts at one task per batch and at the default batches`,
+  );
   const runs = await repeat(reps, 'run', mode, () => pairOnce(count), retried);
   const managerRate = (r: DispatchPair) => r.manager.dispatched / (r.manager.runMs / 1000);
   const floorRate = (r: DispatchPair) => r.floor.invocations / (r.floor.runMs / 1000);
+  const twoPartRate = (r: DispatchPair) => r.twoParts.dispatched / (r.twoParts.windowMs / 1000);
   return {
     figures: [
       {
@@ -214,11 +280,41 @@ export async function dispatchCase(mode: BenchMode): Promise<CaseResult> {
         samples: runs.map((r) => count - r.manager.arrived),
         target: { op: '<=', value: 0 },
       },
+      {
+        caseId: CASE,
+        metric: `two dispatch parts: invocations/s (${count} tasks)`,
+        unit: '/s',
+        samples: runs.map(twoPartRate),
+      },
+      {
+        caseId: CASE,
+        metric: 'two dispatch parts / one manager',
+        unit: 'x',
+        samples: runs.map((r) => twoPartRate(r) / managerRate(r)),
+      },
+      {
+        caseId: CASE,
+        metric: `two dispatch parts: tasks/s, default batch sizes (${count} tasks)`,
+        unit: '/s',
+        samples: runs.map((r) => r.twoPartsBatched.tasks / (r.twoPartsBatched.windowMs / 1000)),
+      },
+      {
+        caseId: CASE,
+        metric: 'two dispatch parts: invocations lost',
+        unit: '',
+        samples: runs.map(
+          (r) =>
+            r.twoParts.batches -
+            r.twoParts.arrived +
+            (r.twoPartsBatched.batches - r.twoPartsBatched.arrived),
+        ),
+        target: { op: '<=', value: 0 },
+      },
     ],
     details: {
       retried,
       tasks: count,
-      how: 'manager core startRun() in a child process (dist/dispatch-child.mjs), LambdaClient on the local Invoke endpoint in the bench process, a counting collector stand-in; floor = bare LambdaClient Invoke (Event) calls from a child process, 32 at a time',
+      how: 'manager core startRun() in a child process (dist/dispatch-child.mjs), LambdaClient on the local Invoke endpoint in the bench process, a counting collector stand-in; floor = bare LambdaClient Invoke (Event) calls from a child process, 32 at a time; two parts = the run planned without dispatch, then two dispatch part events handled by handleManagerEvent() in two child processes released together, rate over the window from the first start to the last end',
       runs,
     },
   };

@@ -1,6 +1,17 @@
+import type { Readable } from 'node:stream';
+import { GetObjectCommand } from '@aws-sdk/client-s3';
 import { LocalSession } from '@fanout/local';
-import { buildPayload, taskFor } from '@fanout/manager';
-import { batchId, parseManifestText, runIdFromTime, topology } from '@fanout/shared';
+import { buildPayload, DEFAULTS, taskFor } from '@fanout/manager';
+import {
+  type BatchResult,
+  batchId,
+  PREFIXES,
+  parseManifestText,
+  parsePackKey,
+  readPackHeader,
+  runIdFromTime,
+  topology,
+} from '@fanout/shared';
 import {
   type BenchMode,
   type CaseResult,
@@ -27,6 +38,29 @@ interface FanOutRun {
   readonly collected: number;
   readonly sources: number;
   readonly collectorInvocations: number;
+}
+
+/**
+ * The batch results of a run no manager planned. The run-record reader finds a run's packs
+ * from its run manifest, which such a run does not have: the pack headers (where a hop that
+ * stored responses keeps its outcomes) are read here, beside the results of hops without a pack.
+ */
+async function unplannedRunResults(session: LocalSession, runId: string): Promise<BatchResult[]> {
+  const byHop = new Map<string, BatchResult>();
+  for (const result of (await session.records.records(runId)).results) {
+    byHop.set(`${result.batchId}/${result.hop}`, result);
+  }
+  // The session's bucket holds this run only, so listing every pack is cheap.
+  const packs = await session.records.list(`${PREFIXES.raw}packs/`);
+  for (const { key } of packs) {
+    if (parsePackKey(key)?.runId !== runId) continue;
+    const out = await session.cloud.s3.send(
+      new GetObjectCommand({ Bucket: session.cloud.bucket, Key: key }),
+    );
+    const { result } = await readPackHeader(out.Body as Readable, DEFAULTS.packHeaderMaxBytes);
+    byHop.set(`${result.batchId}/${result.hop}`, result);
+  }
+  return [...byHop.values()];
 }
 
 async function fanOutOnce(count: number): Promise<FanOutRun> {
@@ -73,7 +107,7 @@ async function singleOnce(count: number): Promise<FanOutRun> {
       await session.cloud.settled();
       const totalMs = Date.now() - started;
       // No manager planned this run, so its outcomes are counted from the batch results.
-      const { results } = await session.records.records(runId);
+      const results = await unplannedRunResults(session, runId);
       const collected = results.flatMap((r) => r.outcomes).filter((o) => o.status === 'ok').length;
       return {
         collectMs,

@@ -1,3 +1,4 @@
+import { RESULT_PREFIX } from '../child.js';
 import {
   type InputFormat,
   naiveFromS3,
@@ -8,8 +9,7 @@ import {
   type WorkResult,
 } from './parser-work.js';
 
-/** Line prefixes of the child's stdout protocol. */
-export const RESULT_PREFIX = 'RESULT ';
+/** Line prefix of the child's progress on its stdout (its result: RESULT_PREFIX). */
 export const PROGRESS_PREFIX = 'PROGRESS ';
 
 function isFormat(value: string | undefined): value is InputFormat {

@@ -4,10 +4,10 @@ import { join } from 'node:path';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { rawKey, toS3Metadata } from '@fanout/shared';
 import { startTestS3, type TestS3 } from '@fanout/testkit';
-import { PARSER_CHILD, runNode } from '../child.js';
+import { PARSER_CHILD, RESULT_PREFIX, resultOf, runNode } from '../child.js';
 import { type BenchMode, type CaseResult, withTempDir } from '../common.js';
 import type { Figure } from '../report.js';
-import { PROGRESS_PREFIX, RESULT_PREFIX } from './parser-child.js';
+import { PROGRESS_PREFIX } from './parser-child.js';
 import {
   ENVELOPE,
   FORMAT_OPTIONS,
@@ -120,11 +120,7 @@ async function perObjectChild(
     { PATH: process.env.PATH, ...env },
     FUNCTION_HEAP_FLAGS,
   );
-  const line = out.stdout.split('\n').find((l) => l.startsWith(RESULT_PREFIX));
-  if (out.code !== 0 || line === undefined) {
-    throw new Error(`per-object ${kind} failed (exit ${out.code}): ${out.stderr.slice(-500)}`);
-  }
-  return JSON.parse(line.slice(RESULT_PREFIX.length)) as PerObjectResult;
+  return resultOf<PerObjectResult>(`per-object ${kind}`, out);
 }
 
 function rate(result: WorkResult): number {
