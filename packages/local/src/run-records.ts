@@ -32,6 +32,7 @@ import {
   type RunStatus,
   readPackHeader,
   runManifestKey,
+  runPacksPrefix,
 } from '@fanout/shared';
 import type * as z from 'zod';
 
@@ -286,7 +287,7 @@ export class RunRecordReader {
 
   /** The batch result in the header of each of the run's packs. */
   private async readPackResults(runId: string, scheduledAt: string): Promise<BatchResult[]> {
-    const prefix = `${PREFIXES.raw}packs/dt=${partitionDate(scheduledAt)}/${runId}-`;
+    const prefix = runPacksPrefix(runId, scheduledAt);
     const packs = (await this.list(prefix)).filter(
       (item) => parsePackKey(item.key)?.runId === runId,
     );

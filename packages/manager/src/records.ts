@@ -3,11 +3,14 @@ import {
   BatchResultSchema,
   batchFailureKey,
   batchResultKey,
+  batchResultsPrefix,
   check,
+  failuresPrefix,
   type Log,
   batchId as makeBatchId,
   PackFormatError,
   parseJson,
+  parsePackKey,
   type Redispatch,
   RedispatchSchema,
   type RunManifest,
@@ -16,14 +19,16 @@ import {
   readPackHeader,
   redispatchKey,
   runManifestKey,
+  runPacksPrefix,
 } from '@fanout/shared';
 import { forEachBounded } from './dispatch.js';
-import { type BucketRef, exists, getStream, getText } from './storage.js';
+import { type BucketRef, exists, getStream, getText, listKeys } from './storage.js';
 
 /**
- * A run's records, read by key and never listed: every key is a function of
- * (run, batch, hop), and LIST is billed like a PUT. A hop's outcomes are in the
- * header of its raw pack, or in its batch result when the hop stored no pack.
+ * A run's records, read by key: every key is a function of (run, batch, hop), and LIST
+ * is billed like a PUT. The one exception is checking many batches for a hop-0 record
+ * (settledBatchIds), where a few listings cost less than three HEADs per batch. A hop's
+ * outcomes are in the header of its raw pack (or, from earlier versions, its batch result).
  */
 
 /** S3 reads in flight at once while reading a run's records. */
@@ -262,15 +267,60 @@ export async function batchHasRecord(
   return false;
 }
 
-/** Of `batchIds`, those that already have a record: a re-dispatch would redo their work. */
+/**
+ * From this many batches, listing the run's three record prefixes costs less than HEADing
+ * up to three keys per batch: a LIST is billed like a PUT, 12.5 times a HEAD, so 16 batches
+ * (up to 48 HEADs) cost about as much as 4 LISTs, and take far more round trips.
+ */
+export const LIST_RECORDS_FROM_BATCHES = 16;
+
+/**
+ * Of `batchIds`, those that already have a record at hop 0 (pack, batch result or failure
+ * record): a re-dispatch would redo their work. Few batches: HEADs; many (a dispatch part,
+ * a retried large run): one listing per record prefix, whatever the number of batches.
+ */
 export async function settledBatchIds(
   ref: BucketRef,
   run: Pick<RunManifest, 'runId' | 'scheduledAt'>,
   batchIds: readonly string[],
 ): Promise<Set<string>> {
+  if (batchIds.length >= LIST_RECORDS_FROM_BATCHES)
+    return listedSettledBatchIds(ref, run, batchIds);
   const settled = new Set<string>();
   await forEachBounded(batchIds, RECORD_READ_CONCURRENCY, async (batchId) => {
     if (await batchHasRecord(ref, run, batchId)) settled.add(batchId);
   });
+  return settled;
+}
+
+async function listedSettledBatchIds(
+  ref: BucketRef,
+  run: Pick<RunManifest, 'runId' | 'scheduledAt'>,
+  batchIds: readonly string[],
+): Promise<Set<string>> {
+  const wanted = new Set(batchIds);
+  const [packs, results, failures] = await Promise.all([
+    listKeys(ref, runPacksPrefix(run.runId, run.scheduledAt)),
+    listKeys(ref, batchResultsPrefix(run.runId)),
+    listKeys(ref, failuresPrefix(run.runId)),
+  ]);
+  const settled = new Set<string>();
+  for (const key of packs) {
+    const pack = parsePackKey(key);
+    if (pack?.runId === run.runId && pack.hop === 0 && wanted.has(pack.batchId)) {
+      settled.add(pack.batchId);
+    }
+  }
+  const HOP_0 = '-h0.json';
+  for (const [prefix, keys] of [
+    [batchResultsPrefix(run.runId), results],
+    [failuresPrefix(run.runId), failures],
+  ] as const) {
+    for (const key of keys) {
+      const name = key.slice(prefix.length);
+      const batchId = name.endsWith(HOP_0) ? name.slice(0, -HOP_0.length) : undefined;
+      if (batchId !== undefined && wanted.has(batchId)) settled.add(batchId);
+    }
+  }
   return settled;
 }

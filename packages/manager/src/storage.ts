@@ -2,6 +2,8 @@ import { Readable } from 'node:stream';
 import {
   GetObjectCommand,
   HeadObjectCommand,
+  ListObjectsV2Command,
+  type ListObjectsV2CommandOutput,
   PutObjectCommand,
   type S3Client,
 } from '@aws-sdk/client-s3';
@@ -81,6 +83,25 @@ export async function getStream(ref: BucketRef, key: string): Promise<Readable |
     if (isS3NotFound(error)) return undefined;
     throw new StorageError(key, 'GetObject', error);
   }
+}
+
+/** Every key under `prefix`, one ListObjectsV2 page (up to 1,000 keys, PUT-class) at a time. */
+export async function listKeys(ref: BucketRef, prefix: string): Promise<string[]> {
+  const keys: string[] = [];
+  let token: string | undefined;
+  do {
+    let page: ListObjectsV2CommandOutput;
+    try {
+      page = await ref.s3.send(
+        new ListObjectsV2Command({ Bucket: ref.bucket, Prefix: prefix, ContinuationToken: token }),
+      );
+    } catch (error) {
+      throw new StorageError(prefix, 'ListObjectsV2', error);
+    }
+    for (const item of page.Contents ?? []) if (item.Key) keys.push(item.Key);
+    token = page.IsTruncated ? page.NextContinuationToken : undefined;
+  } while (token);
+  return keys;
 }
 
 /** Whether the key exists: one HeadObject, a GET-class request that reads no body. */

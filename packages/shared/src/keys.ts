@@ -112,14 +112,22 @@ function pad(page: number): string {
   return String(page).padStart(4, '0');
 }
 
-/** Where a collector hop stores its pack: a retried hop overwrites it, a continuation has its own. */
+/** Where a collector hop stores its pack, once (first writer wins); a continuation has its own. */
 export function rawPackKey(parts: PackKeyParts): string {
-  assertRunId(parts.runId);
   if (!/^b\d{5,}$/.test(parts.batchId)) throw new KeyLayoutError(parts.batchId, 'invalid batch id');
   if (!Number.isInteger(parts.hop) || parts.hop < 0) {
     throw new KeyLayoutError(String(parts.hop), 'hop must be a non-negative integer');
   }
-  return `${PREFIXES.raw}packs/dt=${partitionDate(parts.scheduledAt)}/${parts.runId}-${parts.batchId}-h${parts.hop}${PACK_SUFFIX}`;
+  return `${runPacksPrefix(parts.runId, parts.scheduledAt)}${parts.batchId}-h${parts.hop}${PACK_SUFFIX}`;
+}
+
+/**
+ * The prefix of every pack of a run. Another run's id may start with this one's followed
+ * by `-`, so a reader of a listing keeps only the keys `parsePackKey` gives this run id.
+ */
+export function runPacksPrefix(runId: string, scheduledAt: string): string {
+  assertRunId(runId);
+  return `${PREFIXES.raw}packs/dt=${partitionDate(scheduledAt)}/${runId}-`;
 }
 
 /** The parts of a pack key, or undefined for any other key. */
