@@ -22,7 +22,6 @@ import {
   PREFIXES,
   parsedKeyForRaw,
   parsePackKey,
-  partitionDate,
   QuarantineReportSchema,
   quarantineReportKeyForRaw,
   type RawObjectOutcome,
