@@ -3,6 +3,7 @@ import {
   LAMBDA_ARM64_GB_SECOND,
   LAMBDA_FREE_TIER,
   LAMBDA_REQUEST,
+  type MonthlyUsage,
   monthlyBill,
   S3_GET_TIER,
   S3_GET_TIER_REQUEST,
@@ -48,13 +49,8 @@ export interface RunUsage {
   readonly storedBytes: number;
 }
 
-export interface MonthlyCost {
-  readonly lambdaRequests: number;
-  readonly lambdaGbSeconds: number;
-  readonly s3PutTierRequests: number;
-  readonly s3GetTierRequests: number;
-  /** GB added in a month, held for the month (an upper bound for the first month). */
-  readonly storageGb: number;
+/** Its storageGb: GB added in a month, held for the month (an upper bound for the first month). */
+export interface MonthlyCost extends MonthlyUsage {
   readonly usd: {
     readonly lambdaRequests: number;
     readonly lambdaDuration: number;

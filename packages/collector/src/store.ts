@@ -4,6 +4,7 @@ import {
   DeleteObjectCommand,
   GetObjectCommand,
   PutObjectCommand,
+  type PutObjectCommandInput,
   type S3Client,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
@@ -31,6 +32,24 @@ export interface StoreTarget {
   readonly bucket: string;
 }
 
+/**
+ * Streams `params.Body` to `params.Key`: one PutObject under one part, else a multipart
+ * upload in parts of PART_SIZE_BYTES, UPLOAD_QUEUE_SIZE in flight, aborted on failure.
+ */
+async function uploadStream(
+  target: StoreTarget,
+  params: Omit<PutObjectCommandInput, 'Bucket'> & { readonly Key: string },
+): Promise<void> {
+  const upload = new Upload({
+    client: target.s3,
+    queueSize: UPLOAD_QUEUE_SIZE,
+    partSize: PART_SIZE_BYTES,
+    leavePartsOnError: false,
+    params: { ...params, Bucket: target.bucket },
+  });
+  await upload.done();
+}
+
 /** Streams one page to its raw key; multipart for bodies past one part. */
 export async function storeRawPage(
   target: StoreTarget,
@@ -40,20 +59,12 @@ export async function storeRawPage(
   metadata: RawObjectMetadata,
 ): Promise<void> {
   try {
-    const upload = new Upload({
-      client: target.s3,
-      queueSize: UPLOAD_QUEUE_SIZE,
-      partSize: PART_SIZE_BYTES,
-      leavePartsOnError: false,
-      params: {
-        Bucket: target.bucket,
-        Key: key,
-        Body: body.open(),
-        ContentType: contentType ?? 'application/octet-stream',
-        Metadata: toS3Metadata(metadata),
-      },
+    await uploadStream(target, {
+      Key: key,
+      Body: body.open(),
+      ContentType: contentType ?? 'application/octet-stream',
+      Metadata: toS3Metadata(metadata),
     });
-    await upload.done();
   } catch (error) {
     throw new StoreError(key, error);
   }
@@ -93,24 +104,14 @@ export async function storePack(
 }
 
 async function putPackIfAbsent(target: StoreTarget, pack: FinishedPack): Promise<void> {
-  const params = {
-    Bucket: target.bucket,
-    Key: pack.key,
-    ContentType: 'application/gzip',
-    IfNoneMatch: '*',
-  };
+  const params = { Key: pack.key, ContentType: 'application/gzip', IfNoneMatch: '*' };
   if (pack.bytes < PART_SIZE_BYTES) {
-    await target.s3.send(new PutObjectCommand({ ...params, Body: await pack.toBuffer() }));
+    await target.s3.send(
+      new PutObjectCommand({ ...params, Bucket: target.bucket, Body: await pack.toBuffer() }),
+    );
     return;
   }
-  const upload = new Upload({
-    client: target.s3,
-    queueSize: UPLOAD_QUEUE_SIZE,
-    partSize: PART_SIZE_BYTES,
-    leavePartsOnError: false,
-    params: { ...params, Body: pack.open() },
-  });
-  await upload.done();
+  await uploadStream(target, { ...params, Body: pack.open() });
 }
 
 /** The header of the pack stored at `key` (its first line only), or undefined when there is none. */
@@ -172,19 +173,11 @@ export function s3PartialStore(target: StoreTarget): PartialStore {
   return {
     save: async (key, path) => {
       try {
-        const upload = new Upload({
-          client: target.s3,
-          queueSize: UPLOAD_QUEUE_SIZE,
-          partSize: PART_SIZE_BYTES,
-          leavePartsOnError: false,
-          params: {
-            Bucket: target.bucket,
-            Key: key,
-            Body: createReadStream(path),
-            ContentType: 'application/octet-stream',
-          },
+        await uploadStream(target, {
+          Key: key,
+          Body: createReadStream(path),
+          ContentType: 'application/octet-stream',
         });
-        await upload.done();
       } catch (error) {
         throw new StoreError(key, error);
       }

@@ -7,7 +7,7 @@ import {
   withRedactedPayload,
 } from '@fanout/shared';
 import { invokeWithRetry } from './dispatch.js';
-import type { ManagerDeps } from './run.js';
+import { dispatchSettings, type ManagerDeps } from './run.js';
 import { putJson } from './storage.js';
 
 /** What the manager did with a collector hop Lambda gave up on. */
@@ -70,16 +70,12 @@ export async function redriveFailedHop(
   let reason = `${failure.requestContext.condition} after ${failure.requestContext.approximateInvokeCount} attempts and ${done} redrives (at most ${MAX_REDRIVES}); last error: ${lastError(failure)}`;
   if (done < MAX_REDRIVES) {
     const redrive = done + 1;
-    const { config } = deps;
+    const settings = dispatchSettings(deps.config);
     const sent = await invokeWithRetry(
-      config.collectorFunction,
+      settings.collectorFunction,
       'Event',
       { ...payload, redrive },
-      {
-        maxAttempts: config.dispatchMaxAttempts,
-        baseDelayMs: config.dispatchBaseDelayMs,
-        maxDelayMs: config.dispatchMaxDelayMs,
-      },
+      settings.retry,
       deps,
       { runId, batchId, hop, redrive },
     );

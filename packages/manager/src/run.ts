@@ -90,7 +90,8 @@ function summary(
   };
 }
 
-function dispatchSettings(config: ManagerConfig): DispatchSettings {
+/** How the manager invokes collectors: function, invocation type, concurrency, retries. */
+export function dispatchSettings(config: ManagerConfig): DispatchSettings {
   return {
     collectorFunction: config.collectorFunction,
     invocationType: config.invocationType,

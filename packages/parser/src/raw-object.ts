@@ -219,7 +219,7 @@ export async function parseRawObject(deps: ParserDeps, key: string): Promise<Raw
   // still the one it read, and parses again when it is not: the last output stored is then
   // of the newest version, whichever parse stores it.
   let result = await parseRawObjectOnce(deps, key);
-  const rewritable = !isPackKey(key) && result.result.status !== 'missing';
+  const rewritable = !isPackKey(key);
   for (let again = 0; rewritable && again < MAX_REPARSES && result.etag !== undefined; again += 1) {
     const now = await currentEtag(deps, key);
     // Gone since (a lifecycle rule, a person): what was parsed stands.

@@ -399,7 +399,12 @@ export class LocalLambda {
       errorMessage: `the event waited longer than the maximum event age (${state.config.maxEventAgeSeconds} s) before it could run`,
     };
     const destination = state.config.onFailureFunction;
-    if (destination !== undefined && this.sendFailureRecord(state, event, reason, error)) return;
+    if (
+      destination !== undefined &&
+      this.sendFailureRecord(state, destination, event, reason, error)
+    ) {
+      return;
+    }
     state.stats.deadLettered += 1;
     const letter: DeadLetter = {
       id: event.id,
@@ -442,11 +447,12 @@ export class LocalLambda {
    */
   private sendFailureRecord(
     state: FunctionState,
+    destinationName: string,
     event: AsyncEvent,
     reason: DeadLetterReason,
     error: Pick<FunctionErrorBody, 'errorType' | 'errorMessage'>,
   ): boolean {
-    const destination = this.resolve(state.config.onFailureFunction ?? '');
+    const destination = this.resolve(destinationName);
     const record = {
       version: '1.0',
       timestamp: new Date().toISOString(),

@@ -1,6 +1,7 @@
 import {
   type FunctionId,
   gbSeconds,
+  type MonthlyUsage,
   monthlyBill,
   parsePackKey,
   type RunRecords,
@@ -164,14 +165,8 @@ export interface MonthlyEstimate {
     readonly s3ByOperation: Record<S3Operation, number>;
     readonly storedBytes: number;
   };
-  readonly month: {
-    readonly lambdaRequests: number;
-    readonly lambdaGbSeconds: number;
-    readonly s3PutTierRequests: number;
-    readonly s3GetTierRequests: number;
-    /** GB the month's runs add, held for the month (an upper bound for a first month). */
-    readonly storageGb: number;
-  };
+  /** Its storageGb: what the month's runs add, held for the month (an upper bound for a first month). */
+  readonly month: MonthlyUsage;
   readonly usd: {
     readonly lambdaRequests: number;
     readonly lambdaDuration: number;
