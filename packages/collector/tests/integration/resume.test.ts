@@ -263,8 +263,9 @@ describe('a download cut by the hard deadline resumes on the next hop', () => {
       `bytes=${next?.tasks[0]?.resume?.bytes}-`,
       undefined,
     ]);
+    // Attempts count across hops: hop 0's cut request, then the refused range and the restart.
     expect(second?.summary.result.outcomes).toEqual([
-      expect.objectContaining({ status: 'ok', bytes: TOTAL, attempts: 2 }),
+      expect.objectContaining({ status: 'ok', bytes: TOTAL, attempts: 3 }),
     ]);
     expect((await s3.getBytes(ownKey('refused'))).equals(V1)).toBe(true);
   });

@@ -40,7 +40,7 @@ const sha = (text: string) => createHash('sha256').update(text).digest('hex');
 async function fetchPages(source: Record<string, unknown>, script: (url: URL) => Reply) {
   const transport = scriptedTransport((req) => script(req.url));
   const deps = await testDeps({ transport });
-  const progress: FetchProgress = { attempts: 0, pages: [] };
+  const progress: FetchProgress = { attempts: 0, failures: 0, pages: [] };
   const [task] = payload([
     { source: { id: 'paged', url: 'http://api.test/items', ...source } },
   ]).tasks;
