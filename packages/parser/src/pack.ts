@@ -22,7 +22,7 @@ import { defaultExtractors } from './formats/registry.js';
 import { ParsedObjectWriter } from './output.js';
 import { ByteCounter, bytesSource, parseStream } from './parse-stream.js';
 import { type BadEntry, quarantineEntry } from './quarantine.js';
-import type { ParserDeps } from './raw-object.js';
+import { definitionFor, type ParserDeps } from './raw-object.js';
 
 /** One entry of a pack that was quarantined on its own. */
 export interface QuarantinedEntry {
@@ -126,10 +126,11 @@ async function parseEntry(
     };
   }
   const sink = memorySink();
+  const { format, formatOptions } = definitionFor(deps, entry.sourceId, entry);
   try {
     const stats = await parseStream(bytesSource(packEntryBody(entry)), sink.stream, {
-      format: entry.format,
-      formatOptions: entry.formatOptions,
+      format,
+      formatOptions,
       ...(entry.contentType !== undefined ? { contentType: entry.contentType } : {}),
       ...(entry.contentEncoding !== undefined ? { contentEncoding: entry.contentEncoding } : {}),
       envelope: {
