@@ -1,7 +1,7 @@
-import { HeadObjectCommand } from '@aws-sdk/client-s3';
 import { LocalCloud } from '../cloud.js';
 import { fanoutHome, LOCAL_CREDENTIALS, LOCAL_REGION } from '../config.js';
-import { startDemoSources } from '../demo/index.js';
+import { generatedCountIn, startDemoSources } from '../demo/index.js';
+import { RunRecordReader } from '../run-records.js';
 import { parseScheduleExpression, startSchedule } from '../schedule/index.js';
 import { intOption, parseCommandArgs } from './args.js';
 import {
@@ -11,6 +11,9 @@ import {
   localFunctions,
 } from './local-settings.js';
 import { DEFAULT_PORTS, type Io } from './run.js';
+
+/** Generated demo sources `start` serves when the bucket has no manifest yet. */
+const DEFAULT_GENERATED = 10;
 
 /** `fanout start`: the local cloud and the schedule, until Ctrl-C. */
 export async function startCommand(argv: string[], io: Io): Promise<number> {
@@ -25,34 +28,38 @@ export async function startCommand(argv: string[], io: Io): Promise<number> {
   const home = fanoutHome();
   // The settings `run`, `replay` and `reparse` use, so work started here runs the same way.
   const timeoutSeconds = collectorTimeoutSeconds(values['collector-timeout']);
-  const demo = values['no-demo']
-    ? undefined
-    : await startDemoSources(
-        localDemo(timeoutSeconds, {
-          port: intOption('demo-port', values['demo-port'], DEFAULT_PORTS.demo),
-        }),
-      );
+  const demoPort = intOption('demo-port', values['demo-port'], DEFAULT_PORTS.demo);
+  const s3Port = intOption('s3-port', values['s3-port'], DEFAULT_PORTS.s3);
+  const lambdaPort = intOption('lambda-port', values['lambda-port'], DEFAULT_PORTS.lambda);
+  // Checked before anything starts; the manager is told it, to find each previous run.
+  const expression = values.schedule;
+  if (expression !== undefined) parseScheduleExpression(expression);
   const cloud = await LocalCloud.start({
     home,
-    s3Port: intOption('s3-port', values['s3-port'], DEFAULT_PORTS.s3),
-    lambdaPort: intOption('lambda-port', values['lambda-port'], DEFAULT_PORTS.lambda),
+    s3Port,
+    lambdaPort,
     functions: localFunctions(timeoutSeconds),
-  }).catch(async (error: unknown) => {
-    await demo?.stop();
-    throw error;
+    ...(expression !== undefined ? { schedule: expression } : {}),
   });
-  const expression = values.schedule ?? cloud.topology.schedule.expression;
-  parseScheduleExpression(expression);
-
-  if (demo) {
-    const existing = await cloud.s3
-      .send(new HeadObjectCommand({ Bucket: cloud.bucket, Key: cloud.topology.manifestKey }))
-      .then(() => true)
-      .catch(() => false);
-    if (!existing) await cloud.putManifest(demo.manifest());
+  let demo: Awaited<ReturnType<typeof startDemoSources>> | undefined;
+  try {
+    if (!values['no-demo']) {
+      // The demo serves the sources of the manifest in the bucket (`run` may have stored one
+      // with more generated sources), or stores its own when there is none.
+      const stored = await new RunRecordReader(cloud.s3, cloud.bucket).getText(
+        cloud.topology.manifestKey,
+      );
+      const count = stored === undefined ? DEFAULT_GENERATED : generatedCountIn(stored);
+      demo = await startDemoSources(localDemo(timeoutSeconds, { port: demoPort, count }));
+      if (stored === undefined) await cloud.putManifest(demo.manifest());
+    }
+  } catch (error) {
+    await cloud.stop();
+    throw error;
   }
+  const running = cloud.topology.schedule.expression;
   const manager = cloud.functionName(cloud.topology.schedule.target);
-  const schedule = startSchedule(expression, async (event) => {
+  const schedule = startSchedule(running, async (event) => {
     io.stderr.write(`${new Date().toISOString()} schedule fired for ${event.time}\n`);
     await cloud.lambda.invokeAsync(manager, event);
   });
@@ -65,7 +72,7 @@ export async function startCommand(argv: string[], io: Io): Promise<number> {
         .map((f) => f.name)
         .join(', ')})`,
       demo ? `  demo sources     ${demo.url}` : '  demo sources     off',
-      `  schedule         ${expression} -> ${manager}`,
+      `  schedule         ${running} -> ${manager}`,
       `  data             ${home}`,
       '',
       'Point the AWS CLI or any SDK at it:',
@@ -73,6 +80,7 @@ export async function startCommand(argv: string[], io: Io): Promise<number> {
       `  aws --endpoint-url ${cloud.s3Endpoint} s3 ls s3://${cloud.bucket}/parsed/ --recursive`,
       `  aws --endpoint-url ${cloud.lambdaEndpoint} lambda invoke --function-name ${manager} --invocation-type Event --cli-binary-format raw-in-base64-out --payload '{"type":"fanout.manual","runId":"manual-1"}' /dev/null`,
       `  npx -y pnpm@10.34.9 fanout status --endpoint ${cloud.s3Endpoint}`,
+      `  npx -y pnpm@10.34.9 fanout replay --endpoint ${cloud.s3Endpoint} --lambda-endpoint ${cloud.lambdaEndpoint}`,
       '',
     ].join('\n'),
   );

@@ -17,7 +17,7 @@ import {
   reparseEvent,
   replayRun,
 } from '../../src/replay.js';
-import { RunRecordReader } from '../../src/run-records.js';
+import { bucketWriter, RunRecordReader } from '../../src/run-records.js';
 import {
   aManifest,
   aResult,
@@ -140,6 +140,7 @@ function letter(functionName: string, event: unknown, id: string): DeadLetter {
 function deps(fake: ReturnType<typeof fakeFunctions>, extra: Partial<ReplayDeps> = {}): ReplayDeps {
   return {
     reader: new RunRecordReader(s3.client, s3.bucket),
+    writer: bucketWriter(s3.client, s3.bucket),
     bucket: s3.bucket,
     invoke: fake.invoke,
     functions: FUNCTIONS,
