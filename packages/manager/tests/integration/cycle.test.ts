@@ -454,3 +454,141 @@ describe('runs that finish on their own', () => {
     });
   });
 });
+
+describe('work done off the schedule', () => {
+  it('merges the batches a replay logged, and sends nothing again for a hop the replay claimed', async () => {
+    const env = { ...ENV, FANOUT_REDISPATCH_AFTER_SECONDS: '300' };
+    // Prepare: run 1's collector died before storing anything (kill -9); a replay claimed
+    // the silent hop for its batch b900000, logged it, and that batch reported.
+    await s3.putJson(MANIFEST_KEY, { sources: [entry('a'), entry('b')] });
+    await cycle(tick('2026-11-25T13:00:00Z'), 'req-1', env);
+    const run1 = await manifestOf('2026-11-25T13:00:00Z');
+    await s3.putJson(redispatchKey(run1.runId, 'b00000', 0), {
+      runId: run1.runId,
+      fromBatchId: 'b00000',
+      fromHop: 0,
+      batchId: 'b900000',
+      sourceIds: ['a', 'b'],
+      dispatchedAt: '2026-11-25T13:05:00.000Z',
+    });
+    await s3.putJson(offScheduleLogKey(), {
+      version: 1,
+      entries: [
+        {
+          kind: 'replay',
+          runId: run1.runId,
+          at: '2026-11-25T13:05:00.000Z',
+          batchIds: ['b900000'],
+        },
+      ],
+    });
+    await putPack(s3, {
+      runId: run1.runId,
+      scheduledAt: run1.scheduledAt,
+      batchId: 'b900000',
+      hop: 0,
+      outcomes: [
+        okOutcome('a', '2026-11-25T13:05:01.000Z', { validators: { etag: '"replayed-a"' } }),
+        okOutcome('b', '2026-11-25T13:05:01.000Z', { validators: { etag: '"replayed-b"' } }),
+      ],
+    });
+
+    // Act: the next scheduled run, past the redispatch age of run 1.
+    const second = await cycle(tick('2026-11-25T13:10:00Z'), 'req-2', env);
+
+    // Assess: nothing of run 1 went out again; its replayed outcomes are the state.
+    expect(second.result).toMatchObject({ outcome: 'dispatched', redispatched: 0 });
+    expect(second.counts.PutObject).toBe(1);
+    expect(payloads().every((p) => p.runId === '20261125T131000Z')).toBe(true);
+    expect(previousOf('a')).toEqual({ etag: '"replayed-a"' });
+    expect(previousOf('b')).toEqual({ etag: '"replayed-b"' });
+    expect((await manifestOf('2026-11-25T13:10:00Z')).state?.mergedRuns).toEqual([run1.runId]);
+  });
+
+  it('merges a replay of a run already merged, logged after the state was planned', async () => {
+    // Prepare: run 1 failed b; run 2 merged it (b failed); a replay then collected b.
+    await s3.putJson(MANIFEST_KEY, { sources: [entry('a'), entry('b')] });
+    await cycle(tick('2026-11-25T13:00:00Z'), 'req-1');
+    const run1 = await manifestOf('2026-11-25T13:00:00Z');
+    await putPack(s3, {
+      runId: run1.runId,
+      scheduledAt: run1.scheduledAt,
+      batchId: 'b00000',
+      hop: 0,
+      outcomes: [
+        okOutcome('a', '2026-11-25T13:00:30.000Z'),
+        {
+          status: 'failed',
+          sourceId: 'b',
+          attempts: 3,
+          durationMs: 100,
+          reason: 'HTTP 503 from http://127.0.0.1:9/b',
+          httpStatus: 503,
+          finishedAt: '2026-11-25T13:00:30.000Z',
+        },
+      ],
+    });
+    await cycle(tick('2026-11-25T13:10:00Z'), 'req-2');
+    expect(previousOf('b')).toBeUndefined();
+    const run2 = await manifestOf('2026-11-25T13:10:00Z');
+    await collectorsFinish('2026-11-25T13:10:00Z', []);
+    const replayedAt = new Date(Date.parse(run2.createdAt) + 60_000).toISOString();
+    await s3.putJson(offScheduleLogKey(), {
+      version: 1,
+      entries: [{ kind: 'replay', runId: run1.runId, at: replayedAt, batchIds: ['b900000'] }],
+    });
+    await putPack(s3, {
+      runId: run1.runId,
+      scheduledAt: run1.scheduledAt,
+      batchId: 'b900000',
+      hop: 0,
+      outcomes: [okOutcome('b', replayedAt, { validators: { etag: '"replayed-b"' } })],
+    });
+
+    await cycle(tick('2026-11-25T13:20:00Z'), 'req-3');
+
+    expect(previousOf('b')).toEqual({ etag: '"replayed-b"' });
+  });
+
+  it('finds the latest run by listing run ids when none is within the lookback, once', async () => {
+    const env = { ...ENV, FANOUT_PREVIOUS_RUN_LOOKBACK: '2' };
+    await s3.putJson(MANIFEST_KEY, { sources: [entry('a')] });
+    await cycle(tick('2026-11-25T13:00:00Z'), 'req-1', env);
+    await collectorsFinish('2026-11-25T13:00:00Z', ['a']);
+
+    // Three cycles missed: 13:10, 13:20 and 13:30 are past the lookback of 2 at 13:40.
+    const late = await cycle(tick('2026-11-25T13:40:00Z'), 'req-2', env);
+    const next = await cycle(tick('2026-11-25T13:50:00Z'), 'req-3', env);
+
+    expect(late.counts.ListObjectsV2).toBe(1);
+    expect((await manifestOf('2026-11-25T13:40:00Z')).state?.mergedRuns).toEqual([
+      '20261125T130000Z',
+    ]);
+    // The run after it finds its previous run by key again: no listing.
+    expect(next.counts.ListObjectsV2).toBeUndefined();
+  });
+});
+
+describe('an edited source', () => {
+  it('is fetched in full once: its validators are dropped when it is planned', async () => {
+    await s3.putJson(MANIFEST_KEY, { sources: [entry('a'), entry('b')] });
+    await cycle(tick('2026-11-25T13:00:00Z'), 'req-1');
+    await collectorsFinish('2026-11-25T13:00:00Z', ['a', 'b']);
+    await s3.putJson(MANIFEST_KEY, {
+      sources: [{ ...entry('a'), options: { recordsPath: 'data.items' } }, entry('b')],
+    });
+
+    await cycle(tick('2026-11-25T13:10:00Z'), 'req-2');
+
+    expect(previousOf('a')).toBeUndefined();
+    expect(previousOf('b')).toEqual({ etag: '"etag-b"' });
+    const state = (await manifestOf('2026-11-25T13:10:00Z')).state;
+    expect(state?.sources.a?.validators).toEqual({});
+    expect(state?.sources.a?.definition).not.toBe(state?.sources.b?.definition);
+
+    // Its next fetch brings new validators for the new definition; the run after sends them.
+    await collectorsFinish('2026-11-25T13:10:00Z', ['a', 'b']);
+    await cycle(tick('2026-11-25T13:20:00Z'), 'req-3');
+    expect(previousOf('a')).toEqual({ etag: '"etag-a"' });
+  });
+});
