@@ -12,26 +12,32 @@ const HELP = `fanout: the Fanout pipeline on this machine
 Usage: npx -y pnpm@10.34.9 fanout <command> [options]
 
 Commands:
-  run                 start the local cloud and demo sources, fire one scheduled cycle,
-                      wait until it is complete and print a summary
+  run                 start the local cloud and demo sources, run one cycle (a manual run
+                      that continues from the latest run), wait until it is complete and
+                      print a summary
       --json              print the summary as one JSON object on stdout
       --sources N         generated demo sources besides the sample ones (default 20)
       --latency MS        their upstream latency (default 50)
       --chaos[=SPEC]      fault injection, e.g. --chaos=upstream-errors=0.1,duplicates=0.5
                           (upstream-errors, upstream-hangs, s3-errors, duplicates, collector-timeouts)
       --collector-timeout S   local collector timeout (default 8, so continuation is exercised)
-      --time ISO          the scheduled time to fire (default now); the run id derives from it
+      --time ISO          fire the schedule at this time instead (cadences apply); the run
+                          id derives from it
       --fresh             delete the local data first
       --manifest FILE     run your own source manifest instead of the demo one
       --allow-problems    exit 0 when the run completes with failed or quarantined sources
                           (\`pnpm start\` passes it: the demo quarantines a source on purpose)
   start               run the local cloud and the schedule until Ctrl-C, printing endpoints
       --schedule EXPR     override the topology's schedule, e.g. "rate(1 minute)"
+                          (the manager is told it: each cycle continues from the previous)
   status [runId]      completeness and counts of a run (default: the latest by time), from S3 alone
   replay [runId]      re-deliver the dead letters and failed work of a run, minus what is done
       --pending           also re-send tasks that have no outcome yet
+      --include-failed    also re-send permanent failures (4xx but 408/429, too large)
   reparse <prefix>    run the parser again over raw objects (packs or single) under a prefix,
+                      with each source's format and options from the current manifest,
                       wait for each one's outcome and name the ones that failed
+      --stored-options    parse with the format and options stored with the data
   report [runId]      write one self-contained HTML page about a run: timeline, totals,
                       estimated cost, sources (default: the latest by time)
       --out FILE          where (default fanout-report-<runId>.html)
@@ -47,6 +53,7 @@ failures or quarantines, 3 incomplete, 4 the run failed; 2 for usage errors.
 
 Where: by default the local cloud's data (.fanout/, or FANOUT_HOME).
   --endpoint URL      an S3-compatible endpoint (e.g. a running \`fanout start\`)
+  --lambda-endpoint URL   (replay, reparse, with --endpoint) where to send the work
   --bucket NAME       a real bucket in AWS (SDK default credentials; --region)
   --s3-port, --lambda-port, --demo-port   local ports (default 4600, 4601, 4602)
   --collector-timeout S   (replay, reparse) as for run: re-sent work runs as it first ran

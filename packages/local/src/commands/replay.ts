@@ -29,18 +29,18 @@ export async function replayCommand(argv: string[], io: Io): Promise<number> {
   );
   const target = await openWorkTarget(values);
   try {
-    if (!target.deadLetters) {
-      io.stderr.write(
-        values.endpoint
-          ? `Dead letters of the cloud at ${values.endpoint} are in its data folder (dead-letters/); this replays the run records.\n`
-          : 'Dead letters in AWS are in the SQS queue (stack output dlqUrl); this replays the run records.\n',
-      );
-    }
     const runId = positionals[0] ?? (await target.reader.latestRunId());
     if (!runId) {
       throw new UsageError(
         `no runs in bucket ${target.bucket}`,
         'run a cycle first: npx -y pnpm@10.34.9 fanout run',
+      );
+    }
+    if (!target.deadLetters) {
+      io.stderr.write(
+        values.endpoint
+          ? `Dead letters of the cloud at ${values.endpoint} are in its data folder (dead-letters/); this replays the run records.\n`
+          : 'Dead letters in AWS are in the SQS queue (stack output dlqUrl); this replays the run records.\n',
       );
     }
     const report = await replayRun(runId, {

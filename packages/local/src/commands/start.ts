@@ -15,6 +15,63 @@ import { DEFAULT_PORTS, type Io } from './run.js';
 /** Generated demo sources `start` serves when the bucket has no manifest yet. */
 const DEFAULT_GENERATED = 10;
 
+export interface StartOptions {
+  readonly home: string;
+  readonly s3Port: number;
+  readonly lambdaPort: number;
+  readonly demoPort: number;
+  readonly collectorTimeoutSeconds: number;
+  /** The schedule expression to run (and tell the manager); the topology's by default. */
+  readonly schedule?: string;
+  readonly demo: boolean;
+}
+
+export interface StartedCloud {
+  readonly cloud: LocalCloud;
+  readonly demo?: Awaited<ReturnType<typeof startDemoSources>>;
+  stop(): Promise<void>;
+}
+
+/**
+ * The local cloud `fanout start` runs: the manager is told the schedule it runs under
+ * (it finds each previous run at the previous fire time), and the demo serves exactly the
+ * sources of the manifest in the bucket (`run` may have stored one with more generated
+ * sources), or stores its own manifest when there is none.
+ */
+export async function startLocalStack(options: StartOptions): Promise<StartedCloud> {
+  const cloud = await LocalCloud.start({
+    home: options.home,
+    s3Port: options.s3Port,
+    lambdaPort: options.lambdaPort,
+    functions: localFunctions(options.collectorTimeoutSeconds),
+    ...(options.schedule !== undefined ? { schedule: options.schedule } : {}),
+  });
+  let demo: StartedCloud['demo'];
+  try {
+    if (options.demo) {
+      const stored = await new RunRecordReader(cloud.s3, cloud.bucket).getText(
+        cloud.topology.manifestKey,
+      );
+      const count = stored === undefined ? DEFAULT_GENERATED : generatedCountIn(stored);
+      demo = await startDemoSources(
+        localDemo(options.collectorTimeoutSeconds, { port: options.demoPort, count }),
+      );
+      if (stored === undefined) await cloud.putManifest(demo.manifest());
+    }
+  } catch (error) {
+    await cloud.stop();
+    throw error;
+  }
+  return {
+    cloud,
+    ...(demo ? { demo } : {}),
+    stop: async () => {
+      await cloud.stop();
+      await demo?.stop();
+    },
+  };
+}
+
 /** `fanout start`: the local cloud and the schedule, until Ctrl-C. */
 export async function startCommand(argv: string[], io: Io): Promise<number> {
   const { values } = parseCommandArgs('start', argv, {
@@ -26,37 +83,18 @@ export async function startCommand(argv: string[], io: Io): Promise<number> {
     'no-demo': { type: 'boolean' },
   });
   const home = fanoutHome();
-  // The settings `run`, `replay` and `reparse` use, so work started here runs the same way.
-  const timeoutSeconds = collectorTimeoutSeconds(values['collector-timeout']);
-  const demoPort = intOption('demo-port', values['demo-port'], DEFAULT_PORTS.demo);
-  const s3Port = intOption('s3-port', values['s3-port'], DEFAULT_PORTS.s3);
-  const lambdaPort = intOption('lambda-port', values['lambda-port'], DEFAULT_PORTS.lambda);
   // Checked before anything starts; the manager is told it, to find each previous run.
-  const expression = values.schedule;
-  if (expression !== undefined) parseScheduleExpression(expression);
-  const cloud = await LocalCloud.start({
+  if (values.schedule !== undefined) parseScheduleExpression(values.schedule);
+  const { cloud, demo, stop } = await startLocalStack({
     home,
-    s3Port,
-    lambdaPort,
-    functions: localFunctions(timeoutSeconds),
-    ...(expression !== undefined ? { schedule: expression } : {}),
+    // The settings `run`, `replay` and `reparse` use, so work started here runs the same way.
+    collectorTimeoutSeconds: collectorTimeoutSeconds(values['collector-timeout']),
+    demoPort: intOption('demo-port', values['demo-port'], DEFAULT_PORTS.demo),
+    s3Port: intOption('s3-port', values['s3-port'], DEFAULT_PORTS.s3),
+    lambdaPort: intOption('lambda-port', values['lambda-port'], DEFAULT_PORTS.lambda),
+    ...(values.schedule !== undefined ? { schedule: values.schedule } : {}),
+    demo: !values['no-demo'],
   });
-  let demo: Awaited<ReturnType<typeof startDemoSources>> | undefined;
-  try {
-    if (!values['no-demo']) {
-      // The demo serves the sources of the manifest in the bucket (`run` may have stored one
-      // with more generated sources), or stores its own when there is none.
-      const stored = await new RunRecordReader(cloud.s3, cloud.bucket).getText(
-        cloud.topology.manifestKey,
-      );
-      const count = stored === undefined ? DEFAULT_GENERATED : generatedCountIn(stored);
-      demo = await startDemoSources(localDemo(timeoutSeconds, { port: demoPort, count }));
-      if (stored === undefined) await cloud.putManifest(demo.manifest());
-    }
-  } catch (error) {
-    await cloud.stop();
-    throw error;
-  }
   const running = cloud.topology.schedule.expression;
   const manager = cloud.functionName(cloud.topology.schedule.target);
   const schedule = startSchedule(running, async (event) => {
@@ -92,7 +130,6 @@ export async function startCommand(argv: string[], io: Io): Promise<number> {
   });
   io.stderr.write('Stopping: waiting for running invocations...\n');
   schedule.stop();
-  await cloud.stop();
-  await demo?.stop();
+  await stop();
   return 0;
 }
