@@ -116,8 +116,8 @@ function isNewer(finishedAt: string, than: string | undefined): boolean {
  * Folds one task outcome into its source's state, or returns undefined when it must not
  * be: an outcome no newer than the last merged one (merging is idempotent), or one
  * fetched with a definition the source no longer has (a late outcome of an edited source).
- * A failed task keeps the validators and body size it had; a failure with no attempt
- * (never started, or cut by the hop limit) measured nothing.
+ * A failed task keeps the validators and body size it had; a failure with no attempt or
+ * no time of its own (never started, or ended by the hop limit) measured nothing.
  */
 export function mergeOutcome(
   previous: SourceState | undefined,
@@ -133,7 +133,7 @@ export function mergeOutcome(
   ) {
     return undefined;
   }
-  const measured = outcome.status !== 'failed' || outcome.attempts > 0;
+  const measured = outcome.status !== 'failed' || (outcome.attempts > 0 && outcome.durationMs > 0);
   const durationsMs = [...(previous?.durationsMs ?? [])];
   if (measured) durationsMs.push(outcome.durationMs);
   const validators =
