@@ -28,7 +28,9 @@ export function createChecksummer(algorithm: ChecksumAlgorithm): Checksummer {
     case 'crc32': {
       let value = 0;
       return {
-        update: (chunk) => void (value = crc32(chunk, value)),
+        update: (chunk) => {
+          value = crc32(chunk, value);
+        },
         digest: async () => uint32(value),
       };
     }
