@@ -227,7 +227,12 @@ export function authenticate(
   let parts: Parts;
   if (typeof authorization === 'string') parts = fromHeader(req, authorization);
   else if (query.has('X-Amz-Signature')) parts = fromQuery(query);
-  else throw accessDenied();
+  else if (query.has('AWSAccessKeyId') && query.has('Signature')) {
+    // As S3 answers for buckets made since 2020: Signature Version 2 is refused.
+    throw invalidRequest(
+      'Signature Version 2 is not supported; sign with AWS4-HMAC-SHA256 (AWS CLI v1: set s3.signature_version = s3v4)',
+    );
+  } else throw accessDenied();
 
   const account = credentials.find((c) => c.accessKeyId === parts.accessKeyId);
   if (!account) {

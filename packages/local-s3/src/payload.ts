@@ -343,6 +343,10 @@ export function requestPayload(req: IncomingMessage, mode: PayloadMode): Request
   req.on('error', (error) => verifier.destroy(error));
   req.on('aborted', () => verifier.destroy(incompleteBody()));
   source.pipe(verifier);
+  // The body may fail before its consumer is attached (a write opens its file first):
+  // the stream stays errored and the consumer's pipeline reports it then. Without a
+  // listener the error would be an uncaught exception and end the process.
+  verifier.on('error', () => {});
   return { stream: verifier, checksum: () => verifier.checksum };
 }
 
