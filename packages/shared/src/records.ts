@@ -1,7 +1,7 @@
 import * as z from 'zod';
 import { ContractValidationError } from './errors.js';
-import { S3_USER_METADATA_MAX_BYTES } from './limits.js';
 import { BatchIdSchema, RunIdSchema, SourceIdSchema } from './ids.js';
+import { S3_USER_METADATA_MAX_BYTES } from './limits.js';
 import { FormatOptionsSchema, FormatSchema } from './manifest.js';
 import { ValidatorsSchema } from './payload.js';
 import { check } from './validate.js';
