@@ -1,5 +1,5 @@
-import { createWriteStream } from 'node:fs';
 import { once } from 'node:events';
+import { createWriteStream } from 'node:fs';
 
 /** Items on each generated list page, and the fields every library extracts from them. */
 export const ITEMS_PER_PAGE = 40;

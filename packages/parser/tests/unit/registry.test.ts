@@ -1,5 +1,5 @@
-import { describe, expect, it } from 'vitest';
 import { KNOWN_FORMATS } from '@fanout/shared';
+import { describe, expect, it } from 'vitest';
 import {
   createExtractorRegistry,
   defaultExtractors,

@@ -182,7 +182,7 @@ interface CompiledField {
   readonly query?: Query;
 }
 
-function valueOf(element: Element, field: HtmlField, page: HtmlPage): string | undefined {
+function fieldValue(element: Element, field: HtmlField, page: HtmlPage): string | undefined {
   if (field.attribute !== undefined) return attributeValue(element, field.attribute, page);
   if (field.html) return getInnerHTML(element, { encodeEntities: 'utf8' }).trim();
   return elementText(element);
@@ -218,7 +218,7 @@ export class HtmlRecordReader {
       const matches = select ? select(item) : isTag(item) ? [item] : [];
       const values: string[] = [];
       for (const match of matches) {
-        const value = valueOf(match, field, page);
+        const value = fieldValue(match, field, page);
         if (value !== undefined) values.push(value);
       }
       record[name] = field.all ? values : (values[0] ?? null);
