@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import * as cheerio from 'cheerio';
 import * as cheerioSlim from 'cheerio/slim';
 import { selectAll, selectOne } from 'css-select';
+import type { AnyNode, Element } from 'domhandler';
 import { getAttributeValue, getInnerHTML, textContent } from 'domutils';
 import { parseDocument } from 'htmlparser2';
 
@@ -24,18 +25,20 @@ const squash = (text: string | undefined) => text?.replace(/[\t\n\f\r ]+/g, ' ')
 /** htmlparser2's DOM queried with css-select and domutils directly. */
 const htmlparser2Reader: HtmlReader = (html) => {
   const document = parseDocument(html);
-  return selectAll('li.product', document).map((item) => {
-    const link = selectOne('h2.name a', item);
-    const price = selectOne('.price', item);
-    const image = selectOne('img', item);
-    const description = selectOne('.desc', item);
+  return selectAll<AnyNode, Element>('li.product', document).map((item) => {
+    const link = selectOne<AnyNode, Element>('h2.name a', item);
+    const price = selectOne<AnyNode, Element>('.price', item);
+    const image = selectOne<AnyNode, Element>('img', item);
+    const description = selectOne<AnyNode, Element>('.desc', item);
     return {
       sku: getAttributeValue(item, 'data-sku'),
       name: link ? squash(textContent(link)) : undefined,
       url: link ? getAttributeValue(link, 'href') : undefined,
       price: price ? squash(textContent(price)) : undefined,
       image: image ? getAttributeValue(image, 'src') : undefined,
-      tags: selectAll('.tags a', item).map((tag) => squash(textContent(tag)) ?? ''),
+      tags: selectAll<AnyNode, Element>('.tags a', item).map(
+        (tag) => squash(textContent(tag)) ?? '',
+      ),
       description: description ? getInnerHTML(description) : undefined,
     };
   });
@@ -127,3 +130,62 @@ export async function htmlReaderThroughput(
     first,
   };
 }
+
+/**
+ * The parser itself on the same pages: `parseStream` with the html format (decode, DOM,
+ * selectors, records, envelope, gzip) from each page file into a counting sink, one page at a
+ * time as the parser gets them (one pack entry or raw object each).
+ */
+export async function parserHtmlThroughput(files: readonly string[]): Promise<HtmlThroughput> {
+  const { bytesSource, loadConfig, parseStream } = await import('@fanout/parser');
+  const { Writable } = await import('node:stream');
+  const config = loadConfig({ FANOUT_BUCKET: 'unused' });
+  let bytes = 0;
+  let records = 0;
+  const cpu = process.cpuUsage();
+  const started = performance.now();
+  for (const [index, file] of files.entries()) {
+    const page = await readFile(file);
+    bytes += page.length;
+    const sink = new Writable({ write: (_chunk, _encoding, done) => done() });
+    const stats = await parseStream(bytesSource(page), sink, {
+      format: 'html',
+      formatOptions: PARSER_HTML_OPTIONS,
+      contentType: 'text/html; charset=utf-8',
+      pageUrl: `https://shop.example/list?page=${index + 1}`,
+      envelope: {
+        sourceId: 'shop',
+        runId: '20261206T080000Z',
+        page: index,
+        fetchedAt: '2026-12-06T08:00:00.000Z',
+      },
+      limits: config,
+      gzipLevel: config.gzipLevel,
+    });
+    records += stats.records;
+  }
+  const wallMs = performance.now() - started;
+  const used = process.cpuUsage(cpu);
+  return {
+    bytes,
+    records,
+    wallMs,
+    cpuMs: (used.user + used.system) / 1000,
+    peakRssMb: await peakRssMb(),
+    first: undefined,
+  };
+}
+
+/** The manifest options that read the same fields as the library readers. */
+export const PARSER_HTML_OPTIONS = {
+  items: 'li.product',
+  fields: {
+    sku: '@data-sku',
+    name: 'h2.name a',
+    url: 'h2.name a@href',
+    price: '.price',
+    image: 'img@src',
+    tags: { selector: '.tags a', all: true },
+    description: { selector: '.desc', html: true },
+  },
+};
