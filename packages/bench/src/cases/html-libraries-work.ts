@@ -100,24 +100,22 @@ export async function peakRssMb(): Promise<number> {
   return kb === undefined ? process.memoryUsage().rss / 1024 / 1024 : Number(kb) / 1024;
 }
 
-/** One reader over every page file, one page at a time (as the parser reads pages). */
-export async function htmlReaderThroughput(
-  name: string,
+/** Runs `perPage` over every page file, one page at a time (as the parser reads pages). */
+async function measurePages(
   files: readonly string[],
+  perPage: (page: Buffer, index: number) => Promise<ProductRecord[] | number>,
 ): Promise<HtmlThroughput> {
-  const reader = HTML_READERS[name];
-  if (!reader) throw new Error(`unknown HTML reader ${name}`);
   let bytes = 0;
   let records = 0;
   let first: ProductRecord | undefined;
   const cpu = process.cpuUsage();
   const started = performance.now();
-  for (const file of files) {
+  for (const [index, file] of files.entries()) {
     const page = await readFile(file);
     bytes += page.length;
-    const found = reader(page.toString('utf8'));
-    records += found.length;
-    first ??= found[0];
+    const found = await perPage(page, index);
+    records += typeof found === 'number' ? found : found.length;
+    if (typeof found !== 'number') first ??= found[0];
   }
   const wallMs = performance.now() - started;
   const used = process.cpuUsage(cpu);
@@ -131,6 +129,16 @@ export async function htmlReaderThroughput(
   };
 }
 
+/** One library over every page file. */
+export async function htmlReaderThroughput(
+  name: string,
+  files: readonly string[],
+): Promise<HtmlThroughput> {
+  const reader = HTML_READERS[name];
+  if (!reader) throw new Error(`unknown HTML reader ${name}`);
+  return measurePages(files, async (page) => reader(page.toString('utf8')));
+}
+
 /**
  * The parser itself on the same pages: `parseStream` with the html format (decode, DOM,
  * selectors, records, envelope, gzip) from each page file into a counting sink, one page at a
@@ -140,13 +148,7 @@ export async function parserHtmlThroughput(files: readonly string[]): Promise<Ht
   const { bytesSource, loadConfig, parseStream } = await import('@fanout/parser');
   const { Writable } = await import('node:stream');
   const config = loadConfig({ FANOUT_BUCKET: 'unused' });
-  let bytes = 0;
-  let records = 0;
-  const cpu = process.cpuUsage();
-  const started = performance.now();
-  for (const [index, file] of files.entries()) {
-    const page = await readFile(file);
-    bytes += page.length;
+  return measurePages(files, async (page, index) => {
     const sink = new Writable({ write: (_chunk, _encoding, done) => done() });
     const stats = await parseStream(bytesSource(page), sink, {
       format: 'html',
@@ -162,18 +164,8 @@ export async function parserHtmlThroughput(files: readonly string[]): Promise<Ht
       limits: config,
       gzipLevel: config.gzipLevel,
     });
-    records += stats.records;
-  }
-  const wallMs = performance.now() - started;
-  const used = process.cpuUsage(cpu);
-  return {
-    bytes,
-    records,
-    wallMs,
-    cpuMs: (used.user + used.system) / 1000,
-    peakRssMb: await peakRssMb(),
-    first: undefined,
-  };
+    return stats.records;
+  });
 }
 
 /** The manifest options that read the same fields as the library readers. */

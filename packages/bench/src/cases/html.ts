@@ -1,9 +1,8 @@
 import { writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { build } from 'esbuild';
 import { resultOf, runNode } from '../child.js';
-import { type BenchMode, type CaseResult, withTempDir } from '../common.js';
+import { type BenchMode, type CaseResult, minifiedBundle, withTempDir } from '../common.js';
 import type { Figure } from '../report.js';
 import { median } from '../stats.js';
 import { HTML_MODULES, HTML_READERS, type HtmlThroughput } from './html-libraries-work.js';
@@ -26,25 +25,11 @@ await import(process.env.BENCH_BUNDLE_URL);
 process.stdout.write(JSON.stringify({ ms: performance.now() - started }) + '\\n');
 `;
 
-/** A library's modules bundled and minified as the function bundles are; returns the file. */
+/** A library's modules bundled and minified as the function bundles are, written to `outfile`. */
 async function bundleModule(contents: string, outfile: string): Promise<number> {
-  const out = await build({
-    stdin: { contents, resolveDir: BENCH_PACKAGE },
-    bundle: true,
-    minify: true,
-    platform: 'node',
-    target: 'node22',
-    format: 'esm',
-    mainFields: ['module', 'main'],
-    legalComments: 'none',
-    banner: {
-      js: "import{createRequire as __cr}from'node:module';const require=__cr(import.meta.url);",
-    },
-    write: false,
-  });
-  const bytes = out.outputFiles.reduce((n, file) => n + file.contents.length, 0);
-  await writeFile(outfile, out.outputFiles[0]?.contents ?? '');
-  return bytes;
+  const bundle = await minifiedBundle(contents, BENCH_PACKAGE, { importable: true });
+  await writeFile(outfile, bundle);
+  return bundle.length;
 }
 
 async function loadMs(file: string): Promise<number> {

@@ -1,7 +1,7 @@
 import type { Server } from 'node:http';
 import { finalOutcomes, type RunRecords } from '@fanout/shared';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Problem, problemsOf } from '../../src/commands/problems.js';
+import type { Problem } from '../../src/commands/problems.js';
 import type { CycleResult, LocalSession } from '../../src/session.js';
 import {
   expectedShopRecords,
@@ -12,9 +12,8 @@ import {
   shopHandler,
 } from '../fixtures/shop.js';
 import {
+  cycleAndRead,
   type Envelope,
-  parsedKeysOfRun,
-  readParsed,
   startE2eSession,
   startUpstream,
   stopE2e,
@@ -65,13 +64,7 @@ beforeAll(async () => {
       ],
     },
   });
-  result = await session.cycle({ time: TIME, maxWaitMs: 120_000 });
-  records = await session.records.records(result.runId);
-  problems = (await problemsOf(result.runId, records, session.records)).all;
-  envelopes = [];
-  for (const key of await parsedKeysOfRun(session.records, result.runId)) {
-    envelopes.push(...(await readParsed(session.cloud.s3, session.cloud.bucket, key)));
-  }
+  ({ result, records, problems, envelopes } = await cycleAndRead(session, TIME));
 }, 300_000);
 
 afterAll(() => stopE2e(session, upstream, home));
