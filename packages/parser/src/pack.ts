@@ -131,6 +131,7 @@ async function parseEntry(
       format: entry.format,
       formatOptions: entry.formatOptions,
       ...(entry.contentType !== undefined ? { contentType: entry.contentType } : {}),
+      pageUrl: entry.url,
       ...(entry.contentEncoding !== undefined ? { contentEncoding: entry.contentEncoding } : {}),
       envelope: {
         sourceId: entry.sourceId,
