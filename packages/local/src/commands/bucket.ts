@@ -1,7 +1,7 @@
 import { S3Client } from '@aws-sdk/client-s3';
+import { startLocalS3 } from '@fanout/local-s3';
 import { topology } from '@fanout/shared';
 import { LOCAL_BUCKET, LOCAL_CREDENTIALS, LOCAL_REGION } from '../config.js';
-import { startLocalS3 } from '../s3/index.js';
 
 export interface BucketTarget {
   readonly s3: S3Client;
@@ -32,8 +32,6 @@ export async function openBucket(
       region: values.region ?? LOCAL_REGION,
       credentials: LOCAL_CREDENTIALS,
       forcePathStyle: true,
-      requestChecksumCalculation: 'WHEN_REQUIRED',
-      responseChecksumValidation: 'WHEN_REQUIRED',
     });
     return {
       s3,
