@@ -1,8 +1,10 @@
+import { appendFileSync, mkdirSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { type LocalS3, type LocalS3LogEntry, startLocalS3 } from '@fanout/local-s3';
 import {
   FUNCTION_IDS,
   type FunctionId,
@@ -23,11 +25,8 @@ import {
 } from './config.js';
 import { PortInUseError } from './errors.js';
 import { type LocalFunctionConfig, LocalLambda } from './lambda/index.js';
-import { startLocalS3 } from './s3/index.js';
 import { scheduledEvent } from './schedule/index.js';
 import { type LocalSecretsServer, startLocalSecrets } from './secrets/index.js';
-
-type LocalS3 = Awaited<ReturnType<typeof startLocalS3>>;
 
 export type FunctionOverrides = Partial<
   Pick<FunctionSpec, 'timeoutSeconds' | 'memoryMb' | 'reservedConcurrency'>
@@ -123,6 +122,19 @@ export function localTopology(
   };
 }
 
+function functionArn(name: string): string {
+  return `arn:aws:lambda:${LOCAL_REGION}:${LOCAL_ACCOUNT}:function:${name}`;
+}
+
+/** The S3 server's failed requests, one JSON line each, beside the functions' logs. */
+function s3Log(home: string): (entry: LocalS3LogEntry) => void {
+  const file = join(home, 'logs', 's3.log');
+  return (entry) => {
+    mkdirSync(join(home, 'logs'), { recursive: true });
+    appendFileSync(file, `${JSON.stringify({ time: new Date().toISOString(), ...entry })}\n`);
+  };
+}
+
 async function assertPortFree(port: number): Promise<number> {
   return new Promise((resolve, reject) => {
     const probe = createServer();
@@ -176,7 +188,9 @@ export class LocalCloud {
         if (!lambda) throw new Error('S3 notification before the Lambda endpoint started');
         await lambda.invokeAsync(topo.functions[topo.notification.function].name, event);
       },
+      notificationTargetArn: functionArn(topo.functions[topo.notification.function].name),
       faults: { errorRate: chaos.s3Errors, duplicateNotificationRate: chaos.duplicates },
+      log: s3Log(options.home),
       ...(options.random ? { random: options.random } : {}),
     });
 
@@ -209,9 +223,6 @@ export class LocalCloud {
       // The collector resolves secret references here, with the same SDK calls as in AWS.
       AWS_ENDPOINT_URL_SSM: secrets.endpoint,
       AWS_ENDPOINT_URL_SECRETS_MANAGER: secrets.endpoint,
-      // s3rver stores aws-chunked framing when the SDK adds checksums to streamed uploads.
-      AWS_REQUEST_CHECKSUM_CALCULATION: 'WHEN_REQUIRED',
-      AWS_RESPONSE_CHECKSUM_VALIDATION: 'WHEN_REQUIRED',
       TZ: 'UTC',
     };
     const functions: LocalFunctionConfig[] = FUNCTION_IDS.map((id) => {

@@ -89,6 +89,13 @@ export async function reparseObjects(
   const sleep = deps.sleep ?? ((ms: number) => new Promise((r) => setTimeout(r, ms)));
   const lettersBefore = new Set((await deps.deadLetters?.())?.map((letter) => letter.id) ?? []);
   const since = now() - CLOCK_SLACK_MS;
+  // The outcome each object has now: the reparse's own must be newer (the slack above
+  // would otherwise let a parse that ended a moment before the send pass for it).
+  const before = new Map<string, number>();
+  for (const object of objects) {
+    const current = await deps.reader.readRawOutcome(object.key);
+    if (current) before.set(object.key, Date.parse(current.at));
+  }
   for (const object of objects) {
     const definitions = await deps.definitionsFor?.(object.key);
     await deps.invoke(
@@ -102,7 +109,9 @@ export async function reparseObjects(
     for (const object of objects) {
       if (results.has(object.key)) continue;
       const read = await deps.reader.readRawOutcome(object.key, since);
-      if (!read) continue;
+      if (!read || Date.parse(read.at) <= (before.get(object.key) ?? Number.NEGATIVE_INFINITY)) {
+        continue;
+      }
       const { outcome } = read;
       results.set(
         object.key,

@@ -132,6 +132,7 @@ async function parseEntry(
       format,
       formatOptions,
       ...(entry.contentType !== undefined ? { contentType: entry.contentType } : {}),
+      pageUrl: entry.url,
       ...(entry.contentEncoding !== undefined ? { contentEncoding: entry.contentEncoding } : {}),
       envelope: {
         sourceId: entry.sourceId,

@@ -164,7 +164,7 @@ async function parseSingleObject(
     const context = { runId: keyParts?.runId, sourceId: keyParts?.sourceId };
     return quarantined(deps, base, meta.error, context);
   }
-  const { contentType, runId, sourceId, fetchedAt, page } = meta.value;
+  const { contentType, runId, sourceId, fetchedAt, page, url } = meta.value;
   const { format, formatOptions } = definitionFor(deps, sourceId, meta.value);
   const context = { runId, sourceId, format };
   if (size !== undefined && size > config.maxRawBytes) {
@@ -193,6 +193,7 @@ async function parseSingleObject(
       format,
       formatOptions,
       ...(contentType !== undefined ? { contentType } : {}),
+      ...(url !== undefined ? { pageUrl: url } : {}),
       envelope: { sourceId, runId, page, fetchedAt },
       limits: config,
       gzipLevel: config.gzipLevel,

@@ -71,3 +71,9 @@ export const MAX_SOURCE_BYTES = maxSourceBytesFor(DEPLOYED_COLLECTOR_CONCURRENCY
  * can run at most the collector's timeout minus this margin.
  */
 export const DEFAULT_COLLECTOR_SAFETY_MARGIN_MS = 15_000;
+
+/**
+ * S3 user metadata (`x-amz-meta-*`) in one PUT: at most 2 KB, counted as the UTF-8 bytes of
+ * every name and value together (taken as 2,000, the smaller reading of "2 KB").
+ */
+export const S3_USER_METADATA_MAX_BYTES = 2000;

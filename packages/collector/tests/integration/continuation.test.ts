@@ -161,7 +161,7 @@ describe('continuation through the Lambda Invoke API', () => {
   });
 
   it('records a continuation the Invoke API rejects, with a payload to replay', async () => {
-    // The whole invocation is inside the safety margin: no task starts, all are continued.
+    // The whole invocation (5 s) is inside the 6 s safety margin: no task starts, all continue.
     const input = payload(
       [{ source: { id: 'late', url: `${upstream.url}/late` }, estimateMs: 10_000 }],
       { batchId: 'b00009' },
@@ -170,7 +170,7 @@ describe('continuation through the Lambda Invoke API', () => {
       s3: s3.client,
       bucket: s3.bucket,
       context: fakeContext({ timeoutMs: 5_000 }),
-      settings: { safetyMarginMs: 5_000, hardDeadlineMs: 500 },
+      settings: { safetyMarginMs: 6_000, hardDeadlineMs: 500 },
       invokeContinuation: lambdaContinuationInvoker(lambda, 'no-such-function'),
     });
 

@@ -123,7 +123,9 @@ describe('large bodies', () => {
   it('refuses a body whose Content-Length is over the limit without reading a byte of it', async () => {
     const source = { id: 'huge', url: `${http.url}/announced-too-large`, format: 'ndjson' };
 
-    const { summary } = await hop(payload([{ source }]), { maxBodyBytes: 1_000_000 });
+    const { summary } = await hop(payload([{ source }], { batchId: 'b00001' }), {
+      maxBodyBytes: 1_000_000,
+    });
 
     expect(summary.result.outcomes).toEqual([
       expect.objectContaining({
@@ -143,7 +145,7 @@ describe('large bodies', () => {
     const source = { id: 'gz', url: `${http.url}/gz`, format: 'ndjson' };
 
     // Hop 0: gzip, weak ETag, cut by the hard deadline: nothing to resume from.
-    const first = await hop(payload([{ source }]));
+    const first = await hop(payload([{ source }], { batchId: 'b00002' }));
     stallGzip = false;
     const next = first.summary.continuation;
     const second = next ? await hop(next) : undefined;
@@ -161,8 +163,12 @@ describe('large bodies', () => {
     stallGzip = false;
     const source = { id: 'big', url: `${http.url}/big`, format: 'ndjson' };
 
-    await hop(payload([{ source, expectedBytes: 1_000_000 }]), { identityFromBytes: 1_000_000 });
-    await hop(payload([{ source, expectedBytes: 999_999 }]), { identityFromBytes: 1_000_000 });
+    await hop(payload([{ source, expectedBytes: 1_000_000 }], { batchId: 'b00003' }), {
+      identityFromBytes: 1_000_000,
+    });
+    await hop(payload([{ source, expectedBytes: 999_999 }], { batchId: 'b00004' }), {
+      identityFromBytes: 1_000_000,
+    });
 
     expect(seen.map((s) => s.acceptEncoding)).toEqual(['identity', 'gzip, br']);
   });

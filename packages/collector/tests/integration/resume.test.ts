@@ -277,8 +277,8 @@ describe('a download cut by the hard deadline resumes on the next hop', () => {
 
   it('deletes the stored bytes when the resumed download then fails, whatever the outcome', async () => {
     // Act: hop 0 is cut; every request of hop 1 is answered 503 until its attempts are spent.
-    const first = await hop(payload([source('failing')], { batchId: 'b00004' }));
-    const stored = await s3.listKeys(`runs/${RUN_ID}/partial/b00004-`);
+    const first = await hop(payload([source('failing')], { batchId: 'b00009' }));
+    const stored = await s3.listKeys(`runs/${RUN_ID}/partial/b00009-`);
     upstream = { ...upstream, stall: false, range: '503' };
     const next = first.summary.continuation;
     const second = next ? await hop(next) : undefined;
@@ -288,7 +288,7 @@ describe('a download cut by the hard deadline resumes on the next hop', () => {
     expect(second?.summary.result.outcomes).toEqual([
       expect.objectContaining({ status: 'failed', httpStatus: 503 }),
     ]);
-    expect(await s3.listKeys(`runs/${RUN_ID}/partial/b00004-`)).toEqual([]);
+    expect(await s3.listKeys(`runs/${RUN_ID}/partial/b00009-`)).toEqual([]);
   });
 
   it('resumes on a strong Last-Modified when there is no ETag', async () => {

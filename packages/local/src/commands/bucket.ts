@@ -1,8 +1,8 @@
 import { S3Client } from '@aws-sdk/client-s3';
+import { startLocalS3 } from '@fanout/local-s3';
 import { topology } from '@fanout/shared';
 import { LOCAL_BUCKET, LOCAL_CREDENTIALS, LOCAL_REGION } from '../config.js';
 import { UsageError } from '../errors.js';
-import { startLocalS3 } from '../s3/index.js';
 
 export interface BucketTarget {
   readonly s3: S3Client;
@@ -96,8 +96,6 @@ export function endpointS3Client(endpoint: string, region: string | undefined): 
     region: region ?? LOCAL_REGION,
     credentials: LOCAL_CREDENTIALS,
     forcePathStyle: true,
-    requestChecksumCalculation: 'WHEN_REQUIRED',
-    responseChecksumValidation: 'WHEN_REQUIRED',
   });
 }
 

@@ -122,6 +122,26 @@ describe('reparseObjects', () => {
     });
   });
 
+  it('does not take an outcome decided a moment before the send for its own', async () => {
+    // Prepare: parsed (quarantined) half a second ago, inside the clock slack; this
+    // reparse's parser never answers.
+    const key = singleKey('a');
+    const objects = await listed([key]);
+    await putQuarantined(
+      s3,
+      key,
+      'malformed json at byte 3',
+      new Date(Date.now() - 500).toISOString(),
+    );
+    const parser = fakeParser({ [key]: 'ignore' });
+
+    // Act
+    const report = await reparseObjects(objects, deps(parser));
+
+    // Assess: the earlier outcome is not this reparse's.
+    expect(report).toMatchObject({ quarantined: 0, noOutcome: 1 });
+  });
+
   it('does not count a dead letter from before the reparse', async () => {
     // Prepare
     const key = singleKey('a');
