@@ -298,7 +298,7 @@ function replayTask(source: Source, manifest: RunManifest): CollectorTask {
   };
 }
 
-/** The definition a source had when the run was planned, if the run recorded it. */
+/** Whether the source was edited since the run was planned (when the run recorded it). */
 function editedSince(source: Source, manifest: RunManifest): boolean {
   const then = manifest.state?.sources[source.id]?.definition;
   return then !== undefined && then !== sourceDefinition(source);

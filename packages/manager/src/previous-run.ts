@@ -144,6 +144,37 @@ function newestManual(
   return newest;
 }
 
+/**
+ * The head's pending runs, and every run or replay logged since the head planned: their
+ * outcomes are new to its state (a replay of a run the head already merged reopens it).
+ */
+function withLoggedRuns(
+  snapshot: StateSnapshot,
+  entries: readonly OffScheduleEntry[],
+  currentRunId: string,
+): string[] {
+  const since =
+    snapshot.updatedAt === undefined ? Number.NEGATIVE_INFINITY : Date.parse(snapshot.updatedAt);
+  const pending = [...(snapshot.pendingRuns ?? [])];
+  for (const entry of entries) {
+    if (entry.runId === currentRunId || Date.parse(entry.at) < since) continue;
+    if (!pending.includes(entry.runId)) pending.push(entry.runId);
+  }
+  return pending;
+}
+
+/** The batches replays added, by run: merged with the run's own while it is pending. */
+function replayBatchesOf(entries: readonly OffScheduleEntry[]): Map<string, string[]> {
+  const batches = new Map<string, string[]>();
+  for (const entry of entries) {
+    if (entry.kind !== 'replay' || !entry.batchIds) continue;
+    batches.set(entry.runId, [
+      ...new Set([...(batches.get(entry.runId) ?? []), ...entry.batchIds]),
+    ]);
+  }
+  return batches;
+}
+
 export async function findPreviousState(
   ref: BucketRef,
   anchor: LookbackAnchor,
@@ -201,21 +232,8 @@ export async function findPreviousState(
     from = 'legacy';
   }
 
-  // Runs and replays logged since the head planned: their outcomes are new to its state.
-  const since =
-    snapshot.updatedAt === undefined ? Number.NEGATIVE_INFINITY : Date.parse(snapshot.updatedAt);
-  const pending = [...(snapshot.pendingRuns ?? [])];
-  for (const entry of offSchedule.entries) {
-    if (entry.runId === currentRunId || Date.parse(entry.at) < since) continue;
-    if (!pending.includes(entry.runId)) pending.push(entry.runId);
-  }
-  const replayBatches = new Map<string, string[]>();
-  for (const entry of offSchedule.entries) {
-    if (entry.kind !== 'replay' || !entry.batchIds) continue;
-    replayBatches.set(entry.runId, [
-      ...new Set([...(replayBatches.get(entry.runId) ?? []), ...entry.batchIds]),
-    ]);
-  }
+  const pending = withLoggedRuns(snapshot, offSchedule.entries, currentRunId);
+  const replayBatches = replayBatchesOf(offSchedule.entries);
   return {
     snapshot: { ...snapshot, pendingRuns: pending },
     from,
