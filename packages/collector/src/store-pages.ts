@@ -41,6 +41,7 @@ async function storeOwnObject(
     batchId: payload.batchId,
     format: source.format,
     formatOptions: source.options,
+    ...(source.key ? { recordKey: source.key } : {}),
     ...(contentType ? { contentType } : {}),
     fetchedAt: page.fetchedAt,
     scheduledAt: payload.scheduledAt,
@@ -83,6 +84,7 @@ function entryFields(task: CollectorTask, page: FetchedPage): PackEntryFields {
     sha256: page.body.sha256,
     format: task.source.format,
     formatOptions: task.source.options,
+    ...(task.source.key ? { key: task.source.key } : {}),
   };
 }
 

@@ -29,10 +29,28 @@ const isWhitespace = (byte: number) =>
   byte === SPACE || byte === TAB || byte === LINE_FEED || byte === CARRIAGE_RETURN;
 export const isDigit = (byte: number) => byte >= ZERO && byte <= NINE;
 
-/** Nesting deeper than this is left to JSON.parse (the caller falls back to it). */
-const MAX_DEPTH = 512;
+/**
+ * The deepest nesting of arrays and objects a record may have. Python's `json` module, which
+ * many readers of the output use, stops near 1,000 levels (its recursion limit); the parser
+ * reads without recursion, so the limit is a promise about what it writes, not its own limit.
+ */
+export const MAX_JSON_DEPTH = 1000;
 /** Open containers, innermost last: 1 = object, 2 = array. Shared: the check is synchronous. */
-const stack = new Uint8Array(MAX_DEPTH);
+const stack = new Uint8Array(MAX_JSON_DEPTH);
+
+/** What `scanJsonValue` found. */
+export const JSON_INVALID = 0;
+/** One JSON value with no whitespace between its tokens: written as it is. */
+export const JSON_COMPACT = 1;
+/** One JSON value with whitespace between tokens: written without it (`compactJson`). */
+export const JSON_SPACED = 2;
+/** Valid so far, but nested deeper than MAX_JSON_DEPTH. */
+export const JSON_TOO_DEEP = 3;
+export type JsonScan =
+  | typeof JSON_INVALID
+  | typeof JSON_COMPACT
+  | typeof JSON_SPACED
+  | typeof JSON_TOO_DEEP;
 
 /**
  * Whether `bytes[start, end)` is exactly one JSON value (RFC 8259), surrounding whitespace
@@ -42,10 +60,25 @@ const stack = new Uint8Array(MAX_DEPTH);
  * JSON.parse", which also words the error.
  */
 export function isJsonValue(bytes: Uint8Array, start: number, end: number): boolean {
+  const scan = scanJsonValue(bytes, start, end);
+  return scan === JSON_COMPACT || scan === JSON_SPACED;
+}
+
+/**
+ * Checks `bytes[start, end)` as one JSON value (see isJsonValue) and tells whether whitespace
+ * stands between its tokens, and whether it nests deeper than MAX_JSON_DEPTH. Iterative: no
+ * input can exhaust the stack.
+ */
+export function scanJsonValue(bytes: Uint8Array, from: number, to: number): JsonScan {
+  let start = from;
+  let end = to;
   let depth = 0;
   let at = start;
+  let spaced = false;
   const skipWhitespace = () => {
+    const from = at;
     while (at < end && isWhitespace(bytes[at] as number)) at += 1;
+    if (at !== from) spaced = true;
   };
   const string = (): boolean => {
     // `at` is on the opening quote.
@@ -104,14 +137,16 @@ export function isJsonValue(bytes: Uint8Array, start: number, end: number): bool
     return true;
   };
 
-  skipWhitespace();
+  while (start < end && isWhitespace(bytes[start] as number)) start += 1;
+  while (end > start && isWhitespace(bytes[end - 1] as number)) end -= 1;
+  at = start;
   for (;;) {
     // A value is expected at `at`.
-    if (at >= end) return false;
+    if (at >= end) return JSON_INVALID;
     const byte = bytes[at] as number;
     let opened = false;
     if (byte === OPEN_BRACE || byte === OPEN_BRACKET) {
-      if (depth === MAX_DEPTH) return false;
+      if (depth === MAX_JSON_DEPTH) return JSON_TOO_DEEP;
       at += 1;
       skipWhitespace();
       const closing = byte === OPEN_BRACE ? CLOSE_BRACE : CLOSE_BRACKET;
@@ -123,23 +158,23 @@ export function isJsonValue(bytes: Uint8Array, start: number, end: number): bool
         opened = true;
       }
     } else if (byte === QUOTE) {
-      if (!string()) return false;
+      if (!string()) return JSON_INVALID;
     } else if (byte === MINUS || isDigit(byte)) {
-      if (!number()) return false;
+      if (!number()) return JSON_INVALID;
     } else if (byte === 0x74) {
-      if (!literal('true')) return false;
+      if (!literal('true')) return JSON_INVALID;
     } else if (byte === 0x66) {
-      if (!literal('false')) return false;
+      if (!literal('false')) return JSON_INVALID;
     } else if (byte === 0x6e) {
-      if (!literal('null')) return false;
+      if (!literal('null')) return JSON_INVALID;
     } else {
-      return false;
+      return JSON_INVALID;
     }
     if (!opened) {
       // After a value: a comma or the end of its container, possibly of several.
       for (;;) {
         skipWhitespace();
-        if (depth === 0) return at === end;
+        if (depth === 0) return at !== end ? JSON_INVALID : spaced ? JSON_SPACED : JSON_COMPACT;
         const next = bytes[at];
         if (next === COMMA) {
           at += 1;
@@ -151,16 +186,52 @@ export function isJsonValue(bytes: Uint8Array, start: number, end: number): bool
           depth -= 1;
           continue;
         }
-        return false;
+        return JSON_INVALID;
       }
     }
     // In an object, a member starts with its key and a colon.
     if (depth > 0 && stack[depth - 1] === 1) {
-      if (bytes[at] !== QUOTE || !string()) return false;
+      if (bytes[at] !== QUOTE || !string()) return JSON_INVALID;
       skipWhitespace();
-      if (bytes[at] !== COLON) return false;
+      if (bytes[at] !== COLON) return JSON_INVALID;
       at += 1;
       skipWhitespace();
     }
   }
+}
+
+/**
+ * Copies the JSON value `bytes[start, end)` (valid: checked by scanJsonValue or the scanner)
+ * into `target` at `at` without the whitespace between its tokens; returns the bytes written.
+ * Strings are copied byte for byte (their escapes as written), so only the layout changes.
+ */
+export function compactJson(
+  bytes: Uint8Array,
+  start: number,
+  end: number,
+  target: Uint8Array,
+  at: number,
+): number {
+  let out = at;
+  let inString = false;
+  for (let i = start; i < end; i += 1) {
+    const byte = bytes[i] as number;
+    if (inString) {
+      target[out] = byte;
+      out += 1;
+      if (byte === BACKSLASH) {
+        target[out] = bytes[i + 1] as number;
+        out += 1;
+        i += 1;
+      } else if (byte === QUOTE) {
+        inString = false;
+      }
+      continue;
+    }
+    if (isWhitespace(byte)) continue;
+    if (byte === QUOTE) inString = true;
+    target[out] = byte;
+    out += 1;
+  }
+  return out - at;
 }

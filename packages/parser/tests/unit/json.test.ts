@@ -43,7 +43,9 @@ describe('json', () => {
   });
 
   it('reports trailing garbage and empty input', async () => {
-    expect((await extractError('json', '[1,2] x')).message).toContain('unexpected');
+    expect((await extractError('json', '[1,2] x')).message).toContain(
+      'expected the end of the document, found "x"',
+    );
     expect((await extractError('json', '')).message).toBe(
       'malformed json at byte 0: empty document',
     );
@@ -52,15 +54,33 @@ describe('json', () => {
 
   it.each([
     ['a missing value', '[{"a":1},{"b":}]', 1, 14, 'expected a value, found "}"'],
-    ['a trailing comma', '{\n  "a": [1, 2,\n  ]\n}', 3, 18, 'unexpected token \']\', found "]"'],
-    ['a missing colon', '[\r\n {"id": 1},\r\n {"id" 2}\r\n]', 3, 23, 'expected \':\', found "2"'],
-    ['a wrong closing bracket', '{"items": [1, 2}', 1, 15, 'expected \']\', found "}"'],
-    ['a leading zero', '[10, 01]', 1, 6, 'expected \',\', found "1"'],
+    ['a trailing comma', '{\n  "a": [1, 2,\n  ]\n}', 3, 18, 'expected a value, found "]"'],
+    ['a missing colon', '[\r\n {"id": 1},\r\n {"id" 2}\r\n]', 3, 23, 'expected ":", found "2"'],
+    ['a wrong closing bracket', '{"items": [1, 2}', 1, 15, 'expected "," or "]", found "}"'],
+    ['a leading zero', '[10, 01]', 1, 6, 'expected "," or "]", found "1"'],
     ['a misspelt literal', '[true, nul]', 1, 10, 'found "]"'],
-    ['a bad escape', '{"a": "x\\q"}', 1, 9, 'escaped characters, found "q"'],
-    ['a raw tab in a string', '["a\tb"]', 1, 3, 'escaped characters, found byte 0x09'],
-    ['a non-ASCII character', '{"café": 1,\n é}', 2, 14, 'expected an object key, found "é"'],
-    ['garbage after the document', '[1]\n\n  x', 3, 7, 'unexpected characters, found "x"'],
+    [
+      'a bad escape',
+      '{"a": "x\\q"}',
+      1,
+      9,
+      'expected an escape character (one of "\\/bfnrtu), found "q"',
+    ],
+    [
+      'a raw tab in a string',
+      '["a\tb"]',
+      1,
+      3,
+      'a control character must be escaped in a string, found byte 0x09',
+    ],
+    ['a non-ASCII character', '{"café": 1,\n é}', 2, 14, 'expected a key (a string), found "é"'],
+    [
+      'garbage after the document',
+      '[1]\n\n  x',
+      3,
+      7,
+      'expected the end of the document, found "x"',
+    ],
     ['a truncated document', '[{"a":1},\n{"a":', 2, 15, 'found end of input'],
   ])('names the exact line and byte of %s', async (_case, text, line, byteOffset, problem) => {
     // Act: chunks of 1 and 7 bytes put every token across chunk boundaries somewhere.
@@ -95,7 +115,7 @@ describe('json', () => {
     });
   });
 
-  it('accepts the whitespace stream-json accepts, unless strict', async () => {
+  it('accepts JavaScript whitespace between tokens, unless strict', async () => {
     // Prepare: a no-break space (two bytes) and a vertical tab between tokens.
     const text = '[1,\u00a0 2,\n\v3]';
 
@@ -108,11 +128,11 @@ describe('json', () => {
     // Assess
     expect(lenient).toEqual([1, 2, 3]);
     expect((await extractError('json', '[1,\n\v3]', { strict: true })).message).toBe(
-      'malformed json at line 2, byte 4: whitespace JSON does not allow (strict), found byte 0x0b',
+      'malformed json at line 2, record 1, byte 4: whitespace JSON does not allow (strict), found byte 0x0b',
     );
     for (const error of await Promise.all(strict)) {
       expect(error.message).toBe(
-        'malformed json at line 1, byte 3: whitespace JSON does not allow (strict), found U+00A0',
+        'malformed json at line 1, record 1, byte 3: whitespace JSON does not allow (strict), found U+00A0',
       );
     }
   });

@@ -1,0 +1,210 @@
+import { ExtractorFailedError, MalformedInputError } from './errors.js';
+import {
+  compactJson,
+  JSON_COMPACT,
+  JSON_SPACED,
+  JSON_TOO_DEEP,
+  MAX_JSON_DEPTH,
+  scanJsonValue,
+} from './formats/json-validate.js';
+import { RawJson, RawJsonSpans, RecordBatch } from './formats/types.js';
+import { type RecordIdentity, recordHash } from './record-identity.js';
+
+/**
+ * What every output line carries besides the record; all of it comes from the raw
+ * object's metadata or the pack entry, never from the clock.
+ */
+export interface Envelope {
+  readonly sourceId: string;
+  readonly runId: string;
+  /** The response page the records come from; 0 when absent (a single-page response). */
+  readonly page?: number;
+  readonly fetchedAt: string;
+}
+
+/** Output lines are written in batches of about this many bytes (fewer stream writes). */
+const OUTPUT_BATCH_BYTES = 64 * 1024;
+
+/**
+ * Envelope prefix of every line, shaped for Athena's JSON SerDe: flat scalar columns
+ * (`source`, `run`, `page`, `fetchedAt`, then `key` and `hash`, which follow it) and the
+ * record last, as one JSON column. Key order is fixed and no value comes from the clock, so
+ * the same raw object always gives the same bytes.
+ */
+export function envelopePrefix(envelope: Envelope): string {
+  return `{"source":${JSON.stringify(envelope.sourceId)},"run":${JSON.stringify(envelope.runId)},"page":${envelope.page ?? 0},"fetchedAt":${JSON.stringify(envelope.fetchedAt)},"key":`;
+}
+
+export interface RecordLineOptions {
+  readonly envelope: Envelope;
+  readonly identity: RecordIdentity;
+  readonly format: string;
+  /**
+   * Records the extractor built as objects are checked like RawJson (depth included):
+   * for custom extractors, whose objects may be anything JSON.stringify writes.
+   */
+  readonly checkObjects: boolean;
+}
+
+/**
+ * Output lines as bytes, in buffers of about OUTPUT_BATCH_BYTES:
+ * `{<envelope>,"key":<key>,"hash":"<hash>","record":<record>}\n`. Every record is one JSON
+ * value with no whitespace between its tokens, so no line holds a raw CR or LF. Records
+ * already serialized as bytes are copied in without being decoded.
+ */
+export class RecordLineWriter {
+  private buffer = Buffer.allocUnsafe(OUTPUT_BATCH_BYTES);
+  private used = 0;
+  private readonly prefix: Buffer;
+  private scratch = Buffer.allocUnsafe(0);
+  /** Records written: the index of the next one, for error locations. */
+  records = 0;
+
+  constructor(private readonly options: RecordLineOptions) {
+    this.prefix = Buffer.from(envelopePrefix(options.envelope), 'utf8');
+  }
+
+  /** Writes what the extractor yielded; returns full buffers to pass on. */
+  write(record: unknown, full: Buffer[]): void {
+    if (record instanceof RawJsonSpans) {
+      const { bytes, starts, ends, checked } = record;
+      for (let i = 0; i < starts.length; i += 1) {
+        const start = starts[i] ?? 0;
+        const end = ends[i] ?? start;
+        const state = checked === 'compact' ? JSON_COMPACT : checked?.[i];
+        this.bytes(bytes, start, end, state, full);
+      }
+    } else if (record instanceof RecordBatch) {
+      for (const each of record.records) this.value(each, full);
+    } else {
+      this.value(record, full);
+    }
+    if (this.used >= OUTPUT_BATCH_BYTES) {
+      const rest = this.take();
+      if (rest) full.push(rest);
+    }
+  }
+
+  /** The bytes written so far (undefined when none), and a fresh buffer for what follows. */
+  take(): Buffer | undefined {
+    if (this.used === 0) return undefined;
+    const full = this.buffer.subarray(0, this.used);
+    this.buffer = Buffer.allocUnsafe(Math.max(OUTPUT_BATCH_BYTES, this.buffer.length));
+    this.used = 0;
+    return full;
+  }
+
+  private value(record: unknown, full: Buffer[]): void {
+    if (record instanceof RawJson) {
+      const bytes = Buffer.from(record.text, 'utf8');
+      this.bytes(bytes, 0, bytes.length, undefined, full);
+      return;
+    }
+    let text: string | undefined;
+    try {
+      text = JSON.stringify(record);
+    } catch (error) {
+      // A cycle, a BigInt, nesting too deep for the stack: this record, not the parser.
+      throw new ExtractorFailedError(
+        this.options.format,
+        error instanceof Error ? error : new Error(String(error)),
+        { record: this.records },
+      );
+    }
+    if (text === undefined) {
+      throw new ExtractorFailedError(
+        this.options.format,
+        new TypeError(`yielded a value that is not JSON (${typeof record})`),
+        { record: this.records },
+      );
+    }
+    if (this.options.checkObjects || this.options.identity.declared) {
+      const bytes = Buffer.from(text, 'utf8');
+      this.bytes(
+        bytes,
+        0,
+        bytes.length,
+        this.options.checkObjects ? undefined : JSON_COMPACT,
+        full,
+      );
+      return;
+    }
+    // JSON.stringify writes compact JSON; the hash reads the same UTF-8 bytes written below.
+    const hash = recordHash(text);
+    this.line(
+      `"${hash}"`,
+      hash,
+      full,
+      (at) => this.buffer.write(text, at, 'utf8'),
+      text.length * 3,
+    );
+  }
+
+  /** One record, `bytes[start, end)`: `state` says how far it is known to be valid JSON. */
+  private bytes(
+    bytes: Buffer,
+    start: number,
+    end: number,
+    state: number | undefined,
+    full: Buffer[],
+  ): void {
+    let record = bytes;
+    let from = start;
+    let to = end;
+    const scan =
+      state === JSON_COMPACT || state === JSON_SPACED ? state : scanJsonValue(bytes, start, end);
+    if (scan === JSON_TOO_DEEP) {
+      throw new MalformedInputError(
+        this.options.format,
+        `record nests deeper than ${MAX_JSON_DEPTH} levels (the parser's limit)`,
+        { record: this.records },
+      );
+    }
+    if (scan !== JSON_COMPACT && scan !== JSON_SPACED) {
+      throw new ExtractorFailedError(
+        this.options.format,
+        new TypeError('yielded raw JSON that is not one JSON value'),
+        { record: this.records },
+      );
+    }
+    if (scan === JSON_SPACED) {
+      if (this.scratch.length < end - start) this.scratch = Buffer.allocUnsafe(end - start);
+      record = this.scratch;
+      from = 0;
+      to = compactJson(bytes, start, end, this.scratch, 0);
+    }
+    const view = record.subarray(from, to);
+    const hash = recordHash(view);
+    const key = this.options.identity.declared
+      ? JSON.stringify(this.options.identity.key(record, from, to, this.records))
+      : `"${hash}"`;
+    this.line(key, hash, full, (at) => view.copy(this.buffer, at), to - from);
+  }
+
+  /** Writes one line; `record` writes the record's bytes at an offset and returns their count. */
+  private line(
+    key: string,
+    hash: string,
+    full: Buffer[],
+    record: (at: number) => number,
+    maxRecordBytes: number,
+  ): void {
+    // key: a UTF-16 code unit is at most 3 UTF-8 bytes; `,"hash":"` + hash + `","record":` + `}\n`.
+    const bytes = this.prefix.length + key.length * 3 + 21 + hash.length + maxRecordBytes + 2;
+    if (this.used + bytes > this.buffer.length) {
+      const rest = this.take();
+      if (rest) full.push(rest);
+      if (bytes > this.buffer.length) this.buffer = Buffer.allocUnsafe(bytes);
+    }
+    const buffer = this.buffer;
+    let at = this.used;
+    at += this.prefix.copy(buffer, at);
+    at += buffer.write(key, at, 'utf8');
+    at += buffer.write(`,"hash":"${hash}","record":`, at, 'latin1');
+    at += record(at);
+    buffer[at] = 0x7d; // }
+    buffer[at + 1] = 0x0a; // \n
+    this.used = at + 2;
+    this.records += 1;
+  }
+}
