@@ -1,4 +1,6 @@
 import { costCommand } from './commands/cost.js';
+import { queryCommand } from './commands/query.js';
+import { recordsCommand } from './commands/records.js';
 import { reparseCommand } from './commands/reparse.js';
 import { replayCommand } from './commands/replay.js';
 import { reportCommand } from './commands/report.js';
@@ -40,6 +42,16 @@ Commands:
       --json              print it as one JSON object
       --schedule EXPR     (report, cost) runs per month from this schedule
                           (default the topology's)
+  records <source>    the records a source gave in its latest run, one JSON value a line
+      --run R             that run instead
+      --limit N           at most N records (default 20)
+      --json              one object a line: page, fetchedat, key, hash, record
+  query "<SQL>"       SQL (DuckDB) over the parsed records: tables records, records_latest
+                      (latest version of each source and key) and records_changes (each
+                      version once), the Glue table's columns; json_extract_scalar works
+      --json | --csv      one JSON object a line, or CSV (default: a table)
+                      (records, query) read the bucket's parsed/ objects through the S3
+                      API into a cache under FANOUT_HOME/query-cache first
   help                this text
 
 Exit codes of run, status, replay and reparse: 0 complete and clean, 1 complete with
@@ -77,6 +89,10 @@ export async function main(argv: string[], io: Io): Promise<number> {
         return await reportCommand(args, io);
       case 'cost':
         return await costCommand(args, io);
+      case 'query':
+        return await queryCommand(args, io);
+      case 'records':
+        return await recordsCommand(args, io);
       case undefined:
       case 'help':
       case '--help':
@@ -86,7 +102,7 @@ export async function main(argv: string[], io: Io): Promise<number> {
       default:
         throw new UsageError(
           `unknown command ${JSON.stringify(rawCommand)}`,
-          'commands: run, start, status, replay, reparse, report, cost, help',
+          'commands: run, start, status, records, query, replay, reparse, report, cost, help',
         );
     }
   } catch (error) {
