@@ -24,7 +24,7 @@ export async function openRecords(
   const target = await openBucket(values, home);
   let cache: RecordsCache;
   try {
-    const where = values.endpoint ?? (target.local ? 'local' : undefined);
+    const where = values.endpoint ? { endpoint: values.endpoint } : target.local ? 'local' : 'aws';
     cache = await syncRecordsCache(
       target.s3,
       target.bucket,

@@ -25,13 +25,20 @@ interface CacheIndex {
 const INDEX_FILE = 'index.json';
 const PARSED_SUFFIX = '.ndjson.gz';
 
-/** The folder of one bucket's cache under `home`: readable, and distinct per endpoint and bucket. */
-export function cacheDirFor(home: string, bucket: string, endpoint?: string): string {
-  const where =
-    endpoint === undefined
-      ? 'aws'
-      : createHash('sha256').update(endpoint).digest('hex').slice(0, 8);
-  return join(home, 'query-cache', `${bucket.replace(/[^A-Za-z0-9._-]/g, '_')}-${where}`);
+/**
+ * The folder of one bucket's cache under `home`: `local` (the local data), `aws` (a bucket
+ * in AWS) or a short hash of the endpoint URL, so two stores' buckets never share a cache.
+ */
+export function cacheDirFor(
+  home: string,
+  bucket: string,
+  where: 'local' | 'aws' | { readonly endpoint: string },
+): string {
+  const label =
+    typeof where === 'string'
+      ? where
+      : createHash('sha256').update(where.endpoint).digest('hex').slice(0, 8);
+  return join(home, 'query-cache', `${bucket.replace(/[^A-Za-z0-9._-]/g, '_')}-${label}`);
 }
 
 async function readIndex(dir: string): Promise<CacheIndex> {

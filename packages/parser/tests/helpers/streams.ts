@@ -57,6 +57,24 @@ export async function extract(
   return records;
 }
 
+/** Runs an extractor that yields raw JSON and returns each record's text exactly as written. */
+export async function extractTexts(
+  format: string,
+  text: string | Buffer,
+  options: FormatOptions = {},
+  { chunkBytes = 7 } = {},
+): Promise<string[]> {
+  const extractor: Extractor = createExtractorRegistry().get(format);
+  const texts: string[] = [];
+  for await (const record of extractor(chunked(text, chunkBytes), contextFor(format, options))) {
+    if (!(record instanceof RawJsonSpans)) throw new Error(`${format} yielded a ${typeof record}`);
+    record.starts.forEach((start, i) => {
+      texts.push(record.bytes.toString('utf8', start, record.ends[i]));
+    });
+  }
+  return texts;
+}
+
 /** Runs an extractor expecting it to fail; returns the error. */
 export async function extractError(
   format: string,

@@ -1,6 +1,58 @@
 import { describe, expect, it } from 'vitest';
 import { MalformedInputError, RecordTooLargeError } from '../../src/index.js';
-import { extract, extractError } from '../helpers/streams.js';
+import { extract, extractError, extractTexts } from '../helpers/streams.js';
+
+describe("json: records are the document's own bytes", () => {
+  it.each([1, 3, 1 << 16])(
+    'keeps numbers, escapes, key order, duplicates and __proto__ exactly (chunks of %i bytes)',
+    async (chunkBytes) => {
+      const text =
+        '[{"n":12345678901234567890123,"f":1e400,"z":-0,"e":1.50E+3},\n  {"__proto__":{"polluted":"yes"},"b":1,"a":2,"a":3},\n  "caf\\u00e9 \\"q\\" \\/",\n  [ 1 , [ ] , { } ], null]';
+      expect(await extractTexts('json', text, {}, { chunkBytes })).toEqual([
+        '{"n":12345678901234567890123,"f":1e400,"z":-0,"e":1.50E+3}',
+        '{"__proto__":{"polluted":"yes"},"b":1,"a":2,"a":3}',
+        '"caf\\u00e9 \\"q\\" \\/"',
+        '[1,[],{}]',
+        'null',
+      ]);
+    },
+  );
+
+  it('leaves out whitespace between tokens, JavaScript whitespace included, never inside strings', async () => {
+    const text = '{"items": [\r\n\t{ "a" :\u00a0"x  y" ,\v"b":\u3000[ 1 ,2 ] }\r\n]}';
+    expect(await extractTexts('json', text, { recordsPath: 'items' }, { chunkBytes: 2 })).toEqual([
+      '{"a":"x  y","b":[1,2]}',
+    ]);
+  });
+
+  it('finds the records path through keys written with escapes and through array indexes', async () => {
+    const text = '{"d\\u0061ta":[{"items":[1]},{"items":[2,3]}],"data.items":[9]}';
+    expect(await extractTexts('json', text, { recordsPath: 'data.1.items' })).toEqual(['2', '3']);
+    expect(await extractTexts('json', text, { recordsPath: 'data' })).toEqual([
+      '{"items":[1]}',
+      '{"items":[2,3]}',
+    ]);
+  });
+
+  it('gives a root object, or a scalar at the path, as one record', async () => {
+    expect(await extractTexts('json', ' {"a": 1} ')).toEqual(['{"a":1}']);
+    expect(await extractTexts('json', '{"meta":{"n":-0.0}}', { recordsPath: 'meta.n' })).toEqual([
+      '-0.0',
+    ]);
+    expect(await extractTexts('json', '42')).toEqual(['42']);
+  });
+
+  it('refuses nesting deeper than 1,000 levels with a reason, without recursion', async () => {
+    const deep = `${'['.repeat(100_000)}${']'.repeat(100_000)}`;
+    const error = await extractError('json', deep, {}, { chunkBytes: 4096 });
+    expect(error).toBeInstanceOf(MalformedInputError);
+    expect(error.message).toBe(
+      'malformed json at line 1, record 0, byte 1000: nesting deeper than 1000 levels (the parser\'s limit: most JSON readers, Python\'s among them, stop near it), found "["',
+    );
+    const limit = `[${'['.repeat(999)}${']'.repeat(999)}]`;
+    expect(await extractTexts('json', limit, {}, { chunkBytes: 100 })).toHaveLength(1);
+  });
+});
 
 describe('json', () => {
   it('yields the elements of a root array one by one', async () => {
