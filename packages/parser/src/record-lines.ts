@@ -22,6 +22,9 @@ export interface Envelope {
   readonly fetchedAt: string;
 }
 
+const HASH_COLUMN = Buffer.from(',"hash":"', 'latin1');
+const RECORD_COLUMN = Buffer.from('","record":', 'latin1');
+
 /** Output lines are written in batches of about this many bytes (fewer stream writes). */
 const OUTPUT_BATCH_BYTES = 64 * 1024;
 
@@ -131,13 +134,8 @@ export class RecordLineWriter {
     }
     // JSON.stringify writes compact JSON; the hash reads the same UTF-8 bytes written below.
     const hash = recordHash(text);
-    this.line(
-      `"${hash}"`,
-      hash,
-      full,
-      (at) => this.buffer.write(text, at, 'utf8'),
-      text.length * 3,
-    );
+    const at = this.lineStart(undefined, hash, text.length * 3, full);
+    this.lineEnd(at + this.buffer.write(text, at, 'utf8'));
   }
 
   /** One record, `bytes[start, end)`: `state` says how far it is known to be valid JSON. */
@@ -177,33 +175,55 @@ export class RecordLineWriter {
     const hash = recordHash(view);
     const key = this.options.identity.declared
       ? JSON.stringify(this.options.identity.key(record, from, to, this.records))
-      : `"${hash}"`;
-    this.line(key, hash, full, (at) => view.copy(this.buffer, at), to - from);
+      : undefined;
+    const at = this.lineStart(key, hash, to - from, full);
+    this.lineEnd(at + view.copy(this.buffer, at));
   }
 
-  /** Writes one line; `record` writes the record's bytes at an offset and returns their count. */
-  private line(
-    key: string,
+  /**
+   * Makes room for a line and writes it up to `"record":`; returns where the record goes.
+   * `key` is JSON text, or undefined for the hash. Constant parts are copied from buffers:
+   * a line allocates nothing but its hash (this runs once per record).
+   */
+  private lineStart(
+    key: string | undefined,
     hash: string,
+    recordBytes: number,
     full: Buffer[],
-    record: (at: number) => number,
-    maxRecordBytes: number,
-  ): void {
-    // key: a UTF-16 code unit is at most 3 UTF-8 bytes; `,"hash":"` + hash + `","record":` + `}\n`.
-    const bytes = this.prefix.length + key.length * 3 + 21 + hash.length + maxRecordBytes + 2;
+  ): number {
+    // A UTF-16 code unit is at most 3 UTF-8 bytes.
+    const keyBytes = key === undefined ? hash.length + 2 : key.length * 3;
+    const bytes =
+      this.prefix.length +
+      keyBytes +
+      HASH_COLUMN.length +
+      hash.length +
+      RECORD_COLUMN.length +
+      recordBytes +
+      2;
     if (this.used + bytes > this.buffer.length) {
       const rest = this.take();
       if (rest) full.push(rest);
       if (bytes > this.buffer.length) this.buffer = Buffer.allocUnsafe(bytes);
     }
     const buffer = this.buffer;
-    let at = this.used;
-    at += this.prefix.copy(buffer, at);
-    at += buffer.write(key, at, 'utf8');
-    at += buffer.write(`,"hash":"${hash}","record":`, at, 'latin1');
-    at += record(at);
-    buffer[at] = 0x7d; // }
-    buffer[at + 1] = 0x0a; // \n
+    let at = this.used + this.prefix.copy(buffer, this.used);
+    if (key === undefined) {
+      buffer[at] = 0x22; // "
+      at += buffer.write(hash, at + 1, 'latin1') + 2;
+      buffer[at - 1] = 0x22;
+    } else {
+      at += buffer.write(key, at, 'utf8');
+    }
+    at += HASH_COLUMN.copy(buffer, at);
+    at += buffer.write(hash, at, 'latin1');
+    return at + RECORD_COLUMN.copy(buffer, at);
+  }
+
+  /** Closes the line whose record ends at `at`. */
+  private lineEnd(at: number): void {
+    this.buffer[at] = 0x7d; // }
+    this.buffer[at + 1] = 0x0a; // \n
     this.used = at + 2;
     this.records += 1;
   }
