@@ -61,8 +61,8 @@ const LINE = {
   run: '20261129T101000Z',
   page: 0,
   fetchedAt: '2026-11-29T10:10:03.120Z',
-  key: '4f1a0d0e3a0b9c2d7e6f5a4b3c2d1e0f',
-  hash: '4f1a0d0e3a0b9c2d7e6f5a4b3c2d1e0f',
+  key: 'Oslo',
+  hash: '1f38a19470abb36b',
   record: { city: 'Oslo', tempC: -3, tags: ['cold'] },
 };
 

@@ -54,7 +54,7 @@ export const RECORD_COLUMNS: readonly RecordColumn[] = [
     name: 'hash',
     glueType: 'string',
     prestoType: 'varchar',
-    comment: 'First 32 hex digits of the SHA-256 of the record as stored',
+    comment: 'First 16 hex digits of the SHA-256 of the record as stored',
   },
   {
     name: 'record',

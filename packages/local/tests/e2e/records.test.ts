@@ -21,7 +21,7 @@ import {
 } from './helpers.js';
 
 const run = promisify(execFile);
-const sha256Prefix = (text: string) => createHash('sha256').update(text).digest('hex').slice(0, 32);
+const sha256Prefix = (text: string) => createHash('sha256').update(text).digest('hex').slice(0, 16);
 
 /** The record bytes of a stored line (after `"record":`, before the closing `}`). */
 const recordOf = (line: string) => line.slice(line.indexOf('"record":') + 9, -1);

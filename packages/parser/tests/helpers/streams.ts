@@ -103,12 +103,12 @@ export function memorySink(): { stream: Writable; bytes: () => Buffer } {
 }
 
 /**
- * The `hash` of a parsed line, computed again from the line as stored: the first 32 hex digits
+ * The `hash` of a parsed line, computed again from the line as stored: the first 16 hex digits
  * of the SHA-256 of the bytes after `"record":` up to the line's closing `}`.
  */
 export function hashOfLine(line: string): string {
   const record = line.slice(line.indexOf('"record":') + '"record":'.length, -1);
-  return createHash('sha256').update(record, 'utf8').digest('hex').slice(0, 32);
+  return createHash('sha256').update(record, 'utf8').digest('hex').slice(0, 16);
 }
 
 /**
