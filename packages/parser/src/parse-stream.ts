@@ -127,19 +127,18 @@ async function* envelopeLines(
   if (rest) yield rest;
 }
 
-/** Counts and checksums the uncompressed lines on their way to the compressor. */
-class LinesTap extends Transform {
+/** Counts (and, for a segment, checksums) the uncompressed lines on their way to the compressor. */
+class LinesTally {
   bytes = 0;
   constructor(
     public crc: number,
     private readonly checksum: boolean,
-  ) {
-    super();
-  }
-  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+  ) {}
+
+  add(chunk: Buffer): Buffer {
     this.bytes += chunk.length;
     if (this.checksum) this.crc = crc32(chunk, this.crc);
-    callback(null, chunk);
+    return chunk;
   }
 }
 
@@ -226,7 +225,7 @@ export async function parseStream(
     checkObjects: !registry.isBuiltIn(options.format),
   });
   const segment = options.segment;
-  const tap = new LinesTap(segment?.crcSeed ?? 0, segment !== undefined);
+  const tally = new LinesTally(segment?.crcSeed ?? 0, segment !== undefined);
   const formatOptions = options.formatOptions ?? {};
   // Text formats read the body decoded to UTF-8; a binary custom format reads it as fetched.
   const transcoder =
@@ -260,18 +259,15 @@ export async function parseStream(
     if (head.ended) {
       // Small output (a pack entry, a small response): one synchronous deflate of the
       // same bytes, instead of a zlib stream's setup and thread-pool round trips.
-      const bytes = Buffer.concat(head.chunks);
-      tap.bytes = bytes.length;
-      if (segment) tap.crc = crc32(bytes, segment.crcSeed);
+      const bytes = tally.add(Buffer.concat(head.chunks));
       const compressed = segment ? deflateSegmentSync(bytes, level) : gzipSync(bytes, { level });
       await pipeline(Readable.from([compressed], { objectMode: false }), sink, output);
     } else {
       await pipeline(
         (async function* all() {
-          yield* head.chunks;
-          yield* lines;
+          for (const chunk of head.chunks) yield tally.add(chunk);
+          for await (const chunk of lines) yield tally.add(chunk);
         })(),
-        tap,
         segment ? createSegmentDeflater(level) : createGzip({ level }),
         sink,
         output,
@@ -306,8 +302,8 @@ export async function parseStream(
     records: writer.records,
     bytesIn: source.bytes,
     bytesOut: sink.bytes,
-    linesBytes: tap.bytes,
-    crc: tap.crc,
+    linesBytes: tally.bytes,
+    crc: tally.crc,
   };
 }
 

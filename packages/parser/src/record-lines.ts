@@ -8,7 +8,7 @@ import {
   scanJsonValue,
 } from './formats/json-validate.js';
 import { RawJson, RawJsonSpans, RecordBatch } from './formats/types.js';
-import { type RecordIdentity, recordHash } from './record-identity.js';
+import { RECORD_HASH_HEX_DIGITS, type RecordIdentity, recordHash } from './record-identity.js';
 
 /**
  * What every output line carries besides the record; all of it comes from the raw
@@ -121,6 +121,11 @@ export class RecordLineWriter {
         { record: this.records },
       );
     }
+    this.text(text, full);
+  }
+
+  /** A record as compact JSON text (JSON.stringify's, or an extractor's checked text). */
+  private text(text: string, full: Buffer[]): void {
     if (this.options.checkObjects || this.options.identity.declared) {
       const bytes = Buffer.from(text, 'utf8');
       this.bytes(
@@ -132,10 +137,20 @@ export class RecordLineWriter {
       );
       return;
     }
-    // JSON.stringify writes compact JSON; the hash reads the same UTF-8 bytes written below.
-    const hash = recordHash(text);
-    const at = this.lineStart(undefined, hash, text.length * 3, full);
-    this.lineEnd(at + this.buffer.write(text, at, 'utf8'));
+    // With the hash as key, everything before the record has a fixed length: the record is
+    // written in place first and hashed there (hashing the string would encode it again).
+    const before =
+      this.prefix.length +
+      HASH_COLUMN.length +
+      RECORD_COLUMN.length +
+      2 +
+      2 * RECORD_HASH_HEX_DIGITS;
+    this.reserve(before + text.length * 3 + 2, full);
+    const recordAt = this.used + before;
+    const end = recordAt + this.buffer.write(text, recordAt, 'utf8');
+    const hash = recordHash(this.buffer.subarray(recordAt, end));
+    const at = this.lineStart(undefined, hash, end - recordAt, full);
+    this.lineEnd(at + (end - recordAt));
   }
 
   /** One record, `bytes[start, end)`: `state` says how far it is known to be valid JSON. */
@@ -201,11 +216,7 @@ export class RecordLineWriter {
       RECORD_COLUMN.length +
       recordBytes +
       2;
-    if (this.used + bytes > this.buffer.length) {
-      const rest = this.take();
-      if (rest) full.push(rest);
-      if (bytes > this.buffer.length) this.buffer = Buffer.allocUnsafe(bytes);
-    }
+    this.reserve(bytes, full);
     const buffer = this.buffer;
     let at = this.used + this.prefix.copy(buffer, this.used);
     if (key === undefined) {
@@ -218,6 +229,14 @@ export class RecordLineWriter {
     at += HASH_COLUMN.copy(buffer, at);
     at += buffer.write(hash, at, 'latin1');
     return at + RECORD_COLUMN.copy(buffer, at);
+  }
+
+  /** Room for `bytes` more in the buffer, passing the full one on first if needed. */
+  private reserve(bytes: number, full: Buffer[]): void {
+    if (this.used + bytes <= this.buffer.length) return;
+    const rest = this.take();
+    if (rest) full.push(rest);
+    if (bytes > this.buffer.length) this.buffer = Buffer.allocUnsafe(bytes);
   }
 
   /** Closes the line whose record ends at `at`. */

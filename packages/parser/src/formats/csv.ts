@@ -167,20 +167,101 @@ interface CsvCore {
   ): Error | undefined;
 }
 
-/** A record's JSON: the header's names, in column order, for the fields the row has. */
-function objectText(
-  record: Record<string, unknown>,
-  keys: readonly string[],
-  positions: readonly string[],
-): string {
-  let text = '{';
-  for (let i = 0; i < positions.length; i += 1) {
-    const value = record[positions[i] as string];
-    if (value === undefined) continue;
-    if (text.length > 1) text += ',';
-    text += `${keys[i]}:${JSON.stringify(value)}`;
+/**
+ * A string JSON.stringify would escape: a quote, a backslash, a control character, or a lone
+ * surrogate (written as a `\\u` escape). Any other string is written as it is, in quotes.
+ */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: the characters JSON must escape.
+const NEEDS_ESCAPE = /["\\\u0000-\u001f\ud800-\udfff]/;
+
+/**
+ * A batch of records written as compact JSON straight into one buffer (no string per record):
+ * objects with the header's names in column order, or arrays of fields.
+ */
+class RecordJson {
+  private bytes = Buffer.allocUnsafe(64 * 1024);
+  private used = 0;
+  private starts: number[] = [];
+  private ends: number[] = [];
+
+  get size(): number {
+    return this.starts.length;
   }
-  return `${text}}`;
+
+  /** An object of the fields the row has: `keys[i]` is column i's `"name":` as bytes. */
+  object(
+    record: Record<string, unknown>,
+    keys: readonly Buffer[],
+    positions: readonly string[],
+  ): void {
+    this.starts.push(this.used);
+    this.byte(0x7b); // {
+    let first = true;
+    for (let i = 0; i < positions.length; i += 1) {
+      const value = record[positions[i] as string];
+      const key = keys[i];
+      if (value === undefined || key === undefined) continue;
+      if (!first) this.byte(0x2c); // ,
+      first = false;
+      this.room(key.length);
+      this.used += key.copy(this.bytes, this.used);
+      this.value(value);
+    }
+    this.byte(0x7d); // }
+    this.ends.push(this.used);
+  }
+
+  /** An array of fields (`header: false`). */
+  array(fields: readonly unknown[]): void {
+    this.starts.push(this.used);
+    this.byte(0x5b); // [
+    fields.forEach((field, i) => {
+      if (i > 0) this.byte(0x2c);
+      this.value(field);
+    });
+    this.byte(0x5d); // ]
+    this.ends.push(this.used);
+  }
+
+  take(): RawJsonSpans {
+    const spans = new RawJsonSpans(
+      this.bytes.subarray(0, this.used),
+      this.starts,
+      this.ends,
+      'compact',
+    );
+    this.bytes = Buffer.allocUnsafe(this.bytes.length);
+    this.used = 0;
+    this.starts = [];
+    this.ends = [];
+    return spans;
+  }
+
+  private value(value: unknown): void {
+    if (typeof value === 'string' && !NEEDS_ESCAPE.test(value)) {
+      this.room(value.length * 3 + 2);
+      this.bytes[this.used] = 0x22;
+      this.used += this.bytes.write(value, this.used + 1, 'utf8') + 2;
+      this.bytes[this.used - 1] = 0x22;
+      return;
+    }
+    const text = JSON.stringify(value) ?? 'null';
+    this.room(text.length * 3);
+    this.used += this.bytes.write(text, this.used, 'utf8');
+  }
+
+  private byte(byte: number): void {
+    this.room(1);
+    this.bytes[this.used] = byte;
+    this.used += 1;
+  }
+
+  private room(bytes: number): void {
+    if (this.used + bytes <= this.bytes.length) return;
+    const grown = Buffer.allocUnsafe(Math.max(this.bytes.length * 2, this.used + bytes));
+    this.bytes.copy(grown, 0, 0, this.used);
+    this.bytes = grown;
+  }
 }
 
 function coreOf(parser: object): CsvCore {
@@ -214,44 +295,6 @@ export function headerKeys(names: readonly unknown[]): string[] {
   });
 }
 
-/** Record texts, one after another in one buffer, as RawJsonSpans (JSON.stringify writes compact JSON). */
-class CompactTexts {
-  private bytes = Buffer.allocUnsafe(64 * 1024);
-  private used = 0;
-  private starts: number[] = [];
-  private ends: number[] = [];
-
-  get size(): number {
-    return this.starts.length;
-  }
-
-  add(text: string): void {
-    const room = text.length * 3;
-    if (this.used + room > this.bytes.length) {
-      const grown = Buffer.allocUnsafe(Math.max(this.bytes.length * 2, this.used + room));
-      this.bytes.copy(grown, 0, 0, this.used);
-      this.bytes = grown;
-    }
-    this.starts.push(this.used);
-    this.used += this.bytes.write(text, this.used, 'utf8');
-    this.ends.push(this.used);
-  }
-
-  take(): RawJsonSpans {
-    const spans = new RawJsonSpans(
-      this.bytes.subarray(0, this.used),
-      this.starts,
-      this.ends,
-      'compact',
-    );
-    this.bytes = Buffer.allocUnsafe(this.bytes.length);
-    this.used = 0;
-    this.starts = [];
-    this.ends = [];
-    return spans;
-  }
-}
-
 /**
  * CSV with quoted fields. By default the first row names the columns and each
  * record is an object, its keys in column order, every name kept (`__proto__` too) and a
@@ -274,12 +317,14 @@ export const csv: Extractor = async function* csv(input, context) {
   const header = context.options.header ?? true;
   let recordsRead = 0;
   let keys: string[] = [];
+  let keyBytes: Buffer[] = [];
   let positions: string[] = [];
   const core = coreOf(
     parse({
       columns: header
         ? (names: unknown[]) => {
             keys = headerKeys(names);
+            keyBytes = keys.map((key) => Buffer.from(`${key}:`, 'utf8'));
             positions = names.map((_, i) => `c${i}`);
             return positions;
           }
@@ -293,14 +338,11 @@ export const csv: Extractor = async function* csv(input, context) {
     }),
   );
   const window = new RecordWindow();
-  const records = new CompactTexts();
+  const records = new RecordJson();
   let lastRecordEnd = 0;
   const push = (record: unknown) => {
-    records.add(
-      header
-        ? objectText(record as Record<string, unknown>, keys, positions)
-        : JSON.stringify(record),
-    );
+    if (header) records.object(record as Record<string, unknown>, keyBytes, positions);
+    else records.array(record as unknown[]);
     // At a push, csv-parse's byte count is the end of the record just read.
     lastRecordEnd = core.info.bytes;
   };

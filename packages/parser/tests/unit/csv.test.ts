@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { headerKeys } from '../../src/formats/csv.js';
 import { MalformedInputError, RecordTooLargeError } from '../../src/index.js';
-import { extract, extractError } from '../helpers/streams.js';
+import { extract, extractError, extractTexts } from '../helpers/streams.js';
 
 describe('csv header names', () => {
   it('keeps every name as written and renames a repeated one .1, .2, skipping names taken', () => {
@@ -16,6 +16,16 @@ describe('csv header names', () => {
 });
 
 describe('csv', () => {
+  it('writes each record as compact JSON, escaping only what JSON must', async () => {
+    const text = 'id,note\n1,"tab\there, \\ and ""q"" \u0001 é 😀"\n';
+    expect(await extractTexts('csv', text, {}, { chunkBytes: 3 })).toEqual([
+      '{"id":"1","note":"tab\\there, \\\\ and \\"q\\" \\u0001 é 😀"}',
+    ]);
+    expect(await extractTexts('csv', 'a;b\n', { header: false, delimiter: ';' })).toEqual([
+      '["a","b"]',
+    ]);
+  });
+
   it('keeps a __proto__ column and every repeated column, in column order', async () => {
     const records = await extract('csv', '__proto__,a,a,b\nx,1,2,3\n');
     expect(records).toHaveLength(1);
