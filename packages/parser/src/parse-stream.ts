@@ -63,6 +63,9 @@ export interface ParseStats {
  */
 const SMALL_OUTPUT_BYTES = 64 * 1024;
 
+/** Output buffers zlib fills (its default is 16 KiB): fewer callbacks per object. */
+const ZLIB_CHUNK_BYTES = 64 * 1024;
+
 /** Reads `lines` until more than `limit` bytes are held or they end. */
 async function readUpTo(
   lines: AsyncIterator<Buffer>,
@@ -268,7 +271,7 @@ export async function parseStream(
           for (const chunk of head.chunks) yield tally.add(chunk);
           for await (const chunk of lines) yield tally.add(chunk);
         })(),
-        segment ? createSegmentDeflater(level) : createGzip({ level }),
+        segment ? createSegmentDeflater(level) : createGzip({ level, chunkSize: ZLIB_CHUNK_BYTES }),
         sink,
         output,
       );
