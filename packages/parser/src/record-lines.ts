@@ -31,6 +31,8 @@ const RECORD_COLUMN = Buffer.from('","record":', 'latin1');
  * benchmark's NDJSON file stream, whose lines grew by their key and hash).
  */
 const OUTPUT_BATCH_BYTES = 256 * 1024;
+/** The first buffer: most objects (pack entries, small responses) fit in it. */
+const FIRST_BUFFER_BYTES = 16 * 1024;
 
 /**
  * Envelope prefix of every line, shaped for Athena's JSON SerDe: flat scalar columns
@@ -60,9 +62,12 @@ export interface RecordLineOptions {
  * already serialized as bytes are copied in without being decoded.
  */
 export class RecordLineWriter {
-  private buffer = Buffer.allocUnsafe(OUTPUT_BATCH_BYTES);
+  /** Allocated when a line needs it: small output (a pack entry) gets a small buffer. */
+  private buffer = Buffer.allocUnsafe(0);
   private used = 0;
   private readonly prefix: Buffer;
+  /** Size of the next buffer: small at first, OUTPUT_BATCH_BYTES once one was filled. */
+  private nextBytes = FIRST_BUFFER_BYTES;
   private scratch = Buffer.allocUnsafe(0);
   /** Records written: the index of the next one, for error locations. */
   records = 0;
@@ -96,7 +101,9 @@ export class RecordLineWriter {
   take(): Buffer | undefined {
     if (this.used === 0) return undefined;
     const full = this.buffer.subarray(0, this.used);
-    this.buffer = Buffer.allocUnsafe(Math.max(OUTPUT_BATCH_BYTES, this.buffer.length));
+    // The next buffer is allocated by the next line; a full one says output is large.
+    this.buffer = Buffer.allocUnsafe(0);
+    this.nextBytes = OUTPUT_BATCH_BYTES;
     this.used = 0;
     return full;
   }
@@ -240,7 +247,7 @@ export class RecordLineWriter {
     if (this.used + bytes <= this.buffer.length) return;
     const rest = this.take();
     if (rest) full.push(rest);
-    if (bytes > this.buffer.length) this.buffer = Buffer.allocUnsafe(bytes);
+    this.buffer = Buffer.allocUnsafe(Math.max(bytes, this.nextBytes));
   }
 
   /** Closes the line whose record ends at `at`. */
