@@ -472,6 +472,15 @@ async function nextPageUrl(
   let reference: string | undefined;
   if (pagination.type === 'link-header') {
     reference = nextFromLinkHeader(page.headers.link);
+  } else if (pagination.type === 'html-next') {
+    // The HTML library is loaded only by a source that paginates HTML.
+    const { nextHtmlLink } = await import('./html-next.js');
+    const contentType = page.headers['content-type'];
+    reference = await nextHtmlLink(
+      sourceId,
+      { url: page.url, body: page.body, ...(contentType !== undefined ? { contentType } : {}) },
+      pagination.selector,
+    );
   } else {
     let document: unknown;
     try {

@@ -1,5 +1,6 @@
 import { isAscii, isUtf8 } from 'node:buffer';
 import { TextDecoder } from 'node:util';
+import { byteOrderMark, charsetOf, prescanHtmlCharset } from '@fanout/shared';
 import { UndecodableInputError, UnknownCharsetError } from './errors.js';
 
 export { WINDOWS_1252_FALLBACK } from '@fanout/shared';
@@ -8,7 +9,19 @@ export { WINDOWS_1252_FALLBACK } from '@fanout/shared';
  * What decided a body's encoding, in the order they are tried; `fallback` when nothing
  * declared one and the bytes proved not to be UTF-8 (see `undeclaredFallback`).
  */
-export type DecidedBy = 'bom' | 'content-type' | 'xml-declaration' | 'default' | 'fallback';
+export type DecidedBy =
+  | 'bom'
+  | 'content-type'
+  | 'xml-declaration'
+  | 'meta'
+  | 'default'
+  | 'fallback';
+
+/**
+ * What the body's own declaration looks like: an XML declaration (feeds, and every text
+ * format by default), or an HTML `<meta charset>` found by the HTML standard's prescan.
+ */
+export type Markup = 'xml' | 'html';
 
 export interface EncodingDecision {
   /** WHATWG encoding name (`utf-8`, `windows-1252`, `shift_jis`, `utf-16le`, …). */
@@ -26,21 +39,7 @@ export type InvalidBytes = 'fatal' | 'replace';
 /** The first bytes looked at for a BOM and an XML declaration. */
 export const SNIFF_BYTES = 1024;
 
-/** The `charset` parameter of a media type (`text/csv; charset="iso-8859-1"`), if any. */
-export function charsetOf(contentType: string | undefined): string | undefined {
-  if (contentType === undefined) return undefined;
-  for (const parameter of contentType.split(';').slice(1)) {
-    const equals = parameter.indexOf('=');
-    if (equals === -1 || parameter.slice(0, equals).trim().toLowerCase() !== 'charset') continue;
-    const value = parameter
-      .slice(equals + 1)
-      .trim()
-      .replace(/^"(.*)"$/, '$1')
-      .trim();
-    return value === '' ? undefined : value;
-  }
-  return undefined;
-}
+export { charsetOf } from '@fanout/shared';
 
 /**
  * The WHATWG encoding a label names (`latin1` and `us-ascii` are windows-1252, `gb2312`
@@ -65,23 +64,20 @@ export function xmlDeclaredEncoding(head: Buffer): string | undefined {
   return XML_DECLARATION.exec(head.toString('latin1'))?.[2];
 }
 
-function bomOf(head: Buffer): { encoding: string; bytes: number } | undefined {
-  if (head[0] === 0xef && head[1] === 0xbb && head[2] === 0xbf) {
-    return { encoding: 'utf-8', bytes: 3 };
-  }
-  if (head[0] === 0xff && head[1] === 0xfe) return { encoding: 'utf-16le', bytes: 2 };
-  if (head[0] === 0xfe && head[1] === 0xff) return { encoding: 'utf-16be', bytes: 2 };
-  return undefined;
-}
-
 /**
  * Decides a body's encoding: BOM, then the HTTP `charset`, then the XML declaration's
- * `encoding`, else UTF-8. An XML declaration read as ASCII that says UTF-16 is taken as
- * UTF-8, as the HTML standard does: UTF-16 text would not have been readable as ASCII,
- * and real UTF-16 carries a BOM. Throws UnknownCharsetError for a label Node cannot decode.
+ * `encoding` (or, for HTML, the `<meta>` the HTML standard's prescan finds), else UTF-8. A
+ * declaration read as ASCII that says UTF-16 is taken as UTF-8, as the HTML standard does:
+ * UTF-16 text would not have been readable as ASCII, and real UTF-16 carries a BOM (HTML's
+ * `x-user-defined` is windows-1252 there too). Throws UnknownCharsetError for a label Node
+ * cannot decode.
  */
-export function decideEncoding(head: Buffer, contentType?: string): EncodingDecision {
-  const bom = bomOf(head);
+export function decideEncoding(
+  head: Buffer,
+  contentType?: string,
+  markup: Markup = 'xml',
+): EncodingDecision {
+  const bom = byteOrderMark(head);
   if (bom) return { encoding: bom.encoding, decidedBy: 'bom', bomBytes: bom.bytes };
   const charset = charsetOf(contentType);
   if (charset !== undefined) {
@@ -89,12 +85,17 @@ export function decideEncoding(head: Buffer, contentType?: string): EncodingDeci
     if (encoding === undefined) throw new UnknownCharsetError(charset, 'content-type');
     return { encoding, decidedBy: 'content-type', label: charset, bomBytes: 0 };
   }
-  const declared = xmlDeclaredEncoding(head);
+  const declared = markup === 'html' ? prescanHtmlCharset(head) : xmlDeclaredEncoding(head);
   if (declared !== undefined) {
-    const encoding = encodingForLabel(declared);
-    if (encoding === undefined) throw new UnknownCharsetError(declared, 'XML declaration');
+    const where = markup === 'html' ? '<meta> charset' : 'XML declaration';
+    const encoding =
+      markup === 'html' && declared.toLowerCase() === 'x-user-defined'
+        ? 'windows-1252'
+        : encodingForLabel(declared);
+    if (encoding === undefined) throw new UnknownCharsetError(declared, where);
     const readable = encoding === 'utf-16le' || encoding === 'utf-16be' ? 'utf-8' : encoding;
-    return { encoding: readable, decidedBy: 'xml-declaration', label: declared, bomBytes: 0 };
+    const decidedBy = markup === 'html' ? 'meta' : 'xml-declaration';
+    return { encoding: readable, decidedBy, label: declared, bomBytes: 0 };
   }
   return { encoding: 'utf-8', decidedBy: 'default', bomBytes: 0 };
 }
@@ -284,6 +285,7 @@ export class Utf8Transcoder {
   constructor(
     private readonly contentType: string | undefined,
     private readonly invalidBytes: InvalidBytes,
+    private readonly markup: Markup = 'xml',
     /** A `strict` source gets no windows-1252 fallback (see `undeclaredFallback`). */
     private readonly strict = false,
   ) {}
@@ -365,7 +367,7 @@ export class Utf8Transcoder {
   }
 
   private start(head: Buffer): Buffer {
-    const decision = decideEncoding(head, this.contentType);
+    const decision = decideEncoding(head, this.contentType, this.markup);
     this.decision = decision;
     this.passThrough = decision.encoding === 'utf-8' && this.invalidBytes === 'fatal';
     if (!this.passThrough) {

@@ -33,6 +33,7 @@ export {
 } from './event.js';
 export { csv } from './formats/csv.js';
 export { atom, type FeedRecord, rss } from './formats/feed.js';
+export { HTML_PAGE_MAX_BYTES, html } from './formats/html.js';
 export { json } from './formats/json.js';
 export { keyValue } from './formats/key-value.js';
 export { isBlank, type Line, readLines } from './formats/lines.js';

@@ -136,6 +136,7 @@ async function parseEntry(
       format: entry.format,
       formatOptions: entry.formatOptions,
       ...(entry.contentType !== undefined ? { contentType: entry.contentType } : {}),
+      pageUrl: entry.url,
       ...(entry.contentEncoding !== undefined ? { contentEncoding: entry.contentEncoding } : {}),
       envelope: {
         sourceId: entry.sourceId,

@@ -34,6 +34,8 @@ export interface ParseStreamOptions {
   readonly formatOptions?: FormatOptions;
   /** The upstream `Content-Type`; its `charset` parameter decides the body's encoding (after a BOM). */
   readonly contentType?: string;
+  /** The URL that answered, for extractors that resolve relative links (`html`). */
+  readonly pageUrl?: string;
   /**
    * A `Content-Encoding` the body still has (gzip, deflate, br): undone first, the decoded
    * size bounded by `limits.maxRawBytes`. Byte offsets in errors then count decoded bytes.
@@ -296,11 +298,13 @@ export async function parseStream(
   const counted = { records: 0 };
   const formatOptions = options.formatOptions ?? {};
   // Text formats read the body decoded to UTF-8; a binary custom format reads it as fetched.
+  const reads = registry.inputOf(options.format);
   const transcoder =
-    registry.inputOf(options.format) === 'text'
+    reads !== 'bytes'
       ? new Utf8Transcoder(
           options.contentType,
           formatOptions.invalidBytes ?? 'fatal',
+          reads === 'html' ? 'html' : 'xml',
           formatOptions.strict === true,
         )
       : undefined;
@@ -311,6 +315,7 @@ export async function parseStream(
     format: options.format,
     options: formatOptions,
     maxRecordBytes: options.limits.maxRecordBytes,
+    ...(options.pageUrl !== undefined ? { pageUrl: options.pageUrl } : {}),
     bytesRead: () => transcoder?.outputBytes ?? source.bytes,
   };
   // Tells an extractor's failure (bad input, or a bug in a custom extractor)

@@ -149,7 +149,7 @@ async function parseSingleObject(
     const context = { runId: keyParts?.runId, sourceId: keyParts?.sourceId };
     return quarantined(deps, base, meta.error, context);
   }
-  const { format, formatOptions, contentType, runId, sourceId, fetchedAt, page } = meta.value;
+  const { format, formatOptions, contentType, runId, sourceId, fetchedAt, page, url } = meta.value;
   const context = { runId, sourceId, format };
   if (size !== undefined && size > config.maxRawBytes) {
     body.destroy();
@@ -177,6 +177,7 @@ async function parseSingleObject(
       format,
       formatOptions,
       ...(contentType !== undefined ? { contentType } : {}),
+      ...(url !== undefined ? { pageUrl: url } : {}),
       envelope: { sourceId, runId, page, fetchedAt },
       limits: config,
       gzipLevel: config.gzipLevel,

@@ -79,3 +79,9 @@ export const DEFAULT_COLLECTOR_SAFETY_MARGIN_MS = 15_000;
  * minus this cannot be sent to a collector at all; the manifest check says so up front.
  */
 export const COLLECTOR_PAYLOAD_RESERVE_BYTES = 16 * 1024;
+
+/**
+ * S3 user metadata (`x-amz-meta-*`) in one PUT: at most 2 KB, counted as the UTF-8 bytes of
+ * every name and value together (taken as 2,000, the smaller reading of "2 KB").
+ */
+export const S3_USER_METADATA_MAX_BYTES = 2000;

@@ -1,6 +1,7 @@
 import * as z from 'zod';
 import { ContractValidationError } from './errors.js';
 import { BatchIdSchema, RunIdSchema, SourceIdSchema } from './ids.js';
+import { S3_USER_METADATA_MAX_BYTES } from './limits.js';
 import { FormatOptionsSchema, FormatSchema } from './manifest.js';
 import { ValidatorsSchema } from './payload.js';
 import { check } from './validate.js';
@@ -21,6 +22,11 @@ export const RawObjectMetadataSchema = z.object({
   sha256: z.string().regex(/^[0-9a-f]{64}$/),
   httpStatus: z.number().int().min(100).max(599),
   page: z.number().int().nonnegative(),
+  /**
+   * The URL that answered (after redirects), redacted: what relative links on the page resolve
+   * against. Left out when it would take the metadata past S3's limit.
+   */
+  url: z.string().optional(),
 });
 export type RawObjectMetadata = z.infer<typeof RawObjectMetadataSchema>;
 
@@ -36,6 +42,7 @@ const META_NAMES = {
   sha256: 'sha256',
   httpStatus: 'http-status',
   page: 'page',
+  url: 'url',
 } as const satisfies Record<keyof RawObjectMetadata, string>;
 
 /** JSON with every non-ASCII character escaped, so it fits an HTTP header value. */
@@ -67,7 +74,31 @@ export function toS3Metadata(meta: RawObjectMetadata): Record<string, string> {
   if (meta.batchId) out[META_NAMES.batchId] = meta.batchId;
   // Header values must be ASCII; upstream content types are, but be safe.
   if (meta.contentType) out[META_NAMES.contentType] = meta.contentType.replace(/[^\x20-\x7e]/g, '');
+  // A URL (ASCII once parsed) goes in only while the whole stays within S3's limit.
+  const url = meta.url === undefined ? undefined : asciiUrl(meta.url);
+  if (
+    url !== undefined &&
+    metadataBytes(out) + META_NAMES.url.length + url.length <= S3_USER_METADATA_MAX_BYTES
+  ) {
+    out[META_NAMES.url] = url;
+  }
   return out;
+}
+
+function metadataBytes(metadata: Record<string, string>): number {
+  let bytes = 0;
+  for (const [name, value] of Object.entries(metadata)) {
+    bytes += Buffer.byteLength(name) + Buffer.byteLength(value);
+  }
+  return bytes;
+}
+
+function asciiUrl(url: string): string | undefined {
+  try {
+    return new URL(url).href;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Reads raw object metadata back from S3 (`HeadObject`/`GetObject` `Metadata`). */
@@ -99,6 +130,7 @@ export function fromS3Metadata(metadata: Record<string, string> | undefined): Ra
     sha256: m[META_NAMES.sha256],
     httpStatus: integerOrText(status),
     page: integerOrText(page),
+    url: m[META_NAMES.url],
   };
   const result = check(RawObjectMetadataSchema, candidate, ['metadata']);
   if (!result.ok || issues.length > 0) {

@@ -412,6 +412,8 @@ describe('collector against s3rver and a local HTTP server', () => {
       sourceId: 'noise-b',
       batchId: 'b00006',
       sha256: sha(noise(NOISE_BYTES, 12)),
+      // The URL that answered: what an HTML page's relative links resolve against.
+      url: `${http.url}/noise/12`,
     });
     const stored = await s3.getBytes(pack);
     expect(stored.length).toBeLessThan(80_000 + 4096);

@@ -70,6 +70,28 @@ describe('fanout CLI: wrong input', () => {
       expect(result.stderr).not.toMatch(/PASS-5e1f|TOK-9a2c|TOK-77b1|user1/);
       expect(result.stderr).not.toContain('Starting the local cloud');
 
+      // A CSS selector is compiled before anything starts, and named with its entry.
+      await writeFile(
+        path,
+        JSON.stringify({
+          version: 1,
+          sources: [
+            {
+              id: 'shop',
+              url: 'http://127.0.0.1:1/list',
+              format: 'html',
+              options: { items: 'li', fields: { price: '.price[' } },
+            },
+          ],
+        }),
+      );
+      const selector = await fanout('run', '--manifest', path, ...LOCAL_PORTS);
+      expect(selector.code).toBe(2);
+      expect(expectOneErrorLine(selector)).toContain(
+        'sources[0].options.fields.price: invalid CSS selector ".price[": Expected name, found',
+      );
+      expect(selector.stderr).not.toContain('Starting the local cloud');
+
       await writeFile(path, '{"version": 1, "sources": [');
       const broken = await fanout('run', '--manifest', path, ...LOCAL_PORTS);
       expect(broken.code).toBe(2);

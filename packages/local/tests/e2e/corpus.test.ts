@@ -7,15 +7,14 @@ import {
   WINDOWS_1252_FALLBACK,
 } from '@fanout/shared';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Problem, problemsOf } from '../../src/commands/problems.js';
+import type { Problem } from '../../src/commands/problems.js';
 import { sourceRows } from '../../src/report/sources.js';
 import type { CycleResult, LocalSession } from '../../src/session.js';
 import { BAD_FIXTURES, CLEAN_FIXTURES, type CorpusFixture } from '../fixtures/corpus.js';
 import {
+  cycleAndRead,
   type Envelope,
   getBytes,
-  parsedKeysOfRun,
-  readParsed,
   startE2eSession,
   startUpstream,
   stopE2e,
@@ -59,14 +58,7 @@ beforeAll(async () => {
       })),
     },
   });
-  result = await session.cycle({ time: TIME, maxWaitMs: 120_000 });
-  records = await session.records.records(result.runId);
-  // What `fanout run` and `fanout status` list, reasons read from the quarantine reports.
-  problems = (await problemsOf(result.runId, records, session.records)).all;
-  envelopes = [];
-  for (const key of await parsedKeysOfRun(session.records, result.runId)) {
-    envelopes.push(...(await readParsed(session.cloud.s3, session.cloud.bucket, key)));
-  }
+  ({ result, records, problems, envelopes } = await cycleAndRead(session, TIME));
 }, 300_000);
 
 afterAll(() => stopE2e(session, upstream, home));

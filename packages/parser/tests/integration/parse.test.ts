@@ -150,7 +150,7 @@ describe('raw object -> parser -> parsed output (s3rver)', () => {
       'yaml',
       'a: 1',
       {},
-      /^unknown format "yaml" \(known: atom, csv, json, key-value, ndjson, rss\)$/,
+      /^unknown format "yaml" \(known: atom, csv, html, json, key-value, ndjson, rss\)$/,
     ],
     [
       'over the size limit',

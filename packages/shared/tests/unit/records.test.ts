@@ -10,6 +10,7 @@ import {
   QuarantineReportSchema,
   RawObjectMetadataSchema,
   RunManifestSchema,
+  S3_USER_METADATA_MAX_BYTES,
   StateSnapshotSchema,
   TaskOutcomeSchema,
   toParsedObjectMetadata,
@@ -51,6 +52,23 @@ describe('raw object metadata', () => {
 
     // Assess
     expect(back).toEqual(meta);
+  });
+
+  it('carries the page URL while the metadata stays within S3 limit, and leaves it out past it', () => {
+    // Prepare
+    const url = 'https://shop.example/catalog/list?page=REDACTED';
+    const long = `https://shop.example/${'a'.repeat(1800)}`;
+
+    // Act
+    const stored = toS3Metadata(rawMetadata({ url }));
+    const tooLong = toS3Metadata(rawMetadata({ url: long }));
+
+    // Assess
+    expect(stored.url).toBe(url);
+    expect(fromS3Metadata(stored).url).toBe(url);
+    expect(tooLong.url).toBeUndefined();
+    const bytes = Object.entries(stored).reduce((n, [k, v]) => n + k.length + v.length, 0);
+    expect(bytes).toBeLessThanOrEqual(S3_USER_METADATA_MAX_BYTES);
   });
 
   it('round trips without the optional fields', () => {
