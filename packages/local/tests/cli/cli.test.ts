@@ -87,8 +87,10 @@ describe('fanout CLI: wrong input', () => {
       );
       const selector = await fanout('run', '--manifest', path, ...LOCAL_PORTS);
       expect(selector.code).toBe(2);
-      expect(expectOneErrorLine(selector)).toContain(
-        'sources[0].options.fields.price: invalid CSS selector ".price[": Expected name, found',
+      const [first, entry] = selector.stderr.split('\n');
+      expect(first).toBe(`fanout: manifest ${path}: 1 invalid entry; nothing was started`);
+      expect(entry).toContain(
+        '  sources[0].options.fields.price: invalid CSS selector ".price[": Expected name, found',
       );
       expect(selector.stderr).not.toContain('Starting the local cloud');
 
