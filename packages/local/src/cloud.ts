@@ -1,7 +1,9 @@
+import { appendFileSync, mkdirSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { type LocalS3, type LocalS3LogEntry, startLocalS3 } from '@fanout/local-s3';
 import {
   FUNCTION_IDS,
   type FunctionId,
@@ -20,11 +22,8 @@ import {
 } from './config.js';
 import { type LocalFunctionConfig, LocalLambda } from './lambda/index.js';
 import { assertPortFree } from './ports.js';
-import { startLocalS3 } from './s3/index.js';
 import { scheduledEvent } from './schedule/index.js';
 import { type LocalSecretsServer, startLocalSecrets } from './secrets/index.js';
-
-type LocalS3 = Awaited<ReturnType<typeof startLocalS3>>;
 
 export type FunctionOverrides = Partial<
   Pick<FunctionSpec, 'timeoutSeconds' | 'memoryMb' | 'reservedConcurrency'>
@@ -107,6 +106,19 @@ export function localTopology(overrides: LocalCloudOptions['functions'] = {}): T
   return { ...topology, functions };
 }
 
+function functionArn(name: string): string {
+  return `arn:aws:lambda:${LOCAL_REGION}:${LOCAL_ACCOUNT}:function:${name}`;
+}
+
+/** The S3 server's failed requests, one JSON line each, beside the functions' logs. */
+function s3Log(home: string): (entry: LocalS3LogEntry) => void {
+  const file = join(home, 'logs', 's3.log');
+  return (entry) => {
+    mkdirSync(join(home, 'logs'), { recursive: true });
+    appendFileSync(file, `${JSON.stringify({ time: new Date().toISOString(), ...entry })}\n`);
+  };
+}
+
 /**
  * The whole pipeline on one machine: a real S3 server, a Lambda Invoke endpoint
  * running the deployed bundles, the S3 -> parser notification and the schedule's
@@ -146,7 +158,9 @@ export class LocalCloud {
         if (!lambda) throw new Error('S3 notification before the Lambda endpoint started');
         await lambda.invokeAsync(topo.functions[topo.notification.function].name, event);
       },
+      notificationTargetArn: functionArn(topo.functions[topo.notification.function].name),
       faults: { errorRate: chaos.s3Errors, duplicateNotificationRate: chaos.duplicates },
+      log: s3Log(options.home),
       ...(options.random ? { random: options.random } : {}),
     });
 
@@ -179,9 +193,6 @@ export class LocalCloud {
       // The collector resolves secret references here, with the same SDK calls as in AWS.
       AWS_ENDPOINT_URL_SSM: secrets.endpoint,
       AWS_ENDPOINT_URL_SECRETS_MANAGER: secrets.endpoint,
-      // s3rver stores aws-chunked framing when the SDK adds checksums to streamed uploads.
-      AWS_REQUEST_CHECKSUM_CALCULATION: 'WHEN_REQUIRED',
-      AWS_RESPONSE_CHECKSUM_VALIDATION: 'WHEN_REQUIRED',
       TZ: 'UTC',
     };
     const functions: LocalFunctionConfig[] = FUNCTION_IDS.map((id) => {

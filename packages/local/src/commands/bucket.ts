@@ -1,9 +1,9 @@
 import { HeadBucketCommand, S3Client } from '@aws-sdk/client-s3';
+import { startLocalS3 } from '@fanout/local-s3';
 import { redactUrl, topology } from '@fanout/shared';
 import { LOCAL_BUCKET, LOCAL_CREDENTIALS, LOCAL_REGION } from '../config.js';
 import { BucketUnreachableError, UsageError } from '../errors.js';
 import { assertPortFree } from '../ports.js';
-import { startLocalS3 } from '../s3/index.js';
 import { intOption } from './args.js';
 
 export interface BucketTarget {
@@ -71,8 +71,6 @@ export async function openBucket(values: BucketValues, home: string): Promise<Bu
       region: values.region ?? LOCAL_REGION,
       credentials: LOCAL_CREDENTIALS,
       forcePathStyle: true,
-      requestChecksumCalculation: 'WHEN_REQUIRED',
-      responseChecksumValidation: 'WHEN_REQUIRED',
     });
     const target = {
       s3,

@@ -2,10 +2,10 @@ import { spawnSync } from 'node:child_process';
 import { createServer, type Server } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { type LocalS3, startLocalS3 } from '@fanout/local-s3';
 import { topology } from '@fanout/shared';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { COMMANDS } from '../../src/commands/help.js';
-import { type LocalS3, startLocalS3 } from '../../src/s3/index.js';
 import { removeHome, tempHome } from '../e2e/helpers.js';
 import { expectOneErrorLine, fanout } from './run-cli.js';
 
