@@ -6,6 +6,8 @@ export {
   encodingForLabel,
   type InvalidBytes,
   Utf8Transcoder,
+  undeclaredFallback,
+  WINDOWS_1252_FALLBACK,
   xmlDeclaredEncoding,
 } from './charset.js';
 export {

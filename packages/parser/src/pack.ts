@@ -45,7 +45,12 @@ export type PackParseResult =
   | { readonly status: 'empty'; readonly header: PackHeader };
 
 type EntryResult =
-  | { readonly ok: true; readonly member: Buffer; readonly records: number }
+  | {
+      readonly ok: true;
+      readonly member: Buffer;
+      readonly records: number;
+      readonly decodedAs?: string | undefined;
+    }
   | { readonly ok: false; readonly bad: BadEntry; readonly error: UnparseableObjectError };
 
 /** `<sourceId>-p<NNNN>`, the name of a page in an outcome (as in the quarantine keys). */
@@ -143,7 +148,7 @@ async function parseEntry(
       gzipLevel: deps.config.gzipLevel,
       extractors: deps.extractors ?? defaultExtractors,
     });
-    return { ok: true, member: sink.take(), records: stats.records };
+    return { ok: true, member: sink.take(), records: stats.records, decodedAs: stats.decodedAs };
   } catch (error) {
     if (!(error instanceof UnparseableObjectError)) throw error;
     return {
@@ -198,6 +203,7 @@ export async function parsePack(
   let parsed = 0;
   let records = 0;
   const quarantinedEntries: QuarantinedEntry[] = [];
+  const windows1252Pages: string[] = [];
   try {
     for await (const item of readPack(counter, { maxLineBytes: config.maxPackLineBytes })) {
       if (item.kind === 'header') {
@@ -212,6 +218,16 @@ export async function parsePack(
         await writer.write(result.member);
         parsed += 1;
         records += result.records;
+        if (result.decodedAs !== undefined && item.entry !== undefined) {
+          windows1252Pages.push(pageName(item.entry.sourceId, item.entry.page));
+          deps.log.info('pack entry decoded as windows-1252', {
+            key: packKey,
+            runId: header.runId,
+            sourceId: item.entry.sourceId,
+            page: item.entry.page,
+            reason: result.decodedAs,
+          });
+        }
         continue;
       }
       const { bad, error } = result;
@@ -259,6 +275,7 @@ export async function parsePack(
     parsed,
     quarantined: quarantinedEntries.length,
     quarantinedPages: quarantinedEntries.map((q) => pageName(q.sourceId, q.page)),
+    ...(windows1252Pages.length > 0 ? { windows1252Pages } : {}),
     records,
     bytesIn: counter.bytes,
     bytesOut: writer.bytes,

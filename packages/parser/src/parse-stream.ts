@@ -2,7 +2,7 @@ import { Readable, Transform, type TransformCallback, type Writable } from 'node
 import { pipeline } from 'node:stream/promises';
 import { createGzip, gzipSync } from 'node:zlib';
 import type { FormatOptions } from '@fanout/shared';
-import { Utf8Transcoder } from './charset.js';
+import { Utf8Transcoder, WINDOWS_1252_FALLBACK } from './charset.js';
 import type { ParserLimits } from './config.js';
 import { decompressorFor } from './content-encoding.js';
 import {
@@ -50,6 +50,8 @@ export interface ParseStreamOptions {
 
 export interface ParseStats {
   readonly records: number;
+  /** Set when the body declared no charset and was read as windows-1252 (`undeclaredFallback`). */
+  readonly decodedAs?: typeof WINDOWS_1252_FALLBACK;
   /** Raw bytes read. */
   readonly bytesIn: number;
   /** Gzip bytes written. */
@@ -303,6 +305,7 @@ export async function parseStream(
           options.contentType,
           formatOptions.invalidBytes ?? 'fatal',
           reads === 'html' ? 'html' : 'xml',
+          formatOptions.strict === true,
         )
       : undefined;
   const text = transcoder
@@ -370,7 +373,12 @@ export async function parseStream(
       if (text !== source) text.destroy();
     }
   }
-  return { records: counted.records, bytesIn: source.bytes, bytesOut: sink.bytes };
+  return {
+    records: counted.records,
+    bytesIn: source.bytes,
+    bytesOut: sink.bytes,
+    ...(transcoder?.fellBack ? { decodedAs: WINDOWS_1252_FALLBACK } : {}),
+  };
 }
 
 /** Convenience for tests and the benchmark: parse bytes already in memory. */

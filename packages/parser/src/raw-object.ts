@@ -28,7 +28,7 @@ import {
 } from './errors.js';
 import { defaultExtractors, type ExtractorRegistry } from './formats/registry.js';
 import { ParsedObjectWriter } from './output.js';
-import { parsePack, type QuarantinedEntry } from './pack.js';
+import { pageName, parsePack, type QuarantinedEntry } from './pack.js';
 import { parseStream } from './parse-stream.js';
 import { isNotFound, quarantineObject, type WholeObjectFacts } from './quarantine.js';
 
@@ -196,6 +196,7 @@ async function parseSingleObject(
     parsed: 1,
     quarantined: 0,
     quarantinedPages: [],
+    ...(stats.decodedAs !== undefined ? { windows1252Pages: [pageName(sourceId, page ?? 0)] } : {}),
     records: stats.records,
     bytesIn: stats.bytesIn,
     bytesOut: stats.bytesOut,

@@ -260,6 +260,12 @@ export const ParsedObjectOutcomeSchema = z.object({
   quarantined: z.number().int().nonnegative(),
   /** `<sourceId>-p<NNNN>` of the quarantined pages; cut short past what metadata can hold. */
   quarantinedPages: z.array(z.string()).default([]),
+  /**
+   * `<sourceId>-p<NNNN>` of the pages that declared no charset, were not UTF-8 and were read
+   * as windows-1252 (as browsers and feedparser read them); absent when none was, and cut
+   * short (before quarantinedPages is) past what metadata can hold.
+   */
+  windows1252Pages: z.array(z.string()).optional(),
   records: z.number().int().nonnegative(),
   bytesIn: z.number().int().nonnegative(),
   bytesOut: z.number().int().nonnegative(),
@@ -267,17 +273,32 @@ export const ParsedObjectOutcomeSchema = z.object({
 });
 export type ParsedObjectOutcome = z.infer<typeof ParsedObjectOutcomeSchema>;
 
+/** What a parse outcome, the run report and `status` say of a page in `windows1252Pages`. */
+export const WINDOWS_1252_FALLBACK = 'decoded as windows-1252: not UTF-8, no charset declared';
+
 const OUTCOME_META = 'fanout-outcome';
 /** S3 allows 2 KB of user metadata in all; the outcome keeps well inside it. */
 const OUTCOME_META_MAX_CHARS = 1_600;
 
 /** The parsed object's S3 metadata for an outcome (quarantined page names cut to fit). */
 export function toParsedObjectMetadata(outcome: ParsedObjectOutcome): Record<string, string> {
+  const { windows1252Pages, ...rest } = outcome;
   let pages = [...outcome.quarantinedPages];
-  let text = asciiJson({ ...outcome, quarantinedPages: pages });
+  let decoded = [...(windows1252Pages ?? [])];
+  const asText = () =>
+    asciiJson({
+      ...rest,
+      quarantinedPages: pages,
+      ...(decoded.length > 0 ? { windows1252Pages: decoded } : {}),
+    });
+  let text = asText();
+  while (text.length > OUTCOME_META_MAX_CHARS && decoded.length > 0) {
+    decoded = decoded.slice(0, Math.floor(decoded.length / 2));
+    text = asText();
+  }
   while (text.length > OUTCOME_META_MAX_CHARS && pages.length > 0) {
     pages = pages.slice(0, Math.floor(pages.length / 2));
-    text = asciiJson({ ...outcome, quarantinedPages: pages });
+    text = asText();
   }
   return { [OUTCOME_META]: text };
 }
