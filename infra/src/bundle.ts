@@ -3,8 +3,13 @@ import * as path from 'node:path';
 import * as pulumi from '@pulumi/pulumi';
 import { BundleMissingError, StaleBundleError } from './errors.js';
 
-/** The handler bundle esbuild writes (`packages/<fn>/dist/index.mjs`): the only file Lambda runs. */
+/** The handler bundle esbuild writes (`packages/<fn>/dist/index.mjs`): the file Lambda runs. */
 export const BUNDLE_FILE = 'index.mjs';
+/**
+ * The chunks the bundle imports (`dist/chunks/*.mjs`, esbuild code splitting): the SDK's and
+ * the format libraries' modules that load only when used, so they cost no cold start.
+ */
+export const CHUNKS_DIR = 'chunks';
 /** Its source map, deployed only when asked for: 4-5 times the bundle's size, read only on errors. */
 export const SOURCE_MAP_FILE = `${BUNDLE_FILE}.map`;
 /** The command that rebuilds every bundle, quoted in the errors. */
@@ -61,12 +66,26 @@ export interface CodeArchiveOptions {
   readonly sourceMaps: boolean;
 }
 
+/** The chunk files under `dist/chunks/` (their source maps too when asked for), relative to dist. */
+function chunkFiles(distDir: string, sourceMaps: boolean): string[] {
+  const dir = path.join(distDir, CHUNKS_DIR);
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir)
+    .filter((name) => name.endsWith('.mjs') || (sourceMaps && name.endsWith('.mjs.map')))
+    .sort()
+    .map((name) => `${CHUNKS_DIR}/${name}`);
+}
+
 /**
- * The function's code: the handler bundle alone (not esbuild's meta.json, which is
- * build metadata), plus the source map when asked for.
+ * The function's code: the handler bundle and the chunks it imports (not esbuild's
+ * meta.json, which is build metadata), plus the source maps when asked for.
  */
 export function codeArchive(distDir: string, options: CodeArchiveOptions): pulumi.asset.Archive {
-  const files = [BUNDLE_FILE, ...(options.sourceMaps ? [SOURCE_MAP_FILE] : [])];
+  const files = [
+    BUNDLE_FILE,
+    ...(options.sourceMaps ? [SOURCE_MAP_FILE] : []),
+    ...chunkFiles(distDir, options.sourceMaps),
+  ];
   for (const file of files) {
     const full = path.join(distDir, file);
     if (!existsSync(full)) throw new BundleMissingError(full, BUILD_COMMAND);

@@ -140,6 +140,26 @@ describe('codeArchive', () => {
     ]);
   });
 
+  it('ships the chunks the bundle imports, with their maps only when asked for', async () => {
+    // Prepare
+    const { root, packageDir } = repo();
+    const dist = path.join(root, packageDir, 'dist');
+    fileAt(path.join(dist, 'chunks', 'html-AB12CD34.mjs'), 0);
+    fileAt(path.join(dist, 'chunks', 'html-AB12CD34.mjs.map'), 0);
+
+    // Act
+    const plain = await archived(dist, false);
+    const withMaps = await archived(dist, true);
+
+    // Assess
+    const chunk = path.join(dist, 'chunks', 'html-AB12CD34.mjs');
+    expect(plain.sort()).toEqual([
+      `chunks/html-AB12CD34.mjs=${chunk}`,
+      `index.mjs=${path.join(dist, 'index.mjs')}`,
+    ]);
+    expect(withMaps).toContain(`chunks/html-AB12CD34.mjs.map=${chunk}.map`);
+  });
+
   it('refuses to ship a source map that was not built', () => {
     // Prepare
     const dist = path.join(mkdtempSync(path.join(tmpdir(), 'fanout-bundle-')), 'dist');

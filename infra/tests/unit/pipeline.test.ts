@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import * as path from 'node:path';
 import {
   batchFailureKey,
@@ -221,20 +221,35 @@ describe('functions', () => {
     });
   });
 
-  it.each(FUNCTION_IDS)('%s code is its package’s built handler bundle alone', async (id) => {
-    const code = fn(id).inputs.code as {
-      __pulumiArchive?: boolean;
-      assets: Promise<Record<string, { path: Promise<string> }>>;
-    };
-    expect(code.__pulumiArchive).toBe(true);
-    const assets = await code.assets;
-    // No meta.json (build metadata) and, by default, no source map.
-    expect(Object.keys(assets)).toEqual(['index.mjs']);
-    const file = await assets['index.mjs']?.path;
-    expect(file).toBe(path.join(REPO_ROOT, 'packages', id, 'dist', 'index.mjs'));
-    // turbo builds the function packages before infra's tests (devDependencies + ^build).
-    expect(existsSync(file ?? ''), `${file} is missing: run pnpm build`).toBe(true);
-  });
+  it.each(FUNCTION_IDS)(
+    '%s code is its package’s built handler bundle and its chunks',
+    async (id) => {
+      const code = fn(id).inputs.code as {
+        __pulumiArchive?: boolean;
+        assets: Promise<Record<string, { path: Promise<string> }>>;
+      };
+      expect(code.__pulumiArchive).toBe(true);
+      const assets = await code.assets;
+      // No meta.json (build metadata) and, by default, no source map; every chunk the build wrote.
+      const chunksDir = path.join(REPO_ROOT, 'packages', id, 'dist', 'chunks');
+      const chunks = existsSync(chunksDir)
+        ? readdirSync(chunksDir)
+            .filter((name) => name.endsWith('.mjs'))
+            .map((name) => `chunks/${name}`)
+        : [];
+      expect(Object.keys(assets).sort()).toEqual(['index.mjs', ...chunks].sort());
+      if (id !== 'manager') {
+        // The HTML library is a chunk loaded on first use, not part of the cold start.
+        expect(chunks.some((name) => /^chunks\/html(-next)?-[A-Z0-9]+\.mjs$/.test(name))).toBe(
+          true,
+        );
+      }
+      const file = await assets['index.mjs']?.path;
+      expect(file).toBe(path.join(REPO_ROOT, 'packages', id, 'dist', 'index.mjs'));
+      // turbo builds the function packages before infra's tests (devDependencies + ^build).
+      expect(existsSync(file ?? ''), `${file} is missing: run pnpm build`).toBe(true);
+    },
+  );
 
   it.each(FUNCTION_IDS)('%s gets the /tmp size of its topology entry', (id) => {
     expect(fn(id).inputs.ephemeralStorage).toEqual({

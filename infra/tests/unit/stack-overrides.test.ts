@@ -106,10 +106,15 @@ describe('small-account and debugging overrides', () => {
   it('ship the source map beside each bundle', async () => {
     for (const fn of ofType(resources, 'aws:lambda/function:Function')) {
       const code = fn.inputs.code as { assets: Promise<Record<string, unknown>> };
-      expect(Object.keys(await code.assets).sort(), fn.name).toEqual([
+      const names = Object.keys(await code.assets);
+      expect(names.filter((name) => !name.startsWith('chunks/')).sort(), fn.name).toEqual([
         'index.mjs',
         'index.mjs.map',
       ]);
+      // Each chunk ships with its map too.
+      for (const chunk of names.filter((name) => /^chunks\/.*\.mjs$/.test(name))) {
+        expect(names, fn.name).toContain(`${chunk}.map`);
+      }
     }
   });
 

@@ -7,6 +7,7 @@ import { costCase } from './cases/cost.js';
 import { csvLibrariesCase } from './cases/csv-libraries.js';
 import { dispatchCase } from './cases/dispatch.js';
 import { fanOutCase } from './cases/fanout.js';
+import { htmlCase } from './cases/html.js';
 import { parserCase } from './cases/parser.js';
 import { scaleCase } from './cases/scale.js';
 import type { BenchMode, CaseResult } from './common.js';
@@ -68,6 +69,7 @@ const CASES: Record<string, (mode: BenchMode) => Promise<CaseResult>> = {
   parser: parserCase,
   scale: scaleCase,
   'csv-libraries': csvLibrariesCase,
+  html: htmlCase,
 };
 
 const USAGE = `Usage: pnpm bench [--quick] [--only case,case] [--out file] [--report]

@@ -74,3 +74,35 @@ export async function waitFor(done: () => boolean, since: number, everyMs = 5): 
   while (!done()) await sleep(everyMs);
   return Date.now() - since;
 }
+
+/**
+ * `contents` bundled and minified as the function bundles are (ESM for node22), resolved from
+ * `resolveDir`: the bytes, for a size, or (with the functions' `require` banner, which CommonJS
+ * dependencies need) for a file to import.
+ */
+export async function minifiedBundle(
+  contents: string,
+  resolveDir: string,
+  options: { readonly importable?: boolean } = {},
+): Promise<Uint8Array> {
+  const { build } = await import('esbuild');
+  const out = await build({
+    stdin: { contents, resolveDir },
+    bundle: true,
+    minify: true,
+    platform: 'node',
+    target: 'node22',
+    format: 'esm',
+    mainFields: ['module', 'main'],
+    legalComments: 'none',
+    ...(options.importable
+      ? {
+          banner: {
+            js: "import{createRequire as __cr}from'node:module';const require=__cr(import.meta.url);",
+          },
+        }
+      : {}),
+    write: false,
+  });
+  return out.outputFiles[0]?.contents ?? new Uint8Array();
+}

@@ -34,6 +34,7 @@ import {
   headersFor,
   isGuarded,
   type OriginBinding,
+  type SecretHeaderNames,
   withoutUserInfo,
 } from './origin.js';
 import { contentRangeStart, rangeHeaders, resumeValidator, totalBytesOf } from './resume.js';
@@ -471,6 +472,15 @@ async function nextPageUrl(
   let reference: string | undefined;
   if (pagination.type === 'link-header') {
     reference = nextFromLinkHeader(page.headers.link);
+  } else if (pagination.type === 'html-next') {
+    // The HTML library is loaded only by a source that paginates HTML.
+    const { nextHtmlLink } = await import('./html-next.js');
+    const contentType = page.headers['content-type'];
+    reference = await nextHtmlLink(
+      sourceId,
+      { url: page.url, body: page.body, ...(contentType !== undefined ? { contentType } : {}) },
+      pagination.selector,
+    );
   } else {
     let document: unknown;
     try {
@@ -530,12 +540,13 @@ function byteLimits(task: CollectorTask, settings: CollectorSettings) {
  *
  * The source's headers and the basic auth from its URL go to the source's
  * origin only; other origins a redirect or next page leads to get the
- * collector's defaults and the source's Accept headers. https never steps
+ * collector's defaults and the source's Accept headers (unless their values
+ * came from a secret). https never steps
  * down to http. Compressed bodies (gzip, deflate, br) are decoded as they stream in;
  * `gzip, br` is asked for unless the source sets its own Accept-Encoding.
  */
 export async function fetchSource(
-  task: CollectorTask,
+  task: CollectorTask & SecretHeaderNames,
   deps: FetchDeps,
   deadline: AbortSignal,
   progress: FetchProgress,
@@ -545,7 +556,11 @@ export async function fetchSource(
   // Secret references were resolved by the caller (secrets.ts); one left unresolved is not sent.
   // A source's own Accept-Encoding (any case) replaces the default: bindToOrigin lower-cases names.
   const binding = bindToOrigin(
-    { ...source, headers: literalHeaders(source.headers) },
+    {
+      ...source,
+      headers: literalHeaders(source.headers),
+      ...(task.secretHeaders ? { secretHeaders: task.secretHeaders } : {}),
+    },
     { 'user-agent': USER_AGENT, 'accept-encoding': DEFAULT_ACCEPT_ENCODING },
   );
   const conditional: Record<string, string> = {};

@@ -12,6 +12,7 @@ const EXTENSIONS: Readonly<Record<string, string>> = {
   csv: 'csv',
   rss: 'xml',
   atom: 'xml',
+  html: 'html',
 };
 
 /** File extension of a raw object: the format's own, xml for feeds, else `raw`. */
@@ -48,6 +49,7 @@ async function storeOwnObject(
     sha256: page.body.sha256,
     httpStatus: page.status,
     page: page.page,
+    url: page.url,
   });
   deps.log.info('stored raw object', {
     sourceId: source.id,

@@ -1,8 +1,9 @@
+import { appendFileSync, mkdirSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { type LocalS3, type LocalS3LogEntry, startLocalS3 } from '@fanout/local-s3';
 import {
   FUNCTION_IDS,
   type FunctionId,
@@ -19,13 +20,10 @@ import {
   LOCAL_CREDENTIALS,
   LOCAL_REGION,
 } from './config.js';
-import { PortInUseError } from './errors.js';
 import { type LocalFunctionConfig, LocalLambda } from './lambda/index.js';
-import { startLocalS3 } from './s3/index.js';
+import { assertPortFree } from './ports.js';
 import { scheduledEvent } from './schedule/index.js';
 import { type LocalSecretsServer, startLocalSecrets } from './secrets/index.js';
-
-type LocalS3 = Awaited<ReturnType<typeof startLocalS3>>;
 
 export type FunctionOverrides = Partial<
   Pick<FunctionSpec, 'timeoutSeconds' | 'memoryMb' | 'reservedConcurrency'>
@@ -108,18 +106,17 @@ export function localTopology(overrides: LocalCloudOptions['functions'] = {}): T
   return { ...topology, functions };
 }
 
-async function assertPortFree(port: number): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once('error', (error: NodeJS.ErrnoException) => {
-      reject(error.code === 'EADDRINUSE' ? new PortInUseError(port) : error);
-    });
-    probe.listen(port, '127.0.0.1', () => {
-      const address = probe.address();
-      const chosen = typeof address === 'object' && address ? address.port : port;
-      probe.close(() => resolve(chosen));
-    });
-  });
+function functionArn(name: string): string {
+  return `arn:aws:lambda:${LOCAL_REGION}:${LOCAL_ACCOUNT}:function:${name}`;
+}
+
+/** The S3 server's failed requests, one JSON line each, beside the functions' logs. */
+function s3Log(home: string): (entry: LocalS3LogEntry) => void {
+  const file = join(home, 'logs', 's3.log');
+  return (entry) => {
+    mkdirSync(join(home, 'logs'), { recursive: true });
+    appendFileSync(file, `${JSON.stringify({ time: new Date().toISOString(), ...entry })}\n`);
+  };
 }
 
 /**
@@ -144,11 +141,11 @@ export class LocalCloud {
     const chaos = options.chaos ?? NO_CHAOS;
     await mkdir(options.home, { recursive: true });
     // The functions' environment names the Lambda endpoint, so its port is fixed first.
-    const lambdaPort = await assertPortFree(options.lambdaPort ?? 0);
-    if (options.s3Port) await assertPortFree(options.s3Port);
+    const lambdaPort = await assertPortFree(options.lambdaPort ?? 0, '--lambda-port');
+    if (options.s3Port) await assertPortFree(options.s3Port, '--s3-port');
     const lambdaEndpoint = `http://127.0.0.1:${lambdaPort}`;
     const secretsPort = options.secretsPort ?? (options.s3Port ? options.s3Port + 3 : 0);
-    if (secretsPort) await assertPortFree(secretsPort);
+    if (secretsPort) await assertPortFree(secretsPort, '--secrets-port');
 
     let lambda: LocalLambda | undefined;
     const s3Server = await startLocalS3({
@@ -161,7 +158,9 @@ export class LocalCloud {
         if (!lambda) throw new Error('S3 notification before the Lambda endpoint started');
         await lambda.invokeAsync(topo.functions[topo.notification.function].name, event);
       },
+      notificationTargetArn: functionArn(topo.functions[topo.notification.function].name),
       faults: { errorRate: chaos.s3Errors, duplicateNotificationRate: chaos.duplicates },
+      log: s3Log(options.home),
       ...(options.random ? { random: options.random } : {}),
     });
 
@@ -194,9 +193,6 @@ export class LocalCloud {
       // The collector resolves secret references here, with the same SDK calls as in AWS.
       AWS_ENDPOINT_URL_SSM: secrets.endpoint,
       AWS_ENDPOINT_URL_SECRETS_MANAGER: secrets.endpoint,
-      // s3rver stores aws-chunked framing when the SDK adds checksums to streamed uploads.
-      AWS_REQUEST_CHECKSUM_CALCULATION: 'WHEN_REQUIRED',
-      AWS_RESPONSE_CHECKSUM_VALIDATION: 'WHEN_REQUIRED',
       TZ: 'UTC',
     };
     const functions: LocalFunctionConfig[] = FUNCTION_IDS.map((id) => {

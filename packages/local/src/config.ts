@@ -1,5 +1,6 @@
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { LOCAL_S3_CREDENTIALS } from '@fanout/local-s3';
 import type { FunctionId } from '@fanout/shared';
 
 /** packages/local, whether running from src/ (tests) or dist/ (the CLI bundle). */
@@ -20,5 +21,5 @@ export function bundlePath(id: FunctionId): string {
 export const LOCAL_BUCKET = 'fanout-local';
 export const LOCAL_REGION = 'us-east-1';
 export const LOCAL_ACCOUNT = '000000000000';
-/** s3rver accepts these credentials; any SDK or the AWS CLI can use them. */
-export const LOCAL_CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } as const;
+/** The local S3 checks SigV4 signatures made with these; any SDK or the AWS CLI can use them. */
+export const LOCAL_CREDENTIALS = LOCAL_S3_CREDENTIALS;

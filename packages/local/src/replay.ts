@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { buildS3EventRecord } from '@fanout/local-s3';
 import {
   type CollectorPayload,
   CollectorPayloadSchema,
@@ -19,7 +20,6 @@ import {
 } from '@fanout/shared';
 import type { DeadLetter } from './lambda/index.js';
 import { type RunRecordReader, referencedRawKeys } from './run-records.js';
-import { buildS3EventRecord } from './s3/index.js';
 
 /** Sends one asynchronous event to a function (local endpoint or AWS). */
 export type InvokeAsync = (functionName: string, payload: unknown) => Promise<void>;

@@ -36,9 +36,9 @@ import {
 import type * as z from 'zod';
 
 /**
- * s3rver writes an object's file in place, so a GET that races a PUT of the same
- * key can return a truncated body. Such a read counts as "not there yet" (the
- * next poll sees the whole object), never as a crash of the reader.
+ * A record that is not JSON (written by hand, or cut short by another S3-compatible
+ * server that writes in place) counts as "not there yet" (the next poll sees the whole
+ * object), never as a crash of the reader.
  */
 function jsonOrUndefined(text: string): unknown {
   try {

@@ -1,9 +1,27 @@
-import { isUtf8 } from 'node:buffer';
+import { isAscii, isUtf8 } from 'node:buffer';
 import { TextDecoder } from 'node:util';
+import { byteOrderMark, charsetOf, prescanHtmlCharset } from '@fanout/shared';
 import { UndecodableInputError, UnknownCharsetError } from './errors.js';
 
-/** What decided a body's encoding, in the order they are tried. */
-export type DecidedBy = 'bom' | 'content-type' | 'xml-declaration' | 'default';
+export { WINDOWS_1252_FALLBACK } from '@fanout/shared';
+
+/**
+ * What decided a body's encoding, in the order they are tried; `fallback` when nothing
+ * declared one and the bytes proved not to be UTF-8 (see `undeclaredFallback`).
+ */
+export type DecidedBy =
+  | 'bom'
+  | 'content-type'
+  | 'xml-declaration'
+  | 'meta'
+  | 'default'
+  | 'fallback';
+
+/**
+ * What the body's own declaration looks like: an XML declaration (feeds, and every text
+ * format by default), or an HTML `<meta charset>` found by the HTML standard's prescan.
+ */
+export type Markup = 'xml' | 'html';
 
 export interface EncodingDecision {
   /** WHATWG encoding name (`utf-8`, `windows-1252`, `shift_jis`, `utf-16le`, …). */
@@ -21,21 +39,7 @@ export type InvalidBytes = 'fatal' | 'replace';
 /** The first bytes looked at for a BOM and an XML declaration. */
 export const SNIFF_BYTES = 1024;
 
-/** The `charset` parameter of a media type (`text/csv; charset="iso-8859-1"`), if any. */
-export function charsetOf(contentType: string | undefined): string | undefined {
-  if (contentType === undefined) return undefined;
-  for (const parameter of contentType.split(';').slice(1)) {
-    const equals = parameter.indexOf('=');
-    if (equals === -1 || parameter.slice(0, equals).trim().toLowerCase() !== 'charset') continue;
-    const value = parameter
-      .slice(equals + 1)
-      .trim()
-      .replace(/^"(.*)"$/, '$1')
-      .trim();
-    return value === '' ? undefined : value;
-  }
-  return undefined;
-}
+export { charsetOf } from '@fanout/shared';
 
 /**
  * The WHATWG encoding a label names (`latin1` and `us-ascii` are windows-1252, `gb2312`
@@ -60,23 +64,20 @@ export function xmlDeclaredEncoding(head: Buffer): string | undefined {
   return XML_DECLARATION.exec(head.toString('latin1'))?.[2];
 }
 
-function bomOf(head: Buffer): { encoding: string; bytes: number } | undefined {
-  if (head[0] === 0xef && head[1] === 0xbb && head[2] === 0xbf) {
-    return { encoding: 'utf-8', bytes: 3 };
-  }
-  if (head[0] === 0xff && head[1] === 0xfe) return { encoding: 'utf-16le', bytes: 2 };
-  if (head[0] === 0xfe && head[1] === 0xff) return { encoding: 'utf-16be', bytes: 2 };
-  return undefined;
-}
-
 /**
  * Decides a body's encoding: BOM, then the HTTP `charset`, then the XML declaration's
- * `encoding`, else UTF-8. An XML declaration read as ASCII that says UTF-16 is taken as
- * UTF-8, as the HTML standard does: UTF-16 text would not have been readable as ASCII,
- * and real UTF-16 carries a BOM. Throws UnknownCharsetError for a label Node cannot decode.
+ * `encoding` (or, for HTML, the `<meta>` the HTML standard's prescan finds), else UTF-8. A
+ * declaration read as ASCII that says UTF-16 is taken as UTF-8, as the HTML standard does:
+ * UTF-16 text would not have been readable as ASCII, and real UTF-16 carries a BOM (HTML's
+ * `x-user-defined` is windows-1252 there too). Throws UnknownCharsetError for a label Node
+ * cannot decode.
  */
-export function decideEncoding(head: Buffer, contentType?: string): EncodingDecision {
-  const bom = bomOf(head);
+export function decideEncoding(
+  head: Buffer,
+  contentType?: string,
+  markup: Markup = 'xml',
+): EncodingDecision {
+  const bom = byteOrderMark(head);
   if (bom) return { encoding: bom.encoding, decidedBy: 'bom', bomBytes: bom.bytes };
   const charset = charsetOf(contentType);
   if (charset !== undefined) {
@@ -84,14 +85,58 @@ export function decideEncoding(head: Buffer, contentType?: string): EncodingDeci
     if (encoding === undefined) throw new UnknownCharsetError(charset, 'content-type');
     return { encoding, decidedBy: 'content-type', label: charset, bomBytes: 0 };
   }
-  const declared = xmlDeclaredEncoding(head);
+  const declared = markup === 'html' ? prescanHtmlCharset(head) : xmlDeclaredEncoding(head);
   if (declared !== undefined) {
-    const encoding = encodingForLabel(declared);
-    if (encoding === undefined) throw new UnknownCharsetError(declared, 'XML declaration');
+    const where = markup === 'html' ? '<meta> charset' : 'XML declaration';
+    const encoding =
+      markup === 'html' && declared.toLowerCase() === 'x-user-defined'
+        ? 'windows-1252'
+        : encodingForLabel(declared);
+    if (encoding === undefined) throw new UnknownCharsetError(declared, where);
     const readable = encoding === 'utf-16le' || encoding === 'utf-16be' ? 'utf-8' : encoding;
-    return { encoding: readable, decidedBy: 'xml-declaration', label: declared, bomBytes: 0 };
+    const decidedBy = markup === 'html' ? 'meta' : 'xml-declaration';
+    return { encoding: readable, decidedBy, label: declared, bomBytes: 0 };
   }
   return { encoding: 'utf-8', decidedBy: 'default', bomBytes: 0 };
+}
+
+/**
+ * The rule for a body that declares no encoding (no BOM, no HTTP `charset`, no
+ * declaration in the document) and whose bytes are not valid UTF-8: read it as
+ * windows-1252, as browsers do for an undeclared document and feedparser does for a feed.
+ * windows-1252 decodes every byte, so nothing becomes U+FFFD. Returns the decision to
+ * switch to, or undefined when the rule does not apply: something declared the encoding
+ * (bytes invalid in a declared encoding are an error), or the source is `strict`.
+ * Every text format decodes through it (Utf8Transcoder); the outcome records its use.
+ */
+export function undeclaredFallback(
+  decision: EncodingDecision,
+  options: { readonly strict?: boolean | undefined },
+): EncodingDecision | undefined {
+  if (options.strict === true) return undefined;
+  if (decision.decidedBy !== 'default' || decision.encoding !== 'utf-8') return undefined;
+  return { encoding: 'windows-1252', decidedBy: 'fallback', bomBytes: 0 };
+}
+
+/** Bytes of the UTF-8 sequence a lead byte starts (1 for ASCII), or 0 for a byte that starts none. */
+function utf8SequenceLength(lead: number): number {
+  if (lead < 0x80) return 1;
+  if (lead >= 0xc2 && lead <= 0xdf) return 2;
+  if (lead >= 0xe0 && lead <= 0xef) return 3;
+  if (lead >= 0xf0 && lead <= 0xf4) return 4;
+  return 0;
+}
+
+/**
+ * Whether the first non-ASCII byte of `bytes` is where they stop being UTF-8: then every
+ * byte before the invalid one is ASCII, which reads the same in UTF-8 and windows-1252,
+ * so switching to windows-1252 there decodes the body exactly as a whole.
+ */
+function invalidAtFirstNonAscii(bytes: Buffer): boolean {
+  const first = bytes.findIndex((byte) => byte >= 0x80);
+  if (first === -1) return false;
+  const length = utf8SequenceLength(bytes[first] ?? 0);
+  return length === 0 || !isUtf8(bytes.subarray(first, first + length));
 }
 
 const MULTI_BYTE = new Set([
@@ -232,11 +277,23 @@ export class Utf8Transcoder {
   private nextSynced = true;
   private readonly pieces: Piece[] = [];
   private retained = 0;
+  /** Every byte passed through so far was ASCII (so a switch to the fallback is exact). */
+  private asciiSoFar = true;
+  /** Output bytes that were ASCII passed through before a switch to the fallback. */
+  private asciiPrefixBytes = 0;
 
   constructor(
     private readonly contentType: string | undefined,
     private readonly invalidBytes: InvalidBytes,
+    private readonly markup: Markup = 'xml',
+    /** A `strict` source gets no windows-1252 fallback (see `undeclaredFallback`). */
+    private readonly strict = false,
   ) {}
+
+  /** True when the body was read as windows-1252 by `undeclaredFallback`. */
+  get fellBack(): boolean {
+    return this.decision?.decidedBy === 'fallback';
+  }
 
   /** UTF-8 output bytes produced so far. */
   get outputBytes(): number {
@@ -275,6 +332,7 @@ export class Utf8Transcoder {
     const decision = this.decision;
     if (decision === undefined) return outputOffset;
     if (this.passThrough) return outputOffset + decision.bomBytes;
+    if (outputOffset <= this.asciiPrefixBytes) return outputOffset;
     let low = 0;
     let high = this.pieces.length - 1;
     while (low < high) {
@@ -309,7 +367,7 @@ export class Utf8Transcoder {
   }
 
   private start(head: Buffer): Buffer {
-    const decision = decideEncoding(head, this.contentType);
+    const decision = decideEncoding(head, this.contentType, this.markup);
     this.decision = decision;
     this.passThrough = decision.encoding === 'utf-8' && this.invalidBytes === 'fatal';
     if (!this.passThrough) {
@@ -361,8 +419,19 @@ export class Utf8Transcoder {
 
   private decode(piece: Buffer, final: boolean): Buffer {
     if (this.passThrough) {
-      if (!isUtf8(piece)) throw this.invalid(piece, final);
-      return piece;
+      if (isUtf8(piece)) {
+        if (this.asciiSoFar && !isAscii(piece)) this.asciiSoFar = false;
+        return piece;
+      }
+      const fallback = this.decision && undeclaredFallback(this.decision, { strict: this.strict });
+      if (fallback === undefined || !this.asciiSoFar || !invalidAtFirstNonAscii(piece)) {
+        throw this.invalid(piece, final);
+      }
+      // All that came before was ASCII: from here on the body is read as windows-1252.
+      this.decision = fallback;
+      this.passThrough = false;
+      this.asciiPrefixBytes = this.produced;
+      this.decoder = new TextDecoder(fallback.encoding, { ignoreBOM: true });
     }
     try {
       return Buffer.from(this.decoder?.decode(piece, { stream: !final }) ?? '', 'utf8');
@@ -375,7 +444,11 @@ export class Utf8Transcoder {
   }
 
   private invalid(piece: Buffer, final: boolean): UndecodableInputError {
-    const decision = this.decision ?? { encoding: 'utf-8', decidedBy: 'default' as const };
+    const decision: EncodingDecision = this.decision ?? {
+      encoding: 'utf-8',
+      decidedBy: 'default',
+      bomBytes: 0,
+    };
     const at = firstInvalidByte(decision.encoding, piece, final);
     const good = new TextDecoder(decision.encoding, { ignoreBOM: true }).decode(
       piece.subarray(0, at),
@@ -383,9 +456,16 @@ export class Utf8Transcoder {
     const shown = [...piece.subarray(at, at + 4)]
       .map((byte) => byte.toString(16).padStart(2, '0'))
       .join(' ');
+    const fallback = undeclaredFallback(decision, { strict: this.strict });
+    const why =
+      this.passThrough && fallback !== undefined
+        ? '; not read as windows-1252 either: UTF-8 text with non-ASCII characters comes before it, so the body mixes encodings'
+        : this.passThrough && decision.decidedBy === 'default'
+          ? '; strict: no windows-1252 fallback for a body that declares no charset'
+          : '';
     const problem = `cannot decode the bytes ${shown}${
       this.nextSynced ? '' : ' (position approximate: no character boundary within 64 KiB)'
-    }; set formatOptions.invalidBytes to "replace" to accept them as U+FFFD`;
+    }${why}; set options.invalidBytes to "replace" to accept them as U+FFFD`;
     return new UndecodableInputError(decision.encoding, decision.decidedBy, problem, {
       line: this.lineFeeds + countLineFeeds(Buffer.from(good, 'utf8')) + 1,
       byteOffset: this.consumed + at,

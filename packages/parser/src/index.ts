@@ -6,6 +6,8 @@ export {
   encodingForLabel,
   type InvalidBytes,
   Utf8Transcoder,
+  undeclaredFallback,
+  WINDOWS_1252_FALLBACK,
   xmlDeclaredEncoding,
 } from './charset.js';
 export {
@@ -31,6 +33,7 @@ export {
 } from './event.js';
 export { csv } from './formats/csv.js';
 export { atom, type FeedRecord, rss } from './formats/feed.js';
+export { HTML_PAGE_MAX_BYTES, html } from './formats/html.js';
 export { json } from './formats/json.js';
 export { MAX_JSON_DEPTH } from './formats/json-validate.js';
 export { keyValue } from './formats/key-value.js';

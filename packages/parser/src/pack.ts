@@ -51,6 +51,7 @@ type EntryResult =
       readonly segment: Buffer;
       readonly stats: SegmentStats;
       readonly records: number;
+      readonly decodedAs?: string | undefined;
     }
   | { readonly ok: false; readonly bad: BadEntry; readonly error: UnparseableObjectError };
 
@@ -142,6 +143,7 @@ async function parseEntry(
       format: entry.format,
       formatOptions: entry.formatOptions,
       ...(entry.contentType !== undefined ? { contentType: entry.contentType } : {}),
+      pageUrl: entry.url,
       ...(entry.contentEncoding !== undefined ? { contentEncoding: entry.contentEncoding } : {}),
       envelope: {
         sourceId: entry.sourceId,
@@ -155,7 +157,13 @@ async function parseEntry(
       extractors: deps.extractors ?? defaultExtractors,
       segment: { crcSeed },
     });
-    return { ok: true, segment: sink.take(), stats, records: stats.records };
+    return {
+      ok: true,
+      segment: sink.take(),
+      stats,
+      records: stats.records,
+      decodedAs: stats.decodedAs,
+    };
   } catch (thrown) {
     const error =
       thrown instanceof UnparseableObjectError
@@ -217,6 +225,7 @@ export async function parsePack(
   let parsed = 0;
   let records = 0;
   const quarantinedEntries: QuarantinedEntry[] = [];
+  const windows1252Pages: string[] = [];
   try {
     for await (const item of readPack(counter, { maxLineBytes: config.maxPackLineBytes })) {
       if (item.kind === 'header') {
@@ -233,6 +242,16 @@ export async function parsePack(
         member.keep(result.stats);
         parsed += 1;
         records += result.records;
+        if (result.decodedAs !== undefined && item.entry !== undefined) {
+          windows1252Pages.push(pageName(item.entry.sourceId, item.entry.page));
+          deps.log.info('pack entry decoded as windows-1252', {
+            key: packKey,
+            runId: header.runId,
+            sourceId: item.entry.sourceId,
+            page: item.entry.page,
+            reason: result.decodedAs,
+          });
+        }
         continue;
       }
       const { bad, error } = result;
@@ -279,6 +298,7 @@ export async function parsePack(
     parsed,
     quarantined: quarantinedEntries.length,
     quarantinedPages: quarantinedEntries.map((q) => pageName(q.sourceId, q.page)),
+    ...(windows1252Pages.length > 0 ? { windows1252Pages } : {}),
     records,
     bytesIn: counter.bytes,
     bytesOut: writer.bytes,

@@ -2,7 +2,7 @@ import { Readable, Transform, type TransformCallback, type Writable } from 'node
 import { pipeline } from 'node:stream/promises';
 import { crc32, createGzip, gzipSync } from 'node:zlib';
 import type { FormatOptions, RecordKey } from '@fanout/shared';
-import { Utf8Transcoder } from './charset.js';
+import { Utf8Transcoder, WINDOWS_1252_FALLBACK } from './charset.js';
 import type { ParserLimits } from './config.js';
 import { decompressorFor } from './content-encoding.js';
 import {
@@ -25,6 +25,8 @@ export interface ParseStreamOptions {
   readonly formatOptions?: FormatOptions;
   /** The upstream `Content-Type`; its `charset` parameter decides the body's encoding (after a BOM). */
   readonly contentType?: string;
+  /** The URL that answered, for extractors that resolve relative links (`html`). */
+  readonly pageUrl?: string;
   /**
    * A `Content-Encoding` the body still has (gzip, deflate, br): undone first, the decoded
    * size bounded by `limits.maxRawBytes`. Byte offsets in errors then count decoded bytes.
@@ -46,6 +48,8 @@ export interface ParseStreamOptions {
 
 export interface ParseStats {
   readonly records: number;
+  /** Set when the body declared no charset and was read as windows-1252 (`undeclaredFallback`). */
+  readonly decodedAs?: typeof WINDOWS_1252_FALLBACK;
   /** Raw bytes read. */
   readonly bytesIn: number;
   /** Compressed bytes written. */
@@ -231,9 +235,15 @@ export async function parseStream(
   const tally = new LinesTally(segment?.crcSeed ?? 0, segment !== undefined);
   const formatOptions = options.formatOptions ?? {};
   // Text formats read the body decoded to UTF-8; a binary custom format reads it as fetched.
+  const reads = registry.inputOf(options.format);
   const transcoder =
-    registry.inputOf(options.format) === 'text'
-      ? new Utf8Transcoder(options.contentType, formatOptions.invalidBytes ?? 'fatal')
+    reads !== 'bytes'
+      ? new Utf8Transcoder(
+          options.contentType,
+          formatOptions.invalidBytes ?? 'fatal',
+          reads === 'html' ? 'html' : 'xml',
+          formatOptions.strict === true,
+        )
       : undefined;
   const text = transcoder
     ? Readable.from(transcoder.transcode(source), { objectMode: false })
@@ -242,6 +252,7 @@ export async function parseStream(
     format: options.format,
     options: formatOptions,
     maxRecordBytes: options.limits.maxRecordBytes,
+    ...(options.pageUrl !== undefined ? { pageUrl: options.pageUrl } : {}),
     bytesRead: () => transcoder?.outputBytes ?? source.bytes,
   };
   // Tells an extractor's failure (bad input, or a bug in a custom extractor)
@@ -307,6 +318,7 @@ export async function parseStream(
     bytesOut: sink.bytes,
     linesBytes: tally.bytes,
     crc: tally.crc,
+    ...(transcoder?.fellBack ? { decodedAs: WINDOWS_1252_FALLBACK } : {}),
   };
 }
 

@@ -28,7 +28,7 @@ import {
 } from './errors.js';
 import { defaultExtractors, type ExtractorRegistry } from './formats/registry.js';
 import { ParsedObjectWriter } from './output.js';
-import { parsePack, type QuarantinedEntry } from './pack.js';
+import { pageName, parsePack, type QuarantinedEntry } from './pack.js';
 import { parseStream } from './parse-stream.js';
 import { isNotFound, quarantineObject, type WholeObjectFacts } from './quarantine.js';
 
@@ -149,7 +149,7 @@ async function parseSingleObject(
     const context = { runId: keyParts?.runId, sourceId: keyParts?.sourceId };
     return quarantined(deps, base, meta.error, context);
   }
-  const { format, formatOptions, recordKey, contentType, runId, sourceId, fetchedAt, page } =
+  const { format, formatOptions, recordKey, contentType, runId, sourceId, fetchedAt, page, url } =
     meta.value;
   const context = { runId, sourceId, format };
   if (size !== undefined && size > config.maxRawBytes) {
@@ -178,6 +178,7 @@ async function parseSingleObject(
       format,
       formatOptions,
       ...(contentType !== undefined ? { contentType } : {}),
+      ...(url !== undefined ? { pageUrl: url } : {}),
       envelope: { sourceId, runId, page, fetchedAt },
       ...(recordKey !== undefined ? { recordKey } : {}),
       limits: config,
@@ -197,6 +198,7 @@ async function parseSingleObject(
     parsed: 1,
     quarantined: 0,
     quarantinedPages: [],
+    ...(stats.decodedAs !== undefined ? { windows1252Pages: [pageName(sourceId, page ?? 0)] } : {}),
     records: stats.records,
     bytesIn: stats.bytesIn,
     bytesOut: stats.bytesOut,

@@ -3,6 +3,7 @@
 export * from './cadence.js';
 export * from './errors.js';
 export * from './events.js';
+export * from './html-charset.js';
 export * from './ids.js';
 export * from './keys.js';
 export * from './limits.js';
@@ -19,5 +20,6 @@ export * from './run-status.js';
 export * from './runtime.js';
 export * from './s3-errors.js';
 export * from './schedule.js';
+export * from './selectors.js';
 export * from './topology.js';
 export * from './validate.js';

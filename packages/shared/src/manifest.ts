@@ -1,8 +1,16 @@
 import * as z from 'zod';
 import { cadenceScheduleProblem, readCadence } from './cadence.js';
 import { ContractValidationError } from './errors.js';
+import {
+  HTML_OPTIONS_MAX_BYTES,
+  HtmlFieldsSchema,
+  htmlFieldProblem,
+  readHtmlField,
+  splitAttribute,
+} from './html-options.js';
 import { SourceIdSchema } from './ids.js';
 import {
+  COLLECTOR_PAYLOAD_RESERVE_BYTES,
   DEFAULT_COLLECTOR_SAFETY_MARGIN_MS,
   LAMBDA_MAX_TIMEOUT_SECONDS,
   MAX_SOURCE_BYTES,
@@ -17,13 +25,25 @@ import {
   type SecretOrLiteral,
   SecretOrLiteralSchema,
 } from './secrets.js';
+import { cssSelectorProblem } from './selectors.js';
 import { type Topology, topology } from './topology.js';
 import { check, formatPath, parseJson } from './validate.js';
 
+export * from './html-options.js';
 export * from './secrets.js';
 
-export const BUILT_IN_FORMATS = ['json', 'ndjson', 'csv', 'rss', 'atom'] as const;
+export const BUILT_IN_FORMATS = ['json', 'ndjson', 'csv', 'rss', 'atom', 'html'] as const;
 export type BuiltInFormat = (typeof BUILT_IN_FORMATS)[number];
+
+/**
+ * The custom extractors the deployed parser registers (`registerExtractor` in
+ * @fanout/parser): a source's `format` must be a built-in format or one of these, so a typo
+ * is rejected before anything is fetched. Registering an extractor means adding its name here.
+ */
+export const CUSTOM_FORMATS = ['key-value'] as const;
+
+/** Every format a source may name. */
+export const KNOWN_FORMATS: readonly string[] = [...BUILT_IN_FORMATS, ...CUSTOM_FORMATS];
 
 /** A built-in format, or the name of a custom extractor registered in the parser. */
 export const FormatSchema = z
@@ -49,6 +69,29 @@ const HeaderNameSchema = z
   .string()
   .regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/, 'not a valid header name');
 
+/**
+ * Why text cannot be sent as (part of) a header value, or undefined. HTTP carries tab,
+ * space, visible ASCII and the bytes 0x80-0xFF, on one line (RFC 9110 field-value); fetch
+ * refuses anything else, so such a source could only fail when fetched. The message
+ * never quotes the value (it may be a credential).
+ */
+export function headerValueProblem(value: string): string | undefined {
+  for (let index = 0; index < value.length; index += 1) {
+    const code = value.charCodeAt(index);
+    const at = `at character ${index + 1}`;
+    if (code === 0x0d || code === 0x0a) {
+      return `has a line break (CR or LF) ${at}: a header value is one line (a line break would start a header of its own)`;
+    }
+    if ((code < 0x20 && code !== 0x09) || code === 0x7f) {
+      return `has the control character U+${code.toString(16).toUpperCase().padStart(4, '0')} ${at}, which HTTP cannot carry`;
+    }
+    if (code > 0xff) {
+      return `has a character above U+00FF ${at}: a header value is bytes (tab, space, visible ASCII, 0x80-0xFF); percent-encode it as the API expects`;
+    }
+  }
+  return undefined;
+}
+
 export const FormatOptionsSchema = z
   .object({
     /** Dot path to the array of records in a JSON document, e.g. `data.items`. */
@@ -63,9 +106,39 @@ export const FormatOptionsSchema = z
     strict: z.boolean().optional(),
     /** Parser: bytes invalid in the body's encoding quarantine it (`fatal`, default) or become U+FFFD. */
     invalidBytes: z.enum(['fatal', 'replace']).optional(),
+    /** HTML: CSS selector of each record's element; absent: the page is one record. */
+    items: z.string().optional(),
+    /** HTML: record field name -> selector (`"h2"`, `"a@href"`, `{selector, html, all}`). */
+    fields: HtmlFieldsSchema.optional(),
   })
   .strict();
 export type FormatOptions = z.infer<typeof FormatOptionsSchema>;
+
+/** The options each built-in format reads; a custom extractor may read any of them. */
+const FORMAT_OPTION_KEYS = {
+  json: { recordsPath: true, strict: true, invalidBytes: true },
+  ndjson: { strict: true, invalidBytes: true },
+  csv: { delimiter: true, header: true, relaxColumnCount: true, strict: true, invalidBytes: true },
+  rss: { strict: true, invalidBytes: true },
+  atom: { strict: true, invalidBytes: true },
+  html: { items: true, fields: true, invalidBytes: true },
+} as const satisfies Record<BuiltInFormat, Partial<Record<keyof FormatOptions, true>>>;
+
+/** The `html` format's options: `fields` is required, and the whole fits in S3 metadata. */
+const HtmlOptionsSchema = FormatOptionsSchema.pick(FORMAT_OPTION_KEYS.html)
+  .extend({ fields: HtmlFieldsSchema })
+  .strict()
+  .refine((options) => JSON.stringify(options).length <= HTML_OPTIONS_MAX_BYTES, {
+    message: `take more than ${HTML_OPTIONS_MAX_BYTES} bytes as JSON (they travel as S3 metadata with a page too large for a pack); use shorter selectors or fewer fields`,
+  });
+
+/** The options schema of one format: a built-in's own keys, or every key for a custom one. */
+export function formatOptionsSchemaFor(format: string): z.ZodType<FormatOptions> {
+  if (format === 'html') return HtmlOptionsSchema;
+  const keys: Partial<Record<keyof FormatOptions, true>> | undefined =
+    FORMAT_OPTION_KEYS[format as BuiltInFormat];
+  return keys === undefined ? FormatOptionsSchema : FormatOptionsSchema.pick(keys).strict();
+}
 
 export const PaginationSchema = z.discriminatedUnion('type', [
   z.object({
@@ -79,10 +152,49 @@ export const PaginationSchema = z.discriminatedUnion('type', [
     path: z.string().min(1),
     maxPages: z.number().int().min(1).max(1000).default(20),
   }),
+  z.object({
+    /** Follows the link of the first element an HTML page's selector matches (`a[rel=next]@href`). */
+    type: z.literal('html-next'),
+    /** CSS selector with the attribute holding the URL; `@href` when none is written. */
+    selector: z.string().min(1),
+    maxPages: z.number().int().min(1).max(1000).default(20),
+  }),
 ]);
 export type Pagination = z.infer<typeof PaginationSchema>;
 
 export const DEFAULT_SOURCE_TIMEOUT_MS = 10_000;
+
+/** A source's format must be known, and its options those the format reads. */
+function formatProblems(
+  source: { format: string; options: FormatOptions },
+  context: z.core.$RefinementCtx,
+): void {
+  // Only a well-formed name and options are checked further (the object's own issues name the rest).
+  if (!FormatSchema.safeParse(source.format).success) return;
+  if (!FormatOptionsSchema.safeParse(source.options).success) return;
+  if (!KNOWN_FORMATS.includes(source.format)) {
+    context.addIssue({
+      code: 'custom',
+      path: ['format'],
+      input: source.format,
+      message: `unknown format (built-in: ${BUILT_IN_FORMATS.join(', ')}; custom extractors: ${CUSTOM_FORMATS.join(', ')}, listed in CUSTOM_FORMATS of @fanout/shared as the parser registers them)`,
+    });
+    return;
+  }
+  const result = formatOptionsSchemaFor(source.format).safeParse(source.options);
+  if (result.success) return;
+  for (const issue of result.error.issues) {
+    const unknownKeys = issue.code === 'unrecognized_keys' ? issue.keys : undefined;
+    context.addIssue({
+      code: 'custom',
+      path: ['options', ...issue.path],
+      input: unknownKeys ? unknownKeys.join(', ') : issue.input,
+      message: unknownKeys
+        ? `${unknownKeys.length === 1 ? 'is not an option' : 'are not options'} of the ${source.format} format (it reads ${Object.keys(FORMAT_OPTION_KEYS[source.format as BuiltInFormat] ?? {}).join(', ')})`
+        : `${issue.message} (${source.format} format)`,
+    });
+  }
+}
 
 /** How often the source is collected: `30m`, `6h`, `1d` or `cron(...)` (see cadence.ts). */
 export const CadenceSchema = z.string().superRefine((value, context) => {
@@ -129,7 +241,8 @@ export const SourceSchema = z
     /** Collected only by the scheduled runs it is due in; absent: every run. */
     every: CadenceSchema.optional(),
   })
-  .strict();
+  .strict()
+  .superRefine((source, context) => formatProblems(source, context));
 export type Source = z.infer<typeof SourceSchema>;
 export type SourceInput = z.input<typeof SourceSchema>;
 
@@ -198,6 +311,51 @@ export function literalCredentialProblems(source: Source, index: number): string
   return problems;
 }
 
+/** Header values HTTP cannot carry: a literal value, or a secret reference's prefix. */
+export function headerValueProblems(source: Source, index: number): string[] {
+  const problems: string[] = [];
+  for (const [name, value] of Object.entries(source.headers ?? {})) {
+    const text = isSecretReference(value) ? value.prefix : value;
+    const problem = text === undefined ? undefined : headerValueProblem(text);
+    if (problem === undefined) continue;
+    const path = isSecretReference(value) ? ['headers', name, 'prefix'] : ['headers', name];
+    problems.push(`${formatPath(['sources', index, ...path])}: header value ${problem}`);
+  }
+  return problems;
+}
+
+/**
+ * Every CSS selector of a source (the `html` format's items and fields, `html-next`
+ * pagination) compiled before anything is fetched: each problem names the field and the
+ * selector as written.
+ */
+export function selectorProblems(source: Source, index: number): string[] {
+  const problems: string[] = [];
+  const at = (...path: string[]) => formatPath(['sources', index, ...path]);
+  const compiled = (path: string, selector: string, written: string) => {
+    const problem = cssSelectorProblem(selector);
+    if (problem !== undefined) {
+      problems.push(`${path}: invalid CSS selector ${JSON.stringify(written)}: ${problem}`);
+    }
+  };
+  const { items, fields } = source.options;
+  if (source.format === 'html' && items !== undefined)
+    compiled(at('options', 'items'), items, items);
+  for (const [name, spec] of source.format === 'html' ? Object.entries(fields ?? {}) : []) {
+    const field = readHtmlField(spec);
+    const written = typeof spec === 'string' ? spec : spec.selector;
+    const problem = htmlFieldProblem(field);
+    if (problem !== undefined) problems.push(`${at('options', 'fields', name)}: ${problem}`);
+    else if (field.selector !== '')
+      compiled(at('options', 'fields', name), field.selector, written);
+  }
+  if (source.pagination?.type === 'html-next') {
+    const written = source.pagination.selector;
+    compiled(at('pagination', 'selector'), splitAttribute(written).selector, written);
+  }
+  return problems;
+}
+
 function idOf(entry: unknown): string | undefined {
   if (typeof entry === 'object' && entry !== null && 'id' in entry) {
     const id = (entry as { id: unknown }).id;
@@ -210,6 +368,10 @@ function idOf(entry: unknown): string | undefined {
 export interface SourceLimits {
   /** Largest `maxBytes`: the collector's per-source byte limit. */
   readonly maxBytes: number;
+  /** Largest source, as JSON, that a collector payload can carry with its batch envelope. */
+  readonly maxSourceJsonBytes: number;
+  /** The async invoke payload limit that bound comes from. */
+  readonly payloadLimitBytes: number;
   /** Largest `timeoutMs`: the collector's timeout minus its safety margin. */
   readonly maxTimeoutMs: number;
   readonly collectorTimeoutMs: number;
@@ -220,6 +382,8 @@ export function sourceLimits(topo: Topology = topology): SourceLimits {
   const collectorTimeoutMs = topo.functions.collector.timeoutSeconds * 1000;
   return {
     maxBytes: MAX_SOURCE_BYTES,
+    maxSourceJsonBytes: topo.payloadLimitBytes - COLLECTOR_PAYLOAD_RESERVE_BYTES,
+    payloadLimitBytes: topo.payloadLimitBytes,
     maxTimeoutMs: collectorTimeoutMs - DEFAULT_COLLECTOR_SAFETY_MARGIN_MS,
     collectorTimeoutMs,
     safetyMarginMs: DEFAULT_COLLECTOR_SAFETY_MARGIN_MS,
@@ -236,6 +400,12 @@ function beyondCollectorLimits(source: Source, index: number, limits: SourceLimi
   if (source.maxBytes !== undefined && source.maxBytes > limits.maxBytes) {
     errors.push(
       `${formatPath(['sources', index, 'maxBytes'])}: must be at most ${limits.maxBytes}, the collector's limit per source (its /tmp shared by its concurrent fetches), got ${source.maxBytes}`,
+    );
+  }
+  const jsonBytes = Buffer.byteLength(JSON.stringify(source), 'utf8');
+  if (jsonBytes > limits.maxSourceJsonBytes) {
+    errors.push(
+      `${formatPath(['sources', index])}: the entry is ${jsonBytes} bytes as JSON, over the ${limits.maxSourceJsonBytes} bytes a collector payload can carry for one source (Lambda's ${limits.payloadLimitBytes}-byte async payload limit, less room for the batch); shorten its headers, query or options`,
     );
   }
   if (source.timeoutMs > limits.maxTimeoutMs) {
@@ -299,9 +469,19 @@ export function parseManifest(
       invalid.push({ index, id: result.value.id, errors: beyond });
       return;
     }
+    const unsendable = headerValueProblems(result.value, index);
+    if (unsendable.length > 0) {
+      invalid.push({ index, id: result.value.id, errors: unsendable });
+      return;
+    }
     const credentials = literalCredentialProblems(result.value, index);
     if (credentials.length > 0) {
       invalid.push({ index, id: result.value.id, errors: credentials });
+      return;
+    }
+    const selectors = selectorProblems(result.value, index);
+    if (selectors.length > 0) {
+      invalid.push({ index, id: result.value.id, errors: selectors });
       return;
     }
     if (seen.has(result.value.id)) {
@@ -331,10 +511,19 @@ export function parseManifest(
   return { sources, invalid };
 }
 
+/**
+ * The JSON document of a manifest's text; malformed JSON is a ContractValidationError. A
+ * UTF-8 byte order mark is skipped (editors on Windows write one; JSON allows a parser to
+ * ignore it).
+ */
+export function manifestDocument(text: string): unknown {
+  return parseJson(text.startsWith('\uFEFF') ? text.slice(1) : text, 'source manifest');
+}
+
 /** Parses manifest JSON text; malformed JSON is a ContractValidationError. */
 export function parseManifestText(
   text: string,
   options: ManifestCheckOptions = {},
 ): ManifestParseResult {
-  return parseManifest(parseJson(text, 'source manifest'), options);
+  return parseManifest(manifestDocument(text), options);
 }

@@ -2,6 +2,8 @@ import * as z from 'zod';
 
 /** Most fields a record key may combine. */
 export const MAX_KEY_FIELDS = 8;
+/** Largest record key, as JSON: it travels in S3 user metadata (`record-key`). */
+export const MAX_KEY_JSON_BYTES = 256;
 
 /**
  * The path tokens of one key field: a top-level field name (`"id"`), or an RFC 6901 JSON
@@ -34,5 +36,8 @@ export const RecordKeySchema = z
       }),
   )
   .min(1)
-  .max(MAX_KEY_FIELDS);
+  .max(MAX_KEY_FIELDS)
+  .refine((key) => Buffer.byteLength(JSON.stringify(key)) <= MAX_KEY_JSON_BYTES, {
+    message: `may take at most ${MAX_KEY_JSON_BYTES} bytes as JSON (it travels in a raw object's S3 metadata, 2 KB in all)`,
+  });
 export type RecordKey = z.infer<typeof RecordKeySchema>;

@@ -1,6 +1,7 @@
 import * as z from 'zod';
 import { ContractValidationError } from './errors.js';
 import { BatchIdSchema, RunIdSchema, SourceIdSchema } from './ids.js';
+import { S3_USER_METADATA_MAX_BYTES } from './limits.js';
 import { FormatOptionsSchema, FormatSchema } from './manifest.js';
 import { ValidatorsSchema } from './payload.js';
 import { RecordKeySchema } from './record-key.js';
@@ -24,6 +25,11 @@ export const RawObjectMetadataSchema = z.object({
   sha256: z.string().regex(/^[0-9a-f]{64}$/),
   httpStatus: z.number().int().min(100).max(599),
   page: z.number().int().nonnegative(),
+  /**
+   * The URL that answered (after redirects), redacted: what relative links on the page resolve
+   * against. Left out when it would take the metadata past S3's limit.
+   */
+  url: z.string().optional(),
 });
 export type RawObjectMetadata = z.infer<typeof RawObjectMetadataSchema>;
 
@@ -40,6 +46,7 @@ const META_NAMES = {
   sha256: 'sha256',
   httpStatus: 'http-status',
   page: 'page',
+  url: 'url',
 } as const satisfies Record<keyof RawObjectMetadata, string>;
 
 /** JSON with every non-ASCII character escaped, so it fits an HTTP header value. */
@@ -72,7 +79,31 @@ export function toS3Metadata(meta: RawObjectMetadata): Record<string, string> {
   if (meta.recordKey) out[META_NAMES.recordKey] = asciiJson(meta.recordKey);
   // Header values must be ASCII; upstream content types are, but be safe.
   if (meta.contentType) out[META_NAMES.contentType] = meta.contentType.replace(/[^\x20-\x7e]/g, '');
+  // A URL (ASCII once parsed) goes in only while the whole stays within S3's limit.
+  const url = meta.url === undefined ? undefined : asciiUrl(meta.url);
+  if (
+    url !== undefined &&
+    metadataBytes(out) + META_NAMES.url.length + url.length <= S3_USER_METADATA_MAX_BYTES
+  ) {
+    out[META_NAMES.url] = url;
+  }
   return out;
+}
+
+function metadataBytes(metadata: Record<string, string>): number {
+  let bytes = 0;
+  for (const [name, value] of Object.entries(metadata)) {
+    bytes += Buffer.byteLength(name) + Buffer.byteLength(value);
+  }
+  return bytes;
+}
+
+function asciiUrl(url: string): string | undefined {
+  try {
+    return new URL(url).href;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Reads raw object metadata back from S3 (`HeadObject`/`GetObject` `Metadata`). */
@@ -116,6 +147,7 @@ export function fromS3Metadata(metadata: Record<string, string> | undefined): Ra
     sha256: m[META_NAMES.sha256],
     httpStatus: integerOrText(status),
     page: integerOrText(page),
+    url: m[META_NAMES.url],
   };
   const result = check(RawObjectMetadataSchema, candidate, ['metadata']);
   if (!result.ok || issues.length > 0) {
@@ -245,6 +277,12 @@ export const ParsedObjectOutcomeSchema = z.object({
   quarantined: z.number().int().nonnegative(),
   /** `<sourceId>-p<NNNN>` of the quarantined pages; cut short past what metadata can hold. */
   quarantinedPages: z.array(z.string()).default([]),
+  /**
+   * `<sourceId>-p<NNNN>` of the pages that declared no charset, were not UTF-8 and were read
+   * as windows-1252 (as browsers and feedparser read them); absent when none was, and cut
+   * short (before quarantinedPages is) past what metadata can hold.
+   */
+  windows1252Pages: z.array(z.string()).optional(),
   records: z.number().int().nonnegative(),
   bytesIn: z.number().int().nonnegative(),
   bytesOut: z.number().int().nonnegative(),
@@ -252,17 +290,32 @@ export const ParsedObjectOutcomeSchema = z.object({
 });
 export type ParsedObjectOutcome = z.infer<typeof ParsedObjectOutcomeSchema>;
 
+/** What a parse outcome, the run report and `status` say of a page in `windows1252Pages`. */
+export const WINDOWS_1252_FALLBACK = 'decoded as windows-1252: not UTF-8, no charset declared';
+
 const OUTCOME_META = 'fanout-outcome';
 /** S3 allows 2 KB of user metadata in all; the outcome keeps well inside it. */
 const OUTCOME_META_MAX_CHARS = 1_600;
 
 /** The parsed object's S3 metadata for an outcome (quarantined page names cut to fit). */
 export function toParsedObjectMetadata(outcome: ParsedObjectOutcome): Record<string, string> {
+  const { windows1252Pages, ...rest } = outcome;
   let pages = [...outcome.quarantinedPages];
-  let text = asciiJson({ ...outcome, quarantinedPages: pages });
+  let decoded = [...(windows1252Pages ?? [])];
+  const asText = () =>
+    asciiJson({
+      ...rest,
+      quarantinedPages: pages,
+      ...(decoded.length > 0 ? { windows1252Pages: decoded } : {}),
+    });
+  let text = asText();
+  while (text.length > OUTCOME_META_MAX_CHARS && decoded.length > 0) {
+    decoded = decoded.slice(0, Math.floor(decoded.length / 2));
+    text = asText();
+  }
   while (text.length > OUTCOME_META_MAX_CHARS && pages.length > 0) {
     pages = pages.slice(0, Math.floor(pages.length / 2));
-    text = asciiJson({ ...outcome, quarantinedPages: pages });
+    text = asText();
   }
   return { [OUTCOME_META]: text };
 }

@@ -6,26 +6,17 @@ import {
   HeadObjectCommand,
   ListObjectsV2Command,
   PutObjectCommand,
-  S3Client,
+  type S3Client,
 } from '@aws-sdk/client-s3';
-import S3rver from 's3rver';
+import { createLocalS3Client, LOCAL_S3_CREDENTIALS, startLocalS3 } from '@fanout/local-s3';
+import { topology } from '@fanout/shared';
 
-export const LOCAL_CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } as const;
+export const LOCAL_CREDENTIALS = LOCAL_S3_CREDENTIALS;
 export const LOCAL_REGION = 'us-east-1';
 
-/**
- * An S3 client for a local S3 server. Checksums only when required: with the
- * SDK's default, s3rver stores the aws-chunked framing of streamed uploads.
- */
+/** An S3 client for a local S3 server, with the SDK's default settings (as the functions run). */
 export function localS3Client(endpoint: string): S3Client {
-  return new S3Client({
-    endpoint,
-    region: LOCAL_REGION,
-    credentials: LOCAL_CREDENTIALS,
-    forcePathStyle: true,
-    requestChecksumCalculation: 'WHEN_REQUIRED',
-    responseChecksumValidation: 'WHEN_REQUIRED',
-  });
+  return createLocalS3Client(endpoint, LOCAL_REGION);
 }
 
 export interface TestS3 {
@@ -43,18 +34,20 @@ export interface TestS3 {
   stop(): Promise<void>;
 }
 
-/** Starts a real embedded S3 server (s3rver) on a free loopback port with one bucket. */
+/**
+ * Starts the real local S3 server (@fanout/local-s3) on a free loopback port with one
+ * bucket. Its notifications go nowhere: tests that need them start the local cloud.
+ */
 export async function startTestS3(bucket = 'fanout-test'): Promise<TestS3> {
   const directory = await mkdtemp(join(tmpdir(), 'fanout-s3-'));
-  const server = new S3rver({
-    address: '127.0.0.1',
-    port: 0,
-    silent: true,
-    directory,
-    configureBuckets: [{ name: bucket, configs: [] }],
+  const server = await startLocalS3({
+    home: directory,
+    bucket,
+    region: LOCAL_REGION,
+    notification: topology.notification,
+    deliver: async () => {},
   });
-  const { port } = await server.run();
-  const endpoint = `http://127.0.0.1:${port}`;
+  const endpoint = server.endpoint;
   const client = localS3Client(endpoint);
 
   const api: TestS3 = {
@@ -66,8 +59,6 @@ export async function startTestS3(bucket = 'fanout-test'): Promise<TestS3> {
       AWS_REGION: LOCAL_REGION,
       AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
       AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
-      AWS_REQUEST_CHECKSUM_CALCULATION: 'WHEN_REQUIRED',
-      AWS_RESPONSE_CHECKSUM_VALIDATION: 'WHEN_REQUIRED',
     },
     async putJson(key, value) {
       await api.putText(key, JSON.stringify(value));
@@ -113,7 +104,7 @@ export async function startTestS3(bucket = 'fanout-test'): Promise<TestS3> {
     },
     async stop() {
       client.destroy();
-      await server.close();
+      await server.stop();
       await rm(directory, { recursive: true, force: true });
     },
   };

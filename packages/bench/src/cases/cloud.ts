@@ -37,7 +37,7 @@ export interface QuietCycle {
 /**
  * One scheduled cycle, waited on through the Lambda and S3 queues only; the run
  * records are read once, when nothing writes them any more. (Polling them while
- * thousands are written makes s3rver answer some reads with a 500 InternalError
+ * thousands are written made the earlier S3 server answer some reads with a 500 InternalError
  * when a read races a write, which would fail the measurement, not the pipeline.)
  */
 export async function quietCycle(session: LocalSession, time: Date): Promise<QuietCycle> {

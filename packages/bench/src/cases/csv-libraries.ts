@@ -1,8 +1,7 @@
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { build } from 'esbuild';
 import { resultOf, runNode } from '../child.js';
-import { type BenchMode, type CaseResult, withTempDir } from '../common.js';
+import { type BenchMode, type CaseResult, minifiedBundle, withTempDir } from '../common.js';
 import type { Figure } from '../report.js';
 import { median } from '../stats.js';
 import {
@@ -25,21 +24,8 @@ const BASELINE = 'csv-parse 6.2.1 in the parser extractor';
 
 /** Minified size of a bundle that holds `module` alone, built as the function bundles are. */
 async function bundleBytes(module: string): Promise<number> {
-  const out = await build({
-    stdin: {
-      contents: `import * as m from ${JSON.stringify(module)}; globalThis.__m = m;`,
-      resolveDir: BENCH_PACKAGE,
-    },
-    bundle: true,
-    minify: true,
-    platform: 'node',
-    target: 'node22',
-    format: 'esm',
-    mainFields: ['module', 'main'],
-    legalComments: 'none',
-    write: false,
-  });
-  return out.outputFiles.reduce((n, file) => n + file.contents.length, 0);
+  const contents = `import * as m from ${JSON.stringify(module)}; globalThis.__m = m;`;
+  return (await minifiedBundle(contents, BENCH_PACKAGE)).length;
 }
 
 async function csvChild<T>(args: string[]): Promise<T> {

@@ -88,15 +88,13 @@ function cloudEnv(cloud: LocalCloud): Record<string, string> {
     AWS_REGION: LOCAL_REGION,
     AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
     AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
-    AWS_REQUEST_CHECKSUM_CALCULATION: 'WHEN_REQUIRED',
-    AWS_RESPONSE_CHECKSUM_VALIDATION: 'WHEN_REQUIRED',
     // The manager's own warning about Node 20 support would only add noise to stderr.
     AWS_SDK_JS_SUPPRESS_MAINTENANCE_MODE_MESSAGE: '1',
   };
 }
 
 /**
- * One local cloud (s3rver and the Invoke endpoint in this process, the counting collector in
+ * One local cloud (the local S3 and the Invoke endpoint in this process, the counting collector in
  * its workers); `work` calls it from child processes.
  */
 async function withCloud<T>(

@@ -227,7 +227,7 @@ export async function parserCase(mode: BenchMode): Promise<CaseResult> {
     details: {
       ...details,
       naiveHeapCapMb: NAIVE_HEAP_MB,
-      how: 'each measurement in a fresh node process running dist/parser-child.mjs (peak RSS = VmHWM of /proc/self/status: getrusage maxRSS would include the parent pages from before exec); s3rver runs in the parent',
+      how: 'each measurement in a fresh node process running dist/parser-child.mjs (peak RSS = VmHWM of /proc/self/status: getrusage maxRSS would include the parent pages from before exec); the local S3 server runs in the parent',
       streamingHeapFlags: FUNCTION_HEAP_FLAGS,
     },
   };

@@ -42,7 +42,7 @@ const sha = (data: string | Buffer) => createHash('sha256').update(data).digest(
 const packKey = (batchId: string, hop = 0) =>
   rawPackKey({ runId: RUN_ID, scheduledAt: SCHEDULED_AT, batchId, hop });
 
-describe('collector against s3rver and a local HTTP server', () => {
+describe('collector against the local S3 and a local HTTP server', () => {
   let s3: TestS3;
   let http: TestHttpServer;
   const big = noise(BIG_BYTES);
@@ -412,6 +412,8 @@ describe('collector against s3rver and a local HTTP server', () => {
       sourceId: 'noise-b',
       batchId: 'b00006',
       sha256: sha(noise(NOISE_BYTES, 12)),
+      // The URL that answered: what an HTML page's relative links resolve against.
+      url: `${http.url}/noise/12`,
     });
     const stored = await s3.getBytes(pack);
     expect(stored.length).toBeLessThan(80_000 + 4096);
@@ -466,7 +468,7 @@ describe('collector against s3rver and a local HTTP server', () => {
     expect(await readdir(deps.tmpDir)).toEqual([]);
   });
 
-  it('overwrites the same pack key when the same hop is delivered again', async () => {
+  it('keeps the first pack when the same hop is delivered again (written once, IfNoneMatch)', async () => {
     // Prepare: the upstream answers differently to each delivery.
     const input = payload(
       [
@@ -493,11 +495,12 @@ describe('collector against s3rver and a local HTTP server', () => {
     const second = await runKeys();
     const secondBody = await counterBody();
 
-    // Assess: the same single key, now holding the second delivery's pages.
+    // Assess: the same single key, still holding the first delivery's pages (the second
+    // delivery's conditional write found the pack there and stored nothing).
     expect(first).toEqual([packKey('b00004')]);
     expect(second).toEqual(first);
     expect(JSON.parse(firstBody ?? '')).toEqual({ delivery: expect.any(Number) });
-    expect(JSON.parse(secondBody ?? '').delivery).toBe(JSON.parse(firstBody ?? '').delivery + 1);
+    expect(secondBody).toBe(firstBody);
   });
 
   it('packs every page of a paginated source, spooling bodies and the pack to temp files', async () => {

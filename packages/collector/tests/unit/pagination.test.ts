@@ -7,6 +7,7 @@ import {
   nextFromLinkHeader,
   valueAtPath,
 } from '../../src/index.js';
+import type { LookupFn } from '../../src/ssrf.js';
 import { testDeps } from '../helpers/deps.js';
 import { payload } from '../helpers/payloads.js';
 import { fakeS3, type Reply, scriptedTransport } from '../helpers/transport.js';
@@ -37,9 +38,13 @@ describe('valueAtPath', () => {
 
 const sha = (text: string) => createHash('sha256').update(text).digest('hex');
 
-async function fetchPages(source: Record<string, unknown>, script: (url: URL) => Reply) {
+async function fetchPages(
+  source: Record<string, unknown>,
+  script: (url: URL) => Reply,
+  lookup?: LookupFn,
+) {
   const transport = scriptedTransport((req) => script(req.url));
-  const deps = await testDeps({ transport });
+  const deps = await testDeps({ transport, ...(lookup ? { lookup } : {}) });
   const progress: FetchProgress = { attempts: 0, pages: [] };
   const [task] = payload([
     { source: { id: 'paged', url: 'http://api.test/items', ...source } },
@@ -143,5 +148,99 @@ describe('pagination', () => {
       status: 'failed',
       reason: 'next must be a URL string or null, got number',
     });
+  });
+});
+
+describe('html-next pagination', () => {
+  const HTML = { format: 'html', options: { fields: { item: 'li' } } };
+
+  const listPage = (next: string | undefined, charset = 'utf-8') =>
+    `<html><head><meta charset="${charset}"></head><body><ul><li>item</li></ul>${
+      next === undefined ? '' : `<a class="pager" rel="next" href="${next}">Next</a>`
+    }</body></html>`;
+
+  it('follows the first rel=next link, resolved against the page URL, until there is none', async () => {
+    const { transport, progress } = await fetchPages(
+      { ...HTML, pagination: { type: 'html-next', selector: 'a[rel=next]@href' } },
+      (url) => {
+        const page = Number(url.searchParams.get('page') ?? '1');
+        return {
+          status: 200,
+          headers: { 'content-type': 'text/html' },
+          body: listPage(page < 3 ? `items?page=${page + 1}` : undefined),
+        };
+      },
+    );
+    expect(transport.requests.map((r) => r.url.href)).toEqual([
+      'http://api.test/items',
+      'http://api.test/items?page=2',
+      'http://api.test/items?page=3',
+    ]);
+    expect(progress.pages.map((p) => p.page)).toEqual([0, 1, 2]);
+  });
+
+  it('honours <base href>, maxPages and loops like the other kinds', async () => {
+    const based = await fetchPages(
+      { ...HTML, pagination: { type: 'html-next', selector: 'a.pager', maxPages: 2 } },
+      (url) => ({
+        status: 200,
+        body: `<base href="http://api.test/deep/">${listPage(`${url.pathname.length}`)}`,
+      }),
+    );
+    expect(based.transport.requests.map((r) => r.url.href)).toEqual([
+      'http://api.test/items',
+      'http://api.test/deep/6',
+    ]);
+
+    const loop = await fetchPages(
+      { ...HTML, pagination: { type: 'html-next', selector: 'a[rel=next]' } },
+      () => ({ status: 200, body: listPage('items') }),
+    );
+    expect(loop.transport.requests).toHaveLength(1);
+  });
+
+  it('sends no credentials to a next page on another origin, and refuses https -> http', async () => {
+    const cross = await fetchPages(
+      {
+        ...HTML,
+        headers: { 'X-Api-Key': 'k' },
+        allowLiteralCredentials: true,
+        pagination: { type: 'html-next', selector: 'a[rel=next]@href' },
+      },
+      (url) => ({
+        status: 200,
+        body: listPage(url.host === 'api.test' ? 'http://other.test/list' : undefined),
+      }),
+      // other.test is public (the source's own host is exempt from the guard).
+      async () => [{ address: '93.184.216.34', family: 4 }],
+    );
+    expect(cross.transport.requests.map((r) => [r.url.host, r.headers['x-api-key']])).toEqual([
+      ['api.test', 'k'],
+      ['other.test', undefined],
+    ]);
+
+    const transport = scriptedTransport(() => ({
+      status: 200,
+      body: listPage('http://api.test/plain'),
+    }));
+    const deps = await testDeps({ s3: fakeS3(), transport });
+    const summary = await collectBatch(
+      payload([
+        {
+          source: {
+            id: 'downgrade',
+            url: 'https://api.test/',
+            ...HTML,
+            pagination: { type: 'html-next', selector: 'a[rel=next]@href' },
+          },
+        },
+      ]),
+      deps,
+    );
+    expect(summary.result.outcomes[0]).toMatchObject({
+      status: 'failed',
+      reason: 'refused next page from https to http: https://api.test/ -> http://api.test/plain',
+    });
+    expect(transport.requests).toHaveLength(1);
   });
 });

@@ -6,23 +6,21 @@ import { startDemoSources } from '../demo/index.js';
 import { DeadLetterStore } from '../lambda/index.js';
 import type { DeadLetterInbox, InvokeAsync } from '../replay.js';
 import { RunRecordReader } from '../run-records.js';
-import { intOption } from './args.js';
 import { BUCKET_OPTIONS, openBucket } from './bucket.js';
 import {
   COLLECTOR_TIMEOUT_OPTION,
   collectorTimeoutSeconds,
   localDemo,
   localFunctions,
+  localPorts,
+  PORT_OPTIONS,
 } from './local-settings.js';
-import { DEFAULT_PORTS } from './run.js';
 
 export const TARGET_OPTIONS = {
   ...BUCKET_OPTIONS,
   'collector-function': { type: 'string' },
   'parser-function': { type: 'string' },
-  's3-port': { type: 'string' },
-  'lambda-port': { type: 'string' },
-  'demo-port': { type: 'string' },
+  ...PORT_OPTIONS,
   ...COLLECTOR_TIMEOUT_OPTION,
 } as const;
 
@@ -35,6 +33,7 @@ type TargetValues = {
   's3-port'?: string;
   'lambda-port'?: string;
   'demo-port'?: string;
+  'secrets-port'?: string;
   'collector-timeout'?: string;
 };
 
@@ -102,13 +101,15 @@ export async function openWorkTarget(values: TargetValues): Promise<WorkTarget> 
     };
   }
   const timeoutSeconds = collectorTimeoutSeconds(values['collector-timeout']);
-  const demoPort = intOption('demo-port', values['demo-port'], DEFAULT_PORTS.demo);
+  const ports = localPorts(values);
+  const demoPort = ports.demo;
   const home = fanoutHome();
   // The settings `fanout run` used: re-sent work runs as it first ran.
   const cloud = await LocalCloud.start({
     home,
-    s3Port: intOption('s3-port', values['s3-port'], DEFAULT_PORTS.s3),
-    lambdaPort: intOption('lambda-port', values['lambda-port'], DEFAULT_PORTS.lambda),
+    s3Port: ports.s3,
+    lambdaPort: ports.lambda,
+    ...(ports.secrets !== undefined ? { secretsPort: ports.secrets } : {}),
     functions: localFunctions(timeoutSeconds),
   });
   // The demo sources come back on their usual port, serving as many generated

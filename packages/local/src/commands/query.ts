@@ -4,7 +4,7 @@ import { cacheDirFor, type RecordsCache, syncRecordsCache } from '../query/cache
 import { openRecordsDatabase, type RecordsDatabase } from '../query/engine.js';
 import { csvText, jsonLines, tableText } from '../query/output.js';
 import { parseCommandArgs } from './args.js';
-import { BUCKET_OPTIONS, openBucket } from './bucket.js';
+import { openBucket, READ_OPTIONS } from './bucket.js';
 import type { Io } from './run.js';
 
 export const OUTPUT_OPTIONS = {
@@ -17,7 +17,7 @@ export const OUTPUT_OPTIONS = {
  * their cache through the S3 API, and opens the records database over it.
  */
 export async function openRecords(
-  values: { bucket?: string; endpoint?: string; region?: string },
+  values: { bucket?: string; endpoint?: string; region?: string; 's3-port'?: string },
   io: Io,
 ): Promise<{ database: RecordsDatabase; cache: RecordsCache }> {
   const home = fanoutHome();
@@ -48,7 +48,7 @@ export async function queryCommand(argv: string[], io: Io): Promise<number> {
   const { values, positionals } = parseCommandArgs(
     'query',
     argv,
-    { ...BUCKET_OPTIONS, ...OUTPUT_OPTIONS },
+    { ...READ_OPTIONS, ...OUTPUT_OPTIONS },
     1,
   );
   const sql = positionals[0];

@@ -1,7 +1,7 @@
 import { UsageError } from '../errors.js';
 import { jsonLines } from '../query/output.js';
 import { intOption, parseCommandArgs } from './args.js';
-import { BUCKET_OPTIONS } from './bucket.js';
+import { READ_OPTIONS } from './bucket.js';
 import { openRecords } from './query.js';
 import type { Io } from './run.js';
 
@@ -17,7 +17,7 @@ export async function recordsCommand(argv: string[], io: Io): Promise<number> {
     'records',
     argv,
     {
-      ...BUCKET_OPTIONS,
+      ...READ_OPTIONS,
       run: { type: 'string' },
       limit: { type: 'string' },
       json: { type: 'boolean' },

@@ -1,48 +1,52 @@
 import { HeadObjectCommand } from '@aws-sdk/client-s3';
+import { topology } from '@fanout/shared';
 import { LocalCloud } from '../cloud.js';
 import { fanoutHome, LOCAL_CREDENTIALS, LOCAL_REGION } from '../config.js';
 import { startDemoSources } from '../demo/index.js';
 import { parseScheduleExpression, startSchedule } from '../schedule/index.js';
-import { intOption, parseCommandArgs } from './args.js';
+import { parseCommandArgs } from './args.js';
 import {
+  assertPortsFree,
   COLLECTOR_TIMEOUT_OPTION,
   collectorTimeoutSeconds,
   localDemo,
   localFunctions,
+  localPorts,
+  PORT_OPTIONS,
 } from './local-settings.js';
-import { DEFAULT_PORTS, type Io } from './run.js';
+import type { Io } from './run.js';
+
+export const START_OPTIONS = {
+  schedule: { type: 'string' },
+  ...PORT_OPTIONS,
+  ...COLLECTOR_TIMEOUT_OPTION,
+  'no-demo': { type: 'boolean' },
+} as const;
 
 /** `fanout start`: the local cloud and the schedule, until Ctrl-C. */
 export async function startCommand(argv: string[], io: Io): Promise<number> {
-  const { values } = parseCommandArgs('start', argv, {
-    schedule: { type: 'string' },
-    's3-port': { type: 'string' },
-    'lambda-port': { type: 'string' },
-    'demo-port': { type: 'string' },
-    ...COLLECTOR_TIMEOUT_OPTION,
-    'no-demo': { type: 'boolean' },
-  });
+  const { values } = parseCommandArgs('start', argv, START_OPTIONS);
   const home = fanoutHome();
   // The settings `run`, `replay` and `reparse` use, so work started here runs the same way.
   const timeoutSeconds = collectorTimeoutSeconds(values['collector-timeout']);
+  const ports = localPorts(values);
+  // Checked before anything starts: the cloud's topology has the same schedule as `topology`.
+  const expression = values.schedule ?? topology.schedule.expression;
+  parseScheduleExpression(expression);
+  await assertPortsFree(ports);
   const demo = values['no-demo']
     ? undefined
-    : await startDemoSources(
-        localDemo(timeoutSeconds, {
-          port: intOption('demo-port', values['demo-port'], DEFAULT_PORTS.demo),
-        }),
-      );
+    : await startDemoSources(localDemo(timeoutSeconds, { port: ports.demo }));
   const cloud = await LocalCloud.start({
     home,
-    s3Port: intOption('s3-port', values['s3-port'], DEFAULT_PORTS.s3),
-    lambdaPort: intOption('lambda-port', values['lambda-port'], DEFAULT_PORTS.lambda),
+    s3Port: ports.s3,
+    lambdaPort: ports.lambda,
+    ...(ports.secrets !== undefined ? { secretsPort: ports.secrets } : {}),
     functions: localFunctions(timeoutSeconds),
   }).catch(async (error: unknown) => {
     await demo?.stop();
     throw error;
   });
-  const expression = values.schedule ?? cloud.topology.schedule.expression;
-  parseScheduleExpression(expression);
 
   if (demo) {
     const existing = await cloud.s3
@@ -64,7 +68,8 @@ export async function startCommand(argv: string[], io: Io): Promise<number> {
       `  Lambda endpoint  ${cloud.lambdaEndpoint}  (${Object.values(cloud.topology.functions)
         .map((f) => f.name)
         .join(', ')})`,
-      demo ? `  demo sources     ${demo.url}` : '  demo sources     off',
+      demo ? `  demo sources     ${demo.url}` : '  demo sources     off (--no-demo)',
+      `  secrets endpoint ${cloud.secretsEndpoint}  (SSM and Secrets Manager, values from ${cloud.secretsFile})`,
       `  schedule         ${expression} -> ${manager}`,
       `  data             ${home}`,
       '',

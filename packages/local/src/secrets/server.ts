@@ -44,16 +44,67 @@ function secretArn(name: string): string {
   return `arn:aws:secretsmanager:${LOCAL_REGION}:${LOCAL_ACCOUNT}:secret:${name}-local0`;
 }
 
-function parameterDocument(parameter: LocalParameter, decrypt: boolean) {
+/** A parameter at one version, and the selector (`:2`) it was asked for with. */
+interface SelectedParameter {
+  readonly parameter: LocalParameter;
+  readonly version: number;
+  readonly selector?: string;
+}
+
+function parameterDocument(selected: SelectedParameter, decrypt: boolean) {
+  const { parameter, version } = selected;
+  const value = parameter.versions[version - 1] ?? parameter.value;
   return {
     Name: parameter.name,
     Type: parameter.type,
-    Value: parameter.type === 'SecureString' && !decrypt ? ENCRYPTED_PLACEHOLDER : parameter.value,
-    Version: 1,
+    Value: parameter.type === 'SecureString' && !decrypt ? ENCRYPTED_PLACEHOLDER : value,
+    Version: version,
+    ...(selected.selector !== undefined ? { Selector: selected.selector } : {}),
     ARN: parameterArn(parameter.name),
     LastModifiedDate: CREATED,
     DataType: 'text',
   };
+}
+
+/**
+ * What GetParameter accepts as Name, as AWS does: the name, the parameter's ARN, and
+ * either followed by `:version` (`/a/b:2`). Names cannot hold `:`, so the last one
+ * starts the selector. Labels (`name:label`) are not modelled: such a name is not found.
+ */
+function parameterReference(reference: string): { names: string[]; selector?: string } {
+  const arn = /^arn:[^:]+:ssm:[^:]*:[^:]*:parameter(\/.*)$/.exec(reference)?.[1];
+  const rest = arn ?? reference;
+  const colon = rest.lastIndexOf(':');
+  const name = colon === -1 ? rest : rest.slice(0, colon);
+  const selector = colon === -1 ? undefined : rest.slice(colon);
+  // An ARN names `/a/b` as `parameter/a/b` and `plain` as `parameter/plain`.
+  const names = arn !== undefined ? [name, name.slice(1)] : [name];
+  return { names, ...(selector !== undefined ? { selector } : {}) };
+}
+
+function selectParameter(
+  store: LocalSecretsContents,
+  reference: string,
+): SelectedParameter | undefined {
+  const { names, selector } = parameterReference(reference);
+  const parameter = names.map((name) => store.parameter(name)).find((found) => found !== undefined);
+  if (!parameter) return undefined;
+  if (selector === undefined) return { parameter, version: parameter.versions.length };
+  const version = /^:\d+$/.test(selector) ? Number(selector.slice(1)) : Number.NaN;
+  if (!Number.isInteger(version)) return undefined;
+  if (version < 1 || version > parameter.versions.length) {
+    throw new ApiError(
+      'ParameterVersionNotFound',
+      `Systems Manager could not find version ${version} of ${parameter.name}. Verify the version and try again.`,
+    );
+  }
+  return { parameter, version, selector };
+}
+
+/** The name a reference resolves to (for the denied list), else the reference. */
+function referencedName(store: LocalSecretsContents, reference: string): string {
+  const { names } = parameterReference(reference);
+  return names.find((name) => store.parameter(name) !== undefined) ?? names[0] ?? reference;
 }
 
 function denied(reference: string, action: string, arn: string): ApiError {
@@ -72,12 +123,13 @@ function stringField(input: Record<string, unknown>, field: string): string {
 }
 
 function getParameter(store: LocalSecretsContents, input: Record<string, unknown>) {
-  const name = stringField(input, 'Name');
+  const reference = stringField(input, 'Name');
+  const name = referencedName(store, reference);
   if (store.denied(`ssm:${name}`))
     throw denied(`ssm:${name}`, 'ssm:GetParameter', parameterArn(name));
-  const parameter = store.parameter(name);
-  if (!parameter) throw new ApiError('ParameterNotFound', `Parameter ${name} not found.`);
-  return { Parameter: parameterDocument(parameter, input.WithDecryption === true) };
+  const selected = selectParameter(store, reference);
+  if (!selected) throw new ApiError('ParameterNotFound', `Parameter ${reference} not found.`);
+  return { Parameter: parameterDocument(selected, input.WithDecryption === true) };
 }
 
 function getParameters(store: LocalSecretsContents, input: Record<string, unknown>) {
@@ -90,11 +142,12 @@ function getParameters(store: LocalSecretsContents, input: Record<string, unknow
   for (const name of names) {
     if (typeof name !== 'string')
       throw new ApiError('ValidationException', 'Names must be strings');
-    if (store.denied(`ssm:${name}`)) {
-      throw denied(`ssm:${name}`, 'ssm:GetParameters', parameterArn(name));
+    const resolved = referencedName(store, name);
+    if (store.denied(`ssm:${resolved}`)) {
+      throw denied(`ssm:${resolved}`, 'ssm:GetParameters', parameterArn(resolved));
     }
-    const parameter = store.parameter(name);
-    if (parameter) found.push(parameterDocument(parameter, input.WithDecryption === true));
+    const selected = selectParameter(store, name);
+    if (selected) found.push(parameterDocument(selected, input.WithDecryption === true));
     else invalid.push(name);
   }
   return { Parameters: found, InvalidParameters: invalid };

@@ -7,12 +7,13 @@ import { LocalSecretsFileError } from './errors.js';
  * of `.fanout/`):
  *
  *   {
- *     "ssm": { "/fanout/api-token": "value" },                 SecureString
+ *     "ssm": { "/fanout/api-token": "value" },                 SecureString, version 1
  *     "secretsmanager": { "fanout/partner": {"user": "u", "password": "p"} },
  *     "denied": ["ssm:/fanout/locked"]                          answered AccessDeniedException
  *   }
  *
- * A parameter may also be `{ "value": "...", "type": "String" }`; a secret may be a
+ * A parameter may also be `{ "value": "...", "type": "String", "previous": ["v1"] }` (earlier
+ * versions, oldest first, readable as `name:1`); a secret may be a
  * string (SecretString as is) or a JSON object (stored as its JSON text).
  */
 const ParameterSchema = z.union([
@@ -21,6 +22,8 @@ const ParameterSchema = z.union([
     .object({
       value: z.string(),
       type: z.enum(['String', 'StringList', 'SecureString']).default('SecureString'),
+      /** Earlier values, oldest first: versions 1, 2, ...; `value` is the latest. */
+      previous: z.array(z.string()).default([]),
     })
     .strict(),
 ]);
@@ -39,6 +42,8 @@ export interface LocalParameter {
   readonly name: string;
   readonly type: 'String' | 'StringList' | 'SecureString';
   readonly value: string;
+  /** Every value, oldest first (version n is `versions[n - 1]`); the last is `value`. */
+  readonly versions: readonly string[];
 }
 
 export interface LocalSecret {
@@ -95,8 +100,13 @@ export async function readSecretsFile(file: string): Promise<LocalSecretsContent
       const entry = ssm[name];
       if (entry === undefined) return undefined;
       return typeof entry === 'string'
-        ? { name, type: 'SecureString', value: entry }
-        : { name, type: entry.type, value: entry.value };
+        ? { name, type: 'SecureString', value: entry, versions: [entry] }
+        : {
+            name,
+            type: entry.type,
+            value: entry.value,
+            versions: [...entry.previous, entry.value],
+          };
     },
     secret(id) {
       const name = secretName(id, Object.keys(secretsmanager));

@@ -1,44 +1,9 @@
 import { writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { main } from '../../src/cli.js';
-import type { Io } from '../../src/commands/run.js';
 import { removeHome, tempHome } from '../e2e/helpers.js';
-
-interface Captured {
-  readonly code: number;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-async function fanout(...argv: string[]): Promise<Captured> {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  const out: Buffer[] = [];
-  const err: Buffer[] = [];
-  stdout.on('data', (chunk: Buffer) => out.push(chunk));
-  stderr.on('data', (chunk: Buffer) => err.push(chunk));
-  const code = await main(argv, { stdout, stderr } as unknown as Io);
-  return {
-    code,
-    stdout: Buffer.concat(out).toString('utf8'),
-    stderr: Buffer.concat(err).toString('utf8'),
-  };
-}
-
-/** The error line (`fanout: ...`), with at most an indented hint after it and no stack frames. */
-function expectOneErrorLine(result: Captured): string {
-  const lines = result.stderr.trimEnd().split('\n');
-  const errorLines = lines.filter((line) => line.startsWith('fanout: '));
-  expect(errorLines).toHaveLength(1);
-  expect(lines[0]).toBe(errorLines[0]);
-  expect(lines.length).toBeLessThanOrEqual(2);
-  for (const line of lines.slice(1)) expect(line).toMatch(/^ {2}\S/);
-  expect(result.stderr).not.toMatch(/^\s+at /m);
-  return errorLines[0] ?? '';
-}
+import { expectOneErrorLine, fanout } from './run-cli.js';
 
 const LOCAL_PORTS = ['--s3-port', '0', '--lambda-port', '0', '--demo-port', '0'];
 
@@ -63,24 +28,71 @@ describe('fanout CLI: wrong input', () => {
     expect(expectOneErrorLine(result)).toContain('--sources');
   });
 
-  it('names the bad entry of a manifest that does not validate, before starting anything', async () => {
+  it('lists every bad entry of a manifest, never a credential, before starting anything', async () => {
     const dir = await tempHome('manifest');
     try {
       const path = join(dir, 'sources.json');
+      const entries = [
+        { id: 'ok-one', url: 'http://127.0.0.1:1/x', format: 'json' },
+        { id: 'bad' },
+        { id: 'ftp', url: 'ftp://user1:PASS-5e1f@example.com/x?token=TOK-9a2c', format: 'json' },
+        { id: 'extra', url: 'https://example.com/x?token=TOK-9a2c', format: 'json', extra: 1 },
+        {
+          id: 'pasted',
+          url: 'https://example.com/x',
+          format: 'json',
+          headers: { Authorization: { secret: 'Bearer ghp_TOK-77b1' } },
+        },
+        { id: 'crlf', url: 'https://example.com/x', format: 'json', headers: { 'X-A': 'a\r\nb' } },
+        { id: 'never', url: 'https://example.com/x', format: 'json', every: 'cron(0 0 30 2 ? *)' },
+      ];
+      // A BOM first, as an editor on Windows saves it: not a problem.
+      await writeFile(path, `\uFEFF${JSON.stringify({ version: 1, sources: entries })}`);
+      const result = await fanout('run', '--manifest', path, ...LOCAL_PORTS);
+      expect(result.code).toBe(2);
+      expect(result.stdout).toBe('');
+      const lines = result.stderr.trimEnd().split('\n');
+      expect(lines[0]).toBe(`fanout: manifest ${path}: 6 invalid entries; nothing was started`);
+      for (const [index, field] of [
+        [1, 'sources[1].url'],
+        [2, 'sources[2].url'],
+        [3, 'sources[3]: Unrecognized key: "extra"'],
+        [4, 'sources[4].headers.Authorization.secret'],
+        [5, 'sources[5].headers.X-A: header value has a line break'],
+        [6, 'sources[6].every: never fires'],
+      ] as const) {
+        expect(
+          lines.some((line) => line.startsWith(`  ${field}`)),
+          `entry ${index}`,
+        ).toBe(true);
+      }
+      expect(lines.at(-1)).toMatch(/^ {2}fix them and run again/);
+      expect(result.stderr).not.toMatch(/PASS-5e1f|TOK-9a2c|TOK-77b1|user1/);
+      expect(result.stderr).not.toContain('Starting the local cloud');
+
+      // A CSS selector is compiled before anything starts, and named with its entry.
       await writeFile(
         path,
         JSON.stringify({
           version: 1,
-          sources: [{ id: 'ok-one', url: 'http://127.0.0.1:1/x', format: 'json' }, { id: 'bad' }],
+          sources: [
+            {
+              id: 'shop',
+              url: 'http://127.0.0.1:1/list',
+              format: 'html',
+              options: { items: 'li', fields: { price: '.price[' } },
+            },
+          ],
         }),
       );
-      const result = await fanout('run', '--manifest', path, ...LOCAL_PORTS);
-      expect(result.code).toBe(2);
-      expect(result.stdout).toBe('');
-      const line = expectOneErrorLine(result);
-      expect(line).toContain(path);
-      expect(line).toMatch(/sources\.1|url|format/);
-      expect(result.stderr).not.toContain('Starting the local cloud');
+      const selector = await fanout('run', '--manifest', path, ...LOCAL_PORTS);
+      expect(selector.code).toBe(2);
+      const [first, entry] = selector.stderr.split('\n');
+      expect(first).toBe(`fanout: manifest ${path}: 1 invalid entry; nothing was started`);
+      expect(entry).toContain(
+        '  sources[0].options.fields.price: invalid CSS selector ".price[": Expected name, found',
+      );
+      expect(selector.stderr).not.toContain('Starting the local cloud');
 
       await writeFile(path, '{"version": 1, "sources": [');
       const broken = await fanout('run', '--manifest', path, ...LOCAL_PORTS);
@@ -128,11 +140,10 @@ describe('fanout CLI against a temporary FANOUT_HOME', () => {
         '--demo-port',
         '0',
       );
-      expect(result.code).not.toBe(0);
+      expect(result.code).toBe(2);
       expect(result.stdout).toBe('');
-      const errorLines = result.stderr.split('\n').filter((line) => line.startsWith('fanout: '));
-      expect(errorLines).toEqual([`fanout: port ${port} is already in use`]);
-      expect(result.stderr).not.toMatch(/^\s+at /m);
+      expect(expectOneErrorLine(result)).toBe(`fanout: port ${port} (--s3-port) is already in use`);
+      expect(result.stderr).toContain('--s3-port, --lambda-port, --demo-port, --secrets-port');
     } finally {
       await new Promise((resolve) => blocker.close(resolve));
     }

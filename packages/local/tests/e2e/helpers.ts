@@ -16,9 +16,10 @@ import {
   type TaskOutcome,
 } from '@fanout/shared';
 import { z } from 'zod';
+import { type Problem, problemsOf } from '../../src/commands/problems.js';
 import { DEMO_COLLECTOR_TIMEOUT_SECONDS } from '../../src/commands/run.js';
 import type { RunRecordReader } from '../../src/run-records.js';
-import { LocalSession, type SessionOptions } from '../../src/session.js';
+import { type CycleResult, LocalSession, type SessionOptions } from '../../src/session.js';
 
 /**
  * The collector timeout `fanout run` uses: short enough that the slow demo
@@ -178,4 +179,25 @@ export async function sourcesInRawObjects(
     }
   }
   return sources;
+}
+
+/** One cycle at `time`, and what a test reads of it. */
+export interface CycleRead {
+  readonly result: CycleResult;
+  readonly records: RunRecords;
+  /** What `fanout run` and `fanout status` list, reasons read from the quarantine reports. */
+  readonly problems: Problem[];
+  /** Every parsed record of the run, with its envelope. */
+  readonly envelopes: Envelope[];
+}
+
+export async function cycleAndRead(session: LocalSession, time: Date): Promise<CycleRead> {
+  const result = await session.cycle({ time, maxWaitMs: 120_000 });
+  const records = await session.records.records(result.runId);
+  const problems = (await problemsOf(result.runId, records, session.records)).all;
+  const envelopes: Envelope[] = [];
+  for (const key of await parsedKeysOfRun(session.records, result.runId)) {
+    envelopes.push(...(await readParsed(session.cloud.s3, session.cloud.bucket, key)));
+  }
+  return { result, records, problems, envelopes };
 }

@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
 import { HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { createLocalS3Client } from '@fanout/local-s3';
 import { fromParsedObjectMetadata, parsedKeyForRaw, toS3Metadata } from '@fanout/shared';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LocalCloud } from '../../src/cloud.js';
-import { createLocalS3Client } from '../../src/s3/index.js';
 import { readParsed, removeHome, tempHome } from './helpers.js';
 
 const RUN_ID = '20260701T100000Z';

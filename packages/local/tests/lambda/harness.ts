@@ -9,7 +9,15 @@ import {
   type LocalLambdaOptions,
 } from '../../src/lambda/index.js';
 
-export type Fixture = 'echo' | 'throws' | 'sleeps' | 'probe' | 'oom' | 'no-handler' | 'flaky';
+export type Fixture =
+  | 'echo'
+  | 'throws'
+  | 'sleeps'
+  | 'probe'
+  | 'oom'
+  | 'no-handler'
+  | 'flaky'
+  | 'runtime';
 
 export function fixturePath(fixture: Fixture): string {
   return fileURLToPath(new URL(`../fixtures/lambda/${fixture}.mjs`, import.meta.url));

@@ -1,25 +1,35 @@
 import { BUILT_IN_FORMATS, type BuiltInFormat, FormatSchema } from '@fanout/shared';
 import { ExtractorRegistrationError, UnknownFormatError } from '../errors.js';
-import { csv } from './csv.js';
-import { atom, rss } from './feed.js';
-import { json } from './json.js';
 import { keyValue } from './key-value.js';
-import { ndjson } from './ndjson.js';
 import type { Extractor } from './types.js';
 
+/**
+ * An extractor whose module (and the library it wraps) is imported at its first use: a
+ * function's cold start loads no format library, and a parse loads only its format's.
+ */
+export function lazyExtractor(load: () => Promise<Extractor>): Extractor {
+  let loading: Promise<Extractor> | undefined;
+  return async function* lazy(input, context) {
+    loading ??= load();
+    yield* (await loading)(input, context);
+  };
+}
+
 export const BUILT_IN_EXTRACTORS: Readonly<Record<BuiltInFormat, Extractor>> = {
-  json,
-  ndjson,
-  csv,
-  rss,
-  atom,
+  json: lazyExtractor(async () => (await import('./json.js')).json),
+  ndjson: lazyExtractor(async () => (await import('./ndjson.js')).ndjson),
+  csv: lazyExtractor(async () => (await import('./csv.js')).csv),
+  rss: lazyExtractor(async () => (await import('./feed.js')).rss),
+  atom: lazyExtractor(async () => (await import('./feed.js')).atom),
+  html: lazyExtractor(async () => (await import('./html.js')).html),
 };
 
 /**
  * What an extractor reads: `text` is the body decoded to UTF-8 (see the README, "Character
- * sets"); `bytes` is the body exactly as fetched, for binary formats.
+ * sets"); `html` the same, with an HTML `<meta charset>` in place of an XML declaration;
+ * `bytes` is the body exactly as fetched, for binary formats.
  */
-export type ExtractorInput = 'text' | 'bytes';
+export type ExtractorInput = 'text' | 'html' | 'bytes';
 
 export interface RegisterOptions {
   /** Default `bytes`, so a custom extractor gets the exact bytes unless it asks for text. */
@@ -29,7 +39,9 @@ export interface RegisterOptions {
 /** Extractors by format name: the built-in formats plus custom ones. */
 export class ExtractorRegistry {
   private readonly byName = new Map<string, Extractor>(Object.entries(BUILT_IN_EXTRACTORS));
-  private readonly textInput = new Set<string>(Object.keys(BUILT_IN_EXTRACTORS));
+  private readonly textInput = new Map<string, ExtractorInput>(
+    Object.keys(BUILT_IN_EXTRACTORS).map((name) => [name, name === 'html' ? 'html' : 'text']),
+  );
 
   /**
    * Adds a custom format. The name is what a source's `format` says in the
@@ -50,7 +62,9 @@ export class ExtractorRegistry {
       );
     }
     this.byName.set(name, extractor);
-    if (options.input === 'text') this.textInput.add(name);
+    if (options.input !== undefined && options.input !== 'bytes') {
+      this.textInput.set(name, options.input);
+    }
   }
 
   /** A built-in format, whose records the parser writes without checking them again. */
@@ -60,7 +74,7 @@ export class ExtractorRegistry {
 
   /** Whether the extractor for `format` reads decoded text or the exact bytes. */
   inputOf(format: string): ExtractorInput {
-    return this.textInput.has(format) ? 'text' : 'bytes';
+    return this.textInput.get(format) ?? 'bytes';
   }
 
   /** The extractor for `format`, or UnknownFormatError listing the known names. */

@@ -10,6 +10,11 @@ export interface ExtractorContext {
   /** A single record (or line) larger than this must raise RecordTooLargeError. */
   readonly maxRecordBytes: number;
   /**
+   * The URL that answered (after redirects, redacted), when the raw object records it: what
+   * relative links in the body resolve against.
+   */
+  readonly pageUrl?: string;
+  /**
    * Bytes of input the extractor has been given so far, for error locations when nothing
    * better is known. Extractors read UTF-8 (the parser decodes the body first); offsets in
    * that text are turned back into offsets in the raw bytes for the report.

@@ -1,6 +1,8 @@
+import { KNOWN_FORMATS } from '@fanout/shared';
 import { describe, expect, it } from 'vitest';
 import {
   createExtractorRegistry,
+  defaultExtractors,
   type Extractor,
   ExtractorRegistrationError,
   UnknownFormatError,
@@ -15,11 +17,25 @@ describe('ExtractorRegistry', () => {
     expect(createExtractorRegistry().names()).toEqual([
       'atom',
       'csv',
+      'html',
       'json',
       'key-value',
       'ndjson',
       'rss',
     ]);
+  });
+
+  it('registers exactly the formats the manifest check knows', () => {
+    // A custom extractor's name goes into CUSTOM_FORMATS, or its sources are rejected up front.
+    expect(defaultExtractors.names()).toEqual([...KNOWN_FORMATS].sort());
+  });
+
+  it('reads HTML as text with the HTML charset prescan, other built-ins as text', () => {
+    const registry = createExtractorRegistry();
+    expect(registry.inputOf('html')).toBe('html');
+    expect(registry.inputOf('csv')).toBe('text');
+    registry.register('plain-lines', lines);
+    expect(registry.inputOf('plain-lines')).toBe('bytes');
   });
 
   it('registers a custom extractor under a format name', () => {
@@ -46,7 +62,7 @@ describe('ExtractorRegistry', () => {
     })();
     expect(error).toBeInstanceOf(UnknownFormatError);
     expect(error.message).toBe(
-      'unknown format "yaml" (known: atom, csv, json, key-value, ndjson, rss)',
+      'unknown format "yaml" (known: atom, csv, html, json, key-value, ndjson, rss)',
     );
   });
 });

@@ -28,6 +28,10 @@ describe('record key', () => {
       'sources[0].key[0]: a JSON pointer may use ~ only as ~0 (for ~) or ~1 (for /), got "/a~x"',
     ]);
     expect(check(RecordKeySchema, []).ok).toBe(false);
+    const long = check(RecordKeySchema, ['x'.repeat(200), 'y'.repeat(60)], ['sources', 0, 'key']);
+    expect(long.ok ? '' : long.issues.join()).toMatch(
+      /^sources\[0\]\.key: may take at most 256 bytes as JSON \(it travels in a raw object's S3 metadata, 2 KB in all\), got /,
+    );
     expect(
       check(
         RecordKeySchema,

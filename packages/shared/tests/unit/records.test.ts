@@ -10,6 +10,7 @@ import {
   QuarantineReportSchema,
   RawObjectMetadataSchema,
   RunManifestSchema,
+  S3_USER_METADATA_MAX_BYTES,
   StateSnapshotSchema,
   TaskOutcomeSchema,
   toParsedObjectMetadata,
@@ -51,6 +52,23 @@ describe('raw object metadata', () => {
 
     // Assess
     expect(back).toEqual(meta);
+  });
+
+  it('carries the page URL while the metadata stays within S3 limit, and leaves it out past it', () => {
+    // Prepare
+    const url = 'https://shop.example/catalog/list?page=REDACTED';
+    const long = `https://shop.example/${'a'.repeat(1800)}`;
+
+    // Act
+    const stored = toS3Metadata(rawMetadata({ url }));
+    const tooLong = toS3Metadata(rawMetadata({ url: long }));
+
+    // Assess
+    expect(stored.url).toBe(url);
+    expect(fromS3Metadata(stored).url).toBe(url);
+    expect(tooLong.url).toBeUndefined();
+    const bytes = Object.entries(stored).reduce((n, [k, v]) => n + k.length + v.length, 0);
+    expect(bytes).toBeLessThanOrEqual(S3_USER_METADATA_MAX_BYTES);
   });
 
   it('round trips without the optional fields', () => {
@@ -281,6 +299,32 @@ describe('parsed object outcome (parsed object metadata) and QuarantineReportSch
     expect(back?.quarantinedPages.length).toBeGreaterThan(0);
     expect(back?.quarantinedPages.length).toBeLessThan(200);
     expect(names.slice(0, back?.quarantinedPages.length)).toEqual(back?.quarantinedPages);
+  });
+
+  it('keeps the windows-1252 page names, and cuts them before the quarantined ones', () => {
+    // Prepare
+    const decoded = Array.from({ length: 100 }, (_, i) => `latin-source-${i}-p0000`);
+    const quarantined = Array.from({ length: 20 }, (_, i) => `bad-${i}-p0000`);
+    const small = aParsedObjectOutcome(rawKeyOf('a'), { windows1252Pages: ['latin-p0000'] });
+    const large = aParsedObjectOutcome(rawKeyOf('a'), {
+      pages: 120,
+      parsed: 100,
+      quarantined: 20,
+      quarantinedPages: quarantined,
+      windows1252Pages: decoded,
+    });
+
+    // Act
+    const back = fromParsedObjectMetadata(toParsedObjectMetadata(large));
+
+    // Assess
+    expect(fromParsedObjectMetadata(toParsedObjectMetadata(small))).toEqual(small);
+    expect(
+      toParsedObjectMetadata(aParsedObjectOutcome(rawKeyOf('a')))['fanout-outcome'],
+    ).not.toContain('windows1252Pages');
+    expect(back?.quarantinedPages).toEqual(quarantined);
+    expect(back?.windows1252Pages?.length).toBeGreaterThan(0);
+    expect(back?.windows1252Pages?.length).toBeLessThan(100);
   });
 
   it('reads no outcome from metadata without one, or with a bad one', () => {

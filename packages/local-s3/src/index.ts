@@ -1,0 +1,10 @@
+export type { Credentials } from './auth.js';
+export * from './bridge.js';
+export * from './client.js';
+export * from './errors.js';
+export { MAX_KEY_BYTES } from './key-paths.js';
+export * from './notifications.js';
+export * from './operations.js';
+export * from './raw-request.js';
+export type { RecoveryReport } from './recovery.js';
+export * from './server.js';
