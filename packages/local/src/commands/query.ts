@@ -16,10 +16,12 @@ export const OUTPUT_OPTIONS = {
  * Copies the parsed objects of the bucket the options name (the local data by default) into
  * their cache through the S3 API, and opens the records database over it.
  */
-export async function openRecords(
-  values: { bucket?: string; endpoint?: string; region?: string; 's3-port'?: string },
-  io: Io,
-): Promise<{ database: RecordsDatabase; cache: RecordsCache }> {
+export async function openRecords(values: {
+  bucket?: string;
+  endpoint?: string;
+  region?: string;
+  's3-port'?: string;
+}): Promise<{ database: RecordsDatabase; cache: RecordsCache; bucket: string }> {
   const home = fanoutHome();
   const target = await openBucket(values, home);
   let cache: RecordsCache;
@@ -33,10 +35,13 @@ export async function openRecords(
   } finally {
     await target.close();
   }
-  io.stderr.write(
-    `${cache.objects} parsed object${cache.objects === 1 ? '' : 's'} of bucket ${target.bucket} (${cache.downloaded} downloaded, ${cache.removed} removed) in ${cache.dir}\n`,
-  );
-  return { database: await openRecordsDatabase(cache.dir), cache };
+  return { database: await openRecordsDatabase(cache.dir), cache, bucket: target.bucket };
+}
+
+/** What was read, for stderr once the command has answered (an error is one line alone). */
+export function cacheLine(opened: { cache: RecordsCache; bucket: string }): string {
+  const { cache } = opened;
+  return `${cache.objects} parsed object${cache.objects === 1 ? '' : 's'} of bucket ${opened.bucket} (${cache.downloaded} downloaded, ${cache.removed} removed) in ${cache.dir}\n`;
 }
 
 /**
@@ -59,12 +64,14 @@ export async function queryCommand(argv: string[], io: Io): Promise<number> {
     );
   }
   if (values.json && values.csv) throw new UsageError('query: --json or --csv, not both');
-  const { database } = await openRecords(values, io);
+  const opened = await openRecords(values);
+  const { database } = opened;
   try {
     const result = await database.query(sql);
     io.stdout.write(
       values.json ? jsonLines(result) : values.csv ? csvText(result) : tableText(result),
     );
+    io.stderr.write(cacheLine(opened));
   } finally {
     database.close();
   }

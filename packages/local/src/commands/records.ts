@@ -1,8 +1,9 @@
+import { RunIdSchema } from '@fanout/shared';
 import { UsageError } from '../errors.js';
 import { jsonLines } from '../query/output.js';
 import { intOption, parseCommandArgs } from './args.js';
 import { READ_OPTIONS } from './bucket.js';
-import { openRecords } from './query.js';
+import { cacheLine, openRecords } from './query.js';
 import type { Io } from './run.js';
 
 const DEFAULT_LIMIT = 20;
@@ -32,7 +33,14 @@ export async function recordsCommand(argv: string[], io: Io): Promise<number> {
     );
   }
   const limit = intOption('limit', values.limit, DEFAULT_LIMIT);
-  const { database } = await openRecords(values, io);
+  if (values.run !== undefined && !RunIdSchema.safeParse(values.run).success) {
+    throw new UsageError(
+      `records: invalid run id ${JSON.stringify(values.run)}`,
+      'a run id as fanout runs lists them, e.g. 20261206T100000Z',
+    );
+  }
+  const opened = await openRecords(values);
+  const { database } = opened;
   try {
     const latest = await database.query(
       'SELECT run FROM records WHERE source = $1 ORDER BY fetchedat DESC, run DESC LIMIT 1',
@@ -65,7 +73,7 @@ export async function recordsCommand(argv: string[], io: Io): Promise<number> {
       [source, run],
     );
     io.stderr.write(
-      `source ${source}, run ${run}: ${total} record${total === 1 ? '' : 's'}, showing ${rows.rows.length}\n`,
+      `${cacheLine(opened)}source ${source}, run ${run}: ${total} record${total === 1 ? '' : 's'}, showing ${rows.rows.length}\n`,
     );
     if (values.json) {
       io.stdout.write(jsonLines(rows));

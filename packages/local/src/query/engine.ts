@@ -35,6 +35,16 @@ function columnType(type: DuckDBType): ColumnType {
 
 const sqlString = (text: string) => `'${text.replaceAll("'", "''")}'`;
 
+/**
+ * DuckDB's message on one line, as the CLI prints errors: its first line, and the `LINE n:`
+ * excerpt it adds below (the caret line under it is left out).
+ */
+function oneLine(message: string): string {
+  const lines = message.split('\n').map((line) => line.trim());
+  const excerpt = lines.find((line) => /^LINE \d+:/.test(line));
+  return excerpt === undefined ? (lines[0] ?? message) : `${lines[0]} (${excerpt})`;
+}
+
 async function hasParsedObjects(dir: string): Promise<boolean> {
   try {
     const entries = await readdir(join(dir, PREFIXES.parsed), { recursive: true });
@@ -127,7 +137,7 @@ export class RecordsDatabase {
     } catch (error) {
       if (error instanceof Error && !(error instanceof LocalCloudError)) {
         throw new QueryError(
-          error.message,
+          oneLine(error.message),
           'tables: records, records_latest, records_changes (columns source, run, page, fetchedat, key, hash, record, dt)',
           { cause: error },
         );

@@ -1,6 +1,8 @@
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import { writeFile } from 'node:fs/promises';
 import type { Server } from 'node:http';
+import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { promisify } from 'node:util';
 import { gunzipSync } from 'node:zlib';
@@ -9,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../../src/cli.js';
 import { exitCodeFor } from '../../src/commands/problems.js';
 import type { Io } from '../../src/commands/run.js';
+import { LOCAL_CREDENTIALS } from '../../src/config.js';
 import { openRecordsDatabase } from '../../src/query/engine.js';
 import type { CycleResult, LocalSession } from '../../src/session.js';
 import {
@@ -132,7 +135,23 @@ describe('exact values, one bad entry alone, and a parsed object any HTTP client
   });
 
   it('serves the parsed object whole to curl --compressed (one gzip member)', async () => {
-    const url = `${session?.cloud.s3Endpoint}/${session?.cloud.bucket}/${parsedKey}`;
+    // As a user would: a URL presigned by the AWS CLI (SigV4), fetched with curl.
+    await writeFile(join(home, 'aws-config'), '[default]\ns3 =\n  signature_version = s3v4\n');
+    const env = {
+      PATH: process.env.PATH,
+      HOME: home,
+      AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
+      AWS_DEFAULT_REGION: 'us-east-1',
+      AWS_CONFIG_FILE: join(home, 'aws-config'),
+      AWS_SHARED_CREDENTIALS_FILE: join(home, 'no-credentials'),
+    };
+    const s3Url = `s3://${session?.cloud.bucket}/${parsedKey}`;
+    const endpoint = session?.cloud.s3Endpoint ?? '';
+    const presigned = await run('aws', ['--endpoint-url', endpoint, 's3', 'presign', s3Url], {
+      env,
+    });
+    const url = presigned.stdout.trim();
     const { stdout } = await run('curl', [
       '--silent',
       '--show-error',
