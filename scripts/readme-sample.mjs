@@ -4,7 +4,9 @@
 // `<!-- sample:run -->` and `<!-- /sample:run -->` is replaced with what `fanout run`
 // printed, with the temporary data folder shown as `.fanout`; in packages/local/README.md
 // the block between `<!-- sample:help -->` and `<!-- /sample:help -->` with `fanout help`.
-// `--help-only` rewrites the help block alone (no demo run).
+// `--help-only` rewrites the help block alone (no demo run). `--s3-port P --lambda-port P
+// --demo-port P` run the demo on other ports (a machine where the defaults are taken); the
+// sample still shows the default ports, which are what `pnpm start` prints.
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -34,10 +36,25 @@ replaceBlock(
   `\`\`\`text\n${help.stdout.trimEnd()}\n\`\`\`\n`,
 );
 
+const DEFAULT_PORTS = { '--s3-port': 4600, '--lambda-port': 4601, '--demo-port': 4602 };
+const portArgs = process.argv.slice(2).filter((arg) => arg !== '--help-only');
+const portsUsed = [];
+for (let i = 0; i < portArgs.length; i += 2) {
+  const port = Number(portArgs[i + 1]);
+  if (!(portArgs[i] in DEFAULT_PORTS) || !Number.isInteger(port)) {
+    throw new Error(
+      `readme-sample: expected --s3-port, --lambda-port or --demo-port N, got ${portArgs[i]}`,
+    );
+  }
+  portsUsed.push([port, DEFAULT_PORTS[portArgs[i]]]);
+}
+
 if (!process.argv.includes('--help-only')) {
   const home = mkdtempSync(join(tmpdir(), 'fanout-readme-'));
   try {
-    const run = spawnSync('sh', ['-c', `node ${JSON.stringify(cli)} run --allow-problems 2>&1`], {
+    // The port arguments were checked above: flag names and whole numbers only.
+    const command = `node ${JSON.stringify(cli)} run --allow-problems ${portArgs.join(' ')} 2>&1`;
+    const run = spawnSync('sh', ['-c', command], {
       cwd: root,
       env: { ...process.env, FANOUT_HOME: home },
       encoding: 'utf8',
@@ -46,7 +63,10 @@ if (!process.argv.includes('--help-only')) {
       process.stderr.write(run.stdout);
       throw new Error(`fanout run exited ${run.status}; README left as it was`);
     }
-    const output = run.stdout.split(home).join('.fanout').trimEnd();
+    let output = run.stdout.split(home).join('.fanout').trimEnd();
+    for (const [used, shown] of portsUsed) {
+      output = output.split(`127.0.0.1:${used}`).join(`127.0.0.1:${shown}`);
+    }
     replaceBlock(
       join(root, 'README.md'),
       'run',

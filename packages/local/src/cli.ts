@@ -2,6 +2,8 @@ import { FanoutContractError, redactUrlsIn } from '@fanout/shared';
 import { costCommand } from './commands/cost.js';
 import { commandHelp, findCommand, fullHelp } from './commands/help.js';
 import { EXIT } from './commands/problems.js';
+import { queryCommand } from './commands/query.js';
+import { recordsCommand } from './commands/records.js';
 import { reparseCommand } from './commands/reparse.js';
 import { replayCommand } from './commands/replay.js';
 import { reportCommand } from './commands/report.js';
@@ -20,6 +22,8 @@ const COMMAND_FUNCTIONS: Readonly<Record<string, (argv: string[], io: Io) => Pro
   reparse: reparseCommand,
   report: reportCommand,
   cost: costCommand,
+  records: recordsCommand,
+  query: queryCommand,
 };
 
 const COMMAND_LIST = `commands: ${Object.keys(COMMAND_FUNCTIONS).join(', ')}, help`;

@@ -149,7 +149,8 @@ async function parseSingleObject(
     const context = { runId: keyParts?.runId, sourceId: keyParts?.sourceId };
     return quarantined(deps, base, meta.error, context);
   }
-  const { format, formatOptions, contentType, runId, sourceId, fetchedAt, page, url } = meta.value;
+  const { format, formatOptions, recordKey, contentType, runId, sourceId, fetchedAt, page, url } =
+    meta.value;
   const context = { runId, sourceId, format };
   if (size !== undefined && size > config.maxRawBytes) {
     body.destroy();
@@ -179,6 +180,7 @@ async function parseSingleObject(
       ...(contentType !== undefined ? { contentType } : {}),
       ...(url !== undefined ? { pageUrl: url } : {}),
       envelope: { sourceId, runId, page, fetchedAt },
+      ...(recordKey !== undefined ? { recordKey } : {}),
       limits: config,
       gzipLevel: config.gzipLevel,
       extractors,

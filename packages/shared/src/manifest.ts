@@ -15,6 +15,7 @@ import {
   LAMBDA_MAX_TIMEOUT_SECONDS,
   MAX_SOURCE_BYTES,
 } from './limits.js';
+import { RecordKeySchema } from './record-key.js';
 import type { Schedule } from './schedule.js';
 import {
   BasicAuthSchema,
@@ -232,6 +233,11 @@ export const SourceSchema = z
     allowPrivateNetwork: z.boolean().default(false),
     pagination: PaginationSchema.optional(),
     options: FormatOptionsSchema.default({}),
+    /**
+     * The fields that identify a record across fetches (field names or JSON pointers, e.g.
+     * `["id"]`, `["/item/guid"]`). Absent: a record's identity is its content hash.
+     */
+    key: RecordKeySchema.optional(),
     /** Collected only by the scheduled runs it is due in; absent: every run. */
     every: CadenceSchema.optional(),
   })

@@ -4,6 +4,7 @@ import { BatchIdSchema, RunIdSchema, SourceIdSchema } from './ids.js';
 import { S3_USER_METADATA_MAX_BYTES } from './limits.js';
 import { FormatOptionsSchema, FormatSchema } from './manifest.js';
 import { ValidatorsSchema } from './payload.js';
+import { RecordKeySchema } from './record-key.js';
 import { check } from './validate.js';
 
 const IsoTime = z.iso.datetime({ offset: true });
@@ -15,6 +16,8 @@ export const RawObjectMetadataSchema = z.object({
   batchId: BatchIdSchema.optional(),
   format: FormatSchema,
   formatOptions: FormatOptionsSchema.default({}),
+  /** The source's record key (see SourceSchema `key`). */
+  recordKey: RecordKeySchema.optional(),
   /** Content-Type the upstream sent. */
   contentType: z.string().optional(),
   fetchedAt: IsoTime,
@@ -36,6 +39,7 @@ const META_NAMES = {
   batchId: 'batch-id',
   format: 'format',
   formatOptions: 'format-options',
+  recordKey: 'record-key',
   contentType: 'upstream-content-type',
   fetchedAt: 'fetched-at',
   scheduledAt: 'scheduled-at',
@@ -72,6 +76,7 @@ export function toS3Metadata(meta: RawObjectMetadata): Record<string, string> {
     [META_NAMES.page]: String(meta.page),
   };
   if (meta.batchId) out[META_NAMES.batchId] = meta.batchId;
+  if (meta.recordKey) out[META_NAMES.recordKey] = asciiJson(meta.recordKey);
   // Header values must be ASCII; upstream content types are, but be safe.
   if (meta.contentType) out[META_NAMES.contentType] = meta.contentType.replace(/[^\x20-\x7e]/g, '');
   // A URL (ASCII once parsed) goes in only while the whole stays within S3's limit.
@@ -116,6 +121,17 @@ export function fromS3Metadata(metadata: Record<string, string> | undefined): Ra
       );
     }
   }
+  let recordKey: unknown;
+  const keyText = m[META_NAMES.recordKey];
+  if (keyText !== undefined) {
+    try {
+      recordKey = JSON.parse(keyText);
+    } catch {
+      issues.push(
+        `metadata.${META_NAMES.recordKey}: not valid JSON, got ${JSON.stringify(keyText)}`,
+      );
+    }
+  }
   const status = m[META_NAMES.httpStatus];
   const page = m[META_NAMES.page];
   const candidate = {
@@ -124,6 +140,7 @@ export function fromS3Metadata(metadata: Record<string, string> | undefined): Ra
     batchId: m[META_NAMES.batchId],
     format: m[META_NAMES.format],
     formatOptions,
+    recordKey,
     contentType: m[META_NAMES.contentType],
     fetchedAt: m[META_NAMES.fetchedAt],
     scheduledAt: m[META_NAMES.scheduledAt],

@@ -101,6 +101,29 @@ export const COMMANDS: readonly CommandHelp[] = [
     where: 'read',
   },
   {
+    name: 'records',
+    args: '<source>',
+    summary:
+      "a source's records from its latest run, each its exact JSON on a line (a count on stderr)",
+    options: [
+      ['--run R', 'that run instead'],
+      ['--limit N', 'at most N records (default 20)'],
+      ['--json', 'one object a line: page, fetchedat, key, hash, record'],
+    ],
+    where: 'read',
+  },
+  {
+    name: 'query',
+    args: '"<SQL>"',
+    summary:
+      "SQL (DuckDB) over the parsed records: tables records, records_latest (the latest version of each source and key) and records_changes (each version once), with the Glue table's columns; json_extract_scalar works. Reads the parsed/ objects through the S3 API into FANOUT_HOME/query-cache first",
+    options: [
+      ['--json', 'one JSON object a line'],
+      ['--csv', 'CSV with a header row (default: a table)'],
+    ],
+    where: 'read',
+  },
+  {
     name: 'runs',
     args: '',
     summary: 'list the latest runs, newest first, with their state and counts',
@@ -239,7 +262,7 @@ export function fullHelp(): string {
   lines.push(...optionLines([['help [command]', "this text, or one command's"]], 2));
   lines.push(
     '',
-    'Where (status, runs, report, cost; default the local data, .fanout/ or FANOUT_HOME):',
+    'Where (status, runs, records, query, report, cost; default the local data, .fanout/ or FANOUT_HOME):',
     ...optionLines(READ_WHERE, 2),
     '',
     'Where (replay, reparse; default the local data, with the local cloud started for it):',

@@ -23,7 +23,7 @@ import {
   PORT_OPTIONS,
 } from './local-settings.js';
 import { EXIT, exitCodeFor, problemLines, problemsOf } from './problems.js';
-import { type RunSummary, summarize, summaryTable } from './summary.js';
+import { type RunSummary, recordsWritten, summarize, summaryTable } from './summary.js';
 
 export { DEFAULT_PORTS, DEMO_COLLECTOR_TIMEOUT_SECONDS } from './local-settings.js';
 
@@ -136,6 +136,7 @@ export async function runCommand(argv: string[], io: Io): Promise<number> {
     summary = summarize(
       { ...result, status: computeRunStatus(result.runId, records) },
       problems.shown,
+      recordsWritten(records),
     );
   } catch (error) {
     if (!(error instanceof RunIncompleteError)) throw error;
@@ -160,6 +161,10 @@ export async function runCommand(argv: string[], io: Io): Promise<number> {
     const date = time.toISOString().slice(0, 10);
     io.stdout.write(
       [
+        'Your records (read from the data folder; no cloud needs to run):',
+        "  npx -y pnpm@10.34.9 fanout records <source>      a source's latest records, one JSON value a line",
+        '  npx -y pnpm@10.34.9 fanout query "SELECT source, count(*) FROM records_latest GROUP BY source"',
+        '',
         'Outputs (bucket fanout-local; see them with `npx -y pnpm@10.34.9 fanout start` and the AWS CLI):',
         `  parsed records  s3://fanout-local/parsed/dt=${date}/${summary.runId}~*.ndjson.gz`,
         '  quarantine      s3://fanout-local/quarantine/',

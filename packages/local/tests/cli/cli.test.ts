@@ -178,6 +178,7 @@ describe('fanout CLI against a temporary FANOUT_HOME', () => {
       'rawObjects',
       'parsed',
       'quarantined',
+      'records',
       'deadLettered',
       'durationMs',
       'problems',
@@ -204,6 +205,26 @@ describe('fanout CLI against a temporary FANOUT_HOME', () => {
     // Progress goes to stderr, never into the JSON.
     expect(result.stderr).toContain('Starting the local cloud');
   }, 300_000);
+
+  it('`query` and `records` read the records back from the data folder, as many as the run wrote', async () => {
+    const counted = await fanout('query', 'SELECT count(*) AS n FROM records', '--json');
+    expect(counted.code, counted.stderr).toBe(0);
+    expect(JSON.parse(counted.stdout)).toEqual({ n: summary.records });
+    expect(Number(summary.records)).toBeGreaterThan(0);
+    const table = await fanout(
+      'query',
+      'SELECT source, count(*) AS n FROM records_latest GROUP BY source ORDER BY source',
+    );
+    expect(table.stdout).toMatch(/^source\s+n\n-+\s+-+\n/);
+    expect(table.stdout).toContain('demo-csv ');
+    const peek = await fanout('records', 'demo-ndjson', '--limit', '2');
+    expect(peek.code, peek.stderr).toBe(0);
+    expect(peek.stdout.trimEnd().split('\n')).toHaveLength(2);
+    expect(peek.stderr).toMatch(/source demo-ndjson, run 20260701T100000Z: \d+ records, showing 2/);
+    const unknown = await fanout('records', 'no-such-source');
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toContain('no records of source "no-such-source"');
+  });
 
   it('`status` reads the run back from the data folder as complete', async () => {
     const result = await fanout('status');

@@ -70,11 +70,25 @@ afterAll(async () => {
 });
 
 /** The command line of a case, and what its one error line must say. */
+/** What `records` and `query` take before their options: a source, an SQL statement. */
+const POSITIONAL: Readonly<Record<string, string>> = { records: 'demo-rss', query: 'SELECT 1' };
+
 function caseLine(command: string, which: Case): { argv: string[]; says: RegExp } {
-  const reads = ['status', 'runs', 'report', 'cost'].includes(command);
+  const reads = ['status', 'runs', 'records', 'query', 'report', 'cost'].includes(command);
   const takesRunId = ['status', 'report', 'replay'].includes(command);
+  const positional = POSITIONAL[command] === undefined ? [] : [POSITIONAL[command] as string];
   switch (which) {
     case 'bad run id':
+      if (command === 'records') {
+        return {
+          argv: [command, 'demo-rss', '--run', BAD_RUN_ID, '--s3-port', '0'],
+          says: /invalid run id/,
+        };
+      }
+      if (command === 'query') {
+        // No run id to give: SQL DuckDB cannot parse is its one-line refusal.
+        return { argv: [command, BAD_RUN_ID, '--s3-port', '0'], says: /Parser Error/ };
+      }
       return {
         argv: [command, BAD_RUN_ID, '--s3-port', '0', ...(reads ? [] : FREE_PORTS)],
         says: takesRunId
@@ -87,6 +101,7 @@ function caseLine(command: string, which: Case): { argv: string[]; says: RegExp 
       return {
         argv: [
           command,
+          ...positional,
           ...(command === 'reparse' ? ['raw/'] : []),
           '--s3-port',
           String(blockedPort),
@@ -96,14 +111,14 @@ function caseLine(command: string, which: Case): { argv: string[]; says: RegExp 
       };
     case 'unreachable endpoint':
       return {
-        argv: [command, '--endpoint', closedEndpoint],
+        argv: [command, ...positional, '--endpoint', closedEndpoint],
         says: reads
           ? new RegExp(`cannot reach ${closedEndpoint}/ to read bucket fanout-local: ECONNREFUSED`)
           : /Unknown option '--endpoint'/,
       };
     case 'missing bucket':
       return {
-        argv: [command, '--endpoint', s3.endpoint, '--bucket', 'no-such-bucket'],
+        argv: [command, ...positional, '--endpoint', s3.endpoint, '--bucket', 'no-such-bucket'],
         says: reads
           ? new RegExp(`bucket no-such-bucket does not exist at ${s3.endpoint}/`)
           : /Unknown option '--(endpoint|bucket)'/,
