@@ -1,8 +1,16 @@
+import {
+  RECORD_COLUMNS as RECORD_COLUMN_TYPES,
+  RECORD_PARTITION_COLUMN,
+  RECORD_VIEW_COLUMNS,
+  RECORD_VIEWS,
+  type RecordView,
+  SQL_ENGINES,
+} from '@fanout/shared';
 import * as aws from '@pulumi/aws';
 import * as pulumi from '@pulumi/pulumi';
 
 /** The one partition column of parsed objects: `parsed/dt=<YYYY-MM-DD>/`. */
-export const PARTITION_COLUMN = 'dt';
+export const PARTITION_COLUMN = RECORD_PARTITION_COLUMN.name;
 /** Java date pattern of the `dt=` values, as partition projection parses them. */
 export const PARTITION_DATE_FORMAT = 'yyyy-MM-dd';
 /**
@@ -18,17 +26,42 @@ export const HIVE_TEXT_OUTPUT_FORMAT = 'org.apache.hadoop.hive.ql.io.HiveIgnoreK
 
 /**
  * One parsed record per line, as the parser writes it:
- * `{"source","run","page","fetchedAt","record"}`. `record` is whatever the source
- * returned: the SerDe hands a nested value to a string column as its JSON text, so
- * queries read into it with `json_extract` / `json_extract_scalar`.
+ * `{"source","run","page","fetchedAt","key","hash","record"}` (names and types from the
+ * contract, which `fanout query` reads too). `record` is whatever the source returned: the
+ * SerDe hands a nested value to a string column as its JSON text, so queries read into it
+ * with `json_extract` / `json_extract_scalar`.
  */
-export const RECORD_COLUMNS: readonly aws.types.input.glue.CatalogTableStorageDescriptorColumn[] = [
-  { name: 'source', type: 'string', comment: 'Source id from the source manifest' },
-  { name: 'run', type: 'string', comment: 'Run id (derived from the scheduled time)' },
-  { name: 'page', type: 'int', comment: 'Response page, 0 for the first' },
-  { name: 'fetchedat', type: 'string', comment: 'ISO time the page was fetched' },
-  { name: 'record', type: 'string', comment: 'The record as JSON text: use json_extract' },
-];
+export const RECORD_COLUMNS: readonly aws.types.input.glue.CatalogTableStorageDescriptorColumn[] =
+  RECORD_COLUMN_TYPES.map(({ name, glueType, comment }) => ({ name, type: glueType, comment }));
+
+/** The JSON Athena keeps in a view's `ViewOriginalText`: its SQL, where it lives, its columns. */
+export interface PrestoViewDefinition {
+  readonly originalSql: string;
+  readonly catalog: 'awsdatacatalog';
+  readonly schema: string;
+  readonly columns: readonly { readonly name: string; readonly type: string }[];
+}
+
+export function prestoViewDefinition(
+  view: RecordView,
+  databaseName: string,
+  tableName: string,
+): PrestoViewDefinition {
+  return {
+    originalSql: view.sql(SQL_ENGINES.athena.recordsTable(databaseName, tableName)),
+    catalog: 'awsdatacatalog',
+    schema: databaseName,
+    columns: RECORD_VIEW_COLUMNS.map(({ name, prestoType }) => ({ name, type: prestoType })),
+  };
+}
+
+/**
+ * `ViewOriginalText` of an Athena view in the Glue catalog: what `CREATE VIEW` in Athena
+ * stores (a comment around the base64 of the definition's JSON).
+ */
+export function prestoViewText(definition: PrestoViewDefinition): string {
+  return `/* Presto View: ${Buffer.from(JSON.stringify(definition), 'utf8').toString('base64')} */`;
+}
 
 export interface ParsedRecordsCatalogArgs {
   /** The pipeline bucket. */
@@ -69,6 +102,8 @@ export function projectionParameters(
 export class ParsedRecordsCatalog extends pulumi.ComponentResource {
   readonly database: aws.glue.CatalogDatabase;
   readonly table: aws.glue.CatalogTable;
+  /** `records_latest` and `records_changes`, Athena views over the table. */
+  readonly views: readonly aws.glue.CatalogTable[];
   readonly databaseName: pulumi.Output<string>;
   readonly tableName: pulumi.Output<string>;
 
@@ -126,6 +161,35 @@ export class ParsedRecordsCatalog extends pulumi.ComponentResource {
         ],
       },
       parent,
+    );
+
+    // Athena views are Glue tables of type VIRTUAL_VIEW with their definition in
+    // ViewOriginalText; made here, they exist right after `pulumi up` like the table.
+    this.views = RECORD_VIEWS.map(
+      (view) =>
+        new aws.glue.CatalogTable(
+          `${name}-${view.name.replaceAll('_', '-')}`,
+          {
+            name: view.name,
+            databaseName: this.database.name,
+            description: view.description,
+            tableType: 'VIRTUAL_VIEW',
+            parameters: { presto_view: 'true', comment: 'Presto View' },
+            viewOriginalText: this.table.name.apply((table) =>
+              prestoViewText(prestoViewDefinition(view, args.databaseName, table)),
+            ),
+            viewExpandedText: '/* Presto View */',
+            storageDescriptor: {
+              serDeInfo: { name: '-', serializationLibrary: '-' },
+              columns: RECORD_VIEW_COLUMNS.map(({ name, glueType, comment }) => ({
+                name,
+                type: glueType,
+                comment,
+              })),
+            },
+          },
+          { parent: this, dependsOn: [this.table] },
+        ),
     );
 
     this.databaseName = this.database.name;

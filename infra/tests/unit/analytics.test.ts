@@ -21,7 +21,29 @@ beforeAll(async () => {
 
 const bucketName = () => String(onlyOfType(resources, 'aws:s3/bucket:Bucket').state.bucket);
 const database = () => onlyOfType(resources, 'aws:glue/catalogDatabase:CatalogDatabase');
-const table = () => onlyOfType(resources, 'aws:glue/catalogTable:CatalogTable');
+const tables = () => resources.filter((r) => r.type === 'aws:glue/catalogTable:CatalogTable');
+const table = () => {
+  const [only, ...rest] = tables().filter((r) => r.inputs.tableType === 'EXTERNAL_TABLE');
+  if (only === undefined || rest.length > 0) throw new Error('expected one external table');
+  return only;
+};
+const view = (name: string) => {
+  const found = tables().find((r) => r.inputs.name === name);
+  if (found === undefined) throw new Error(`no view ${name}`);
+  return found;
+};
+/** The definition Athena reads back from a view's ViewOriginalText. */
+function viewDefinition(name: string): {
+  originalSql: string;
+  catalog: string;
+  schema: string;
+  columns: { name: string; type: string }[];
+} {
+  const text = String(view(name).inputs.viewOriginalText);
+  const match = /^\/\* Presto View: ([A-Za-z0-9+/=]+) \*\/$/.exec(text);
+  if (match?.[1] === undefined) throw new Error(`not a Presto view text: ${text}`);
+  return JSON.parse(Buffer.from(match[1], 'base64').toString('utf8'));
+}
 const parameters = () => table().inputs.parameters as Record<string, string>;
 
 interface StorageDescriptor {
@@ -39,6 +61,8 @@ const LINE = {
   run: '20261129T101000Z',
   page: 0,
   fetchedAt: '2026-11-29T10:10:03.120Z',
+  key: 'Oslo',
+  hash: '1f38a19470abb36b',
   record: { city: 'Oslo', tempC: -3, tags: ['cold'] },
 };
 
@@ -79,6 +103,8 @@ describe('Glue database and table over parsed/', () => {
       { name: 'run', type: 'string' },
       { name: 'page', type: 'int' },
       { name: 'fetchedat', type: 'string' },
+      { name: 'key', type: 'string' },
+      { name: 'hash', type: 'string' },
       { name: 'record', type: 'string' },
     ]);
     // With case-sensitive matching, a column reads the key of its name or its mapping.
@@ -129,5 +155,64 @@ describe('Glue database and table over parsed/', () => {
       // Directly in the partition directory: nothing below it is a second partition level.
       expect(parsed.slice(locationOf('2026-11-29').length)).not.toContain('/');
     }
+  });
+});
+
+describe('Athena views records_latest and records_changes', () => {
+  const columns = ['source', 'run', 'page', 'fetchedat', 'key', 'hash', 'record', 'dt'];
+
+  it('are Glue tables of type VIRTUAL_VIEW in the same database, as Athena stores views', () => {
+    for (const name of ['records_latest', 'records_changes']) {
+      expect(view(name).inputs).toMatchObject({
+        databaseName: 'fanout_test_eu',
+        tableType: 'VIRTUAL_VIEW',
+        parameters: { presto_view: 'true' },
+        viewExpandedText: '/* Presto View */',
+      });
+      const stored = view(name).inputs.storageDescriptor as StorageDescriptor;
+      expect(stored.columns.map((c) => c.name)).toEqual(columns);
+      expect(viewDefinition(name)).toMatchObject({
+        catalog: 'awsdatacatalog',
+        schema: 'fanout_test_eu',
+      });
+      expect(viewDefinition(name).columns).toEqual([
+        { name: 'source', type: 'varchar' },
+        { name: 'run', type: 'varchar' },
+        { name: 'page', type: 'integer' },
+        { name: 'fetchedat', type: 'varchar' },
+        { name: 'key', type: 'varchar' },
+        { name: 'hash', type: 'varchar' },
+        { name: 'record', type: 'varchar' },
+        { name: 'dt', type: 'varchar' },
+      ]);
+    }
+  });
+
+  it("keep the latest version of each (source, key) over the stack's table", () => {
+    expect(viewDefinition('records_latest').originalSql).toBe(
+      [
+        'SELECT source, run, page, fetchedat, key, hash, record, dt',
+        'FROM (',
+        '  SELECT source, run, page, fetchedat, key, hash, record, dt,',
+        '    row_number() OVER (PARTITION BY source, key ORDER BY fetchedat DESC, run DESC, page DESC, hash DESC) AS rank_in_group',
+        '  FROM "fanout_test_eu"."records"',
+        ') ranked',
+        'WHERE rank_in_group = 1',
+      ].join('\n'),
+    );
+  });
+
+  it('keep each (source, key, hash) once, at its first appearance', () => {
+    expect(viewDefinition('records_changes').originalSql).toBe(
+      [
+        'SELECT source, run, page, fetchedat, key, hash, record, dt',
+        'FROM (',
+        '  SELECT source, run, page, fetchedat, key, hash, record, dt,',
+        '    row_number() OVER (PARTITION BY source, key, hash ORDER BY fetchedat ASC, run ASC, page ASC) AS rank_in_group',
+        '  FROM "fanout_test_eu"."records"',
+        ') ranked',
+        'WHERE rank_in_group = 1',
+      ].join('\n'),
+    );
   });
 });

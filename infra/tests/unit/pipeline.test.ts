@@ -86,7 +86,8 @@ describe('resource inventory', () => {
       'fanout:schedule:ManagerSchedule': 1,
       'fanout:analytics:ParsedRecordsCatalog': 1,
       'aws:glue/catalogDatabase:CatalogDatabase': 1,
-      'aws:glue/catalogTable:CatalogTable': 1,
+      // The records table and its two views (records_latest, records_changes).
+      'aws:glue/catalogTable:CatalogTable': 3,
       'aws:s3/bucket:Bucket': 1,
       'aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock': 1,
       'aws:s3/bucketOwnershipControls:BucketOwnershipControls': 1,

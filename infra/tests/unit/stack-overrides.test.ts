@@ -128,7 +128,19 @@ describe('small-account and debugging overrides', () => {
 
 describe('analytics overrides', () => {
   it('name the Glue database and table and move the projection start', () => {
-    const table = onlyOfType(resources, 'aws:glue/catalogTable:CatalogTable').inputs;
+    const tables = resources.filter((r) => r.type === 'aws:glue/catalogTable:CatalogTable');
+    const [table] = tables
+      .filter((r) => r.inputs.tableType === 'EXTERNAL_TABLE')
+      .map((r) => r.inputs);
+    if (table === undefined) throw new Error('no external table');
+    // The views read the overridden table of the overridden database.
+    for (const view of tables.filter((r) => r.inputs.tableType === 'VIRTUAL_VIEW')) {
+      const text = String(view.inputs.viewOriginalText);
+      const encoded = text.slice('/* Presto View: '.length, -' */'.length);
+      const definition = JSON.parse(Buffer.from(encoded, 'base64').toString('utf8'));
+      expect(definition.schema).toBe('lake');
+      expect(definition.originalSql).toContain('FROM "lake"."fanout_records"');
+    }
     expect(onlyOfType(resources, 'aws:glue/catalogDatabase:CatalogDatabase').inputs.name).toBe(
       'lake',
     );

@@ -145,7 +145,10 @@ export async function collectTask(
       deps.log.info('source body unchanged', { sourceId: source.id, sha256: fetched.sha256 });
       return unchanged(httpStatus, validators);
     }
-    const rawKeys = await storePages(payload, task, fetched.pages, deps, pack);
+    // An upstream may echo a credential into a URL (a redirect to /auth/<token>): the
+    // stored page URLs are scrubbed as logs and failure reasons are.
+    const pages = fetched.pages.map((page) => ({ ...page, url: scrubSecrets(page.url, secrets) }));
+    const rawKeys = await storePages(payload, task, pages, deps, pack);
     const bytes = fetched.pages.reduce((sum, page) => sum + page.body.bytes, 0);
     return {
       kind: 'done',

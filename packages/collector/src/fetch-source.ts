@@ -34,6 +34,7 @@ import {
   headersFor,
   isGuarded,
   type OriginBinding,
+  type SecretHeaderNames,
   withoutUserInfo,
 } from './origin.js';
 import { contentRangeStart, rangeHeaders, resumeValidator, totalBytesOf } from './resume.js';
@@ -584,13 +585,14 @@ export function wantsIdentityBody(task: CollectorTask, settings: CollectorSettin
  *
  * The source's headers and the basic auth from its URL go to the source's
  * origin only; other origins a redirect or next page leads to get the
- * collector's defaults and the source's Accept headers. https never steps
+ * collector's defaults and the source's Accept headers (unless their values
+ * came from a secret). https never steps
  * down to http. Compressed bodies (gzip, deflate, br) are decoded as they stream in;
  * `gzip, br` is asked for unless the source sets its own Accept-Encoding, or the body is
  * one that may need to resume (see `wantsIdentityBody`).
  */
 export async function fetchSource(
-  task: CollectorTask,
+  task: CollectorTask & SecretHeaderNames,
   deps: FetchDeps,
   deadline: AbortSignal,
   progress: FetchProgress,
@@ -600,7 +602,11 @@ export async function fetchSource(
   // Secret references were resolved by the caller (secrets.ts); one left unresolved is not sent.
   // A source's own Accept-Encoding (any case) replaces the default: bindToOrigin lower-cases names.
   const binding = bindToOrigin(
-    { ...source, headers: literalHeaders(source.headers) },
+    {
+      ...source,
+      headers: literalHeaders(source.headers),
+      ...(task.secretHeaders ? { secretHeaders: task.secretHeaders } : {}),
+    },
     {
       'user-agent': USER_AGENT,
       'accept-encoding': wantsIdentityBody(task, deps.settings)

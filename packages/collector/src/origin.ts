@@ -14,6 +14,15 @@ const PORTABLE_HEADERS: ReadonlySet<string> = new Set([
   'user-agent',
 ]);
 
+/**
+ * A task as it is fetched: its secret references resolved, and the names of the headers
+ * whose values came from a secret. Those stay with the source's origin whatever their
+ * name: a secret in `Accept` is still a secret.
+ */
+export interface SecretHeaderNames {
+  readonly secretHeaders?: readonly string[];
+}
+
 /** Where a source's credentials may be sent, and what every other origin gets instead. */
 export interface OriginBinding {
   /** scheme://host:port of the source URL. */
@@ -60,18 +69,20 @@ function lowerCased(headers: HeaderMap): Record<string, string> {
 /**
  * Binds a source's headers and URL credentials to the source URL's origin.
  * Header names are lower-cased, so a source's `Authorization` replaces the
- * basic auth from its URL rather than being sent next to it.
+ * basic auth from its URL rather than being sent next to it. A portable header
+ * whose value came from a secret (`secretHeaders`) is not portable.
  */
 export function bindToOrigin(
   source: {
     readonly url: string;
     readonly headers?: HeaderMap | undefined;
     readonly allowPrivateNetwork: boolean;
-  },
+  } & SecretHeaderNames,
   defaults: HeaderMap,
 ): OriginBinding {
   const url = new URL(source.url);
   const own = lowerCased(source.headers ?? {});
+  const secret = new Set((source.secretHeaders ?? []).map((name) => name.toLowerCase()));
   const basic = basicAuthorization(url);
   const ownHeaders = {
     ...lowerCased(defaults),
@@ -80,7 +91,9 @@ export function bindToOrigin(
   };
   const foreignHeaders = {
     ...lowerCased(defaults),
-    ...Object.fromEntries(Object.entries(own).filter(([name]) => PORTABLE_HEADERS.has(name))),
+    ...Object.fromEntries(
+      Object.entries(own).filter(([name]) => PORTABLE_HEADERS.has(name) && !secret.has(name)),
+    ),
   };
   return {
     origin: url.origin,

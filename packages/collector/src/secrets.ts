@@ -8,6 +8,7 @@ import {
   type Source,
 } from '@fanout/shared';
 import { SourceFetchError } from './errors.js';
+import type { SecretHeaderNames } from './origin.js';
 
 /**
  * Where secret values come from: SSM Parameter Store and Secrets Manager (see
@@ -177,8 +178,11 @@ function keyOf(sourceId: string, reference: SecretReference, whole: string): str
 }
 
 export interface ResolvedTask {
-  /** The task as it is fetched: every reference replaced by its value, in memory only. */
-  readonly task: CollectorTask;
+  /**
+   * The task as it is fetched: every reference replaced by its value, in memory only, and
+   * the headers whose values came from a secret named (they stay with the source's origin).
+   */
+  readonly task: CollectorTask & Required<SecretHeaderNames>;
   /** Every value that came from a secret, to scrub from anything written down. */
   readonly secrets: readonly string[];
 }
@@ -206,8 +210,10 @@ export async function resolveTask(
     return resolved;
   };
   const headers: Record<string, string> = {};
+  const secretHeaders: string[] = [];
   for (const [name, value] of Object.entries(source.headers ?? {})) {
     headers[name] = await resolveValue(value);
+    if (isSecretReference(value)) secretHeaders.push(name);
   }
   const url = new URL(source.url);
   for (const [name, value] of Object.entries(source.query ?? {})) {
@@ -229,7 +235,7 @@ export async function resolveTask(
   };
   // Each secret also as it appears URL-encoded (a query value in a logged URL).
   const all = secrets.flatMap((s) => [s, encodeURIComponent(s)]).filter((s) => s.length > 0);
-  return { task: { ...task, source: resolved }, secrets: [...new Set(all)] };
+  return { task: { ...task, source: resolved, secretHeaders }, secrets: [...new Set(all)] };
 }
 
 /** Replaces every secret value in `text`, longest first, with `[secret]`. */

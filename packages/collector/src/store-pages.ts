@@ -42,6 +42,7 @@ async function storeOwnObject(
     batchId: payload.batchId,
     format: source.format,
     formatOptions: source.options,
+    ...(source.key ? { recordKey: source.key } : {}),
     ...(contentType ? { contentType } : {}),
     fetchedAt: page.fetchedAt,
     scheduledAt: payload.scheduledAt,
@@ -85,6 +86,7 @@ function entryFields(task: CollectorTask, page: FetchedPage): PackEntryFields {
     sha256: page.body.sha256,
     format: task.source.format,
     formatOptions: task.source.options,
+    ...(task.source.key ? { key: task.source.key } : {}),
   };
 }
 

@@ -4,9 +4,9 @@ import { existsSync } from 'node:fs';
 const cli = new URL('../dist/cli.mjs', import.meta.url);
 if (!existsSync(cli)) {
   process.stderr.write(
-    'fanout: the CLI is not built yet\n  run: pnpm build (pnpm start builds first)\n',
+    'fanout: the CLI is not built yet\n  run: npx -y pnpm@10.34.9 build (pnpm start and pnpm fanout build first)\n',
   );
-  process.exit(1);
+  process.exit(2);
 }
 // The SDK warns on every start that future versions will need Node 22; the CLI supports 20.
 const emitWarning = process.emitWarning.bind(process);

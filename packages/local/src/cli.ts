@@ -1,67 +1,56 @@
+import { FanoutContractError, redactUrlsIn } from '@fanout/shared';
 import { costCommand } from './commands/cost.js';
+import { commandHelp, findCommand, fullHelp } from './commands/help.js';
+import { EXIT } from './commands/problems.js';
+import { queryCommand } from './commands/query.js';
+import { recordsCommand } from './commands/records.js';
 import { reparseCommand } from './commands/reparse.js';
 import { replayCommand } from './commands/replay.js';
 import { reportCommand } from './commands/report.js';
 import { type Io, runCommand } from './commands/run.js';
+import { runsCommand } from './commands/runs.js';
 import { startCommand } from './commands/start.js';
 import { statusCommand } from './commands/status.js';
 import { LocalCloudError, UsageError } from './errors.js';
 
-const HELP = `fanout: the Fanout pipeline on this machine
+const COMMAND_FUNCTIONS: Readonly<Record<string, (argv: string[], io: Io) => Promise<number>>> = {
+  run: runCommand,
+  start: startCommand,
+  status: statusCommand,
+  runs: runsCommand,
+  replay: replayCommand,
+  reparse: reparseCommand,
+  report: reportCommand,
+  cost: costCommand,
+  records: recordsCommand,
+  query: queryCommand,
+};
 
-Usage: npx -y pnpm@10.34.9 fanout <command> [options]
+const COMMAND_LIST = `commands: ${Object.keys(COMMAND_FUNCTIONS).join(', ')}, help`;
 
-Commands:
-  run                 start the local cloud and demo sources, run one cycle (a manual run
-                      that continues from the latest run), wait until it is complete and
-                      print a summary
-      --json              print the summary as one JSON object on stdout
-      --sources N         generated demo sources besides the sample ones (default 20)
-      --latency MS        their upstream latency (default 50)
-      --chaos[=SPEC]      fault injection, e.g. --chaos=upstream-errors=0.1,duplicates=0.5
-                          (upstream-errors, upstream-hangs, s3-errors, duplicates, collector-timeouts)
-      --collector-timeout S   local collector timeout (default 8, so continuation is exercised)
-      --time ISO          fire the schedule at this time instead (cadences apply); the run
-                          id derives from it
-      --fresh             delete the local data first
-      --manifest FILE     run your own source manifest instead of the demo one
-      --allow-problems    exit 0 when the run completes with failed or quarantined sources
-                          (\`pnpm start\` passes it: the demo quarantines a source on purpose)
-  start               run the local cloud and the schedule until Ctrl-C, printing endpoints
-      --schedule EXPR     override the topology's schedule, e.g. "rate(1 minute)"
-                          (the manager is told it: each cycle continues from the previous)
-  status [runId]      completeness and counts of a run (default: the latest by time), from S3 alone
-  replay [runId]      re-deliver the dead letters and failed work of a run, minus what is done
-      --pending           also re-send tasks that have no outcome yet
-      --include-failed    also re-send permanent failures (4xx but 408/429, too large)
-  reparse <prefix>    run the parser again over raw objects (packs or single) under a prefix,
-                      with each source's format and options from the current manifest,
-                      wait for each one's outcome and name the ones that failed
-      --stored-options    parse with the format and options stored with the data
-  report [runId]      write one self-contained HTML page about a run: timeline, totals,
-                      estimated cost, sources (default: the latest by time)
-      --out FILE          where (default fanout-report-<runId>.html)
-  cost                the monthly estimate for the stack from its recent runs' records
-      --runs N            how many of the latest runs to average (default 6)
-      --json              print it as one JSON object
-      --schedule EXPR     (report, cost) runs per month from this schedule
-                          (default the topology's)
-  help                this text
+const HELP_FLAGS = new Set(['--help', '-h']);
 
-Exit codes of run, status, replay and reparse: 0 complete and clean, 1 complete with
-failures or quarantines, 3 incomplete, 4 the run failed; 2 for usage errors.
+/** The help a command line asks for (`help`, `help <command>`, `<command> --help` anywhere), if any. */
+function helpAsked(command: string | undefined, rest: readonly string[]): string | undefined {
+  if (command === undefined || command === 'help' || HELP_FLAGS.has(command)) {
+    const topic = command === 'help' ? rest[0] : undefined;
+    const known = topic === undefined ? undefined : findCommand(topic);
+    if (topic !== undefined && known === undefined) {
+      throw new UsageError(`help: unknown command ${JSON.stringify(topic)}`, COMMAND_LIST);
+    }
+    return known ? commandHelp(known) : fullHelp();
+  }
+  const known = findCommand(command);
+  return known && rest.some((arg) => HELP_FLAGS.has(arg)) ? commandHelp(known) : undefined;
+}
 
-Where: by default the local cloud's data (.fanout/, or FANOUT_HOME).
-  --endpoint URL      an S3-compatible endpoint (e.g. a running \`fanout start\`)
-  --lambda-endpoint URL   (replay, reparse, with --endpoint) where to send the work
-  --bucket NAME       a real bucket in AWS (SDK default credentials; --region)
-  --s3-port, --lambda-port, --demo-port   local ports (default 4600, 4601, 4602)
-  --collector-timeout S   (replay, reparse) as for run: re-sent work runs as it first ran
-`;
-
-/** Runs one command line; returns the exit code. Errors become one clear line. */
+/**
+ * Runs one command line; returns the exit code (help.ts EXIT_CODES). Every error is one
+ * line (`fanout: ...`) and at most one indented hint, exit 2: the command could not
+ * answer. Only a run's own verdict is 1, 3 or 4.
+ */
 export async function main(argv: string[], io: Io): Promise<number> {
-  const [rawCommand, ...rest] = argv;
+  const [command, ...rest] = argv;
   // `--chaos` alone means the default fault mix.
   const args = rest.map((arg, i) =>
     arg === '--chaos' && (rest[i + 1] === undefined || rest[i + 1]?.startsWith('--'))
@@ -69,44 +58,36 @@ export async function main(argv: string[], io: Io): Promise<number> {
       : arg,
   );
   try {
-    switch (rawCommand) {
-      case 'run':
-        return await runCommand(args, io);
-      case 'start':
-        return await startCommand(args, io);
-      case 'status':
-        return await statusCommand(args, io);
-      case 'replay':
-        return await replayCommand(args, io);
-      case 'reparse':
-        return await reparseCommand(args, io);
-      case 'report':
-        return await reportCommand(args, io);
-      case 'cost':
-        return await costCommand(args, io);
-      case undefined:
-      case 'help':
-      case '--help':
-      case '-h':
-        io.stdout.write(HELP);
-        return 0;
-      default:
-        throw new UsageError(
-          `unknown command ${JSON.stringify(rawCommand)}`,
-          'commands: run, start, status, replay, reparse, report, cost, help',
-        );
+    const help = helpAsked(command, rest);
+    if (help !== undefined) {
+      io.stdout.write(help);
+      return EXIT.clean;
     }
+    const run = command === undefined ? undefined : COMMAND_FUNCTIONS[command];
+    if (run === undefined) {
+      throw new UsageError(`unknown command ${JSON.stringify(command)}`, COMMAND_LIST);
+    }
+    return await run(args, io);
   } catch (error) {
-    if (error instanceof LocalCloudError) {
-      io.stderr.write(`fanout: ${error.message}\n${error.hint ? `  ${error.hint}\n` : ''}`);
-      return error instanceof UsageError ? 2 : 1;
-    }
-    const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
-    io.stderr.write(`fanout: ${message}\n`);
-    if (process.env.FANOUT_DEBUG && error instanceof Error) io.stderr.write(`${error.stack}\n`);
-    else io.stderr.write('  set FANOUT_DEBUG=1 for the stack trace\n');
-    return 1;
+    io.stderr.write(errorLines(error));
+    return EXIT.usage;
   }
+}
+
+/** An error as the CLI prints it: one line, and a hint or where to find more. */
+function errorLines(error: unknown): string {
+  if (error instanceof LocalCloudError) {
+    return `fanout: ${error.message}\n${error.hint ? `  ${error.hint}\n` : ''}`;
+  }
+  // Bad input the contract names (an invalid key or run id, a document that does not validate).
+  if (error instanceof FanoutContractError) return `fanout: ${redactUrlsIn(error.message)}\n`;
+  const message =
+    error instanceof Error ? `${error.name}: ${error.message.split('\n')[0]}` : String(error);
+  const debug =
+    process.env.FANOUT_DEBUG && error instanceof Error
+      ? `${error.stack}\n`
+      : '  set FANOUT_DEBUG=1 for the stack trace\n';
+  return `fanout: ${redactUrlsIn(message)}\n${debug}`;
 }
 
 // Run when executed as the CLI (bin/fanout.mjs imports dist/cli.mjs and calls main).

@@ -1,6 +1,5 @@
 import { appendFileSync, mkdirSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
@@ -23,8 +22,8 @@ import {
   LOCAL_CREDENTIALS,
   LOCAL_REGION,
 } from './config.js';
-import { PortInUseError } from './errors.js';
 import { type LocalFunctionConfig, LocalLambda } from './lambda/index.js';
+import { assertPortFree } from './ports.js';
 import { scheduledEvent } from './schedule/index.js';
 import { type LocalSecretsServer, startLocalSecrets } from './secrets/index.js';
 
@@ -135,20 +134,6 @@ function s3Log(home: string): (entry: LocalS3LogEntry) => void {
   };
 }
 
-async function assertPortFree(port: number): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once('error', (error: NodeJS.ErrnoException) => {
-      reject(error.code === 'EADDRINUSE' ? new PortInUseError(port) : error);
-    });
-    probe.listen(port, '127.0.0.1', () => {
-      const address = probe.address();
-      const chosen = typeof address === 'object' && address ? address.port : port;
-      probe.close(() => resolve(chosen));
-    });
-  });
-}
-
 /**
  * The whole pipeline on one machine: a real S3 server, a Lambda Invoke endpoint
  * running the deployed bundles, the S3 -> parser notification and the schedule's
@@ -171,11 +156,11 @@ export class LocalCloud {
     const chaos = options.chaos ?? NO_CHAOS;
     await mkdir(options.home, { recursive: true });
     // The functions' environment names the Lambda endpoint, so its port is fixed first.
-    const lambdaPort = await assertPortFree(options.lambdaPort ?? 0);
-    if (options.s3Port) await assertPortFree(options.s3Port);
+    const lambdaPort = await assertPortFree(options.lambdaPort ?? 0, '--lambda-port');
+    if (options.s3Port) await assertPortFree(options.s3Port, '--s3-port');
     const lambdaEndpoint = `http://127.0.0.1:${lambdaPort}`;
     const secretsPort = options.secretsPort ?? (options.s3Port ? options.s3Port + 3 : 0);
-    if (secretsPort) await assertPortFree(secretsPort);
+    if (secretsPort) await assertPortFree(secretsPort, '--secrets-port');
 
     let lambda: LocalLambda | undefined;
     const s3Server = await startLocalS3({

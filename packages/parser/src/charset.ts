@@ -1,10 +1,21 @@
-import { isUtf8 } from 'node:buffer';
+import { isAscii, isUtf8 } from 'node:buffer';
 import { TextDecoder } from 'node:util';
 import { byteOrderMark, charsetOf, prescanHtmlCharset } from '@fanout/shared';
 import { UndecodableInputError, UnknownCharsetError } from './errors.js';
 
-/** What decided a body's encoding, in the order they are tried. */
-export type DecidedBy = 'bom' | 'content-type' | 'xml-declaration' | 'meta' | 'default';
+export { WINDOWS_1252_FALLBACK } from '@fanout/shared';
+
+/**
+ * What decided a body's encoding, in the order they are tried; `fallback` when nothing
+ * declared one and the bytes proved not to be UTF-8 (see `undeclaredFallback`).
+ */
+export type DecidedBy =
+  | 'bom'
+  | 'content-type'
+  | 'xml-declaration'
+  | 'meta'
+  | 'default'
+  | 'fallback';
 
 /**
  * What the body's own declaration looks like: an XML declaration (feeds, and every text
@@ -87,6 +98,45 @@ export function decideEncoding(
     return { encoding: readable, decidedBy, label: declared, bomBytes: 0 };
   }
   return { encoding: 'utf-8', decidedBy: 'default', bomBytes: 0 };
+}
+
+/**
+ * The rule for a body that declares no encoding (no BOM, no HTTP `charset`, no
+ * declaration in the document) and whose bytes are not valid UTF-8: read it as
+ * windows-1252, as browsers do for an undeclared document and feedparser does for a feed.
+ * windows-1252 decodes every byte, so nothing becomes U+FFFD. Returns the decision to
+ * switch to, or undefined when the rule does not apply: something declared the encoding
+ * (bytes invalid in a declared encoding are an error), or the source is `strict`.
+ * Every text format decodes through it (Utf8Transcoder); the outcome records its use.
+ */
+export function undeclaredFallback(
+  decision: EncodingDecision,
+  options: { readonly strict?: boolean | undefined },
+): EncodingDecision | undefined {
+  if (options.strict === true) return undefined;
+  if (decision.decidedBy !== 'default' || decision.encoding !== 'utf-8') return undefined;
+  return { encoding: 'windows-1252', decidedBy: 'fallback', bomBytes: 0 };
+}
+
+/** Bytes of the UTF-8 sequence a lead byte starts (1 for ASCII), or 0 for a byte that starts none. */
+function utf8SequenceLength(lead: number): number {
+  if (lead < 0x80) return 1;
+  if (lead >= 0xc2 && lead <= 0xdf) return 2;
+  if (lead >= 0xe0 && lead <= 0xef) return 3;
+  if (lead >= 0xf0 && lead <= 0xf4) return 4;
+  return 0;
+}
+
+/**
+ * Whether the first non-ASCII byte of `bytes` is where they stop being UTF-8: then every
+ * byte before the invalid one is ASCII, which reads the same in UTF-8 and windows-1252,
+ * so switching to windows-1252 there decodes the body exactly as a whole.
+ */
+function invalidAtFirstNonAscii(bytes: Buffer): boolean {
+  const first = bytes.findIndex((byte) => byte >= 0x80);
+  if (first === -1) return false;
+  const length = utf8SequenceLength(bytes[first] ?? 0);
+  return length === 0 || !isUtf8(bytes.subarray(first, first + length));
 }
 
 const MULTI_BYTE = new Set([
@@ -227,12 +277,23 @@ export class Utf8Transcoder {
   private nextSynced = true;
   private readonly pieces: Piece[] = [];
   private retained = 0;
+  /** Every byte passed through so far was ASCII (so a switch to the fallback is exact). */
+  private asciiSoFar = true;
+  /** Output bytes that were ASCII passed through before a switch to the fallback. */
+  private asciiPrefixBytes = 0;
 
   constructor(
     private readonly contentType: string | undefined,
     private readonly invalidBytes: InvalidBytes,
     private readonly markup: Markup = 'xml',
+    /** A `strict` source gets no windows-1252 fallback (see `undeclaredFallback`). */
+    private readonly strict = false,
   ) {}
+
+  /** True when the body was read as windows-1252 by `undeclaredFallback`. */
+  get fellBack(): boolean {
+    return this.decision?.decidedBy === 'fallback';
+  }
 
   /** UTF-8 output bytes produced so far. */
   get outputBytes(): number {
@@ -271,6 +332,7 @@ export class Utf8Transcoder {
     const decision = this.decision;
     if (decision === undefined) return outputOffset;
     if (this.passThrough) return outputOffset + decision.bomBytes;
+    if (outputOffset <= this.asciiPrefixBytes) return outputOffset;
     let low = 0;
     let high = this.pieces.length - 1;
     while (low < high) {
@@ -357,8 +419,19 @@ export class Utf8Transcoder {
 
   private decode(piece: Buffer, final: boolean): Buffer {
     if (this.passThrough) {
-      if (!isUtf8(piece)) throw this.invalid(piece, final);
-      return piece;
+      if (isUtf8(piece)) {
+        if (this.asciiSoFar && !isAscii(piece)) this.asciiSoFar = false;
+        return piece;
+      }
+      const fallback = this.decision && undeclaredFallback(this.decision, { strict: this.strict });
+      if (fallback === undefined || !this.asciiSoFar || !invalidAtFirstNonAscii(piece)) {
+        throw this.invalid(piece, final);
+      }
+      // All that came before was ASCII: from here on the body is read as windows-1252.
+      this.decision = fallback;
+      this.passThrough = false;
+      this.asciiPrefixBytes = this.produced;
+      this.decoder = new TextDecoder(fallback.encoding, { ignoreBOM: true });
     }
     try {
       return Buffer.from(this.decoder?.decode(piece, { stream: !final }) ?? '', 'utf8');
@@ -371,7 +444,11 @@ export class Utf8Transcoder {
   }
 
   private invalid(piece: Buffer, final: boolean): UndecodableInputError {
-    const decision = this.decision ?? { encoding: 'utf-8', decidedBy: 'default' as const };
+    const decision: EncodingDecision = this.decision ?? {
+      encoding: 'utf-8',
+      decidedBy: 'default',
+      bomBytes: 0,
+    };
     const at = firstInvalidByte(decision.encoding, piece, final);
     const good = new TextDecoder(decision.encoding, { ignoreBOM: true }).decode(
       piece.subarray(0, at),
@@ -379,9 +456,16 @@ export class Utf8Transcoder {
     const shown = [...piece.subarray(at, at + 4)]
       .map((byte) => byte.toString(16).padStart(2, '0'))
       .join(' ');
+    const fallback = undeclaredFallback(decision, { strict: this.strict });
+    const why =
+      this.passThrough && fallback !== undefined
+        ? '; not read as windows-1252 either: UTF-8 text with non-ASCII characters comes before it, so the body mixes encodings'
+        : this.passThrough && decision.decidedBy === 'default'
+          ? '; strict: no windows-1252 fallback for a body that declares no charset'
+          : '';
     const problem = `cannot decode the bytes ${shown}${
       this.nextSynced ? '' : ' (position approximate: no character boundary within 64 KiB)'
-    }; set formatOptions.invalidBytes to "replace" to accept them as U+FFFD`;
+    }${why}; set options.invalidBytes to "replace" to accept them as U+FFFD`;
     return new UndecodableInputError(decision.encoding, decision.decidedBy, problem, {
       line: this.lineFeeds + countLineFeeds(Buffer.from(good, 'utf8')) + 1,
       byteOffset: this.consumed + at,

@@ -165,6 +165,17 @@ export class ExtractorFailedError extends UnparseableObjectError {
   }
 }
 
+/** A record lacks the key its source declared (or it is not a string, number or boolean). */
+export class RecordKeyError extends UnparseableObjectError {
+  override name = 'RecordKeyError';
+  constructor(
+    readonly record: number,
+    readonly problem: string,
+  ) {
+    super(`record ${record} cannot be identified by its source's key: ${problem}`, { record });
+  }
+}
+
 /** An extractor name is taken, reserved, or not a valid format name. */
 export class ExtractorRegistrationError extends ParserError {
   override name = 'ExtractorRegistrationError';

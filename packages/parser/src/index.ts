@@ -6,6 +6,8 @@ export {
   encodingForLabel,
   type InvalidBytes,
   Utf8Transcoder,
+  undeclaredFallback,
+  WINDOWS_1252_FALLBACK,
   xmlDeclaredEncoding,
 } from './charset.js';
 export {
@@ -33,6 +35,7 @@ export { csv } from './formats/csv.js';
 export { atom, type FeedRecord, rss } from './formats/feed.js';
 export { HTML_PAGE_MAX_BYTES, html } from './formats/html.js';
 export { json } from './formats/json.js';
+export { MAX_JSON_DEPTH } from './formats/json-validate.js';
 export { keyValue } from './formats/key-value.js';
 export { isBlank, type Line, readLines } from './formats/lines.js';
 export { ndjson } from './formats/ndjson.js';
@@ -51,13 +54,14 @@ export {
   RawJson,
   RawJsonSpans,
   RecordBatch,
+  type SpansChecked,
 } from './formats/types.js';
+export { GzipMemberAssembler } from './gzip-member.js';
 export { PARSED_CONTENT_TYPE, type ParsedObjectTarget, ParsedObjectWriter } from './output.js';
 export { type PackParseResult, pageName, parsePack, type QuarantinedEntry } from './pack.js';
 export {
   bytesSource,
   type Envelope,
-  envelopePrefix,
   type ParseStats,
   type ParseStreamOptions,
   parseStream,
@@ -71,3 +75,5 @@ export {
   type WholeObjectFacts,
 } from './quarantine.js';
 export { type ParserDeps, parseRawObject, type RawObjectResult } from './raw-object.js';
+export { RECORD_HASH_HEX_DIGITS, RecordIdentity, recordHash } from './record-identity.js';
+export { envelopePrefix, RecordLineWriter } from './record-lines.js';

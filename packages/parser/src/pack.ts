@@ -1,5 +1,4 @@
 import { type Readable, Writable } from 'node:stream';
-import { gzipSync } from 'node:zlib';
 import {
   type PackEntry,
   PackFormatError,
@@ -12,6 +11,7 @@ import {
   toParsedObjectMetadata,
 } from '@fanout/shared';
 import {
+  ExtractorFailedError,
   InvalidPackEntryError,
   ParserError,
   RawObjectTooLargeError,
@@ -19,6 +19,7 @@ import {
   UnreadablePackError,
 } from './errors.js';
 import { defaultExtractors } from './formats/registry.js';
+import { GzipMemberAssembler, type SegmentStats } from './gzip-member.js';
 import { ParsedObjectWriter } from './output.js';
 import { ByteCounter, bytesSource, parseStream } from './parse-stream.js';
 import { type BadEntry, quarantineEntry } from './quarantine.js';
@@ -45,7 +46,13 @@ export type PackParseResult =
   | { readonly status: 'empty'; readonly header: PackHeader };
 
 type EntryResult =
-  | { readonly ok: true; readonly member: Buffer; readonly records: number }
+  | {
+      readonly ok: true;
+      readonly segment: Buffer;
+      readonly stats: SegmentStats;
+      readonly records: number;
+      readonly decodedAs?: string | undefined;
+    }
   | { readonly ok: false; readonly bad: BadEntry; readonly error: UnparseableObjectError };
 
 /** `<sourceId>-p<NNNN>`, the name of a page in an outcome (as in the quarantine keys). */
@@ -53,7 +60,7 @@ export function pageName(sourceId: string, page: number): string {
   return `${sourceId}-p${String(page).padStart(4, '0')}`;
 }
 
-/** A Writable that keeps what it is given (one entry's gzip member, until the entry is known good). */
+/** A Writable that keeps what it is given (one entry's deflate segment, until the entry is known good). */
 function memorySink(): { stream: Writable; take: () => Buffer } {
   const parts: Buffer[] = [];
   const stream = new Writable({
@@ -107,15 +114,20 @@ function badEntryOf(
 }
 
 /**
- * Parses one entry into its own gzip member, held in memory until the whole entry has
- * parsed: a bad entry contributes nothing to the parsed object. Gzip members concatenate
- * into one valid gzip stream, so clean entries are appended as they come.
+ * Parses one entry into its own deflate segment (see gzip-member.ts), held in memory until
+ * the whole entry has parsed: a bad entry contributes nothing to the parsed object, and clean
+ * entries are appended as they come to the one gzip member of the pack's output.
+ *
+ * The entry is read from memory and written to memory, so whatever fails here is the
+ * entry's own doing (its input, or the parser on odd input), never a fault a retry can fix:
+ * it is quarantined alone.
  */
 async function parseEntry(
   deps: ParserDeps,
   packKey: string,
   header: PackHeader,
   item: Extract<PackItem, { kind: 'entry' }>,
+  crcSeed: number,
 ): Promise<EntryResult> {
   const entry = item.entry;
   if (entry === undefined) {
@@ -140,13 +152,27 @@ async function parseEntry(
         page: entry.page,
         fetchedAt: entry.fetchedAt,
       },
+      ...(entry.key !== undefined ? { recordKey: entry.key } : {}),
       limits: deps.config,
       gzipLevel: deps.config.gzipLevel,
       extractors: deps.extractors ?? defaultExtractors,
+      segment: { crcSeed },
     });
-    return { ok: true, member: sink.take(), records: stats.records };
-  } catch (error) {
-    if (!(error instanceof UnparseableObjectError)) throw error;
+    return {
+      ok: true,
+      segment: sink.take(),
+      stats,
+      records: stats.records,
+      decodedAs: stats.decodedAs,
+    };
+  } catch (thrown) {
+    const error =
+      thrown instanceof UnparseableObjectError
+        ? thrown
+        : new ExtractorFailedError(
+            entry.format,
+            thrown instanceof Error ? thrown : new Error(String(thrown)),
+          );
     return {
       ok: false,
       bad: {
@@ -194,11 +220,13 @@ export async function parsePack(
     key: outputKey,
     settings: config,
   });
+  const member = new GzipMemberAssembler();
   let header: PackHeader | undefined;
   let pages = 0;
   let parsed = 0;
   let records = 0;
   const quarantinedEntries: QuarantinedEntry[] = [];
+  const windows1252Pages: string[] = [];
   try {
     for await (const item of readPack(counter, { maxLineBytes: config.maxPackLineBytes })) {
       if (item.kind === 'header') {
@@ -208,11 +236,23 @@ export async function parsePack(
       }
       if (header === undefined) throw new ParserError('pack entry before its header');
       pages += 1;
-      const result = await parseEntry(deps, packKey, header, item);
+      const result = await parseEntry(deps, packKey, header, item, member.crcSeed);
       if (result.ok) {
-        await writer.write(result.member);
+        if (writer.bytes === 0) await writer.write(member.header());
+        await writer.write(result.segment);
+        member.keep(result.stats);
         parsed += 1;
         records += result.records;
+        if (result.decodedAs !== undefined && item.entry !== undefined) {
+          windows1252Pages.push(pageName(item.entry.sourceId, item.entry.page));
+          deps.log.info('pack entry decoded as windows-1252', {
+            key: packKey,
+            runId: header.runId,
+            sourceId: item.entry.sourceId,
+            page: item.entry.page,
+            reason: result.decodedAs,
+          });
+        }
         continue;
       }
       const { bad, error } = result;
@@ -249,10 +289,9 @@ export async function parsePack(
   }
   if (header === undefined) throw new ParserError('pack read without a header');
 
-  // Every entry quarantined (or none at all): an empty gzip stream still marks the pack handled.
-  if (writer.bytes === 0) {
-    await writer.write(gzipSync(Buffer.alloc(0), { level: config.gzipLevel }));
-  }
+  // Every entry quarantined (or none at all): an empty gzip member still marks the pack handled.
+  if (writer.bytes === 0) await writer.write(member.header());
+  await writer.write(member.trailer());
   const outcome: ParsedObjectOutcome = {
     runId: header.runId,
     rawKey: packKey,
@@ -260,6 +299,7 @@ export async function parsePack(
     parsed,
     quarantined: quarantinedEntries.length,
     quarantinedPages: quarantinedEntries.map((q) => pageName(q.sourceId, q.page)),
+    ...(windows1252Pages.length > 0 ? { windows1252Pages } : {}),
     records,
     bytesIn: counter.bytes,
     bytesOut: writer.bytes,

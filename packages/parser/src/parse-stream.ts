@@ -1,8 +1,8 @@
 import { Readable, Transform, type TransformCallback, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { createGzip, gzipSync } from 'node:zlib';
-import type { FormatOptions } from '@fanout/shared';
-import { Utf8Transcoder } from './charset.js';
+import { crc32, createGzip, gzipSync } from 'node:zlib';
+import type { FormatOptions, RecordKey } from '@fanout/shared';
+import { Utf8Transcoder, WINDOWS_1252_FALLBACK } from './charset.js';
 import type { ParserLimits } from './config.js';
 import { decompressorFor } from './content-encoding.js';
 import {
@@ -15,19 +15,10 @@ import {
   UnparseableObjectError,
 } from './errors.js';
 import { defaultExtractors, type ExtractorRegistry } from './formats/registry.js';
-import { type ExtractorContext, RawJson, RawJsonSpans, RecordBatch } from './formats/types.js';
-
-/**
- * What every output line carries besides the record; all of it comes from the raw
- * object's metadata or the pack entry, never from the clock.
- */
-export interface Envelope {
-  readonly sourceId: string;
-  readonly runId: string;
-  /** The response page the records come from; 0 when absent (a single-page response). */
-  readonly page?: number;
-  readonly fetchedAt: string;
-}
+import type { ExtractorContext } from './formats/types.js';
+import { createSegmentDeflater, deflateSegmentSync } from './gzip-member.js';
+import { RecordIdentity } from './record-identity.js';
+import { type Envelope, RecordLineWriter } from './record-lines.js';
 
 export interface ParseStreamOptions {
   readonly format: string;
@@ -42,22 +33,32 @@ export interface ParseStreamOptions {
    */
   readonly contentEncoding?: string;
   readonly envelope: Envelope;
+  /** The source's record key (field names or JSON pointers); absent: the content hash. */
+  readonly recordKey?: RecordKey;
   readonly limits: ParserLimits;
   /** zlib level 0-9. */
   readonly gzipLevel: number;
   readonly extractors?: ExtractorRegistry;
+  /**
+   * What is written to `output`: a whole gzip member (default), or a deflate segment of one
+   * (see gzip-member.ts) whose CRC-32 continues from `crcSeed`.
+   */
+  readonly segment?: { readonly crcSeed: number };
 }
 
 export interface ParseStats {
   readonly records: number;
+  /** Set when the body declared no charset and was read as windows-1252 (`undeclaredFallback`). */
+  readonly decodedAs?: typeof WINDOWS_1252_FALLBACK;
   /** Raw bytes read. */
   readonly bytesIn: number;
-  /** Gzip bytes written. */
+  /** Compressed bytes written. */
   readonly bytesOut: number;
+  /** Uncompressed bytes of the lines written. */
+  readonly linesBytes: number;
+  /** CRC-32 of those bytes, continued from `segment.crcSeed` (0 without one). */
+  readonly crc: number;
 }
-
-/** Output lines are written in batches of about this many bytes (fewer stream writes). */
-const OUTPUT_BATCH_BYTES = 64 * 1024;
 
 /**
  * Output up to this size is gzipped in one synchronous call once it is complete; larger
@@ -65,6 +66,9 @@ const OUTPUT_BATCH_BYTES = 64 * 1024;
  * member (a retry rewrites identical output).
  */
 const SMALL_OUTPUT_BYTES = 64 * 1024;
+
+/** Output buffers zlib fills (its default is 16 KiB): fewer callbacks per object. */
+const ZLIB_CHUNK_BYTES = 64 * 1024;
 
 /** Reads `lines` until more than `limit` bytes are held or they end. */
 async function readUpTo(
@@ -102,121 +106,47 @@ export class ByteCounter extends Transform {
   }
 }
 
-/**
- * Envelope prefix of every line, shaped for Athena's JSON SerDe: flat scalar columns
- * (`source`, `run`, `page`, `fetchedAt`) and the record as one JSON column. Key order is
- * fixed and no value comes from the clock, so the same raw object always gives the same bytes.
- */
-export function envelopePrefix(envelope: Envelope): string {
-  return `{"source":${JSON.stringify(envelope.sourceId)},"run":${JSON.stringify(envelope.runId)},"page":${envelope.page ?? 0},"fetchedAt":${JSON.stringify(envelope.fetchedAt)},"record":`;
-}
-
-/**
- * Output lines as bytes, in buffers of about OUTPUT_BATCH_BYTES. Records already serialized
- * as bytes (RawJsonSpans) are copied in without being decoded; text is encoded once, here.
- */
-class LineWriter {
-  private buffer = Buffer.allocUnsafe(OUTPUT_BATCH_BYTES);
-  private used = 0;
-  private readonly prefix: Buffer;
-
-  constructor(prefix: string) {
-    this.prefix = Buffer.from(prefix, 'utf8');
-  }
-
-  /** Room for `bytes` more; returns a full buffer to pass on first, if any. */
-  private reserve(bytes: number): Buffer | undefined {
-    if (this.used + bytes <= this.buffer.length) return undefined;
-    const full = this.take();
-    if (bytes > this.buffer.length) this.buffer = Buffer.allocUnsafe(bytes);
-    return full;
-  }
-
-  /** The bytes written so far (undefined when none), and a fresh buffer for what follows. */
-  take(): Buffer | undefined {
-    if (this.used === 0) return undefined;
-    const full = this.buffer.subarray(0, this.used);
-    this.buffer = Buffer.allocUnsafe(Math.max(OUTPUT_BATCH_BYTES, this.buffer.length));
-    this.used = 0;
-    return full;
-  }
-
-  /** Writes one line holding `bytes[start, end)` as the record. */
-  bytes(bytes: Buffer, start: number, end: number): Buffer | undefined {
-    const full = this.reserve(this.prefix.length + (end - start) + 2);
-    this.used += this.prefix.copy(this.buffer, this.used);
-    this.used += bytes.copy(this.buffer, this.used, start, end);
-    this.closeLine();
-    return full;
-  }
-
-  /** Writes one line holding `text` (JSON) as the record. */
-  text(text: string): Buffer | undefined {
-    // A UTF-16 code unit is at most 3 UTF-8 bytes.
-    const full = this.reserve(this.prefix.length + text.length * 3 + 2);
-    this.used += this.prefix.copy(this.buffer, this.used);
-    this.used += this.buffer.write(text, this.used, 'utf8');
-    this.closeLine();
-    return full;
-  }
-
-  private closeLine(): void {
-    this.buffer[this.used] = 0x7d; // }
-    this.buffer[this.used + 1] = 0x0a; // \n
-    this.used += 2;
-  }
-
-  get full(): boolean {
-    return this.used >= OUTPUT_BATCH_BYTES;
-  }
-}
-
-function serialized(record: unknown, format: string, index: number): string {
-  const body = record instanceof RawJson ? record.text : JSON.stringify(record);
-  if (body === undefined) {
-    throw new ExtractorFailedError(
-      format,
-      new TypeError(`yielded a value that is not JSON (${typeof record})`),
-      { record: index },
-    );
-  }
-  return body;
-}
-
 async function* envelopeLines(
   records: AsyncIterable<unknown>,
-  envelope: Envelope,
+  writer: RecordLineWriter,
   format: string,
-  counted: { records: number },
 ): AsyncGenerator<Buffer> {
-  const writer = new LineWriter(envelopePrefix(envelope));
+  const full: Buffer[] = [];
   for await (const record of records) {
-    if (record instanceof RawJsonSpans) {
-      const { bytes, starts, ends } = record;
-      for (let i = 0; i < starts.length; i += 1) {
-        const start = starts[i] ?? 0;
-        const full = writer.bytes(bytes, start, ends[i] ?? start);
-        if (full) yield full;
-      }
-      counted.records += starts.length;
-    } else if (record instanceof RecordBatch) {
-      for (const each of record.records) {
-        const full = writer.text(serialized(each, format, counted.records));
-        if (full) yield full;
-        counted.records += 1;
-      }
-    } else {
-      const full = writer.text(serialized(record, format, counted.records));
-      if (full) yield full;
-      counted.records += 1;
+    try {
+      writer.write(record, full);
+    } catch (error) {
+      // Whatever a record makes the writer throw is that record's doing (odd input), not a
+      // fault a retry can fix: the object or entry is quarantined with it.
+      if (error instanceof ParserError) throw error;
+      throw new ExtractorFailedError(
+        format,
+        error instanceof Error ? error : new Error(String(error)),
+        { record: writer.records },
+      );
     }
-    if (writer.full) {
-      const full = writer.take();
-      if (full) yield full;
+    if (full.length > 0) {
+      yield* full;
+      full.length = 0;
     }
   }
   const rest = writer.take();
   if (rest) yield rest;
+}
+
+/** Counts (and, for a segment, checksums) the uncompressed lines on their way to the compressor. */
+class LinesTally {
+  bytes = 0;
+  constructor(
+    public crc: number,
+    private readonly checksum: boolean,
+  ) {}
+
+  add(chunk: Buffer): Buffer {
+    this.bytes += chunk.length;
+    if (this.checksum) this.crc = crc32(chunk, this.crc);
+    return chunk;
+  }
 }
 
 /**
@@ -239,6 +169,8 @@ function inOriginalBytes(error: ParserError, transcoder: Utf8Transcoder): Parser
   if (tooLarge) return new RecordTooLargeError(tooLarge.format, tooLarge.limitBytes, moved);
   return error;
 }
+
+export type { Envelope } from './record-lines.js';
 
 /**
  * Parses a raw byte stream into gzip NDJSON, one enveloped record per line,
@@ -293,7 +225,14 @@ export async function parseStream(
     input.pipe(source);
   }
   const sink = new ByteCounter(Number.POSITIVE_INFINITY);
-  const counted = { records: 0 };
+  const writer = new RecordLineWriter({
+    envelope: options.envelope,
+    identity: new RecordIdentity(options.recordKey),
+    format: options.format,
+    checkObjects: !registry.isBuiltIn(options.format),
+  });
+  const segment = options.segment;
+  const tally = new LinesTally(segment?.crcSeed ?? 0, segment !== undefined);
   const formatOptions = options.formatOptions ?? {};
   // Text formats read the body decoded to UTF-8; a binary custom format reads it as fetched.
   const reads = registry.inputOf(options.format);
@@ -303,6 +242,7 @@ export async function parseStream(
           options.contentType,
           formatOptions.invalidBytes ?? 'fatal',
           reads === 'html' ? 'html' : 'xml',
+          formatOptions.strict === true,
         )
       : undefined;
   const text = transcoder
@@ -327,20 +267,22 @@ export async function parseStream(
   }
 
   try {
-    const lines = envelopeLines(extracted(), options.envelope, options.format, counted);
+    const lines = envelopeLines(extracted(), writer, options.format);
     const head = await readUpTo(lines, SMALL_OUTPUT_BYTES);
+    const level = options.gzipLevel;
     if (head.ended) {
       // Small output (a pack entry, a small response): one synchronous deflate of the
       // same bytes, instead of a zlib stream's setup and thread-pool round trips.
-      const gzipped = gzipSync(Buffer.concat(head.chunks), { level: options.gzipLevel });
-      await pipeline(Readable.from([gzipped], { objectMode: false }), sink, output);
+      const bytes = tally.add(Buffer.concat(head.chunks));
+      const compressed = segment ? deflateSegmentSync(bytes, level) : gzipSync(bytes, { level });
+      await pipeline(Readable.from([compressed], { objectMode: false }), sink, output);
     } else {
       await pipeline(
         (async function* all() {
-          yield* head.chunks;
-          yield* lines;
+          for (const chunk of head.chunks) yield tally.add(chunk);
+          for await (const chunk of lines) yield tally.add(chunk);
         })(),
-        createGzip({ level: options.gzipLevel }),
+        segment ? createSegmentDeflater(level) : createGzip({ level, chunkSize: ZLIB_CHUNK_BYTES }),
         sink,
         output,
       );
@@ -358,7 +300,7 @@ export async function parseStream(
     throw new ExtractorFailedError(
       options.format,
       extractorError instanceof Error ? extractorError : new Error(String(extractorError)),
-      { record: counted.records, byteOffset: source.bytes },
+      { record: writer.records, byteOffset: source.bytes },
     );
   } finally {
     // An extractor that stopped early must not leave the raw object's connection open.
@@ -370,7 +312,14 @@ export async function parseStream(
       if (text !== source) text.destroy();
     }
   }
-  return { records: counted.records, bytesIn: source.bytes, bytesOut: sink.bytes };
+  return {
+    records: writer.records,
+    bytesIn: source.bytes,
+    bytesOut: sink.bytes,
+    linesBytes: tally.bytes,
+    crc: tally.crc,
+    ...(transcoder?.fellBack ? { decodedAs: WINDOWS_1252_FALLBACK } : {}),
+  };
 }
 
 /** Convenience for tests and the benchmark: parse bytes already in memory. */

@@ -29,7 +29,7 @@ import {
 } from './errors.js';
 import { defaultExtractors, type ExtractorRegistry } from './formats/registry.js';
 import { ParsedObjectWriter } from './output.js';
-import { parsePack, type QuarantinedEntry } from './pack.js';
+import { pageName, parsePack, type QuarantinedEntry } from './pack.js';
 import { parseStream } from './parse-stream.js';
 import { isNotFound, quarantineObject, type WholeObjectFacts } from './quarantine.js';
 
@@ -164,7 +164,7 @@ async function parseSingleObject(
     const context = { runId: keyParts?.runId, sourceId: keyParts?.sourceId };
     return quarantined(deps, base, meta.error, context);
   }
-  const { contentType, runId, sourceId, fetchedAt, page, url } = meta.value;
+  const { recordKey, contentType, runId, sourceId, fetchedAt, page, url } = meta.value;
   const { format, formatOptions } = definitionFor(deps, sourceId, meta.value);
   const context = { runId, sourceId, format };
   if (size !== undefined && size > config.maxRawBytes) {
@@ -195,6 +195,7 @@ async function parseSingleObject(
       ...(contentType !== undefined ? { contentType } : {}),
       ...(url !== undefined ? { pageUrl: url } : {}),
       envelope: { sourceId, runId, page, fetchedAt },
+      ...(recordKey !== undefined ? { recordKey } : {}),
       limits: config,
       gzipLevel: config.gzipLevel,
       extractors,
@@ -212,6 +213,7 @@ async function parseSingleObject(
     parsed: 1,
     quarantined: 0,
     quarantinedPages: [],
+    ...(stats.decodedAs !== undefined ? { windows1252Pages: [pageName(sourceId, page ?? 0)] } : {}),
     records: stats.records,
     bytesIn: stats.bytesIn,
     bytesOut: stats.bytesOut,

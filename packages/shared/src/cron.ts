@@ -223,7 +223,7 @@ export function parseCron(expression: string): Schedule | undefined {
   const dayMatches =
     domField === '?' ? parseDayOfWeek(dowField, fail) : parseDayOfMonth(domField, fail);
 
-  return {
+  const schedule: Schedule = {
     expression,
     kind: 'cron',
     next(after) {
@@ -288,4 +288,12 @@ export function parseCron(expression: string): Schedule | undefined {
       return undefined;
     },
   };
+  // EventBridge accepts a cron no date matches (`cron(0 0 30 2 ? *)`) and never fires it;
+  // a source with such a cadence would silently never be collected.
+  if (schedule.next(new Date(Date.UTC(YEAR.min, 0, 1) - MINUTE_MS)) === undefined) {
+    throw fail(
+      `never fires: no date from ${YEAR.min} to ${YEAR.max} matches all of its fields (day-of-month ${domField}, month ${monthField}, day-of-week ${dowField}, year ${yearField})`,
+    );
+  }
+  return schedule;
 }

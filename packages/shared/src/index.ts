@@ -11,6 +11,8 @@ export * from './manifest.js';
 export * from './packs.js';
 export * from './payload.js';
 export * from './prices.js';
+export * from './record-key.js';
+export * from './record-views.js';
 export * from './records.js';
 export * from './redact.js';
 export * from './redact-payload.js';

@@ -73,6 +73,14 @@ export const MAX_SOURCE_BYTES = maxSourceBytesFor(DEPLOYED_COLLECTOR_CONCURRENCY
 export const DEFAULT_COLLECTOR_SAFETY_MARGIN_MS = 15_000;
 
 /**
+ * What a collector payload needs besides one task's source: the manager's margin under
+ * the async payload limit (8 KiB by default), the batch envelope (run, batch, hop) and the
+ * task's validators and estimate. A source whose JSON is larger than the payload limit
+ * minus this cannot be sent to a collector at all; the manifest check says so up front.
+ */
+export const COLLECTOR_PAYLOAD_RESERVE_BYTES = 16 * 1024;
+
+/**
  * S3 user metadata (`x-amz-meta-*`) in one PUT: at most 2 KB, counted as the UTF-8 bytes of
  * every name and value together (taken as 2,000, the smaller reading of "2 KB").
  */

@@ -10,10 +10,12 @@ import {
 } from './html-options.js';
 import { SourceIdSchema } from './ids.js';
 import {
+  COLLECTOR_PAYLOAD_RESERVE_BYTES,
   DEFAULT_COLLECTOR_SAFETY_MARGIN_MS,
   LAMBDA_MAX_TIMEOUT_SECONDS,
   MAX_SOURCE_BYTES,
 } from './limits.js';
+import { RecordKeySchema } from './record-key.js';
 import type { Schedule } from './schedule.js';
 import {
   BasicAuthSchema,
@@ -66,6 +68,29 @@ export const HttpUrlSchema = z.string().refine(
 const HeaderNameSchema = z
   .string()
   .regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/, 'not a valid header name');
+
+/**
+ * Why text cannot be sent as (part of) a header value, or undefined. HTTP carries tab,
+ * space, visible ASCII and the bytes 0x80-0xFF, on one line (RFC 9110 field-value); fetch
+ * refuses anything else, so such a source could only fail when fetched. The message
+ * never quotes the value (it may be a credential).
+ */
+export function headerValueProblem(value: string): string | undefined {
+  for (let index = 0; index < value.length; index += 1) {
+    const code = value.charCodeAt(index);
+    const at = `at character ${index + 1}`;
+    if (code === 0x0d || code === 0x0a) {
+      return `has a line break (CR or LF) ${at}: a header value is one line (a line break would start a header of its own)`;
+    }
+    if ((code < 0x20 && code !== 0x09) || code === 0x7f) {
+      return `has the control character U+${code.toString(16).toUpperCase().padStart(4, '0')} ${at}, which HTTP cannot carry`;
+    }
+    if (code > 0xff) {
+      return `has a character above U+00FF ${at}: a header value is bytes (tab, space, visible ASCII, 0x80-0xFF); percent-encode it as the API expects`;
+    }
+  }
+  return undefined;
+}
 
 export const FormatOptionsSchema = z
   .object({
@@ -208,6 +233,11 @@ export const SourceSchema = z
     allowPrivateNetwork: z.boolean().default(false),
     pagination: PaginationSchema.optional(),
     options: FormatOptionsSchema.default({}),
+    /**
+     * The fields that identify a record across fetches (field names or JSON pointers, e.g.
+     * `["id"]`, `["/item/guid"]`). Absent: a record's identity is its content hash.
+     */
+    key: RecordKeySchema.optional(),
     /** Collected only by the scheduled runs it is due in; absent: every run. */
     every: CadenceSchema.optional(),
   })
@@ -281,6 +311,19 @@ export function literalCredentialProblems(source: Source, index: number): string
   return problems;
 }
 
+/** Header values HTTP cannot carry: a literal value, or a secret reference's prefix. */
+export function headerValueProblems(source: Source, index: number): string[] {
+  const problems: string[] = [];
+  for (const [name, value] of Object.entries(source.headers ?? {})) {
+    const text = isSecretReference(value) ? value.prefix : value;
+    const problem = text === undefined ? undefined : headerValueProblem(text);
+    if (problem === undefined) continue;
+    const path = isSecretReference(value) ? ['headers', name, 'prefix'] : ['headers', name];
+    problems.push(`${formatPath(['sources', index, ...path])}: header value ${problem}`);
+  }
+  return problems;
+}
+
 /**
  * Every CSS selector of a source (the `html` format's items and fields, `html-next`
  * pagination) compiled before anything is fetched: each problem names the field and the
@@ -325,6 +368,10 @@ function idOf(entry: unknown): string | undefined {
 export interface SourceLimits {
   /** Largest `maxBytes`: the collector's per-source byte limit. */
   readonly maxBytes: number;
+  /** Largest source, as JSON, that a collector payload can carry with its batch envelope. */
+  readonly maxSourceJsonBytes: number;
+  /** The async invoke payload limit that bound comes from. */
+  readonly payloadLimitBytes: number;
   /** Largest `timeoutMs`: the collector's timeout minus its safety margin. */
   readonly maxTimeoutMs: number;
   readonly collectorTimeoutMs: number;
@@ -335,6 +382,8 @@ export function sourceLimits(topo: Topology = topology): SourceLimits {
   const collectorTimeoutMs = topo.functions.collector.timeoutSeconds * 1000;
   return {
     maxBytes: MAX_SOURCE_BYTES,
+    maxSourceJsonBytes: topo.payloadLimitBytes - COLLECTOR_PAYLOAD_RESERVE_BYTES,
+    payloadLimitBytes: topo.payloadLimitBytes,
     maxTimeoutMs: collectorTimeoutMs - DEFAULT_COLLECTOR_SAFETY_MARGIN_MS,
     collectorTimeoutMs,
     safetyMarginMs: DEFAULT_COLLECTOR_SAFETY_MARGIN_MS,
@@ -351,6 +400,12 @@ function beyondCollectorLimits(source: Source, index: number, limits: SourceLimi
   if (source.maxBytes !== undefined && source.maxBytes > limits.maxBytes) {
     errors.push(
       `${formatPath(['sources', index, 'maxBytes'])}: must be at most ${limits.maxBytes}, the collector's limit per source (its /tmp shared by its concurrent fetches), got ${source.maxBytes}`,
+    );
+  }
+  const jsonBytes = Buffer.byteLength(JSON.stringify(source), 'utf8');
+  if (jsonBytes > limits.maxSourceJsonBytes) {
+    errors.push(
+      `${formatPath(['sources', index])}: the entry is ${jsonBytes} bytes as JSON, over the ${limits.maxSourceJsonBytes} bytes a collector payload can carry for one source (Lambda's ${limits.payloadLimitBytes}-byte async payload limit, less room for the batch); shorten its headers, query or options`,
     );
   }
   if (source.timeoutMs > limits.maxTimeoutMs) {
@@ -414,6 +469,11 @@ export function parseManifest(
       invalid.push({ index, id: result.value.id, errors: beyond });
       return;
     }
+    const unsendable = headerValueProblems(result.value, index);
+    if (unsendable.length > 0) {
+      invalid.push({ index, id: result.value.id, errors: unsendable });
+      return;
+    }
     const credentials = literalCredentialProblems(result.value, index);
     if (credentials.length > 0) {
       invalid.push({ index, id: result.value.id, errors: credentials });
@@ -451,10 +511,19 @@ export function parseManifest(
   return { sources, invalid };
 }
 
+/**
+ * The JSON document of a manifest's text; malformed JSON is a ContractValidationError. A
+ * UTF-8 byte order mark is skipped (editors on Windows write one; JSON allows a parser to
+ * ignore it).
+ */
+export function manifestDocument(text: string): unknown {
+  return parseJson(text.startsWith('\uFEFF') ? text.slice(1) : text, 'source manifest');
+}
+
 /** Parses manifest JSON text; malformed JSON is a ContractValidationError. */
 export function parseManifestText(
   text: string,
   options: ManifestCheckOptions = {},
 ): ManifestParseResult {
-  return parseManifest(parseJson(text, 'source manifest'), options);
+  return parseManifest(manifestDocument(text), options);
 }

@@ -5,6 +5,7 @@ import * as z from 'zod';
 import { ContractValidationError, FanoutContractError } from './errors.js';
 import { BatchIdSchema, RunIdSchema, SourceIdSchema } from './ids.js';
 import { FormatOptionsSchema, FormatSchema } from './manifest.js';
+import { RecordKeySchema } from './record-key.js';
 import { BatchResultSchema } from './records.js';
 import { check } from './validate.js';
 
@@ -71,6 +72,8 @@ export const PackEntrySchema = z
     bytes: z.number().int().nonnegative(),
     format: FormatSchema,
     formatOptions: FormatOptionsSchema.default({}),
+    /** The source's record key (see SourceSchema `key`). */
+    key: RecordKeySchema.optional(),
     /** `utf8`: `body` is the text; `base64`: the bytes were not valid UTF-8. */
     bodyEncoding: z.enum(['utf8', 'base64']),
     body: z.string(),

@@ -4,6 +4,7 @@ import { BatchIdSchema, RunIdSchema, SourceIdSchema } from './ids.js';
 import { S3_USER_METADATA_MAX_BYTES } from './limits.js';
 import { FormatOptionsSchema, FormatSchema } from './manifest.js';
 import { ValidatorsSchema } from './payload.js';
+import { RecordKeySchema } from './record-key.js';
 import { check } from './validate.js';
 
 const IsoTime = z.iso.datetime({ offset: true });
@@ -15,6 +16,8 @@ export const RawObjectMetadataSchema = z.object({
   batchId: BatchIdSchema.optional(),
   format: FormatSchema,
   formatOptions: FormatOptionsSchema.default({}),
+  /** The source's record key (see SourceSchema `key`). */
+  recordKey: RecordKeySchema.optional(),
   /** Content-Type the upstream sent. */
   contentType: z.string().optional(),
   fetchedAt: IsoTime,
@@ -36,6 +39,7 @@ const META_NAMES = {
   batchId: 'batch-id',
   format: 'format',
   formatOptions: 'format-options',
+  recordKey: 'record-key',
   contentType: 'upstream-content-type',
   fetchedAt: 'fetched-at',
   scheduledAt: 'scheduled-at',
@@ -72,6 +76,7 @@ export function toS3Metadata(meta: RawObjectMetadata): Record<string, string> {
     [META_NAMES.page]: String(meta.page),
   };
   if (meta.batchId) out[META_NAMES.batchId] = meta.batchId;
+  if (meta.recordKey) out[META_NAMES.recordKey] = asciiJson(meta.recordKey);
   // Header values must be ASCII; upstream content types are, but be safe.
   if (meta.contentType) out[META_NAMES.contentType] = meta.contentType.replace(/[^\x20-\x7e]/g, '');
   // A URL (ASCII once parsed) goes in only while the whole stays within S3's limit.
@@ -116,6 +121,17 @@ export function fromS3Metadata(metadata: Record<string, string> | undefined): Ra
       );
     }
   }
+  let recordKey: unknown;
+  const keyText = m[META_NAMES.recordKey];
+  if (keyText !== undefined) {
+    try {
+      recordKey = JSON.parse(keyText);
+    } catch {
+      issues.push(
+        `metadata.${META_NAMES.recordKey}: not valid JSON, got ${JSON.stringify(keyText)}`,
+      );
+    }
+  }
   const status = m[META_NAMES.httpStatus];
   const page = m[META_NAMES.page];
   const candidate = {
@@ -124,6 +140,7 @@ export function fromS3Metadata(metadata: Record<string, string> | undefined): Ra
     batchId: m[META_NAMES.batchId],
     format: m[META_NAMES.format],
     formatOptions,
+    recordKey,
     contentType: m[META_NAMES.contentType],
     fetchedAt: m[META_NAMES.fetchedAt],
     scheduledAt: m[META_NAMES.scheduledAt],
@@ -266,6 +283,12 @@ export const ParsedObjectOutcomeSchema = z.object({
   quarantined: z.number().int().nonnegative(),
   /** `<sourceId>-p<NNNN>` of the quarantined pages; cut short past what metadata can hold. */
   quarantinedPages: z.array(z.string()).default([]),
+  /**
+   * `<sourceId>-p<NNNN>` of the pages that declared no charset, were not UTF-8 and were read
+   * as windows-1252 (as browsers and feedparser read them); absent when none was, and cut
+   * short (before quarantinedPages is) past what metadata can hold.
+   */
+  windows1252Pages: z.array(z.string()).optional(),
   records: z.number().int().nonnegative(),
   bytesIn: z.number().int().nonnegative(),
   bytesOut: z.number().int().nonnegative(),
@@ -273,17 +296,32 @@ export const ParsedObjectOutcomeSchema = z.object({
 });
 export type ParsedObjectOutcome = z.infer<typeof ParsedObjectOutcomeSchema>;
 
+/** What a parse outcome, the run report and `status` say of a page in `windows1252Pages`. */
+export const WINDOWS_1252_FALLBACK = 'decoded as windows-1252: not UTF-8, no charset declared';
+
 const OUTCOME_META = 'fanout-outcome';
 /** S3 allows 2 KB of user metadata in all; the outcome keeps well inside it. */
 const OUTCOME_META_MAX_CHARS = 1_600;
 
 /** The parsed object's S3 metadata for an outcome (quarantined page names cut to fit). */
 export function toParsedObjectMetadata(outcome: ParsedObjectOutcome): Record<string, string> {
+  const { windows1252Pages, ...rest } = outcome;
   let pages = [...outcome.quarantinedPages];
-  let text = asciiJson({ ...outcome, quarantinedPages: pages });
+  let decoded = [...(windows1252Pages ?? [])];
+  const asText = () =>
+    asciiJson({
+      ...rest,
+      quarantinedPages: pages,
+      ...(decoded.length > 0 ? { windows1252Pages: decoded } : {}),
+    });
+  let text = asText();
+  while (text.length > OUTCOME_META_MAX_CHARS && decoded.length > 0) {
+    decoded = decoded.slice(0, Math.floor(decoded.length / 2));
+    text = asText();
+  }
   while (text.length > OUTCOME_META_MAX_CHARS && pages.length > 0) {
     pages = pages.slice(0, Math.floor(pages.length / 2));
-    text = asciiJson({ ...outcome, quarantinedPages: pages });
+    text = asText();
   }
   return { [OUTCOME_META]: text };
 }

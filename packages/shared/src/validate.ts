@@ -1,5 +1,7 @@
 import type { z } from 'zod';
 import { ContractValidationError } from './errors.js';
+import { REDACTED } from './redact.js';
+import { redactForMessage } from './redact-payload.js';
 
 const MAX_SHOWN_VALUE_LENGTH = 80;
 
@@ -13,15 +15,24 @@ export function formatPath(path: readonly PropertyKey[]): string {
   return out === '' ? '(root)' : out;
 }
 
-function showValue(value: unknown): string {
+/**
+ * The offending value as an error shows it: redacted first (`redactForMessage`), since a
+ * message ends up in logs, run records and terminals, and the value may be a credential.
+ */
+function showValue(value: unknown, path: readonly PropertyKey[]): string {
   if (value === undefined) return 'nothing';
   // JSON.stringify would show NaN and Infinity as `null`.
   if (typeof value === 'number' && !Number.isFinite(value)) return String(value);
+  const shown = redactForMessage(value, path);
+  if (shown === REDACTED && value !== REDACTED) {
+    const kind = value === null ? 'null' : Array.isArray(value) ? 'an array' : `a ${typeof value}`;
+    return `${kind} (not shown: it may be a credential)`;
+  }
   let text: string;
   try {
-    text = JSON.stringify(value) ?? String(value);
+    text = JSON.stringify(shown) ?? String(shown);
   } catch {
-    text = String(value);
+    text = String(shown);
   }
   return text.length > MAX_SHOWN_VALUE_LENGTH
     ? `${text.slice(0, MAX_SHOWN_VALUE_LENGTH - 3)}...`
@@ -45,8 +56,11 @@ function offendingValue(issue: z.core.$ZodIssue): unknown {
 /** One line per issue: `sources[3].url: must be http or https, got "ftp://x"`. */
 export function describeIssues(error: z.ZodError, basePath: readonly PropertyKey[] = []): string[] {
   return error.issues.map((issue) => {
-    const path = formatPath([...basePath, ...issue.path]);
-    const got = 'input' in issue ? `, got ${showValue(offendingValue(issue))}` : '';
+    const at = [...basePath, ...issue.path];
+    const path = formatPath(at);
+    // A bad key (a header name, say) is a name, never a credential: shown as it is.
+    const shownAt = issue.code === 'invalid_key' ? [] : at;
+    const got = 'input' in issue ? `, got ${showValue(offendingValue(issue), shownAt)}` : '';
     return `${path}: ${issue.message}${got}`;
   });
 }

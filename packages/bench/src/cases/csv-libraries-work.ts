@@ -1,7 +1,7 @@
 import { createReadStream } from 'node:fs';
 import { Readable } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
-import { csv, type ExtractorContext, loadConfig, RecordBatch } from '@fanout/parser';
+import { csv, type ExtractorContext, loadConfig, RawJsonSpans, RecordBatch } from '@fanout/parser';
 import { parse as fastCsv } from '@fast-csv/parse';
 import { parse as csvParse6 } from 'csv-parse';
 import { parse as csvParse7 } from 'csv-parse-7';
@@ -38,8 +38,17 @@ const parserExtractor: CsvReader = async (input, onRecord) => {
     bytesRead: () => 0,
   };
   for await (const item of csv(input, context)) {
-    if (item instanceof RecordBatch) for (const record of item.records) onRecord(record);
-    else onRecord(item);
+    if (item instanceof RawJsonSpans) {
+      // The extractor writes each record's JSON (the parser copies it into the output as is);
+      // read back into objects here, like every other library's records.
+      item.starts.forEach((start, i) => {
+        onRecord(JSON.parse(item.bytes.toString('utf8', start, item.ends[i])));
+      });
+    } else if (item instanceof RecordBatch) {
+      for (const record of item.records) onRecord(record);
+    } else {
+      onRecord(item);
+    }
   }
 };
 

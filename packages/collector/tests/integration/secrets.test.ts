@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { gunzipSync } from 'node:zlib';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SSMClient } from '@aws-sdk/client-ssm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -170,5 +171,93 @@ describe('collector with secret references (real SDK clients, real HTTP)', () =>
     const targets = aws.requests.map((r) => r.headers['x-amz-target']);
     expect(targets.filter((t) => t === 'secretsmanager.GetSecretValue')).toHaveLength(1);
     expect(targets.filter((t) => t === 'AmazonSSM.GetParameter')).toHaveLength(3);
+  });
+});
+
+describe('secret values never leave the source origin, nor land in a stored URL', () => {
+  let other: RecordingServer;
+  let api: RecordingServer;
+
+  beforeAll(async () => {
+    other = await startRecordingServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end('[{"at":"other"}]');
+    });
+    api = await startRecordingServer((req, res) => {
+      const path = new URL(req.url ?? '/', 'http://x').pathname;
+      if (path === '/to-other') {
+        res.writeHead(302, { location: `${other.origin}/landing` });
+        res.end();
+      } else if (path === '/echo') {
+        // An upstream that puts the credential it was sent into the URL it redirects to.
+        const token = String(req.headers.authorization).replace('Bearer ', '');
+        res.writeHead(302, { location: `/okany/${token}?again=${token}` });
+        res.end();
+      } else {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end('[{"at":"api"}]');
+      }
+    });
+  });
+
+  afterAll(async () => {
+    await Promise.all([other.stop(), api.stop()]);
+  });
+
+  it('keeps an Accept header whose value is a secret at home on a cross-origin redirect', async () => {
+    // Prepare
+    const deps = { ...(await testDeps({ s3: fakeS3() })), secrets: resolver };
+    const event = payload([
+      {
+        source: {
+          id: 'accept-secret',
+          url: `${api.origin}/to-other`,
+          headers: { Accept: { secret: 'ssm:/api/token' }, 'Accept-Language': 'de' },
+        },
+      },
+    ]);
+
+    // Act
+    const outcome = await handleCollectorEvent(event, deps);
+
+    // Assess
+    if (outcome.kind !== 'collected') throw new Error(`unexpected ${outcome.kind}`);
+    expect(outcome.summary.result.outcomes[0]).toMatchObject({ status: 'ok', httpStatus: 200 });
+    expect(api.requests.find((r) => r.path === '/to-other')?.headers.accept).toBe(TOKEN);
+    const landing = other.requests.find((r) => r.path === '/landing');
+    expect(landing?.headers['accept-language']).toBe('de');
+    expect(landing?.headers.accept).not.toBe(TOKEN);
+    expect(JSON.stringify(other.requests)).not.toContain(TOKEN);
+  });
+
+  it('scrubs a secret the upstream echoed into a redirect URL from the pack entry', async () => {
+    // Prepare
+    const s3 = fakeS3();
+    const deps = { ...(await testDeps({ s3 })), secrets: resolver };
+    const event = payload([
+      {
+        source: {
+          id: 'echo',
+          url: `${api.origin}/echo`,
+          headers: { Authorization: { secret: 'ssm:/api/token', prefix: 'Bearer ' } },
+        },
+      },
+    ]);
+
+    // Act
+    const outcome = await handleCollectorEvent(event, deps);
+
+    // Assess
+    if (outcome.kind !== 'collected') throw new Error(`unexpected ${outcome.kind}`);
+    expect(outcome.summary.result.outcomes[0]).toMatchObject({ status: 'ok' });
+    expect(api.requests.some((r) => r.path.startsWith(`/okany/${TOKEN}`))).toBe(true);
+    const stored = s3.puts.map((put) => {
+      const body = Buffer.from(put.Body as Buffer);
+      return body[0] === 0x1f ? gunzipSync(body).toString('utf8') : body.toString('utf8');
+    });
+    const pack = stored.find((text) => text.includes('"sourceId":"echo"')) ?? '';
+    expect(pack).toContain(`${api.origin}/okany/[secret]?again=REDACTED`);
+    expect(stored.join('\n')).not.toContain(TOKEN);
+    expect(JSON.stringify(deps.log.entries)).not.toContain(TOKEN);
   });
 });

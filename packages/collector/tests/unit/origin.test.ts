@@ -60,6 +60,27 @@ describe('bindToOrigin / headersFor', () => {
     });
   });
 
+  it('keeps an Accept header whose value came from a secret with the source origin', () => {
+    // Prepare
+    const withSecrets = bindToOrigin(
+      {
+        url: 'https://api.example/',
+        headers: { Accept: 'tok-1', 'Accept-Language': 'en', 'accept-encoding': 'tok-2' },
+        secretHeaders: ['Accept', 'Accept-Encoding'],
+        allowPrivateNetwork: false,
+      },
+      DEFAULTS,
+    );
+
+    // Act
+    const home = headersFor(withSecrets, new URL('https://api.example/next'));
+    const away = headersFor(withSecrets, new URL('https://cdn.example/next'));
+
+    // Assess
+    expect(home).toMatchObject({ accept: 'tok-1', 'accept-encoding': 'tok-2' });
+    expect(away).toEqual({ 'user-agent': 'fanout-collector/test', 'accept-language': 'en' });
+  });
+
   it("lets the source's own Authorization header win over its URL's basic auth", () => {
     // Prepare
     const withHeader = bindToOrigin(

@@ -240,6 +240,7 @@ describe('resolveTask', () => {
     expect(resolved.task.source.url).toBe(
       'https://api.example.test/v1?fmt=json&api_key=q+v%261&page=1',
     );
+    expect(resolved.task.secretHeaders).toEqual(['X-Token']);
     expect(resolved.task.source).not.toHaveProperty('query');
     expect(resolved.task.source).not.toHaveProperty('basicAuth');
     expect(resolved.secrets).toEqual(expect.arrayContaining(['T tok', 'tok', 'q v&1', basic]));

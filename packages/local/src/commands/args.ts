@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util';
+import { check, RunIdSchema } from '@fanout/shared';
 import { UsageError } from '../errors.js';
 
 type Spec = NonNullable<Parameters<typeof parseArgs>[0]>['options'];
@@ -48,4 +49,17 @@ export function timeOption(value: string | undefined): Date {
     );
   }
   return time;
+}
+
+/** A run id given on the command line, checked before anything is read (a path is not one). */
+export function runIdArgument(value: string | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  const result = check(RunIdSchema, value);
+  if (!result.ok) {
+    throw new UsageError(
+      `invalid run id ${JSON.stringify(value)}: must be 1-64 characters of A-Z a-z 0-9 _ . - starting with a letter or digit`,
+      'list the runs: fanout runs',
+    );
+  }
+  return value;
 }

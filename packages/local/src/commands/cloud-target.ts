@@ -3,28 +3,26 @@ import { topology } from '@fanout/shared';
 import { LocalCloud } from '../cloud.js';
 import { fanoutHome, LOCAL_CREDENTIALS, LOCAL_REGION } from '../config.js';
 import { generatedCountIn, startDemoSources } from '../demo/index.js';
-import { UsageError } from '../errors.js';
+import { FunctionUnreachableError, UsageError } from '../errors.js';
 import { DeadLetterStore } from '../lambda/index.js';
 import type { DeadLetterInbox, InvokeAsync, ReplayWriter } from '../replay.js';
 import { bucketWriter, RunRecordReader } from '../run-records.js';
-import { intOption } from './args.js';
-import { BUCKET_OPTIONS, openBucket, TargetUnreachableError } from './bucket.js';
+import { BUCKET_OPTIONS, openBucket } from './bucket.js';
 import {
   COLLECTOR_TIMEOUT_OPTION,
   collectorTimeoutSeconds,
   localDemo,
   localFunctions,
+  localPorts,
+  PORT_OPTIONS,
 } from './local-settings.js';
-import { DEFAULT_PORTS } from './run.js';
 
 export const TARGET_OPTIONS = {
   ...BUCKET_OPTIONS,
   'lambda-endpoint': { type: 'string' },
   'collector-function': { type: 'string' },
   'parser-function': { type: 'string' },
-  's3-port': { type: 'string' },
-  'lambda-port': { type: 'string' },
-  'demo-port': { type: 'string' },
+  ...PORT_OPTIONS,
   ...COLLECTOR_TIMEOUT_OPTION,
 } as const;
 
@@ -38,6 +36,7 @@ type TargetValues = {
   's3-port'?: string;
   'lambda-port'?: string;
   'demo-port'?: string;
+  'secrets-port'?: string;
   'collector-timeout'?: string;
 };
 
@@ -75,7 +74,7 @@ function asyncInvoker(lambda: LambdaClient, where: string): InvokeAsync {
       };
       // An answer (a 4xx or 5xx) is the function's or the service's: reported as it is.
       if ($metadata?.httpStatusCode !== undefined) throw error;
-      throw new TargetUnreachableError(
+      throw new FunctionUnreachableError(
         `cannot reach ${where} to invoke ${functionName}: ${message ?? String(error)}`,
         where.startsWith('the Lambda endpoint')
           ? 'is `fanout start` running? It prints its Lambda endpoint'
@@ -153,13 +152,15 @@ export async function openWorkTarget(values: TargetValues): Promise<WorkTarget> 
     };
   }
   const timeoutSeconds = collectorTimeoutSeconds(values['collector-timeout']);
-  const demoPort = intOption('demo-port', values['demo-port'], DEFAULT_PORTS.demo);
+  const ports = localPorts(values);
+  const demoPort = ports.demo;
   const home = fanoutHome();
   // The settings `fanout run` used: re-sent work runs as it first ran.
   const cloud = await LocalCloud.start({
     home,
-    s3Port: intOption('s3-port', values['s3-port'], DEFAULT_PORTS.s3),
-    lambdaPort: intOption('lambda-port', values['lambda-port'], DEFAULT_PORTS.lambda),
+    s3Port: ports.s3,
+    lambdaPort: ports.lambda,
+    ...(ports.secrets !== undefined ? { secretsPort: ports.secrets } : {}),
     functions: localFunctions(timeoutSeconds),
   });
   // The demo sources come back on their usual port, serving as many generated

@@ -12,22 +12,24 @@ import { loadRun, scheduleOption } from '../report/load.js';
 import { latestRuns } from '../report/run-data.js';
 import { RunRecordReader } from '../run-records.js';
 import { intOption, parseCommandArgs } from './args.js';
-import { BUCKET_OPTIONS, openBucket } from './bucket.js';
+import { openBucket, READ_OPTIONS } from './bucket.js';
 import type { Io } from './run.js';
 
 const DEFAULT_RUNS = 6;
+
+export const COST_OPTIONS = {
+  ...READ_OPTIONS,
+  runs: { type: 'string' },
+  schedule: { type: 'string' },
+  json: { type: 'boolean' },
+} as const;
 
 /**
  * `fanout cost`: the monthly estimate for a stack from its recent runs' records (the
  * last 6 by time, `--runs N`), at the schedule's runs per month and prices.ts's prices.
  */
 export async function costCommand(argv: string[], io: Io): Promise<number> {
-  const { values } = parseCommandArgs('cost', argv, {
-    ...BUCKET_OPTIONS,
-    runs: { type: 'string' },
-    schedule: { type: 'string' },
-    json: { type: 'boolean' },
-  });
+  const { values } = parseCommandArgs('cost', argv, COST_OPTIONS);
   const runs = intOption('runs', values.runs, DEFAULT_RUNS);
   if (runs < 1) throw new UsageError('--runs must be at least 1');
   const schedule = scheduleOption(values.schedule);

@@ -6,10 +6,16 @@ import { monthlyEstimate, runsPerMonth } from '../report/cost-model.js';
 import { reportHtml } from '../report/html.js';
 import { loadRun, scheduleOption } from '../report/load.js';
 import { RunRecordReader } from '../run-records.js';
-import { parseCommandArgs } from './args.js';
-import { BUCKET_OPTIONS, openBucket } from './bucket.js';
+import { parseCommandArgs, runIdArgument } from './args.js';
+import { openBucket, READ_OPTIONS } from './bucket.js';
 import { runProblems, withReasons } from './problems.js';
 import type { Io } from './run.js';
+
+export const REPORT_OPTIONS = {
+  ...READ_OPTIONS,
+  out: { type: 'string' },
+  schedule: { type: 'string' },
+} as const;
 
 /** Reasons are read from quarantine reports for at most this many problems. */
 const REASONS_READ = 200;
@@ -19,17 +25,13 @@ const REASONS_READ = 200;
  * estimated cost, sources), from its records in S3 alone. Exits 0 once it is written.
  */
 export async function reportCommand(argv: string[], io: Io): Promise<number> {
-  const { values, positionals } = parseCommandArgs(
-    'report',
-    argv,
-    { ...BUCKET_OPTIONS, out: { type: 'string' }, schedule: { type: 'string' } },
-    1,
-  );
+  const { values, positionals } = parseCommandArgs('report', argv, REPORT_OPTIONS, 1);
+  const asked = runIdArgument(positionals[0]);
   const schedule = scheduleOption(values.schedule);
   const target = await openBucket(values, fanoutHome());
   try {
     const reader = new RunRecordReader(target.s3, target.bucket);
-    const runId = positionals[0] ?? (await reader.latestRunId());
+    const runId = asked ?? (await reader.latestRunId());
     if (!runId) {
       throw new UsageError(
         `no runs in bucket ${target.bucket}`,

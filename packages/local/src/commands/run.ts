@@ -2,7 +2,8 @@ import { readFile, rm } from 'node:fs/promises';
 import { relative } from 'node:path';
 import {
   computeRunStatus,
-  parseManifestText,
+  manifestDocument,
+  parseManifest,
   parseScheduleExpression,
   topology,
 } from '@fanout/shared';
@@ -13,17 +14,18 @@ import { progressFor } from '../progress.js';
 import { LocalSession } from '../session.js';
 import { intOption, parseCommandArgs, timeOption } from './args.js';
 import {
+  assertPortsFree,
   COLLECTOR_TIMEOUT_OPTION,
   collectorTimeoutSeconds,
   localDemo,
   localFunctions,
+  localPorts,
+  PORT_OPTIONS,
 } from './local-settings.js';
 import { EXIT, exitCodeFor, problemLines, problemsOf } from './problems.js';
-import { type RunSummary, summarize, summaryTable } from './summary.js';
+import { type RunSummary, recordsWritten, summarize, summaryTable } from './summary.js';
 
-export { DEMO_COLLECTOR_TIMEOUT_SECONDS } from './local-settings.js';
-
-export const DEFAULT_PORTS = { s3: 4600, lambda: 4601, demo: 4602 } as const;
+export { DEFAULT_PORTS, DEMO_COLLECTOR_TIMEOUT_SECONDS } from './local-settings.js';
 
 export const RUN_OPTIONS = {
   json: { type: 'boolean' },
@@ -33,9 +35,7 @@ export const RUN_OPTIONS = {
   ...COLLECTOR_TIMEOUT_OPTION,
   time: { type: 'string' },
   fresh: { type: 'boolean' },
-  's3-port': { type: 'string' },
-  'lambda-port': { type: 'string' },
-  'demo-port': { type: 'string' },
+  ...PORT_OPTIONS,
   'max-wait': { type: 'string' },
   manifest: { type: 'string' },
   'allow-problems': { type: 'boolean' },
@@ -43,7 +43,8 @@ export const RUN_OPTIONS = {
 
 /**
  * A user's manifest for `run --manifest`: checked before anything starts, so a
- * mistake is one line naming the entry and field, not a failed run.
+ * mistake costs no startup. Every invalid entry is listed, one line each (a UTF-8
+ * BOM at the start is fine).
  */
 export async function readManifestFile(path: string): Promise<unknown> {
   let text: string;
@@ -55,10 +56,12 @@ export async function readManifestFile(path: string): Promise<unknown> {
       'pass the path of a JSON source manifest',
     );
   }
-  let result: ReturnType<typeof parseManifestText>;
+  let document: unknown;
+  let result: ReturnType<typeof parseManifest>;
   try {
+    document = manifestDocument(text);
     // The local cloud runs the topology's schedule: a cadence finer than it is refused here too.
-    result = parseManifestText(text, {
+    result = parseManifest(document, {
       schedule: parseScheduleExpression(topology.schedule.expression),
     });
   } catch (error) {
@@ -67,15 +70,15 @@ export async function readManifestFile(path: string): Promise<unknown> {
       'fix the file and run again',
     );
   }
-  const [first, ...rest] = result.invalid;
-  if (first) {
-    const more = rest.length > 0 ? ` (and ${rest.length} more invalid entries)` : '';
+  if (result.invalid.length > 0) {
+    const lines = result.invalid.flatMap((entry) => entry.errors.map((error) => `  ${error}`));
+    const count = result.invalid.length;
     throw new UsageError(
-      `manifest ${path}: ${first.errors[0]}${more}`,
-      'fix the entry and run again; the format is in packages/shared/README.md',
+      `manifest ${path}: ${count} invalid ${count === 1 ? 'entry' : 'entries'}; nothing was started\n${lines.join('\n')}`,
+      'fix them and run again; the format is in packages/shared/README.md',
     );
   }
-  return JSON.parse(text);
+  return document;
 }
 
 export interface Io {
@@ -98,15 +101,12 @@ export async function runCommand(argv: string[], io: Io): Promise<number> {
   const time = timeOption(values.time);
   const chaos = parseChaos(values.chaos);
   // Every option is checked before anything starts, so a typo costs no startup.
-  const ports = {
-    s3: intOption('s3-port', values['s3-port'], DEFAULT_PORTS.s3),
-    lambda: intOption('lambda-port', values['lambda-port'], DEFAULT_PORTS.lambda),
-    demo: intOption('demo-port', values['demo-port'], DEFAULT_PORTS.demo),
-  };
+  const ports = localPorts(values);
   const count = intOption('sources', values.sources, 20);
   const latencyMs = intOption('latency', values.latency, 50);
   const maxWaitMs = intOption('max-wait', values['max-wait'], 600) * 1000;
   const manifest = values.manifest ? await readManifestFile(values.manifest) : undefined;
+  await assertPortsFree(ports);
   const progress = progressFor(io.stderr, true);
   const log = (line: string) => io.stderr.write(`${line}\n`);
 
@@ -115,6 +115,7 @@ export async function runCommand(argv: string[], io: Io): Promise<number> {
     home,
     s3Port: ports.s3,
     lambdaPort: ports.lambda,
+    ...(ports.secrets !== undefined ? { secretsPort: ports.secrets } : {}),
     functions: localFunctions(collectorTimeout),
     chaos,
     ...(manifest ? { manifest } : {}),
@@ -146,6 +147,7 @@ export async function runCommand(argv: string[], io: Io): Promise<number> {
     summary = summarize(
       { ...result, status: computeRunStatus(result.runId, records) },
       problems.shown,
+      recordsWritten(records),
     );
   } catch (error) {
     if (!(error instanceof RunIncompleteError)) throw error;
@@ -170,6 +172,10 @@ export async function runCommand(argv: string[], io: Io): Promise<number> {
     const date = time.toISOString().slice(0, 10);
     io.stdout.write(
       [
+        'Your records (read from the data folder; no cloud needs to run):',
+        "  npx -y pnpm@10.34.9 fanout records <source>      a source's latest records, one JSON value a line",
+        '  npx -y pnpm@10.34.9 fanout query "SELECT source, count(*) FROM records_latest GROUP BY source"',
+        '',
         'Outputs (bucket fanout-local; see them with `npx -y pnpm@10.34.9 fanout start` and the AWS CLI):',
         `  parsed records  s3://fanout-local/parsed/dt=${date}/${summary.runId}~*.ndjson.gz`,
         '  quarantine      s3://fanout-local/quarantine/',

@@ -1,25 +1,35 @@
+import { topology } from '@fanout/shared';
 import { LocalCloud } from '../cloud.js';
 import { fanoutHome, LOCAL_CREDENTIALS, LOCAL_REGION } from '../config.js';
 import { generatedCountIn, startDemoSources } from '../demo/index.js';
 import { RunRecordReader } from '../run-records.js';
 import { parseScheduleExpression, startSchedule } from '../schedule/index.js';
-import { intOption, parseCommandArgs } from './args.js';
+import { parseCommandArgs } from './args.js';
 import {
+  assertPortsFree,
   COLLECTOR_TIMEOUT_OPTION,
   collectorTimeoutSeconds,
+  type LocalPorts,
   localDemo,
   localFunctions,
+  localPorts,
+  PORT_OPTIONS,
 } from './local-settings.js';
-import { DEFAULT_PORTS, type Io } from './run.js';
+import type { Io } from './run.js';
+
+export const START_OPTIONS = {
+  schedule: { type: 'string' },
+  ...PORT_OPTIONS,
+  ...COLLECTOR_TIMEOUT_OPTION,
+  'no-demo': { type: 'boolean' },
+} as const;
 
 /** Generated demo sources `start` serves when the bucket has no manifest yet. */
 const DEFAULT_GENERATED = 10;
 
 export interface StartOptions {
   readonly home: string;
-  readonly s3Port: number;
-  readonly lambdaPort: number;
-  readonly demoPort: number;
+  readonly ports: LocalPorts;
   readonly collectorTimeoutSeconds: number;
   /** The schedule expression to run (and tell the manager); the topology's by default. */
   readonly schedule?: string;
@@ -39,10 +49,12 @@ export interface StartedCloud {
  * sources), or stores its own manifest when there is none.
  */
 export async function startLocalStack(options: StartOptions): Promise<StartedCloud> {
+  const { ports } = options;
   const cloud = await LocalCloud.start({
     home: options.home,
-    s3Port: options.s3Port,
-    lambdaPort: options.lambdaPort,
+    s3Port: ports.s3,
+    lambdaPort: ports.lambda,
+    ...(ports.secrets !== undefined ? { secretsPort: ports.secrets } : {}),
     functions: localFunctions(options.collectorTimeoutSeconds),
     ...(options.schedule !== undefined ? { schedule: options.schedule } : {}),
   });
@@ -54,7 +66,7 @@ export async function startLocalStack(options: StartOptions): Promise<StartedClo
       );
       const count = stored === undefined ? DEFAULT_GENERATED : generatedCountIn(stored);
       demo = await startDemoSources(
-        localDemo(options.collectorTimeoutSeconds, { port: options.demoPort, count }),
+        localDemo(options.collectorTimeoutSeconds, { port: ports.demo, count }),
       );
       if (stored === undefined) await cloud.putManifest(demo.manifest());
     }
@@ -74,30 +86,23 @@ export async function startLocalStack(options: StartOptions): Promise<StartedClo
 
 /** `fanout start`: the local cloud and the schedule, until Ctrl-C. */
 export async function startCommand(argv: string[], io: Io): Promise<number> {
-  const { values } = parseCommandArgs('start', argv, {
-    schedule: { type: 'string' },
-    's3-port': { type: 'string' },
-    'lambda-port': { type: 'string' },
-    'demo-port': { type: 'string' },
-    ...COLLECTOR_TIMEOUT_OPTION,
-    'no-demo': { type: 'boolean' },
-  });
+  const { values } = parseCommandArgs('start', argv, START_OPTIONS);
   const home = fanoutHome();
+  const ports = localPorts(values);
   // Checked before anything starts; the manager is told it, to find each previous run.
-  if (values.schedule !== undefined) parseScheduleExpression(values.schedule);
+  const expression = values.schedule ?? topology.schedule.expression;
+  parseScheduleExpression(expression);
+  await assertPortsFree(ports);
   const { cloud, demo, stop } = await startLocalStack({
     home,
+    ports,
     // The settings `run`, `replay` and `reparse` use, so work started here runs the same way.
     collectorTimeoutSeconds: collectorTimeoutSeconds(values['collector-timeout']),
-    demoPort: intOption('demo-port', values['demo-port'], DEFAULT_PORTS.demo),
-    s3Port: intOption('s3-port', values['s3-port'], DEFAULT_PORTS.s3),
-    lambdaPort: intOption('lambda-port', values['lambda-port'], DEFAULT_PORTS.lambda),
     ...(values.schedule !== undefined ? { schedule: values.schedule } : {}),
     demo: !values['no-demo'],
   });
-  const running = cloud.topology.schedule.expression;
   const manager = cloud.functionName(cloud.topology.schedule.target);
-  const schedule = startSchedule(running, async (event) => {
+  const schedule = startSchedule(expression, async (event) => {
     io.stderr.write(`${new Date().toISOString()} schedule fired for ${event.time}\n`);
     await cloud.lambda.invokeAsync(manager, event);
   });
@@ -109,8 +114,9 @@ export async function startCommand(argv: string[], io: Io): Promise<number> {
       `  Lambda endpoint  ${cloud.lambdaEndpoint}  (${Object.values(cloud.topology.functions)
         .map((f) => f.name)
         .join(', ')})`,
-      demo ? `  demo sources     ${demo.url}` : '  demo sources     off',
-      `  schedule         ${running} -> ${manager}`,
+      demo ? `  demo sources     ${demo.url}` : '  demo sources     off (--no-demo)',
+      `  secrets endpoint ${cloud.secretsEndpoint}  (SSM and Secrets Manager, values from ${cloud.secretsFile})`,
+      `  schedule         ${expression} -> ${manager}`,
       `  data             ${home}`,
       '',
       'Point the AWS CLI or any SDK at it:',

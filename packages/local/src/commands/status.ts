@@ -2,11 +2,13 @@ import { computeRunStatus } from '@fanout/shared';
 import { fanoutHome } from '../config.js';
 import { UsageError } from '../errors.js';
 import { RunRecordReader } from '../run-records.js';
-import { parseCommandArgs } from './args.js';
-import { BUCKET_OPTIONS, openBucket } from './bucket.js';
+import { parseCommandArgs, runIdArgument } from './args.js';
+import { openBucket, READ_OPTIONS } from './bucket.js';
 import { exitCodeFor, problemLines, problemsOf } from './problems.js';
 import type { Io } from './run.js';
 import { notDueRows, table } from './summary.js';
+
+export const STATUS_OPTIONS = { ...READ_OPTIONS, json: { type: 'boolean' } } as const;
 
 /**
  * `fanout status [runId]`: completeness and counts from the run's records in S3 alone.
@@ -14,16 +16,12 @@ import { notDueRows, table } from './summary.js';
  * 4 the run failed.
  */
 export async function statusCommand(argv: string[], io: Io): Promise<number> {
-  const { values, positionals } = parseCommandArgs(
-    'status',
-    argv,
-    { ...BUCKET_OPTIONS, json: { type: 'boolean' } },
-    1,
-  );
+  const { values, positionals } = parseCommandArgs('status', argv, STATUS_OPTIONS, 1);
+  const asked = runIdArgument(positionals[0]);
   const target = await openBucket(values, fanoutHome());
   try {
     const reader = new RunRecordReader(target.s3, target.bucket);
-    const runId = positionals[0] ?? (await reader.latestRunId());
+    const runId = asked ?? (await reader.latestRunId());
     if (!runId) {
       throw new UsageError(
         `no runs in bucket ${target.bucket}`,
@@ -37,7 +35,7 @@ export async function statusCommand(argv: string[], io: Io): Promise<number> {
     if (status.runState === 'unknown') {
       throw new UsageError(
         `run ${runId} not found in bucket ${target.bucket}`,
-        'the latest run: fanout status',
+        'list the runs: fanout runs',
       );
     }
     const problems = await problemsOf(runId, records, reader);

@@ -1,4 +1,4 @@
-import type { RunStatus } from '@fanout/shared';
+import type { RunRecords, RunStatus } from '@fanout/shared';
 import type { CycleResult } from '../session.js';
 import type { Problem } from './problems.js';
 
@@ -21,6 +21,8 @@ export interface RunSummary {
   pages: number;
   parsed: number;
   quarantined: number;
+  /** Records written by the run's parsed pages (from their parse outcomes). */
+  records?: number;
   deadLettered: number;
   pending: number;
   unparsed: number;
@@ -29,7 +31,11 @@ export interface RunSummary {
   problems: Problem[];
 }
 
-export function summarize(result: CycleResult, problems: Problem[] = []): RunSummary {
+export function summarize(
+  result: CycleResult,
+  problems: Problem[] = [],
+  records?: number,
+): RunSummary {
   const { status } = result;
   return {
     runId: result.runId,
@@ -44,12 +50,22 @@ export function summarize(result: CycleResult, problems: Problem[] = []): RunSum
     pages: status.pages,
     parsed: status.parsed,
     quarantined: status.quarantined,
+    ...(records !== undefined ? { records } : {}),
     deadLettered: result.deadLettered,
     pending: status.pending,
     unparsed: status.unparsed,
     durationMs: result.durationMs,
     problems,
   };
+}
+
+/** Records written for a run: the sum of its parse outcomes' record counts. */
+export function recordsWritten(records: RunRecords): number {
+  let total = 0;
+  for (const outcome of records.rawOutcomes.values()) {
+    if (outcome.status === 'parsed') total += outcome.outcome.records;
+  }
+  return total;
 }
 
 /** A two-column table, labels left, numbers right. */
@@ -75,6 +91,9 @@ export function summaryTable(summary: RunSummary): string {
     ['failed', summary.failed],
     ['parsed', summary.parsed],
     ['quarantined', summary.quarantined],
+    ...(summary.records !== undefined
+      ? ([['records', summary.records]] as [string, number][])
+      : []),
     ['dead-lettered', summary.deadLettered],
     ['pending', summary.pending],
     ['duration', `${(summary.durationMs / 1000).toFixed(1)} s`],

@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { PortInUseError } from '../errors.js';
 import { entityTag, isNotModified } from './conditional.js';
 import { API_PAGES, apiPage, generatedDocument, generatedSourceId } from './content.js';
 import { DemoSourcesError } from './errors.js';
@@ -304,11 +305,7 @@ export async function startDemoSources(options: DemoSourcesOptions = {}): Promis
   await new Promise<void>((resolve, reject) => {
     const fail = (error: NodeJS.ErrnoException) =>
       reject(
-        error.code === 'EADDRINUSE'
-          ? new DemoSourcesError(
-              `port ${options.port} on ${host} is in use: choose another demo port`,
-            )
-          : error,
+        error.code === 'EADDRINUSE' ? new PortInUseError(options.port ?? 0, '--demo-port') : error,
       );
     server.once('error', fail);
     server.listen(options.port ?? 0, host, () => {

@@ -57,7 +57,7 @@ export const STATIC_SOURCES: readonly StaticDemoSource[] = [
     behaviour: 'plain',
     changesEachCycle: true,
     body: newsRss,
-    entry: { format: 'rss' },
+    entry: { format: 'rss', key: ['id'] },
   },
   {
     id: 'demo-atom',
@@ -66,7 +66,7 @@ export const STATIC_SOURCES: readonly StaticDemoSource[] = [
     behaviour: 'plain',
     changesEachCycle: false,
     body: releasesAtom,
-    entry: { format: 'atom' },
+    entry: { format: 'atom', key: ['id'] },
   },
   {
     id: 'demo-ndjson',

@@ -207,6 +207,7 @@ th{background:#f9fafb}td.num,th.num{text-align:right;font-variant-numeric:tabula
 tr.failed td:first-child,tr.quarantined td:first-child{border-left:3px solid #dc2626}
 tr.quarantined td:first-child{border-left-color:#d97706}tr.pending td:first-child{border-left:3px solid #9ca3af}
 .reason{color:#b91c1c;max-width:420px;word-break:break-word}
+.note{color:#92400e;display:block}
 .notes{color:#6b7280;font-size:12px}
 `;
 
@@ -243,10 +244,10 @@ function sourcesHtml(rows: readonly SourceRow[]): string {
   const body = rows
     .map(
       (row) =>
-        `<tr class="${rowClass(row)}" data-source="${esc(row.sourceId)}"><td>${esc(row.sourceId)}</td><td>${esc(row.outcome)}</td><td>${esc(row.parse)}</td><td>${esc(row.hop ?? '')}</td><td class="num">${row.durationMs === undefined ? '' : esc(seconds(row.durationMs))}</td><td class="num">${row.bytes === undefined ? '' : esc(bytes(row.bytes))}</td><td class="num">${row.attempts ?? ''}</td><td class="reason">${esc(row.reason ?? '')}</td></tr>`,
+        `<tr class="${rowClass(row)}" data-source="${esc(row.sourceId)}"><td>${esc(row.sourceId)}</td><td>${esc(row.outcome)}</td><td>${esc(row.parse)}</td><td>${esc(row.hop ?? '')}</td><td class="num">${row.durationMs === undefined ? '' : esc(seconds(row.durationMs))}</td><td class="num">${row.bytes === undefined ? '' : esc(bytes(row.bytes))}</td><td class="num">${row.attempts ?? ''}</td><td class="reason">${esc(row.reason ?? '')}${row.note ? `<span class="note">${esc(row.note)}</span>` : ''}</td></tr>`,
     )
     .join('\n');
-  return `<table id="sources"><thead><tr><th>source</th><th>outcome</th><th>parse</th><th>hop</th><th class="num">duration</th><th class="num">bytes</th><th class="num">attempts</th><th>reason</th></tr></thead><tbody>\n${body}\n</tbody></table>`;
+  return `<table id="sources"><thead><tr><th>source</th><th>outcome</th><th>parse</th><th>hop</th><th class="num">duration</th><th class="num">bytes</th><th class="num">attempts</th><th>reason or note</th></tr></thead><tbody>\n${body}\n</tbody></table>`;
 }
 
 function costHtml(estimate: MonthlyEstimate, schedule: string): string {

@@ -32,7 +32,7 @@ export async function loadRun(
   if (!records.manifest) {
     throw new UsageError(
       `run ${runId} not found in bucket ${reader.bucket}`,
-      'list runs: fanout status',
+      'list the runs: fanout runs',
     );
   }
   const stored = await storedBytesOfRun(reader, runId, records);

@@ -1,4 +1,4 @@
-import { finalOutcomes, type RunRecords } from '@fanout/shared';
+import { finalOutcomes, type RunRecords, WINDOWS_1252_FALLBACK } from '@fanout/shared';
 import type { Problem } from '../commands/problems.js';
 
 /** One row of the report's source table. */
@@ -13,6 +13,23 @@ export interface SourceRow {
   readonly bytes?: number;
   readonly attempts?: number;
   readonly reason?: string;
+  /** Worth knowing about a source that did not fail: its pages were decoded as windows-1252. */
+  readonly note?: string;
+}
+
+const PAGE_NAME = /^(.+)-p\d{4,}$/;
+
+/** Sources with a page read by the windows-1252 fallback, from the parse outcomes. */
+function decodedAsWindows1252(records: RunRecords): Set<string> {
+  const sources = new Set<string>();
+  for (const raw of records.rawOutcomes.values()) {
+    if (raw.status !== 'parsed') continue;
+    for (const page of raw.outcome.windows1252Pages ?? []) {
+      const sourceId = PAGE_NAME.exec(page)?.[1];
+      if (sourceId !== undefined) sources.add(sourceId);
+    }
+  }
+  return sources;
 }
 
 const ORDER: Record<string, number> = { failed: 0, quarantined: 1, pending: 2 };
@@ -48,6 +65,7 @@ export function sourceRows(records: RunRecords, problems: readonly Problem[]): S
       reasons.set(problem.sourceId, problem.reason);
     }
   }
+  const fellBack = decodedAsWindows1252(records);
   const rows: SourceRow[] = [];
   for (const invalid of records.manifest?.invalidSources ?? []) {
     const sourceId = invalid.id ?? `sources[${invalid.index}]`;
@@ -85,6 +103,7 @@ export function sourceRows(records: RunRecords, problems: readonly Problem[]): S
       ...(outcome.status === 'ok' ? { bytes: outcome.bytes } : {}),
       attempts: outcome.attempts,
       ...(reason ? { reason } : {}),
+      ...(fellBack.has(sourceId) ? { note: WINDOWS_1252_FALLBACK } : {}),
     });
   }
   return rows.sort(

@@ -1,44 +1,9 @@
 import { writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { main } from '../../src/cli.js';
-import type { Io } from '../../src/commands/run.js';
 import { removeHome, tempHome } from '../e2e/helpers.js';
-
-interface Captured {
-  readonly code: number;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-async function fanout(...argv: string[]): Promise<Captured> {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  const out: Buffer[] = [];
-  const err: Buffer[] = [];
-  stdout.on('data', (chunk: Buffer) => out.push(chunk));
-  stderr.on('data', (chunk: Buffer) => err.push(chunk));
-  const code = await main(argv, { stdout, stderr } as unknown as Io);
-  return {
-    code,
-    stdout: Buffer.concat(out).toString('utf8'),
-    stderr: Buffer.concat(err).toString('utf8'),
-  };
-}
-
-/** The error line (`fanout: ...`), with at most an indented hint after it and no stack frames. */
-function expectOneErrorLine(result: Captured): string {
-  const lines = result.stderr.trimEnd().split('\n');
-  const errorLines = lines.filter((line) => line.startsWith('fanout: '));
-  expect(errorLines).toHaveLength(1);
-  expect(lines[0]).toBe(errorLines[0]);
-  expect(lines.length).toBeLessThanOrEqual(2);
-  for (const line of lines.slice(1)) expect(line).toMatch(/^ {2}\S/);
-  expect(result.stderr).not.toMatch(/^\s+at /m);
-  return errorLines[0] ?? '';
-}
+import { expectOneErrorLine, fanout } from './run-cli.js';
 
 const LOCAL_PORTS = ['--s3-port', '0', '--lambda-port', '0', '--demo-port', '0'];
 
@@ -73,23 +38,46 @@ describe('fanout CLI: wrong input', () => {
     expect(expectOneErrorLine(result)).toContain('--sources');
   });
 
-  it('names the bad entry of a manifest that does not validate, before starting anything', async () => {
+  it('lists every bad entry of a manifest, never a credential, before starting anything', async () => {
     const dir = await tempHome('manifest');
     try {
       const path = join(dir, 'sources.json');
-      await writeFile(
-        path,
-        JSON.stringify({
-          version: 1,
-          sources: [{ id: 'ok-one', url: 'http://127.0.0.1:1/x', format: 'json' }, { id: 'bad' }],
-        }),
-      );
+      const entries = [
+        { id: 'ok-one', url: 'http://127.0.0.1:1/x', format: 'json' },
+        { id: 'bad' },
+        { id: 'ftp', url: 'ftp://user1:PASS-5e1f@example.com/x?token=TOK-9a2c', format: 'json' },
+        { id: 'extra', url: 'https://example.com/x?token=TOK-9a2c', format: 'json', extra: 1 },
+        {
+          id: 'pasted',
+          url: 'https://example.com/x',
+          format: 'json',
+          headers: { Authorization: { secret: 'Bearer ghp_TOK-77b1' } },
+        },
+        { id: 'crlf', url: 'https://example.com/x', format: 'json', headers: { 'X-A': 'a\r\nb' } },
+        { id: 'never', url: 'https://example.com/x', format: 'json', every: 'cron(0 0 30 2 ? *)' },
+      ];
+      // A BOM first, as an editor on Windows saves it: not a problem.
+      await writeFile(path, `\uFEFF${JSON.stringify({ version: 1, sources: entries })}`);
       const result = await fanout('run', '--manifest', path, ...LOCAL_PORTS);
       expect(result.code).toBe(2);
       expect(result.stdout).toBe('');
-      const line = expectOneErrorLine(result);
-      expect(line).toContain(path);
-      expect(line).toMatch(/sources\.1|url|format/);
+      const lines = result.stderr.trimEnd().split('\n');
+      expect(lines[0]).toBe(`fanout: manifest ${path}: 6 invalid entries; nothing was started`);
+      for (const [index, field] of [
+        [1, 'sources[1].url'],
+        [2, 'sources[2].url'],
+        [3, 'sources[3]: Unrecognized key: "extra"'],
+        [4, 'sources[4].headers.Authorization.secret'],
+        [5, 'sources[5].headers.X-A: header value has a line break'],
+        [6, 'sources[6].every: never fires'],
+      ] as const) {
+        expect(
+          lines.some((line) => line.startsWith(`  ${field}`)),
+          `entry ${index}`,
+        ).toBe(true);
+      }
+      expect(lines.at(-1)).toMatch(/^ {2}fix them and run again/);
+      expect(result.stderr).not.toMatch(/PASS-5e1f|TOK-9a2c|TOK-77b1|user1/);
       expect(result.stderr).not.toContain('Starting the local cloud');
 
       // A CSS selector is compiled before anything starts, and named with its entry.
@@ -109,8 +97,10 @@ describe('fanout CLI: wrong input', () => {
       );
       const selector = await fanout('run', '--manifest', path, ...LOCAL_PORTS);
       expect(selector.code).toBe(2);
-      expect(expectOneErrorLine(selector)).toContain(
-        'sources[0].options.fields.price: invalid CSS selector ".price[": Expected name, found',
+      const [first, entry] = selector.stderr.split('\n');
+      expect(first).toBe(`fanout: manifest ${path}: 1 invalid entry; nothing was started`);
+      expect(entry).toContain(
+        '  sources[0].options.fields.price: invalid CSS selector ".price[": Expected name, found',
       );
       expect(selector.stderr).not.toContain('Starting the local cloud');
 
@@ -135,7 +125,7 @@ describe('fanout CLI: wrong input', () => {
       const result = await fanout(...argv);
       expect(result.code, argv.join(' ')).toBe(2);
       expect(expectOneErrorLine(result), argv.join(' ')).toContain(
-        `cannot reach bucket fanout-local at S3 endpoint ${endpoint}`,
+        `cannot reach ${endpoint}/ to read bucket fanout-local: ECONNREFUSED`,
       );
     }
   });
@@ -190,11 +180,10 @@ describe('fanout CLI against a temporary FANOUT_HOME', () => {
         '--demo-port',
         '0',
       );
-      expect(result.code).not.toBe(0);
+      expect(result.code).toBe(2);
       expect(result.stdout).toBe('');
-      const errorLines = result.stderr.split('\n').filter((line) => line.startsWith('fanout: '));
-      expect(errorLines).toEqual([`fanout: port ${port} is already in use`]);
-      expect(result.stderr).not.toMatch(/^\s+at /m);
+      expect(expectOneErrorLine(result)).toBe(`fanout: port ${port} (--s3-port) is already in use`);
+      expect(result.stderr).toContain('--s3-port, --lambda-port, --demo-port, --secrets-port');
     } finally {
       await new Promise((resolve) => blocker.close(resolve));
     }
@@ -229,6 +218,7 @@ describe('fanout CLI against a temporary FANOUT_HOME', () => {
       'rawObjects',
       'parsed',
       'quarantined',
+      'records',
       'deadLettered',
       'durationMs',
       'problems',
@@ -255,6 +245,26 @@ describe('fanout CLI against a temporary FANOUT_HOME', () => {
     // Progress goes to stderr, never into the JSON.
     expect(result.stderr).toContain('Starting the local cloud');
   }, 300_000);
+
+  it('`query` and `records` read the records back from the data folder, as many as the run wrote', async () => {
+    const counted = await fanout('query', 'SELECT count(*) AS n FROM records', '--json');
+    expect(counted.code, counted.stderr).toBe(0);
+    expect(JSON.parse(counted.stdout)).toEqual({ n: summary.records });
+    expect(Number(summary.records)).toBeGreaterThan(0);
+    const table = await fanout(
+      'query',
+      'SELECT source, count(*) AS n FROM records_latest GROUP BY source ORDER BY source',
+    );
+    expect(table.stdout).toMatch(/^source\s+n\n-+\s+-+\n/);
+    expect(table.stdout).toContain('demo-csv ');
+    const peek = await fanout('records', 'demo-ndjson', '--limit', '2');
+    expect(peek.code, peek.stderr).toBe(0);
+    expect(peek.stdout.trimEnd().split('\n')).toHaveLength(2);
+    expect(peek.stderr).toMatch(/source demo-ndjson, run 20260701T100000Z: \d+ records, showing 2/);
+    const unknown = await fanout('records', 'no-such-source');
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toContain('no records of source "no-such-source"');
+  });
 
   it('`status` reads the run back from the data folder as complete', async () => {
     const result = await fanout('status');

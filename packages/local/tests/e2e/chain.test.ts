@@ -93,9 +93,7 @@ describe('fanout start --schedule "rate(1 minute)" on the same data folder', () 
   beforeAll(async () => {
     stack = await startLocalStack({
       home,
-      s3Port: 0,
-      lambdaPort: 0,
-      demoPort,
+      ports: { s3: 0, lambda: 0, demo: demoPort },
       collectorTimeoutSeconds: E2E_COLLECTOR_TIMEOUT_SECONDS,
       schedule: 'rate(1 minute)',
       demo: true,

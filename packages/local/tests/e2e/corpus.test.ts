@@ -1,7 +1,14 @@
 import type { Server } from 'node:http';
-import { check, finalOutcomes, QuarantineReportSchema, type RunRecords } from '@fanout/shared';
+import {
+  check,
+  finalOutcomes,
+  QuarantineReportSchema,
+  type RunRecords,
+  WINDOWS_1252_FALLBACK,
+} from '@fanout/shared';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Problem } from '../../src/commands/problems.js';
+import { sourceRows } from '../../src/report/sources.js';
 import type { CycleResult, LocalSession } from '../../src/session.js';
 import { BAD_FIXTURES, CLEAN_FIXTURES, type CorpusFixture } from '../fixtures/corpus.js';
 import {
@@ -127,6 +134,23 @@ describe('real-world input through the whole pipeline', () => {
       expect(report.value.location).toEqual(outcome.location ?? { line: packLine });
     },
   );
+
+  it('records the windows-1252 fallback in the parse outcome and the report, for that source only', () => {
+    // Act
+    const decoded = [...records.rawOutcomes.values()].flatMap((raw) =>
+      raw.status === 'parsed' ? (raw.outcome.windows1252Pages ?? []) : [],
+    );
+    const notes = sourceRows(records, problems).filter((row) => row.note !== undefined);
+
+    // Assess
+    const expected = CLEAN_FIXTURES.filter((fixture) => fixture.windows1252Fallback);
+    expect(expected.length).toBeGreaterThan(0);
+    expect(decoded.sort()).toEqual(expected.map((fixture) => `${fixture.id}-p0000`).sort());
+    expect(notes.map((row) => [row.sourceId, row.note])).toEqual(
+      expected.map((fixture) => [fixture.id, WINDOWS_1252_FALLBACK]),
+    );
+    expect(WINDOWS_1252_FALLBACK).toBe('decoded as windows-1252: not UTF-8, no charset declared');
+  });
 
   it('stores nothing of the bad input, and no mojibake anywhere', () => {
     // Assess

@@ -16,8 +16,7 @@ function elements(html: string, tag: string): Map<string, string>[] {
   );
 }
 
-function aReport() {
-  const records = handMadeRun();
+function aReport(records = handMadeRun()) {
   const usage = runUsage(RUN_ID, records, 4096);
   const schedule = parseScheduleExpression('rate(10 minutes)');
   return reportHtml({
@@ -95,6 +94,25 @@ describe('reportHtml', () => {
     ]);
     expect(html).toContain('HTTP 500 &lt;from upstream&gt;');
     expect(html).not.toContain('<from upstream>');
+  });
+
+  it('notes a source whose page was read by the windows-1252 fallback', () => {
+    // Prepare
+    const records = handMadeRun();
+    const rawOutcomes = new Map(records.rawOutcomes);
+    const [key, raw] = [...rawOutcomes][0] ?? [];
+    if (key === undefined || raw?.status !== 'parsed') throw new Error('fixture changed');
+    rawOutcomes.set(key, { ...raw, outcome: { ...raw.outcome, windows1252Pages: ['a-p0000'] } });
+
+    // Act
+    const html = aReport({ ...records, rawOutcomes });
+
+    // Assess
+    const row = html.split('\n').find((line) => line.includes('data-source="a"')) ?? '';
+    expect(row).toContain(
+      '<span class="note">decoded as windows-1252: not UTF-8, no charset declared</span>',
+    );
+    expect(html.match(/class="note"/g)).toHaveLength(1);
   });
 
   it('shows the totals fanout status counts', () => {

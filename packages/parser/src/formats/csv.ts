@@ -1,6 +1,6 @@
 import { CsvError, parse } from 'csv-parse';
 import { MalformedInputError, ParserError, RecordTooLargeError } from '../errors.js';
-import { type Extractor, RecordBatch } from './types.js';
+import { type Extractor, RawJsonSpans } from './types.js';
 
 const QUOTE = 0x22;
 const LINE_FEED = 0x0a;
@@ -125,7 +125,7 @@ function failure(
   format: string,
   maxRecordBytes: number,
   window: RecordWindow,
-  settings: { delimiter: string; header: boolean; recordsRead: number },
+  settings: { delimiter: string; header: boolean; recordsRead: number; keys: readonly string[] },
 ): Error {
   if (error instanceof ParserError) return error;
   if (error instanceof CsvError) {
@@ -146,7 +146,12 @@ function failure(
     if (error.code === 'CSV_MAX_RECORD_SIZE') {
       return new RecordTooLargeError(format, maxRecordBytes, location);
     }
-    return new MalformedInputError(format, `${error.code}: ${error.message}`, location);
+    // csv-parse knows the columns by position (see csv): name them as the header does.
+    const message = error.message.replace(
+      /field "c(\d+)"/g,
+      (text, index: string) => `field ${settings.keys[Number(index)] ?? text}`,
+    );
+    return new MalformedInputError(format, `${error.code}: ${message}`, location);
   }
   return error instanceof Error ? error : new Error(String(error));
 }
@@ -162,6 +167,103 @@ interface CsvCore {
   ): Error | undefined;
 }
 
+/**
+ * A string JSON.stringify would escape: a quote, a backslash, a control character, or a lone
+ * surrogate (written as a `\\u` escape). Any other string is written as it is, in quotes.
+ */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: the characters JSON must escape.
+const NEEDS_ESCAPE = /["\\\u0000-\u001f\ud800-\udfff]/;
+
+/**
+ * A batch of records written as compact JSON straight into one buffer (no string per record):
+ * objects with the header's names in column order, or arrays of fields.
+ */
+class RecordJson {
+  private bytes = Buffer.allocUnsafe(64 * 1024);
+  private used = 0;
+  private starts: number[] = [];
+  private ends: number[] = [];
+
+  get size(): number {
+    return this.starts.length;
+  }
+
+  /** An object of the fields the row has: `keys[i]` is column i's `"name":` as bytes. */
+  object(
+    record: Record<string, unknown>,
+    keys: readonly Buffer[],
+    positions: readonly string[],
+  ): void {
+    this.starts.push(this.used);
+    this.byte(0x7b); // {
+    let first = true;
+    for (let i = 0; i < positions.length; i += 1) {
+      const value = record[positions[i] as string];
+      const key = keys[i];
+      if (value === undefined || key === undefined) continue;
+      if (!first) this.byte(0x2c); // ,
+      first = false;
+      this.room(key.length);
+      this.used += key.copy(this.bytes, this.used);
+      this.value(value);
+    }
+    this.byte(0x7d); // }
+    this.ends.push(this.used);
+  }
+
+  /** An array of fields (`header: false`). */
+  array(fields: readonly unknown[]): void {
+    this.starts.push(this.used);
+    this.byte(0x5b); // [
+    fields.forEach((field, i) => {
+      if (i > 0) this.byte(0x2c);
+      this.value(field);
+    });
+    this.byte(0x5d); // ]
+    this.ends.push(this.used);
+  }
+
+  take(): RawJsonSpans {
+    const spans = new RawJsonSpans(
+      this.bytes.subarray(0, this.used),
+      this.starts,
+      this.ends,
+      'compact',
+    );
+    this.bytes = Buffer.allocUnsafe(this.bytes.length);
+    this.used = 0;
+    this.starts = [];
+    this.ends = [];
+    return spans;
+  }
+
+  private value(value: unknown): void {
+    if (typeof value === 'string' && !NEEDS_ESCAPE.test(value)) {
+      this.room(value.length * 3 + 2);
+      this.bytes[this.used] = 0x22;
+      this.used += this.bytes.write(value, this.used + 1, 'utf8') + 2;
+      this.bytes[this.used - 1] = 0x22;
+      return;
+    }
+    const text = JSON.stringify(value) ?? 'null';
+    this.room(text.length * 3);
+    this.used += this.bytes.write(text, this.used, 'utf8');
+  }
+
+  private byte(byte: number): void {
+    this.room(1);
+    this.bytes[this.used] = byte;
+    this.used += 1;
+  }
+
+  private room(bytes: number): void {
+    if (this.used + bytes <= this.bytes.length) return;
+    const grown = Buffer.allocUnsafe(Math.max(this.bytes.length * 2, this.used + bytes));
+    this.bytes.copy(grown, 0, 0, this.used);
+    this.bytes = grown;
+  }
+}
+
 function coreOf(parser: object): CsvCore {
   const core = (parser as { api?: CsvCore }).api;
   if (core === undefined || typeof core.parse !== 'function') {
@@ -173,25 +275,60 @@ function coreOf(parser: object): CsvCore {
 }
 
 /**
+ * The record keys for a header row: each name as written, except that a name already taken
+ * gets `.1`, `.2`, … (the first free one), as pandas names repeated columns, so no column is
+ * ever dropped (`a,a,b` gives `a`, `a.1`, `b`). Quoted JSON strings, ready to write.
+ */
+export function headerKeys(names: readonly unknown[]): string[] {
+  const taken = new Set<string>();
+  const all = new Set(names.map(String));
+  return names.map((raw) => {
+    const name = String(raw);
+    let key = name;
+    if (taken.has(key)) {
+      let n = 1;
+      while (taken.has(`${name}.${n}`) || all.has(`${name}.${n}`)) n += 1;
+      key = `${name}.${n}`;
+    }
+    taken.add(key);
+    return JSON.stringify(key);
+  });
+}
+
+/**
  * CSV with quoted fields. By default the first row names the columns and each
- * record is an object; with `header: false` each record is an array of fields.
+ * record is an object, its keys in column order, every name kept (`__proto__` too) and a
+ * repeated name renamed (see headerKeys); with `header: false` each record is an array of
+ * fields.
  *
  * A quote inside an unquoted field (`5" disk`) is kept as a character, as Python's csv
  * module and pandas read it; `strict: true` rejects it. Rows with more or fewer fields
  * than the header are rejected unless `relaxColumnCount: true`.
  *
  * csv-parse's own parser is driven one input chunk at a time (its stream is a thin wrapper
- * around the same call), and the records of a chunk go on as one RecordBatch: no stream
- * object-mode buffer, no per-record await, no per-record `info` object.
+ * around the same call), and the records of a chunk go on together: no stream object-mode
+ * buffer, no per-record await, no per-record `info` object. csv-parse names the columns by
+ * position (`c0`, `c1`, …: no name can collide or reach `Object.prototype`) and each record's
+ * JSON is written here with the header's names.
  */
 export const csv: Extractor = async function* csv(input, context) {
   const delimiter = context.options.delimiter ?? ',';
   const strict = context.options.strict === true;
   const header = context.options.header ?? true;
   let recordsRead = 0;
+  let keys: string[] = [];
+  let keyBytes: Buffer[] = [];
+  let positions: string[] = [];
   const core = coreOf(
     parse({
-      columns: header,
+      columns: header
+        ? (names: unknown[]) => {
+            keys = headerKeys(names);
+            keyBytes = keys.map((key) => Buffer.from(`${key}:`, 'utf8'));
+            positions = names.map((_, i) => `c${i}`);
+            return positions;
+          }
+        : false,
       delimiter,
       bom: true,
       skip_empty_lines: true,
@@ -201,10 +338,11 @@ export const csv: Extractor = async function* csv(input, context) {
     }),
   );
   const window = new RecordWindow();
-  let records: unknown[] = [];
+  const records = new RecordJson();
   let lastRecordEnd = 0;
   const push = (record: unknown) => {
-    records.push(record);
+    if (header) records.object(record as Record<string, unknown>, keyBytes, positions);
+    else records.array(record as unknown[]);
     // At a push, csv-parse's byte count is the end of the record just read.
     lastRecordEnd = core.info.bytes;
   };
@@ -214,13 +352,12 @@ export const csv: Extractor = async function* csv(input, context) {
       delimiter,
       header,
       recordsRead,
+      keys,
     });
-  const take = (): RecordBatch => {
-    const batch = new RecordBatch(records);
-    recordsRead += records.length;
-    records = [];
+  const take = (): RawJsonSpans => {
+    recordsRead += records.size;
     window.release(lastRecordEnd);
-    return batch;
+    return records.take();
   };
   for await (const chunk of input) {
     const bytes = typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : (chunk as Buffer);
@@ -232,7 +369,7 @@ export const csv: Extractor = async function* csv(input, context) {
       error = thrown;
     }
     if (error !== undefined) throw fail(error);
-    if (records.length > 0) yield take();
+    if (records.size > 0) yield take();
   }
   let error: unknown;
   try {
@@ -241,5 +378,5 @@ export const csv: Extractor = async function* csv(input, context) {
     error = thrown;
   }
   if (error !== undefined) throw fail(error);
-  if (records.length > 0) yield take();
+  if (records.size > 0) yield take();
 };

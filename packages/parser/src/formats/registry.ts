@@ -67,6 +67,11 @@ export class ExtractorRegistry {
     }
   }
 
+  /** A built-in format, whose records the parser writes without checking them again. */
+  isBuiltIn(format: string): boolean {
+    return (BUILT_IN_FORMATS as readonly string[]).includes(format);
+  }
+
   /** Whether the extractor for `format` reads decoded text or the exact bytes. */
   inputOf(format: string): ExtractorInput {
     return this.textInput.get(format) ?? 'bytes';

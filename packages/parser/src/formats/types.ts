@@ -31,24 +31,34 @@ export interface ExtractorContext {
 export type Extractor = (input: Readable, context: ExtractorContext) => AsyncIterable<unknown>;
 
 /**
- * A record already serialized as JSON text, written to the output as is. For
- * extractors that validated the text themselves: it skips a re-serialization and
- * keeps numbers exactly as the source wrote them (ids beyond 2^53 stay intact).
+ * A record already serialized as JSON text, written as the source wrote it: no
+ * re-serialization, so numbers keep their text (ids beyond 2^53 stay intact). The parser
+ * checks it and leaves out whitespace between tokens; text that is not one JSON value fails
+ * the extractor (ExtractorFailedError).
  */
 export class RawJson {
   constructor(readonly text: string) {}
 }
 
 /**
+ * How far the records of a RawJsonSpans were checked: `compact`, every one is valid JSON with
+ * no whitespace between tokens; or one flag per record, JSON_COMPACT or JSON_SPACED (valid,
+ * whitespace to leave out). Absent: the parser checks each record as it would a RawJson.
+ */
+export type SpansChecked = 'compact' | Uint8Array;
+
+/**
  * Records already serialized as JSON, as UTF-8 bytes: record `i` is `bytes[starts[i], ends[i])`.
- * For extractors that validated bytes themselves: many records cross to the output in one
- * step, and are written without being decoded to text.
+ * Many records cross to the output in one step, and are written without being decoded to
+ * text.
  */
 export class RawJsonSpans {
   constructor(
     readonly bytes: Buffer,
     readonly starts: readonly number[],
     readonly ends: readonly number[],
+    /** For extractors that validated the bytes themselves. */
+    readonly checked?: SpansChecked,
   ) {}
 }
 

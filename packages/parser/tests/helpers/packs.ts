@@ -20,6 +20,8 @@ export interface TestEntry {
   readonly contentType?: string;
   /** A Content-Encoding the stored body still has. */
   readonly contentEncoding?: string;
+  /** The source's record key. */
+  readonly key?: readonly string[];
   readonly body: string | Buffer;
 }
 
@@ -36,6 +38,7 @@ export function entryFields(entry: TestEntry): PackEntryFields {
     formatOptions: entry.formatOptions ?? {},
     ...(entry.contentType !== undefined ? { contentType: entry.contentType } : {}),
     ...(entry.contentEncoding !== undefined ? { contentEncoding: entry.contentEncoding } : {}),
+    ...(entry.key !== undefined ? { key: [...entry.key] } : {}),
   };
 }
 

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { Readable, Writable } from 'node:stream';
 import { gunzipSync } from 'node:zlib';
 import type { FormatOptions } from '@fanout/shared';
@@ -56,6 +57,24 @@ export async function extract(
   return records;
 }
 
+/** Runs an extractor that yields raw JSON and returns each record's text exactly as written. */
+export async function extractTexts(
+  format: string,
+  text: string | Buffer,
+  options: FormatOptions = {},
+  { chunkBytes = 7 } = {},
+): Promise<string[]> {
+  const extractor: Extractor = createExtractorRegistry().get(format);
+  const texts: string[] = [];
+  for await (const record of extractor(chunked(text, chunkBytes), contextFor(format, options))) {
+    if (!(record instanceof RawJsonSpans)) throw new Error(`${format} yielded a ${typeof record}`);
+    record.starts.forEach((start, i) => {
+      texts.push(record.bytes.toString('utf8', start, record.ends[i]));
+    });
+  }
+  return texts;
+}
+
 /** Runs an extractor expecting it to fail; returns the error. */
 export async function extractError(
   format: string,
@@ -83,11 +102,30 @@ export function memorySink(): { stream: Writable; bytes: () => Buffer } {
   return { stream, bytes: () => Buffer.concat(parts) };
 }
 
-/** gzip NDJSON -> parsed lines. */
+/**
+ * The `hash` of a parsed line, computed again from the line as stored: the first 16 hex digits
+ * of the SHA-256 of the bytes after `"record":` up to the line's closing `}`.
+ */
+export function hashOfLine(line: string): string {
+  const record = line.slice(line.indexOf('"record":') + '"record":'.length, -1);
+  return createHash('sha256').update(record, 'utf8').digest('hex').slice(0, 16);
+}
+
+/**
+ * gzip NDJSON -> parsed lines. Every line's `hash` is checked against its record's bytes and
+ * left out, and so is its `key` when it is that hash (no key declared), so tests compare the
+ * envelope and the record.
+ */
 export function gunzipLines(bytes: Buffer): unknown[] {
   const text = gunzipSync(bytes).toString('utf8');
   return text
     .split('\n')
     .filter((line) => line !== '')
-    .map((line) => JSON.parse(line) as unknown);
+    .map((line) => {
+      const { key, hash, ...rest } = JSON.parse(line) as Record<string, unknown>;
+      if (hash !== hashOfLine(line)) {
+        throw new Error(`hash ${String(hash)} is not the record's (${hashOfLine(line)}): ${line}`);
+      }
+      return key === hash ? rest : { ...rest, key };
+    });
 }

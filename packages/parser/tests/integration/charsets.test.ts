@@ -112,11 +112,12 @@ describe('character sets and real-world input, pack entries through s3rver', () 
     ]);
   });
 
-  it('quarantines invalid UTF-8 and an unknown charset alone, and replaces the bytes on request', async () => {
-    // Prepare: "caf\xE9" is Latin-1 sent without a charset, so it is read as UTF-8.
+  it('reads undeclared Latin-1 as windows-1252, quarantines it when strict, and an unknown charset alone', async () => {
+    // Prepare: "caf\xE9" is Latin-1 sent without a charset: not UTF-8, and nothing declared.
     const invalid = Buffer.concat([Buffer.from('id,name\n1,ok\n2,caf'), Buffer.from([0xe9])]);
     const entries = [
-      { sourceId: 'bad-utf8', format: 'csv', body: invalid },
+      { sourceId: 'undeclared', format: 'csv', body: invalid },
+      { sourceId: 'bad-utf8', format: 'csv', formatOptions: { strict: true }, body: invalid },
       {
         sourceId: 'odd-charset',
         format: 'csv',
@@ -138,11 +139,14 @@ describe('character sets and real-world input, pack entries through s3rver', () 
 
     // Assess
     expect(gunzipLines(await s3.getBytes(parsedKeyForRaw(key)))).toEqual([
+      line('undeclared', { id: '1', name: 'ok' }),
+      line('undeclared', { id: '2', name: 'caf\u00e9' }),
       line('replaced', { id: '1', name: 'ok' }),
       line('replaced', { id: '2', name: 'caf\uFFFD' }),
     ]);
     const outcome = fromParsedObjectMetadata((await s3.head(parsedKeyForRaw(key)))?.metadata);
     expect(outcome?.quarantinedPages).toEqual(['bad-utf8-p0000', 'odd-charset-p0000']);
+    expect(outcome?.windows1252Pages).toEqual(['undeclared-p0000']);
 
     const bad = await s3.getJson<QuarantineReport>(quarantineReportKeyForEntry(key, 'bad-utf8', 0));
     expect(bad.errorName).toBe('UndecodableInputError');

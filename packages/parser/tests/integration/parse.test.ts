@@ -86,6 +86,32 @@ describe('raw object -> parser -> parsed output (s3rver)', () => {
     counting.client.destroy();
   });
 
+  it('reads an undeclared Latin-1 feed as windows-1252 and records it in the outcome', async () => {
+    // Prepare: a real publisher's feed shape: no XML declaration, no charset, Latin-1 bytes.
+    const feed = Buffer.from(
+      '<rss version="2.0"><channel><item><title>Caf\xe9 cr\xe8me \x96 \x80 3</title></item></channel></rss>',
+      'latin1',
+    );
+    const key = await putRaw(s3, sourceId, 'rss', feed, {
+      extension: 'xml',
+      contentType: 'application/rss+xml',
+    });
+    const { deps, log } = depsFor(s3);
+
+    // Act
+    const summary = await handleS3Event(s3Event(s3.bucket, key), fakeContext(), deps);
+
+    // Assess
+    expect(summary).toMatchObject({ pagesParsed: 1, pagesQuarantined: 0 });
+    const outputKey = parsedKeyForRaw(key);
+    expect(gunzipLines(await s3.getBytes(outputKey))).toEqual([
+      expect.objectContaining({ record: { title: 'Café crème – € 3' } }),
+    ]);
+    const outcome = fromParsedObjectMetadata((await s3.head(outputKey))?.metadata);
+    expect(outcome?.windows1252Pages).toEqual([`${sourceId}-p0000`]);
+    expect(JSON.stringify(log.entries)).toContain('windows1252Pages');
+  });
+
   it('quarantines a malformed object: copy, report with location, and no parsed output', async () => {
     // Prepare
     const body = 'id,name\n1,a\n2,"b\n';

@@ -10,6 +10,8 @@ import {
   UndecodableInputError,
   UnknownCharsetError,
   Utf8Transcoder,
+  undeclaredFallback,
+  WINDOWS_1252_FALLBACK,
   xmlDeclaredEncoding,
 } from '../../src/index.js';
 import { gunzipLines, memorySink, TEST_LIMITS } from '../helpers/streams.js';
@@ -217,10 +219,10 @@ describe('bytes that the encoding cannot decode', () => {
   ]);
   const badOffset = Buffer.byteLength('id,name\n1,ok\n2,caf');
 
-  it('quarantines invalid UTF-8 with the encoding, the line and the offset of the bad byte', async () => {
+  it('quarantines invalid UTF-8 of a strict source with the encoding, the line and the offset of the bad byte', async () => {
     for (const chunkBytes of [1, 4, 64]) {
       // Act
-      const error = await parseError(body, 'csv', { chunkBytes });
+      const error = await parseError(body, 'csv', { chunkBytes, formatOptions: { strict: true } });
 
       // Assess
       expect(error).toBeInstanceOf(UndecodableInputError);
@@ -330,5 +332,85 @@ describe('Utf8Transcoder.originalOffset', () => {
     expect(transcoder.originalOffset(output)).toBe(body.length);
     expect(transcoder.originalOffset(output - 2 * 1000)).toBe(body.length - 1000);
     expect(transcoder.originalOffset(2 * 10)).toBeUndefined();
+  });
+});
+
+describe('no charset declared and not UTF-8: read as windows-1252', () => {
+  // "caf\xE9" and smart quotes as a Windows editor saves them, no declaration anywhere.
+  const body = latin1('id,name\n1,ok\n2,caf\xe9 \x93quoted\x94\n3,\x80 5\n');
+
+  it('decodes the whole body as windows-1252, whatever the chunking, and says so', async () => {
+    for (const chunkBytes of [1, 4, 64 * 1024]) {
+      // Prepare
+      const sink = memorySink();
+
+      // Act
+      const stats = await parseStream(bytesSource(body, chunkBytes), sink.stream, {
+        format: 'csv',
+        formatOptions: { header: true },
+        envelope: ENVELOPE,
+        limits: TEST_LIMITS,
+        gzipLevel: 1,
+      });
+
+      // Assess
+      const records = gunzipLines(sink.bytes()).map((line) => (line as { record: unknown }).record);
+      expect(records).toEqual([
+        { id: '1', name: 'ok' },
+        { id: '2', name: 'café “quoted”' },
+        { id: '3', name: '€ 5' },
+      ]);
+      expect(stats.decodedAs).toBe(WINDOWS_1252_FALLBACK);
+      expect(WINDOWS_1252_FALLBACK).toBe('decoded as windows-1252: not UTF-8, no charset declared');
+    }
+  });
+
+  it('leaves UTF-8 and declared encodings alone, with no note', async () => {
+    const sink = memorySink();
+    const stats = await parseStream(bytesSource(Buffer.from('"café"\n')), sink.stream, {
+      format: 'ndjson',
+      envelope: ENVELOPE,
+      limits: TEST_LIMITS,
+      gzipLevel: 1,
+    });
+    expect(stats.decodedAs).toBeUndefined();
+    // Declared UTF-8 (HTTP charset): its invalid bytes are an error, not a fallback.
+    const error = await parseError(latin1('"caf\xe9"\n'), 'ndjson', {
+      contentType: 'application/x-ndjson; charset=utf-8',
+    });
+    expect(error.message).toContain('invalid utf-8 (from content-type)');
+  });
+
+  it('applies only to an undeclared UTF-8 decision of a source that is not strict', () => {
+    const undeclared = { encoding: 'utf-8', decidedBy: 'default', bomBytes: 0 } as const;
+    expect(undeclaredFallback(undeclared, {})).toEqual({
+      encoding: 'windows-1252',
+      decidedBy: 'fallback',
+      bomBytes: 0,
+    });
+    expect(undeclaredFallback(undeclared, { strict: true })).toBeUndefined();
+    for (const decidedBy of ['bom', 'content-type', 'xml-declaration'] as const) {
+      expect(undeclaredFallback({ ...undeclared, decidedBy }, {})).toBeUndefined();
+    }
+  });
+
+  it('quarantines a body whose UTF-8 text comes before the bad byte: it mixes encodings', async () => {
+    // Act
+    const error = await parseError(
+      Buffer.concat([Buffer.from('"ü"\n"caf'), Buffer.from([0xe9]), Buffer.from('"\n')]),
+      'ndjson',
+    );
+
+    // Assess
+    expect(error).toBeInstanceOf(UndecodableInputError);
+    expect(error.message).toContain('not read as windows-1252 either');
+    expect((error as UndecodableInputError).location).toEqual({ line: 2, byteOffset: 9 });
+  });
+
+  it('names offsets in the original bytes after the switch', async () => {
+    // Five windows-1252 letters (two UTF-8 bytes each) before the stray `x`.
+    const error = await parseError(latin1('[\n"\xe9\xe9\xe9\xe9\xe9",\n  x]'), 'json');
+    expect(error).toBeInstanceOf(MalformedInputError);
+    expect((error as MalformedInputError).location).toMatchObject({ line: 3, byteOffset: 13 });
   });
 });

@@ -1,8 +1,44 @@
 import { describe, expect, it } from 'vitest';
+import { headerKeys } from '../../src/formats/csv.js';
 import { MalformedInputError, RecordTooLargeError } from '../../src/index.js';
-import { extract, extractError } from '../helpers/streams.js';
+import { extract, extractError, extractTexts } from '../helpers/streams.js';
+
+describe('csv header names', () => {
+  it('keeps every name as written and renames a repeated one .1, .2, skipping names taken', () => {
+    expect(headerKeys(['a', 'a', 'b', 'a'])).toEqual(['"a"', '"a.1"', '"b"', '"a.2"']);
+    expect(headerKeys(['a', 'a', 'a.1'])).toEqual(['"a"', '"a.2"', '"a.1"']);
+    expect(headerKeys(['__proto__', 'constructor', ''])).toEqual([
+      '"__proto__"',
+      '"constructor"',
+      '""',
+    ]);
+  });
+});
 
 describe('csv', () => {
+  it('writes each record as compact JSON, escaping only what JSON must', async () => {
+    const text = 'id,note\n1,"tab\there, \\ and ""q"" \u0001 é 😀"\n';
+    expect(await extractTexts('csv', text, {}, { chunkBytes: 3 })).toEqual([
+      '{"id":"1","note":"tab\\there, \\\\ and \\"q\\" \\u0001 é 😀"}',
+    ]);
+    expect(await extractTexts('csv', 'a;b\n', { header: false, delimiter: ';' })).toEqual([
+      '["a","b"]',
+    ]);
+  });
+
+  it('keeps a __proto__ column and every repeated column, in column order', async () => {
+    const records = await extract('csv', '__proto__,a,a,b\nx,1,2,3\n');
+    expect(records).toHaveLength(1);
+    const [record] = records as Record<string, unknown>[];
+    expect(Object.getPrototypeOf(record)).toBe(Object.prototype);
+    expect(Object.entries(record ?? {})).toEqual([
+      ['__proto__', 'x'],
+      ['a', '1'],
+      ['a.1', '2'],
+      ['b', '3'],
+    ]);
+  });
+
   it('uses the header row for field names and handles quoted fields', async () => {
     const text = 'id,name,note\n1,"Smith, Ann","said ""hi""\nthen left"\n2,Bob,\n';
     expect(await extract('csv', text)).toEqual([

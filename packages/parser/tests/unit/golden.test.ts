@@ -68,10 +68,31 @@ const CASES: readonly GoldenCase[] = [
     limits: { maxRawBytes: TEST_LIMITS.maxRawBytes, maxRecordBytes: 100 },
   },
   {
-    name: 'ndjson-invalid-utf8',
+    // No charset anywhere and not UTF-8: read as windows-1252, as browsers and feedparser do.
+    name: 'ndjson-invalid-utf8-windows-1252',
     format: 'ndjson',
     input: Buffer.concat([
       Buffer.from('{"a":1}\n{"b":"'),
+      Buffer.from('caf\xe9 \x80 \x93', 'latin1'),
+      Buffer.from('"}\n'),
+    ]),
+  },
+  {
+    name: 'ndjson-invalid-utf8-strict',
+    format: 'ndjson',
+    input: Buffer.concat([
+      Buffer.from('{"a":1}\n{"b":"'),
+      Buffer.from([0xe9]),
+      Buffer.from('"}\n'),
+    ]),
+    formatOptions: { strict: true },
+  },
+  {
+    // UTF-8 text before the bad byte: neither reading is right for the whole body.
+    name: 'ndjson-mixed-encodings',
+    format: 'ndjson',
+    input: Buffer.concat([
+      Buffer.from('{"a":"ü"}\n{"b":"'),
       Buffer.from([0xe9]),
       Buffer.from('"}\n'),
     ]),
@@ -181,6 +202,16 @@ const CASES: readonly GoldenCase[] = [
     format: 'rss',
     input:
       '<rss><channel>\n<item><title>a</title></item>\n<item><title>b</titel></item>\n</channel></rss>',
+  },
+  {
+    // A real publisher's feed: no XML declaration, no charset, Latin-1 bytes.
+    name: 'rss-latin1-undeclared',
+    format: 'rss',
+    input: Buffer.from(
+      // windows-1252 bytes: 0x96 is an en dash, 0x80 the euro sign.
+      '<rss version="2.0"><channel><title>Nouvelles</title>\n<item><title>Caf\xe9 \xe0 la cr\xe8me \x96 \xab oui \xbb, 3 \x80</title><link>https://example.test/a</link></item>\n</channel></rss>\n',
+      'latin1',
+    ),
   },
   {
     name: 'key-value',

@@ -69,6 +69,24 @@ describe('the html format', () => {
     ]);
   });
 
+  it('reads a legacy page that declares no charset and is not UTF-8 as windows-1252, and says so', async () => {
+    // Prepare
+    const body = Buffer.from('<li><a href="/x">Caf\xe9 \x80</a></li>', 'latin1');
+    const sink = memorySink();
+
+    // Act
+    const stats = await parseStream(
+      bytesSource(body, 7),
+      sink.stream,
+      options({ contentType: 'text/html' }),
+    );
+
+    // Assess
+    const records = (gunzipLines(sink.bytes()) as { record: unknown }[]).map((l) => l.record);
+    expect(records).toEqual([{ name: 'Café €', url: 'https://shop.test/x' }]);
+    expect(stats.decodedAs).toBe('decoded as windows-1252: not UTF-8, no charset declared');
+  });
+
   it('lets the HTTP charset win over the <meta>, as the HTML standard does', async () => {
     const body = Buffer.from('<meta charset="windows-1252"><li><a>Ã©</a></li>', 'utf8');
     // The same bytes read as UTF-8 (the header) keep "Ã©" as written.

@@ -86,12 +86,14 @@ describe('JsonSyntaxScanner', () => {
       line: 1,
       byteOffset: 4,
       found: '"日"',
+      reason: 'expected a value',
       whitespace: false,
     });
     expect(scan('[1]\n€', 2).problem).toEqual({
       line: 2,
       byteOffset: 4,
       found: '"€"',
+      reason: 'expected the end of the document',
       whitespace: false,
     });
   });
@@ -100,7 +102,13 @@ describe('JsonSyntaxScanner', () => {
     const scanner = new JsonSyntaxScanner(true);
     for (const byte of Buffer.from('[1,\n\u3000 2]', 'utf8')) scanner.feed(Uint8Array.of(byte));
     scanner.end();
-    expect(scanner.problem).toEqual({ line: 2, byteOffset: 4, found: 'U+3000', whitespace: true });
+    expect(scanner.problem).toEqual({
+      line: 2,
+      byteOffset: 4,
+      found: 'U+3000',
+      reason: 'whitespace JSON does not allow (strict)',
+      whitespace: true,
+    });
     expect(scan('[- 1]').problem).toMatchObject({ byteOffset: 2, whitespace: false });
   });
 

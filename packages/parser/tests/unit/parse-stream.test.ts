@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { Readable, Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import {
@@ -27,6 +28,9 @@ const COLUMNS = {
   fetchedAt: '2026-11-25T13:10:03.000Z',
 };
 
+/** A record's hash as the README defines it, computed here with node:crypto's own API. */
+const sha256Prefix = (text: string) => createHash('sha256').update(text).digest('hex').slice(0, 16);
+
 function options(format: string, extra: Partial<ParseStreamOptions> = {}): ParseStreamOptions {
   return { format, envelope: ENVELOPE, limits: TEST_LIMITS, gzipLevel: 6, ...extra };
 }
@@ -43,6 +47,7 @@ describe('parseStream', () => {
     const { stats, bytes } = await run(text, options('ndjson'));
     const lines = gunzipLines(bytes);
     expect(lines).toHaveLength(2);
+    // gunzipLines checked each line's hash against its record and left out key = hash.
     expect(lines[0]).toEqual({ ...COLUMNS, record: { a: 1 } });
     expect(lines[1]).toMatchObject(COLUMNS);
     expect(bytes.length).toBe(stats.bytesOut);
@@ -59,7 +64,7 @@ describe('parseStream', () => {
     // Assess
     const { gunzipSync } = await import('node:zlib');
     expect(gunzipSync(bytes).toString()).toBe(
-      '{"source":"src-1","run":"20261125T131000Z","page":3,"fetchedAt":"2026-11-25T13:10:03.000Z","record":{"b":2}}\n',
+      `{"source":"src-1","run":"20261125T131000Z","page":3,"fetchedAt":"2026-11-25T13:10:03.000Z","key":"${sha256Prefix('{"b":2}')}","hash":"${sha256Prefix('{"b":2}')}","record":{"b":2}}\n`,
     );
   });
 

@@ -140,3 +140,78 @@ describe('parseManifest: literal credentials', () => {
     expect(invalid).toEqual([{ index: 1, id: 'bad', errors: [expect.any(String)] }]);
   });
 });
+
+describe('parseManifest: errors never echo a credential', () => {
+  // Distinctive values: a search for them cannot miss.
+  const PASSWORD = 'pw-5c1e9a77';
+  const TOKEN = 'tok-0d8b2f41';
+  const PASTED = 'ghp_9f3a1c7e5b2d';
+
+  /** Every error of a manifest of these entries, as one text. */
+  function allErrors(entries: unknown[]): string {
+    const { invalid } = parseManifest(aManifest(entries));
+    return invalid.flatMap((entry) => entry.errors).join('\n');
+  }
+
+  it('redacts an ftp URL with user:password@ and a token in its query', () => {
+    // Act
+    const errors = allErrors([
+      aSource({ url: `ftp://user1:${PASSWORD}@example.com/x?token=${TOKEN}` }),
+    ]);
+
+    // Assess
+    expect(errors).toBe(
+      'sources[0].url: must be http or https, got "ftp://example.com/x?token=REDACTED"',
+    );
+  });
+
+  it('redacts the entry shown for an unknown key, and a URL that does not parse', () => {
+    // Act
+    const errors = allErrors([
+      { ...aSource({ url: `https://example.com/x?token=${TOKEN}` }), extra: 1 },
+      aSource({ url: `user1:${PASSWORD}@example .com/x?api_key=${TOKEN}` }),
+    ]);
+
+    // Assess
+    expect(errors).toContain('Unrecognized key: "extra", got {"id":');
+    expect(errors).toContain('"url":"https://example.com/x?token=REDACTED"');
+    expect(errors).not.toContain(TOKEN);
+    expect(errors).not.toContain(PASSWORD);
+  });
+
+  it('never shows a token pasted where the secret reference belongs', () => {
+    // Act
+    const errors = allErrors([
+      aSource({ headers: { Authorization: { secret: `Bearer ${PASTED}` } } }),
+      aSource({ id: 'q', query: { api_key: { secret: PASTED } } }),
+      aSource({ id: 'b', basicAuth: { username: 'u', password: { secret: PASTED } } }),
+    ]);
+
+    // Assess
+    expect(errors).toContain(
+      'sources[0].headers.Authorization.secret: must be "ssm:<parameter name>" or "secretsmanager:<secret name or ARN>", got a string (not shown: it may be a credential)',
+    );
+    expect(errors.split('\n')).toHaveLength(3);
+    expect(errors).not.toContain(PASTED);
+  });
+
+  it('shows header values of an invalid entry as REDACTED, and a valid reference as it is', () => {
+    // Act
+    const errors = allErrors([
+      {
+        headers: {
+          'X-Custom': `literal-${TOKEN}`,
+          Authorization: { secret: 'ssm:/fanout/token', prefix: `Bearer ${TOKEN}` },
+        },
+        ...aSource(),
+        extra: true,
+      },
+    ]);
+
+    // Assess
+    expect(errors).not.toContain(TOKEN);
+    expect(errors).toContain(
+      'got {"headers":{"X-Custom":"REDACTED","Authorization":{"secret":"ssm:/fanout/toke...',
+    );
+  });
+});

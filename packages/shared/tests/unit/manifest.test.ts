@@ -196,7 +196,7 @@ describe('parseManifest: invalid entries name the field and the value', () => {
 
   it('rejects a header value that is not a string', () => {
     expect(errorsOf(aSource({ headers: { Accept: 5 as unknown as string } }))).toEqual([
-      'sources[0].headers.Accept: must be text or a secret reference {"secret": "ssm:<name>" or "secretsmanager:<name>"}, got 5',
+      'sources[0].headers.Accept: must be text or a secret reference {"secret": "ssm:<name>" or "secretsmanager:<name>"}, got a number (not shown: it may be a credential)',
     ]);
   });
 
@@ -324,6 +324,8 @@ describe('parseManifest: what the deployed collector can give a source', () => {
     // Assess
     expect(limits).toEqual({
       maxBytes: 29_360_128,
+      maxSourceJsonBytes: 1_048_576 - 16_384,
+      payloadLimitBytes: 1_048_576,
       maxTimeoutMs: 285_000,
       collectorTimeoutMs: topology.functions.collector.timeoutSeconds * 1000,
       safetyMarginMs: DEFAULT_COLLECTOR_SAFETY_MARGIN_MS,
@@ -660,5 +662,72 @@ describe('parseManifest: cadence against the stack schedule', () => {
 
     // Assess
     expect(invalid[0]?.errors[0]).toContain("finer than the stack's schedule rate(10 minutes)");
+  });
+});
+
+describe('parseManifest: what HTTP and the collector payload can carry', () => {
+  it.each([
+    ['a CR LF', 'v\r\nX-Injected: 1', 'has a line break (CR or LF) at character 2'],
+    ['a bare LF', 'a\nb', 'has a line break (CR or LF) at character 2'],
+    ['a NUL', 'a\u0000b', 'has the control character U+0000 at character 2'],
+    ['DEL', 'ab\u007f', 'has the control character U+007F at character 3'],
+    ['a character above U+00FF', 'price €', 'has a character above U+00FF at character 7'],
+  ])('rejects a header value with %s, naming the header and the position', (_, value, problem) => {
+    // Act
+    const errors = errorsOf(aSource({ headers: { 'X-Note': value } }));
+
+    // Assess
+    expect(errors).toHaveLength(1);
+    expect(errors[0]?.startsWith(`sources[0].headers.X-Note: header value ${problem}`)).toBe(true);
+    expect(errors[0]).not.toContain(value);
+  });
+
+  it("checks a secret reference's prefix too", () => {
+    const errors = errorsOf(
+      aSource({ headers: { Authorization: { secret: 'ssm:/t', prefix: 'Bearer\r\n' } } }),
+    );
+    expect(errors[0]).toMatch(
+      /^sources\[0\]\.headers\.Authorization\.prefix: header value has a line break/,
+    );
+  });
+
+  it('accepts tab, visible ASCII and Latin-1 in a header value', () => {
+    expect(acceptedSource(aSource({ headers: { 'X-Note': 'a\tb ~ café' } }))?.headers).toEqual({
+      'X-Note': 'a\tb ~ café',
+    });
+  });
+
+  it('rejects an entry whose collector task would not fit a payload, naming both sizes', () => {
+    // Prepare
+    const limit = sourceLimits().maxSourceJsonBytes;
+
+    // Act
+    const errors = errorsOf(aSource({ headers: { 'X-Padding': 'x'.repeat(limit) } }));
+
+    // Assess
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toMatch(
+      new RegExp(
+        `^sources\\[0\\]: the entry is \\d+ bytes as JSON, over the ${limit} bytes a collector payload can carry for one source \\(Lambda's 1048576-byte async payload limit`,
+      ),
+    );
+  });
+
+  it('accepts an entry just under that size', () => {
+    const padding = sourceLimits().maxSourceJsonBytes - 1_000;
+    expect(
+      acceptedSource(aSource({ headers: { 'X-Padding': 'x'.repeat(padding) } })),
+    ).toBeDefined();
+  });
+});
+
+describe('parseManifestText: a byte order mark', () => {
+  it('accepts a manifest that starts with a UTF-8 BOM, as editors on Windows write it', () => {
+    // Act
+    const result = parseManifestText(`\uFEFF${JSON.stringify(aManifest([aSource()]))}`);
+
+    // Assess
+    expect(result.invalid).toEqual([]);
+    expect(result.sources).toHaveLength(1);
   });
 });

@@ -301,6 +301,32 @@ describe('parsed object outcome (parsed object metadata) and QuarantineReportSch
     expect(names.slice(0, back?.quarantinedPages.length)).toEqual(back?.quarantinedPages);
   });
 
+  it('keeps the windows-1252 page names, and cuts them before the quarantined ones', () => {
+    // Prepare
+    const decoded = Array.from({ length: 100 }, (_, i) => `latin-source-${i}-p0000`);
+    const quarantined = Array.from({ length: 20 }, (_, i) => `bad-${i}-p0000`);
+    const small = aParsedObjectOutcome(rawKeyOf('a'), { windows1252Pages: ['latin-p0000'] });
+    const large = aParsedObjectOutcome(rawKeyOf('a'), {
+      pages: 120,
+      parsed: 100,
+      quarantined: 20,
+      quarantinedPages: quarantined,
+      windows1252Pages: decoded,
+    });
+
+    // Act
+    const back = fromParsedObjectMetadata(toParsedObjectMetadata(large));
+
+    // Assess
+    expect(fromParsedObjectMetadata(toParsedObjectMetadata(small))).toEqual(small);
+    expect(
+      toParsedObjectMetadata(aParsedObjectOutcome(rawKeyOf('a')))['fanout-outcome'],
+    ).not.toContain('windows1252Pages');
+    expect(back?.quarantinedPages).toEqual(quarantined);
+    expect(back?.windows1252Pages?.length).toBeGreaterThan(0);
+    expect(back?.windows1252Pages?.length).toBeLessThan(100);
+  });
+
   it('reads no outcome from metadata without one, or with a bad one', () => {
     expect(fromParsedObjectMetadata(undefined)).toBeUndefined();
     expect(fromParsedObjectMetadata({ 'run-id': RUN_ID })).toBeUndefined();

@@ -75,9 +75,33 @@ describe('cron expressions', () => {
     expect(nextAfter(expression, after)).toBe(expected);
   });
 
-  it('has no next time once its years are past, or for a date that never exists', () => {
+  it('has no next time once its years are past', () => {
     expect(nextAfter('cron(30 23 31 DEC ? 2026)', '2026-12-31T23:30:00Z')).toBeUndefined();
-    expect(nextAfter('cron(0 0 30 2 ? *)', '2026-01-01T00:00:00Z')).toBeUndefined();
+  });
+
+  it.each([
+    ['cron(0 0 30 2 ? *)', 'day-of-month 30, month 2'],
+    ['cron(0 0 31 APR,JUN,SEP,NOV ? *)', 'day-of-month 31, month APR,JUN,SEP,NOV'],
+    ['cron(0 0 29 2 ? 2100)', 'year 2100'],
+    ['cron(0 0 ? 2 5#5 2026)', 'day-of-week 5#5'],
+  ])(
+    'refuses %s, which no date matches (EventBridge would accept it and never fire it)',
+    (expression, fields) => {
+      expect(() => parseScheduleExpression(expression)).toThrow(
+        new RegExp(
+          `never fires: no date from 1970 to 2199 matches all of its fields \\(.*${fields}`,
+        ),
+      );
+    },
+  );
+
+  it('accepts a cron that fires once, and one whose only dates are leap days', () => {
+    expect(nextAfter('cron(0 0 1 1 ? 2030)', '2026-01-01T00:00:00Z')).toBe(
+      '2030-01-01T00:00:00.000Z',
+    );
+    expect(nextAfter('cron(0 0 29 2 ? *)', '2026-01-01T00:00:00Z')).toBe(
+      '2028-02-29T00:00:00.000Z',
+    );
   });
 });
 

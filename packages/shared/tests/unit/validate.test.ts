@@ -86,7 +86,9 @@ describe('check', () => {
     // Assess
     expect(result).toEqual({
       ok: false,
-      issues: ['(root): Invalid input: expected string, received object, got [object Object]'],
+      issues: [
+        '(root): Invalid input: expected string, received object, got {"self":{"self":{"self":{"self":{"self":{"self":{"self":{"self":{"self":{"sel...',
+      ],
     });
   });
 });

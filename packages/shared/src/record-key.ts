@@ -1,0 +1,43 @@
+import * as z from 'zod';
+
+/** Most fields a record key may combine. */
+export const MAX_KEY_FIELDS = 8;
+/** Largest record key, as JSON: it travels in S3 user metadata (`record-key`). */
+export const MAX_KEY_JSON_BYTES = 256;
+
+/**
+ * The path tokens of one key field: a top-level field name (`"id"`), or an RFC 6901 JSON
+ * pointer when it starts with `/` (`"/item/guid"`, `"/tags/0"`; `~1` is `/`, `~0` is `~`).
+ * Undefined when a pointer has a `~` that is not `~0` or `~1`.
+ */
+export function keyFieldTokens(field: string): string[] | undefined {
+  if (!field.startsWith('/')) return [field];
+  const tokens: string[] = [];
+  for (const raw of field.slice(1).split('/')) {
+    if (/~(?![01])/.test(raw)) return undefined;
+    tokens.push(raw.replaceAll('~1', '/').replaceAll('~0', '~'));
+  }
+  return tokens;
+}
+
+/**
+ * A source's record key: the fields whose values identify a record across fetches (a
+ * primary key), each a field name or a JSON pointer. Records with the same source and key
+ * are versions of one record (see the parser's README, "Record identity").
+ */
+export const RecordKeySchema = z
+  .array(
+    z
+      .string()
+      .min(1)
+      .max(256)
+      .refine((field) => keyFieldTokens(field) !== undefined, {
+        message: 'a JSON pointer may use ~ only as ~0 (for ~) or ~1 (for /)',
+      }),
+  )
+  .min(1)
+  .max(MAX_KEY_FIELDS)
+  .refine((key) => Buffer.byteLength(JSON.stringify(key)) <= MAX_KEY_JSON_BYTES, {
+    message: `may take at most ${MAX_KEY_JSON_BYTES} bytes as JSON (it travels in a raw object's S3 metadata, 2 KB in all)`,
+  });
+export type RecordKey = z.infer<typeof RecordKeySchema>;
