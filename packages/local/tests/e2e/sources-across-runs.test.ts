@@ -169,9 +169,11 @@ describe('the first cycle', () => {
       reason:
         'Content-Length 30000000 exceeds the limit of 29360128 bytes; the body was not downloaded',
     });
-    // One request, closed by the collector at its headers (not retried: it is permanent).
-    expect(huge.requests).toBe(1);
-    await expect.poll(() => huge.closedAtHeaders, { timeout: 10_000 }).toBe(1);
+    // Each request closed by the collector at its headers, none retried by the collector (a
+    // busy machine may run the hop twice: a Lambda retry asks again, and is closed the same way).
+    expect(huge.requests).toBeGreaterThanOrEqual(1);
+    await expect.poll(() => huge.closedAtHeaders, { timeout: 10_000 }).toBe(huge.requests);
+    expect(outcomes.get('huge')?.attempts).toBe(1);
   });
 
   it('fails the download whose resume failed, and leaves no partial object behind', async () => {
