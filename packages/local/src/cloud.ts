@@ -9,6 +9,8 @@ import {
   type FunctionId,
   type FunctionSpec,
   functionEnvironment,
+  type ManualTrigger,
+  runIdFromTime,
   type Topology,
   topology,
 } from '@fanout/shared';
@@ -45,6 +47,12 @@ export interface LocalCloudOptions {
   readonly secretsFile?: string;
   /** Per-function changes to the topology, e.g. a short collector timeout for a demo. */
   readonly functions?: Partial<Record<FunctionId, FunctionOverrides>>;
+  /**
+   * The schedule expression the cloud runs (`fanout start --schedule`): the manager is
+   * told it (FANOUT_SCHEDULE), as the deployed one is told the stack's, so it finds the
+   * previous run at the previous fire time. The topology's by default.
+   */
+  readonly schedule?: string;
   /** Extra settings per function (environment variables). */
   readonly settings?: Partial<Record<FunctionId, Record<string, string>>>;
   /** Async retry delays (1 and 2 minutes in AWS) are multiplied by this. */
@@ -97,13 +105,20 @@ function defaultParserWorkers(): number {
 }
 
 /** The topology with local overrides applied: the same data the Pulumi program reads. */
-export function localTopology(overrides: LocalCloudOptions['functions'] = {}): Topology {
+export function localTopology(
+  overrides: LocalCloudOptions['functions'] = {},
+  schedule?: string,
+): Topology {
   const functions = { ...topology.functions };
   for (const id of FUNCTION_IDS) {
     const override = overrides[id];
     if (override) Object.assign(functions, { [id]: { ...topology.functions[id], ...override } });
   }
-  return { ...topology, functions };
+  return {
+    ...topology,
+    functions,
+    ...(schedule !== undefined ? { schedule: { ...topology.schedule, expression: schedule } } : {}),
+  };
 }
 
 function functionArn(name: string): string {
@@ -136,7 +151,7 @@ export class LocalCloud {
   ) {}
 
   static async start(options: LocalCloudOptions): Promise<LocalCloud> {
-    const topo = localTopology(options.functions);
+    const topo = localTopology(options.functions, options.schedule);
     const bucket = options.bucket ?? LOCAL_BUCKET;
     const chaos = options.chaos ?? NO_CHAOS;
     await mkdir(options.home, { recursive: true });
@@ -279,6 +294,17 @@ export class LocalCloud {
         ContentType: 'application/json',
       }),
     );
+  }
+
+  /**
+   * Starts a manual run at `time` (`fanout.manual`, as the AWS CLI or the console would
+   * send it), named by its time to the second. Returns its run id.
+   */
+  async startManualRun(time: Date): Promise<string> {
+    const runId = runIdFromTime(time);
+    const event: ManualTrigger = { type: 'fanout.manual', runId, time: time.toISOString() };
+    await this.lambda.invokeAsync(this.functionName(this.topology.schedule.target), event);
+    return runId;
   }
 
   /** Fires the schedule's target once, as EventBridge would at `time`. Returns the event. */

@@ -38,12 +38,38 @@ export const ResumeSchema = z
   .strict();
 export type Resume = z.infer<typeof ResumeSchema>;
 
+/**
+ * What the earlier hops of a run learned of a task they handed on: the next hop counts
+ * on from there, so retries do not start over at every hop and a failure names its
+ * last real cause.
+ */
+export const TriedSchema = z
+  .object({
+    /** Requests made for the task so far. */
+    attempts: z.number().int().nonnegative(),
+    /** Of those, attempts that failed (timeout, network error, retryable status). */
+    failures: z.number().int().nonnegative(),
+    /** Why the last failed attempt failed (redacted). */
+    lastError: z.string().min(1).optional(),
+    /** The body came encoded (so it could not be resumed): ask for it unencoded. */
+    identityBody: z.literal(true).optional(),
+  })
+  .strict();
+export type Tried = z.infer<typeof TriedSchema>;
+
 export const CollectorTaskSchema = z
   .object({
     source: SourceSchema,
     previous: ValidatorsSchema.optional(),
+    /**
+     * Bytes of the last stored body (the state's). From the collector's threshold up, the
+     * first request asks for `Accept-Encoding: identity`, so a cut download can resume.
+     */
+    expectedBytes: z.number().int().nonnegative().optional(),
     /** Set by the collector on a continuation: where an interrupted download resumes. */
     resume: ResumeSchema.optional(),
+    /** Set by the collector on a continuation: attempts and failures of earlier hops. */
+    tried: TriedSchema.optional(),
     /** The planner's estimate of this task's duration. */
     estimateMs: z.number().int().nonnegative(),
   })
