@@ -16,13 +16,20 @@ import {
   fetchSource,
   type SourceFetch,
 } from './fetch-source.js';
+import { type Discovered, discoverLinks } from './follow.js';
 import type { PackWriter } from './pack.js';
 import { type ResolvedTask, resolveTask, type SecretResolver, scrubSecrets } from './secrets.js';
 import type { StoreTarget } from './store.js';
 import { storePages } from './store-pages.js';
 
 export type TaskResult =
-  | { readonly kind: 'done'; readonly outcome: TaskOutcome; readonly bytesStored: number }
+  | {
+      readonly kind: 'done';
+      readonly outcome: TaskOutcome;
+      readonly bytesStored: number;
+      /** A source that follows links: the detail pages its pages link. */
+      readonly discovered?: Discovered;
+    }
   /** Stopped by the hard deadline: goes to the continuation. */
   | {
       readonly kind: 'aborted';
@@ -101,19 +108,26 @@ export async function collectTask(
     const now = deps.clock.now();
     return { durationMs: Math.max(0, now - startedAt), finishedAt: new Date(now).toISOString() };
   };
+  let discovered: Discovered | undefined;
+  const followed = () => (discovered === undefined ? {} : { discovered, links: discovered.counts });
   // Nothing new upstream: no pack entry, no PUT and so no parse, the biggest saving there is.
-  const unchanged = (httpStatus: number, validators: Validators): TaskResult => ({
-    kind: 'done',
-    bytesStored: 0,
-    outcome: {
-      status: 'unchanged',
-      sourceId: source.id,
-      attempts: progress.attempts,
-      httpStatus,
-      validators,
-      ...finish(),
-    },
-  });
+  const unchanged = (httpStatus: number, validators: Validators): TaskResult => {
+    const { discovered: found, links } = followed();
+    return {
+      kind: 'done',
+      bytesStored: 0,
+      ...(found ? { discovered: found } : {}),
+      outcome: {
+        status: 'unchanged',
+        sourceId: source.id,
+        attempts: progress.attempts,
+        httpStatus,
+        validators,
+        ...finish(),
+        ...(links ? { links } : {}),
+      },
+    };
+  };
   try {
     let fetched: SourceFetch;
     try {
@@ -137,6 +151,20 @@ export async function collectTask(
       deps.log.info('source not modified', { sourceId: source.id, httpStatus: fetched.status });
       return unchanged(fetched.status, validatorsFrom(fetched.headers, task.previous, undefined));
     }
+    if (source.follow !== undefined) {
+      // Read even when the pages did not change: their detail pages may have.
+      try {
+        const { links, counts } = await discoverLinks(task, fetched.pages, (text) =>
+          scrubSecrets(text, secrets),
+        );
+        const perPage = Math.round(
+          (deps.clock.now() - startedAt) / Math.max(1, fetched.pages.length),
+        );
+        discovered = { task, links, counts, estimateMs: perPage };
+      } catch (error) {
+        return fetchFailed(task, error, progress, deps, finish, secrets);
+      }
+    }
     const first = fetched.pages[0];
     const headers = first?.headers ?? {};
     const httpStatus = first?.status ?? 200;
@@ -150,9 +178,11 @@ export async function collectTask(
     const pages = fetched.pages.map((page) => ({ ...page, url: scrubSecrets(page.url, secrets) }));
     const rawKeys = await storePages(payload, task, pages, deps, pack);
     const bytes = fetched.pages.reduce((sum, page) => sum + page.body.bytes, 0);
+    const { discovered: found, links } = followed();
     return {
       kind: 'done',
       bytesStored: bytes,
+      ...(found ? { discovered: found } : {}),
       outcome: {
         status: 'ok',
         sourceId: source.id,
@@ -162,6 +192,7 @@ export async function collectTask(
         rawKeys,
         validators,
         ...finish(),
+        ...(links ? { links } : {}),
       },
     };
   } finally {

@@ -4,6 +4,8 @@ import {
   type CollectorPayload,
   type CollectorTask,
   type LambdaContext,
+  type OriginAllowances,
+  originOf,
   PACK_HEADER_MAX_BYTES,
   PACK_KIND,
   PACK_VERSION,
@@ -12,6 +14,7 @@ import {
   rawPackKey,
   redactUrlsIn,
   type TaskOutcome,
+  tasksOfFollowed,
   withRedactedPayload,
 } from '@fanout/shared';
 import {
@@ -24,14 +27,18 @@ import {
 import { type InvokeContinuation, isTransientInvokeError } from './continuation.js';
 import { ContinuationInvokeError, StoreError } from './errors.js';
 import type { FetchDeps } from './fetch-source.js';
+import { type Discovered, type FollowPlan, planFollow } from './follow.js';
+import { OriginGate } from './origin-gate.js';
 import { PackWriter } from './pack.js';
-import { runPool } from './pool.js';
+import { runPoolByOrigin } from './pool.js';
 import { bytesPerSecond } from './resume.js';
+import { RobotsCache } from './robots.js';
 import {
   putJson,
   readStoredPackHeader,
   type StoreTarget,
   s3PartialStore,
+  s3RobotsStore,
   storePack,
 } from './store.js';
 
@@ -60,6 +67,10 @@ export interface BatchSummary {
   readonly bytesStored: number;
   /** Tasks handed to the next hop. */
   readonly continued: number;
+  /** Detail pages this hop found and handed on (to new batches or its continuation). */
+  readonly followed: number;
+  /** New batches of detail pages this hop started. */
+  readonly followBatches: number;
   /** The payload of the next hop, when one was invoked. */
   readonly continuation?: CollectorPayload;
   /** Where a continuation that could not be invoked was recorded. */
@@ -209,6 +220,7 @@ async function writeRecord(
 async function invokeNextHop(
   continuation: CollectorPayload,
   deps: CollectorDeps,
+  kind: 'continuation-failed' | 'dispatch-failed' = 'continuation-failed',
 ): Promise<{ failureKey?: string; transientError?: ContinuationInvokeError }> {
   const { settings, log, clock } = deps;
   const { runId, batchId, hop } = continuation;
@@ -220,14 +232,18 @@ async function invokeNextHop(
       );
     }
     await deps.invokeContinuation(continuation);
-    log.info('continuation invoked', { nextHop: hop, tasks: continuation.tasks.length });
+    log.info(kind === 'continuation-failed' ? 'continuation invoked' : 'detail batch invoked', {
+      nextHop: hop,
+      ...(kind === 'dispatch-failed' ? { detailBatchId: batchId } : {}),
+      tasks: continuation.tasks.length,
+    });
     return {};
   } catch (error) {
     const transient = !(error instanceof RangeError) && isTransientInvokeError(error);
     const failureKey = batchFailureKey(runId, batchId, hop);
     // Stored redacted: the payload holds source URLs and headers (credentials).
     const failure = withRedactedPayload({
-      kind: 'continuation-failed',
+      kind,
       runId,
       batchId,
       hop,
@@ -330,44 +346,72 @@ async function collectHop(
   const outcomes: (TaskOutcome | undefined)[] = [];
   const continued: (CollectorTask | undefined)[] = [];
   const downloads: (DownloadSummary | undefined)[] = [];
+  const discovered: (Discovered | undefined)[] = [];
+  // Every request of the hop waits its origin's turn here (a share of a limited origin, or a
+  // pause an origin asked for with Retry-After).
+  const gate = new OriginGate(payload.origins, clock, deps.sleep);
+  const transport = deps.transport;
   // Only a download cut by the deadline uses it: a normal run makes no request to it.
-  const taskDeps = { ...deps, partials: deps.partials ?? s3PartialStore(deps) };
+  const taskDeps = {
+    ...deps,
+    partials: deps.partials ?? s3PartialStore(deps),
+    gate,
+    robots:
+      deps.robots ??
+      new RobotsCache({
+        runId,
+        store: s3RobotsStore(deps),
+        transport,
+        lookup: deps.lookup,
+        gate,
+        clock,
+        log,
+      }),
+  };
   let bytesStored = 0;
   let stopStarting = false;
+  const originOfTask = (task: CollectorTask) => originOf(task.source.url) ?? task.source.url;
   try {
-    await runPool(payload.tasks, settings.concurrency, async (task, index) => {
-      if (stopStarting || deadline.signal.aborted) {
-        continued[index] = task;
-        return;
-      }
-      const remainingMs = context.getRemainingTimeInMillis();
-      const estimateMs = Math.min(task.estimateMs, Math.max(0, Math.floor(hopBudgetMs / 2)));
-      if (remainingMs < estimateMs + settings.safetyMarginMs) {
-        log.info('not enough time left for the next task; continuing later', {
-          sourceId: task.source.id,
-          remainingMs,
-          estimateMs,
-          safetyMarginMs: settings.safetyMarginMs,
-        });
-        stopStarting = true;
-        continued[index] = task;
-        return;
-      }
-      try {
-        const result = await collectTask(payload, task, taskDeps, deadline.signal, pack);
-        if (result.kind === 'aborted') {
-          continued[index] = continuedTask(task, result);
-          downloads[index] = result.download;
-        } else {
-          outcomes[index] = result.outcome;
-          bytesStored += result.bytesStored;
+    await runPoolByOrigin(
+      payload.tasks,
+      settings.concurrency,
+      originOfTask,
+      gate,
+      async (task, index) => {
+        if (stopStarting || deadline.signal.aborted) {
+          continued[index] = task;
+          return;
         }
-      } catch (error) {
-        // S3 (or the pack) is failing: starting more tasks would only fail the same way.
-        stopStarting = true;
-        throw error;
-      }
-    });
+        const remainingMs = context.getRemainingTimeInMillis();
+        const estimateMs = Math.min(task.estimateMs, Math.max(0, Math.floor(hopBudgetMs / 2)));
+        if (remainingMs < estimateMs + settings.safetyMarginMs) {
+          log.info('not enough time left for the next task; continuing later', {
+            sourceId: task.source.id,
+            remainingMs,
+            estimateMs,
+            safetyMarginMs: settings.safetyMarginMs,
+          });
+          stopStarting = true;
+          continued[index] = task;
+          return;
+        }
+        try {
+          const result = await collectTask(payload, task, taskDeps, deadline.signal, pack);
+          if (result.kind === 'aborted') {
+            continued[index] = continuedTask(task, result);
+            downloads[index] = result.download;
+          } else {
+            outcomes[index] = result.outcome;
+            discovered[index] = result.discovered;
+            bytesStored += result.bytesStored;
+          }
+        } catch (error) {
+          // S3 (or the pack) is failing: starting more tasks would only fail the same way.
+          stopStarting = true;
+          throw error;
+        }
+      },
+    );
   } finally {
     stopWatching();
   }
@@ -389,18 +433,28 @@ async function collectHop(
     unfinished = [];
   }
 
+  const follow = planFollow(
+    payload,
+    discovered.filter((found): found is Discovered => found !== undefined),
+    unfinished,
+    gate,
+    clock.now(),
+  );
+  const goingOn = [...unfinished, ...follow.joined];
   const result: BatchResult = {
     runId,
     batchId,
     hop,
     outcomes: done,
-    continued: unfinished.map((t) => t.source.id),
+    continued: goingOn.map((t) => t.source.id),
+    ...(follow.followed.length > 0 ? { followed: follow.followed } : {}),
     writtenAt: new Date(clock.now()).toISOString(),
   };
   const record = await writeRecord(payload, result, pack, deps);
   if (!record.stored) return handOnFromRecord(payload, record, deps);
 
-  const handedOn = await handOn(payload, unfinished, deps);
+  const handedOn = await handOn(payload, goingOn, deps, follow.continuationOrigins);
+  const started = await startFollowBatches(follow, deps);
   return {
     recordKey: record.key,
     recordedBy: 'this-invocation',
@@ -411,6 +465,29 @@ async function collectHop(
     failed: done.filter((o) => o.status === 'failed').length,
     bytesStored,
     ...handedOn,
+    ...started,
+  };
+}
+
+/**
+ * Starts the new batches of detail pages the hop's record names (after the record, as a
+ * continuation is). One that cannot be invoked is recorded as a `dispatch-failed` batch
+ * (replayable); a throttle or service error fails the hop once all were tried, so Lambda's
+ * retry starts them again from the record (a batch that did start stops the duplicate).
+ */
+async function startFollowBatches(
+  follow: Pick<FollowPlan, 'batches' | 'followed'>,
+  deps: CollectorDeps,
+): Promise<Pick<BatchSummary, 'followed' | 'followBatches'>> {
+  let transient: ContinuationInvokeError | undefined;
+  for (const batch of follow.batches) {
+    const invoked = await invokeNextHop(batch, deps, 'dispatch-failed');
+    transient ??= invoked.transientError;
+  }
+  if (transient) throw transient;
+  return {
+    followed: follow.followed.reduce((sum, batch) => sum + batch.links.length, 0),
+    followBatches: follow.batches.length,
   };
 }
 
@@ -419,11 +496,18 @@ async function handOn(
   payload: CollectorPayload,
   unfinished: readonly CollectorTask[],
   deps: CollectorDeps,
+  origins: OriginAllowances | undefined,
 ): Promise<Pick<BatchSummary, 'continued' | 'continuation' | 'continuationFailureKey'>> {
   if (unfinished.length === 0) return { continued: 0 };
-  // A redrive number belongs to the hop it was given to, not to the hops after it.
-  const { redrive: _redrive, ...rest } = payload;
-  const next: CollectorPayload = { ...rest, hop: payload.hop + 1, tasks: [...unfinished] };
+  // A redrive number belongs to the hop it was given to, not to the hops after it; the
+  // origins' shares are what this hop kept of them, paced on from where it got.
+  const { redrive: _redrive, origins: _given, ...rest } = payload;
+  const next: CollectorPayload = {
+    ...rest,
+    hop: payload.hop + 1,
+    tasks: [...unfinished],
+    ...(origins !== undefined ? { origins } : {}),
+  };
   const invoked = await invokeNextHop(next, deps);
   if (invoked.transientError) throw invoked.transientError;
   return invoked.failureKey === undefined
@@ -462,20 +546,65 @@ async function handOnFromRecord(
   const facts = { key: record.key, recordedByRequest: requestId, redrive: payload.redrive };
   if (!earlierAttempt) {
     deps.log.info('hop already recorded by another delivery of this event; leaving it that', facts);
-    return { ...base, recordedBy: 'other-delivery', continued: 0 };
+    return { ...base, recordedBy: 'other-delivery', continued: 0, followed: 0, followBatches: 0 };
   }
   const left = new Set(result.continued);
   const handed = payload.tasks.filter((task) => left.has(task.source.id));
+  // The detail pages the record names, rebuilt from the tasks that found them.
+  const parents = new Map(payload.tasks.map((task) => [task.source.id, task]));
+  const follow = recordedFollow(payload, result, parents);
   // The recorded attempt's resume points were in its memory: its bytes, and the bytes it
   // was handed, will not be resumed (a Lambda retry keeps the request id in the key).
   await removeHandedPartials(handed, deps, (task) => [
     ...(task.resume ? [task.resume.key] : []),
     ...(requestId !== undefined ? [partialKey(payload, task.source.id, requestId)] : []),
   ]);
-  const unfinished = handed.map(({ resume: _interrupted, ...task }) => task);
+  const unfinished = [...handed.map(({ resume: _interrupted, ...task }) => task), ...follow.joined];
   deps.log.info('hop already recorded by an earlier attempt; handing on what it left', {
     ...facts,
     continued: unfinished.length,
+    followBatches: follow.batches.length,
   });
-  return { ...base, recordedBy: 'earlier-attempt', ...(await handOn(payload, unfinished, deps)) };
+  const handedOn = await handOn(payload, unfinished, deps, follow.continuationOrigins);
+  return {
+    ...base,
+    recordedBy: 'earlier-attempt',
+    ...handedOn,
+    ...(await startFollowBatches(follow, deps)),
+  };
+}
+
+/** The detail pages a stored record handed on, as the hop that wrote it planned them. */
+function recordedFollow(
+  payload: CollectorPayload,
+  result: BatchResult,
+  parents: ReadonlyMap<string, CollectorTask>,
+): FollowPlan {
+  const joined: CollectorTask[] = [];
+  const batches: CollectorPayload[] = [];
+  const origins: OriginAllowances = { ...payload.origins };
+  for (const followed of result.followed ?? []) {
+    const tasks = tasksOfFollowed(followed, parents);
+    if (followed.batchId === payload.batchId) {
+      joined.push(...tasks);
+      continue;
+    }
+    for (const origin of Object.keys(followed.origins ?? {})) delete origins[origin];
+    if (tasks.length === 0) continue;
+    batches.push({
+      version: 1,
+      runId: payload.runId,
+      scheduledAt: payload.scheduledAt,
+      batchId: followed.batchId,
+      hop: 0,
+      tasks,
+      ...(followed.origins ? { origins: followed.origins } : {}),
+    });
+  }
+  return {
+    followed: result.followed ?? [],
+    joined,
+    batches,
+    continuationOrigins: Object.keys(origins).length > 0 ? origins : undefined,
+  };
 }

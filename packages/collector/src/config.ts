@@ -2,6 +2,7 @@ import {
   DEFAULT_COLLECTOR_SAFETY_MARGIN_MS,
   DEFAULT_MAX_HOPS,
   ENV,
+  headerValueProblem,
   maxSourceBytesFor,
   topology,
 } from '@fanout/shared';
@@ -23,6 +24,7 @@ export const SETTINGS = {
   packMaxBytes: 'FANOUT_PACK_MAX_BYTES',
   secretsTtlMs: 'FANOUT_SECRETS_TTL_MS',
   identityFromBytes: 'FANOUT_IDENTITY_FROM_BYTES',
+  userAgent: 'FANOUT_USER_AGENT',
 } as const;
 
 /** How the collector fetches, buffers and budgets time. Core functions take this, not env. */
@@ -65,6 +67,8 @@ export interface CollectorSettings {
    * validator for its bytes (nginx sends a weak ETag), so a cut download could not resume.
    */
   readonly identityFromBytes: number;
+  /** The User-Agent of a source that sets none (`userAgent`); robots.txt groups match its first token. */
+  readonly userAgent: string;
 }
 
 export interface CollectorConfig {
@@ -75,6 +79,9 @@ export interface CollectorConfig {
 }
 
 const MB = 1024 * 1024;
+
+/** What the collector says it is when neither the source nor the stack says otherwise. */
+export const DEFAULT_USER_AGENT = 'fanout-collector/0.1';
 
 export const DEFAULT_SETTINGS: CollectorSettings = {
   concurrency: topology.collectorConcurrency,
@@ -102,6 +109,7 @@ export const DEFAULT_SETTINGS: CollectorSettings = {
   secretsTtlMs: 5 * 60_000,
   // Bodies past the memory buffer are spooled to /tmp, the bytes a cut download resumes from.
   identityFromBytes: 8 * MB,
+  userAgent: DEFAULT_USER_AGENT,
 };
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -123,6 +131,14 @@ function integer(env: Env, name: string, fallback: number, min: number): number 
     throw new ConfigError(name, `must be at least ${min}, got ${JSON.stringify(raw)}`);
   }
   return value;
+}
+
+function userAgent(env: Env, fallback: string): string {
+  const raw = env[SETTINGS.userAgent]?.trim();
+  if (raw === undefined || raw === '') return fallback;
+  const problem = headerValueProblem(raw);
+  if (problem !== undefined) throw new ConfigError(SETTINGS.userAgent, problem);
+  return raw;
 }
 
 /** Reads and validates the environment once; each error names its variable. */
@@ -147,6 +163,7 @@ export function loadConfig(env: Env = process.env): CollectorConfig {
     packMaxBytes: integer(env, SETTINGS.packMaxBytes, d.packMaxBytes, 1024),
     secretsTtlMs: integer(env, SETTINGS.secretsTtlMs, d.secretsTtlMs, 0),
     identityFromBytes: integer(env, SETTINGS.identityFromBytes, d.identityFromBytes, 0),
+    userAgent: userAgent(env, d.userAgent),
   };
   if (settings.hardDeadlineMs > settings.safetyMarginMs) {
     throw new ConfigError(

@@ -224,6 +224,12 @@ export class PaginationError extends SourceFetchError {
   override name = 'PaginationError';
 }
 
+/** The origin's robots.txt disallows the URL (a source with `respectRobotsTxt`): never requested. */
+export class RobotsDisallowedError extends SourceFetchError {
+  override name = 'RobotsDisallowedError';
+  override readonly permanent = true;
+}
+
 /** The invocation reached its hard deadline while this source was being fetched. */
 export class DeadlineAbortError extends SourceFetchError {
   override name = 'DeadlineAbortError';

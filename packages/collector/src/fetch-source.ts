@@ -37,8 +37,10 @@ import {
   type SecretHeaderNames,
   withoutUserInfo,
 } from './origin.js';
+import { holdingRoom, type OriginGate, OriginWaitAbortedError } from './origin-gate.js';
 import { contentRangeStart, rangeHeaders, resumeValidator, totalBytesOf } from './resume.js';
 import { isRetryableStatus, parseRetryAfter, retryDelayMs } from './retry.js';
+import type { RobotsCache } from './robots.js';
 import { type LookupFn, resolveGuarded } from './ssrf.js';
 import type { PartialStore } from './store.js';
 
@@ -56,12 +58,18 @@ export interface FetchDeps {
   readonly settings: CollectorSettings;
   /** Where an interrupted download's bytes wait for the next hop; without it none resumes. */
   readonly partials?: PartialStore;
+  /** This invocation's share of each limited origin; without it nothing is paced. */
+  readonly gate?: OriginGate;
+  /** The run's robots.txt files, for sources with `respectRobotsTxt`. */
+  readonly robots?: RobotsCache;
 }
 
 export interface FetchedPage {
   readonly page: number;
   /** The URL that answered, redacted (no `user:password@`, no query values): fit to write down. */
   readonly url: string;
+  /** The URL that answered as it is, for resolving the page's links (never written down). */
+  readonly answeredUrl: URL;
   readonly status: number;
   readonly headers: Readonly<Record<string, string>>;
   /** The body, decoded: `headers['content-encoding']` no longer applies to it. */
@@ -116,7 +124,6 @@ export interface DownloadProgress extends BodyProgress {
 }
 
 const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
-const USER_AGENT = 'fanout-collector/0.1';
 
 type Headers = HeaderMap;
 
@@ -160,6 +167,8 @@ async function requestFollowingRedirects(
   signal: AbortSignal,
   deps: FetchDeps,
   rangeRequest: Headers,
+  /** Starts the attempt's timeout: a wait for the origin's turn is not the upstream's time. */
+  armTimeout: () => void,
 ): Promise<{ response: HttpResponse; url: URL }> {
   const { source } = request.task;
   const { binding } = request;
@@ -168,16 +177,27 @@ async function requestFollowingRedirects(
     if (url.protocol !== 'http:' && url.protocol !== 'https:') {
       throw new UnsupportedProtocolError(source.id, url.href);
     }
+    // The first URL was checked before the attempt; a redirect target is checked here.
+    if (redirects > 0) await checkRobots(request, url, deps);
     const pinnedAddress = isGuarded(binding, url)
       ? await resolveGuarded(url, { sourceId: source.id, lookup: deps.lookup })
       : undefined;
     const headers = { ...headersFor(binding, url), ...request.conditionalHeaders, ...rangeRequest };
-    const response = await deps.transport({
-      url,
-      headers,
-      signal,
-      ...(pinnedAddress ? { pinnedAddress } : {}),
-    });
+    const release = deps.gate ? await deps.gate.acquire(url.origin, request.deadline) : undefined;
+    armTimeout();
+    let sent: HttpResponse;
+    try {
+      sent = await deps.transport({
+        url,
+        headers,
+        signal,
+        ...(pinnedAddress ? { pinnedAddress } : {}),
+      });
+    } catch (error) {
+      release?.();
+      throw error;
+    }
+    const response = release ? holdingRoom(sent, release, signal) : sent;
     const location = response.headers.location;
     if (!REDIRECT_STATUSES.has(response.status) || location === undefined) {
       return { response, url };
@@ -206,6 +226,29 @@ async function requestFollowingRedirects(
       sourceOrigin: next.origin === binding.origin,
     });
     url = next;
+  }
+}
+
+/** The User-Agent a source's requests send: its own, else the stack's. */
+export function userAgentOf(task: CollectorTask, settings: CollectorSettings): string {
+  return task.source.userAgent ?? settings.userAgent;
+}
+
+/** For a source with `respectRobotsTxt`: throws when the origin's robots.txt disallows `url`. */
+async function checkRobots(request: PageRequest, url: URL, deps: FetchDeps): Promise<void> {
+  const { source } = request.task;
+  if (!source.respectRobotsTxt || deps.robots === undefined) return;
+  try {
+    await deps.robots.check({
+      sourceId: source.id,
+      url,
+      userAgent: userAgentOf(request.task, deps.settings),
+      guarded: isGuarded(request.binding, url),
+      signal: request.deadline,
+    });
+  } catch (error) {
+    if (request.deadline.aborted) throw new DeadlineAbortError(source.id);
+    throw error;
   }
 }
 
@@ -397,14 +440,22 @@ async function fetchPage(request: PageRequest, deps: FetchDeps): Promise<PageRes
     });
     resume = undefined;
   };
+  // A URL robots.txt disallows is never requested: no attempt is made.
+  await checkRobots(request, request.url, deps);
   // A continuation counts on from the failures earlier hops made at this request.
   for (let attempt = request.failedBefore + 1; ; attempt += 1) {
     if (request.deadline.aborted) throw new DeadlineAbortError(source.id);
     request.progress.attempts += 1;
     const attemptStartedAt = deps.clock.now();
-    const timeout = AbortSignal.timeout(source.timeoutMs);
-    const signal = AbortSignal.any([request.deadline, timeout]);
+    const timeout = new AbortController();
+    let timer: NodeJS.Timeout | undefined;
+    const armTimeout = () => {
+      timer ??= setTimeout(() => timeout.abort(), source.timeoutMs);
+    };
+    const signal = AbortSignal.any([request.deadline, timeout.signal]);
     let retryAfterMs: number | undefined;
+    /** The origin asked for a pause: the retry waits for it at the gate, with every other request. */
+    let pausedAtGate = false;
     let why: string;
     let answered: HttpResponse | undefined;
     try {
@@ -413,6 +464,7 @@ async function fetchPage(request: PageRequest, deps: FetchDeps): Promise<PageRes
         signal,
         deps,
         resume ? rangeHeaders(resume) : {},
+        armTimeout,
       );
       answered = response;
       request.progress.lastStatus = response.status;
@@ -433,6 +485,11 @@ async function fetchPage(request: PageRequest, deps: FetchDeps): Promise<PageRes
         noteFailure(request.progress, failure.message);
         if (attempt >= settings.fetchMaxAttempts) throw failure;
         retryAfterMs = parseRetryAfter(response.headers['retry-after'], deps.clock.now());
+        // The origin asked for a pause: every request to it waits, the rest of the batch goes on.
+        if (retryAfterMs !== undefined && deps.gate !== undefined) {
+          deps.gate.pause(url.origin, Math.min(retryAfterMs, settings.maxRetryAfterMs));
+          pausedAtGate = true;
+        }
         why = `HTTP ${response.status}`;
       } else if (response.status < 200 || response.status > 299) {
         response.discard();
@@ -451,7 +508,10 @@ async function fetchPage(request: PageRequest, deps: FetchDeps): Promise<PageRes
       if (request.deadline.aborted) {
         if (request.progress.download === undefined) {
           const waited = deps.clock.now() - attemptStartedAt;
-          request.progress.lastError = `no complete response ${waited} ms into a request when the hop's deadline came`;
+          request.progress.lastError =
+            error instanceof OriginWaitAbortedError
+              ? `waited ${waited} ms for its origin's turn (its polite limit) when the hop's deadline came`
+              : `no complete response ${waited} ms into a request when the hop's deadline came`;
         }
         throw new DeadlineAbortError(source.id);
       }
@@ -464,12 +524,23 @@ async function fetchPage(request: PageRequest, deps: FetchDeps): Promise<PageRes
         continue;
       }
       if (error instanceof SourceFetchError) throw error;
-      const failure = timeout.aborted
+      const failure = timeout.signal.aborted
         ? new FetchTimeoutError(source.id, source.timeoutMs)
         : new NetworkError(source.id, `network error: ${describe(error)}`);
       noteFailure(request.progress, failure.message);
       if (attempt >= settings.fetchMaxAttempts) throw failure;
       why = failure.message;
+    } finally {
+      clearTimeout(timer);
+    }
+    if (pausedAtGate) {
+      deps.log.warn("retrying fetch once its origin's Retry-After has passed", {
+        sourceId: source.id,
+        attempt,
+        retryAfterMs,
+        reason: why,
+      });
+      continue;
     }
     await backoff(request, deps, attempt, retryAfterMs, why);
   }
@@ -608,15 +679,20 @@ export async function fetchSource(
       ...(task.secretHeaders ? { secretHeaders: task.secretHeaders } : {}),
     },
     {
-      'user-agent': USER_AGENT,
+      'user-agent': userAgentOf(task, deps.settings),
       'accept-encoding': wantsIdentityBody(task, deps.settings)
         ? 'identity'
         : DEFAULT_ACCEPT_ENCODING,
     },
   );
   const conditional: Record<string, string> = {};
-  if (previous?.etag) conditional['if-none-match'] = previous.etag;
-  if (previous?.lastModified) conditional['if-modified-since'] = previous.lastModified;
+  // A source that follows links needs its pages' links every run (its detail pages are asked
+  // for conditionally): its pages are asked for in full, and the hash still tells "unchanged".
+  const asksConditionally = source.follow === undefined;
+  if (asksConditionally && previous?.etag) conditional['if-none-match'] = previous.etag;
+  if (asksConditionally && previous?.lastModified) {
+    conditional['if-modified-since'] = previous.lastModified;
+  }
   const maxPages = source.pagination?.maxPages ?? 1;
   // Only a source of one page is tracked as a resumable download.
   const oneShot = source.pagination === undefined;
@@ -660,6 +736,7 @@ export async function fetchSource(
     progress.pages.push({
       page,
       url: redactUrl(response.url.href),
+      answeredUrl: response.url,
       status: response.status,
       headers: response.headers,
       body: response.body,

@@ -1,6 +1,6 @@
 import { TextDecoder } from 'node:util';
 import { htmlEncodingLabel } from '@fanout/shared';
-import { firstLink, parseHtmlPage } from '@fanout/shared/html';
+import { allLinks, firstLink, type HtmlPage, parseHtmlPage } from '@fanout/shared/html';
 import type { BufferedBody } from './body.js';
 import { PaginationError } from './errors.js';
 
@@ -35,14 +35,32 @@ export async function nextHtmlLink(
   page: { readonly url: URL; readonly body: BufferedBody; readonly contentType?: string },
   selector: string,
 ): Promise<string | undefined> {
+  return firstLink(await readHtmlPage(sourceId, page, 'a next link'), selector);
+}
+
+/** Every link `spec` selects on a page (`ul.products a@href`), resolved, in document order. */
+export async function htmlLinks(
+  sourceId: string,
+  page: { readonly url: URL; readonly body: BufferedBody; readonly contentType?: string },
+  spec: string,
+): Promise<string[]> {
+  return allLinks(await readHtmlPage(sourceId, page, 'links to follow'), spec);
+}
+
+/** A page decoded as the parser decodes it (bad bytes replaced: only links are read), parsed. */
+async function readHtmlPage(
+  sourceId: string,
+  page: { readonly url: URL; readonly body: BufferedBody; readonly contentType?: string },
+  readFor: string,
+): Promise<HtmlPage> {
   const { body, url, contentType } = page;
   if (body.bytes > HTML_NEXT_MAX_BYTES) {
     throw new PaginationError(
       sourceId,
-      `page ${url.href} has ${body.bytes} bytes, more than the ${HTML_NEXT_MAX_BYTES} read for a next link`,
+      `page ${url.href} has ${body.bytes} bytes, more than the ${HTML_NEXT_MAX_BYTES} read for ${readFor}`,
     );
   }
   const bytes = await pageBytes(body);
   const text = decoderFor(htmlEncodingLabel(bytes.subarray(0, 1024), contentType)).decode(bytes);
-  return firstLink(parseHtmlPage(text, url.href), selector);
+  return parseHtmlPage(text, url.href);
 }

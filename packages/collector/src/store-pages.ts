@@ -1,6 +1,6 @@
 import type { Readable } from 'node:stream';
 import type { CollectorPayload, CollectorTask, PackEntryFields } from '@fanout/shared';
-import { rawKey, redactUrl } from '@fanout/shared';
+import { followRecordSource, rawKey, redactUrl } from '@fanout/shared';
 import type { BufferedBody } from './body.js';
 import type { FetchDeps, FetchedPage } from './fetch-source.js';
 import type { PackWriter } from './pack.js';
@@ -50,6 +50,7 @@ async function storeOwnObject(
     httpStatus: page.status,
     page: page.page,
     url: page.url,
+    ...detailFields(task),
   });
   deps.log.info('stored raw object', {
     sourceId: source.id,
@@ -87,7 +88,14 @@ function entryFields(task: CollectorTask, page: FetchedPage): PackEntryFields {
     format: task.source.format,
     formatOptions: task.source.options,
     ...(task.source.key ? { key: task.source.key } : {}),
+    ...detailFields(task),
   };
+}
+
+/** A detail page's records carry their source's `<id>.detail` and the page that linked them. */
+function detailFields(task: CollectorTask): { recordSource?: string; linkedFrom?: string } {
+  if (task.link === undefined) return {};
+  return { recordSource: followRecordSource(task.link.sourceId), linkedFrom: task.link.from };
 }
 
 /**

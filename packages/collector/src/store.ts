@@ -21,6 +21,7 @@ import type { BufferedBody } from './body.js';
 import { StoreError } from './errors.js';
 import type { SleepFn } from './fetch-source.js';
 import type { FinishedPack } from './pack.js';
+import type { RobotsStore } from './robots.js';
 
 /** S3's minimum multipart part size; larger bodies are sent in parts of this size. */
 const PART_SIZE_BYTES = 5 * 1024 * 1024;
@@ -192,6 +193,40 @@ export function s3PartialStore(target: StoreTarget): PartialStore {
       })(),
     remove: async (key) => {
       await target.s3.send(new DeleteObjectCommand({ Bucket: target.bucket, Key: key }));
+    },
+  };
+}
+
+/** The run's robots.txt files (`runs/<run>/robots/`): read by key, written once. */
+export function s3RobotsStore(target: StoreTarget): RobotsStore {
+  return {
+    get: async (key) => {
+      try {
+        const response = await target.s3.send(
+          new GetObjectCommand({ Bucket: target.bucket, Key: key }),
+        );
+        return response.Body ? await response.Body.transformToString('utf8') : undefined;
+      } catch (error) {
+        if (isS3NotFound(error)) return undefined;
+        throw new StoreError(key, error);
+      }
+    },
+    putIfAbsent: async (key, text) => {
+      try {
+        await target.s3.send(
+          new PutObjectCommand({
+            Bucket: target.bucket,
+            Key: key,
+            Body: text,
+            ContentType: 'application/json',
+            IfNoneMatch: '*',
+          }),
+        );
+        return true;
+      } catch (error) {
+        if (isS3KeyExists(error) || isS3ConditionalConflict(error)) return false;
+        throw new StoreError(key, error);
+      }
     },
   };
 }

@@ -15,6 +15,7 @@ import {
   LAMBDA_MAX_TIMEOUT_SECONDS,
   MAX_SOURCE_BYTES,
 } from './limits.js';
+import { type OriginLimit, OriginsSchema, originOf } from './origins.js';
 import { RecordKeySchema } from './record-key.js';
 import type { Schedule } from './schedule.js';
 import {
@@ -164,10 +165,11 @@ export type Pagination = z.infer<typeof PaginationSchema>;
 
 export const DEFAULT_SOURCE_TIMEOUT_MS = 10_000;
 
-/** A source's format must be known, and its options those the format reads. */
+/** A source's (or its follow's) format must be known, and its options those the format reads. */
 function formatProblems(
   source: { format: string; options: FormatOptions },
   context: z.core.$RefinementCtx,
+  at: readonly string[] = [],
 ): void {
   // Only a well-formed name and options are checked further (the object's own issues name the rest).
   if (!FormatSchema.safeParse(source.format).success) return;
@@ -175,7 +177,7 @@ function formatProblems(
   if (!KNOWN_FORMATS.includes(source.format)) {
     context.addIssue({
       code: 'custom',
-      path: ['format'],
+      path: [...at, 'format'],
       input: source.format,
       message: `unknown format (built-in: ${BUILT_IN_FORMATS.join(', ')}; custom extractors: ${CUSTOM_FORMATS.join(', ')}, listed in CUSTOM_FORMATS of @fanout/shared as the parser registers them)`,
     });
@@ -187,7 +189,7 @@ function formatProblems(
     const unknownKeys = issue.code === 'unrecognized_keys' ? issue.keys : undefined;
     context.addIssue({
       code: 'custom',
-      path: ['options', ...issue.path],
+      path: [...at, 'options', ...issue.path],
       input: unknownKeys ? unknownKeys.join(', ') : issue.input,
       message: unknownKeys
         ? `${unknownKeys.length === 1 ? 'is not an option' : 'are not options'} of the ${source.format} format (it reads ${Object.keys(FORMAT_OPTION_KEYS[source.format as BuiltInFormat] ?? {}).join(', ')})`
@@ -201,6 +203,93 @@ export const CadenceSchema = z.string().superRefine((value, context) => {
   const read = readCadence(value);
   if (!read.ok) context.addIssue({ code: 'custom', message: read.problem, input: value });
 });
+
+/** Links a source follows at most per run, whatever its `max` says. */
+export const FOLLOW_MAX_LINKS = 1000;
+/** Links a source follows per run when its `follow` sets no `max`. */
+export const DEFAULT_FOLLOW_MAX = 500;
+/**
+ * Longest id of a source that follows links: its detail pages' task ids are its id plus
+ * `.detail.` and 16 hex digits, and every id is at most 128 characters.
+ */
+export const FOLLOWING_SOURCE_ID_MAX = 104;
+
+/**
+ * Detail pages: the links a source's pages hold (a CSS selector with the attribute holding the
+ * URL, `@href` when none is written) become tasks of the same run, fetched by collectors like
+ * any task and parsed with their own format and options. Links on the source URL's origin are
+ * followed, on other origins only those listed in `origins`.
+ */
+export const FollowSchema = z
+  .object({
+    /** `selector@attribute` of each link (`ul.products h2 a@href`). */
+    links: z.string().min(1),
+    format: FormatSchema,
+    options: FormatOptionsSchema.default({}),
+    /** Links followed at most per run (the first ones, in page order). */
+    max: z.number().int().min(1).max(FOLLOW_MAX_LINKS).default(DEFAULT_FOLLOW_MAX),
+    /** Other origins whose links are followed too (`https://cdn.shop.example`). */
+    origins: z.array(HttpUrlSchema).max(16).optional(),
+    /** The detail records' key (see `key` of a source). */
+    key: RecordKeySchema.optional(),
+  })
+  .strict();
+export type Follow = z.infer<typeof FollowSchema>;
+
+/** Problems of a follow that its schema cannot see: a format, options and origins that fit. */
+function followProblems(source: Source, context: z.core.$RefinementCtx): void {
+  const { follow } = source;
+  if (follow === undefined) return;
+  if (source.format !== 'html') {
+    context.addIssue({
+      code: 'custom',
+      path: ['follow'],
+      input: source.format,
+      message: "reads links from HTML pages: the source's format must be html",
+    });
+  }
+  if (source.id.length > FOLLOWING_SOURCE_ID_MAX) {
+    context.addIssue({
+      code: 'custom',
+      path: ['id'],
+      input: source.id,
+      message: `is longer than the ${FOLLOWING_SOURCE_ID_MAX} characters a source that follows links may have (its detail pages' ids add ${128 - FOLLOWING_SOURCE_ID_MAX})`,
+    });
+  }
+  for (const [index, origin] of (follow.origins ?? []).entries()) {
+    if (originOf(origin) !== origin) {
+      context.addIssue({
+        code: 'custom',
+        path: ['follow', 'origins', index],
+        input: origin,
+        message: `must be an origin without a path or trailing slash: ${JSON.stringify(originOf(origin))}`,
+      });
+    }
+  }
+  formatProblems(follow, context, ['follow']);
+}
+
+/** A `userAgent` that HTTP can carry, and not set twice. */
+function userAgentProblems(source: Source, context: z.core.$RefinementCtx): void {
+  if (source.userAgent === undefined) return;
+  const problem = headerValueProblem(source.userAgent);
+  if (problem !== undefined) {
+    context.addIssue({
+      code: 'custom',
+      path: ['userAgent'],
+      input: source.userAgent,
+      message: problem,
+    });
+  }
+  if (Object.keys(source.headers ?? {}).some((name) => name.toLowerCase() === 'user-agent')) {
+    context.addIssue({
+      code: 'custom',
+      path: ['userAgent'],
+      input: source.userAgent,
+      message: 'is set twice: the source has a User-Agent header too (keep one)',
+    });
+  }
+}
 
 export const SourceSchema = z
   .object({
@@ -240,9 +329,22 @@ export const SourceSchema = z
     key: RecordKeySchema.optional(),
     /** Collected only by the scheduled runs it is due in; absent: every run. */
     every: CadenceSchema.optional(),
+    /** Detail pages: the links of its pages become tasks of the run (see FollowSchema). */
+    follow: FollowSchema.optional(),
+    /**
+     * Asks each origin's robots.txt (RFC 9309) before fetching from it, once per run: a
+     * disallowed URL fails with the reason and is never requested.
+     */
+    respectRobotsTxt: z.boolean().optional(),
+    /** The User-Agent its requests send (the stack's default otherwise); robots.txt groups match it. */
+    userAgent: z.string().min(1).max(512).optional(),
   })
   .strict()
-  .superRefine((source, context) => formatProblems(source, context));
+  .superRefine((source, context) => {
+    formatProblems(source, context);
+    followProblems(source, context);
+    userAgentProblems(source, context);
+  });
 export type Source = z.infer<typeof SourceSchema>;
 export type SourceInput = z.input<typeof SourceSchema>;
 
@@ -250,6 +352,11 @@ export const ManifestSchema = z
   .object({
     version: z.literal(1).default(1),
     sources: z.array(z.unknown()),
+    /**
+     * Polite limits per origin, over the whole run: `{"https://shop.example": {"concurrency":
+     * 2, "perMinute": 60}}` (see origins.ts). Origins not listed get the stack's default.
+     */
+    origins: OriginsSchema.optional(),
   })
   .strict();
 
@@ -263,6 +370,8 @@ export interface InvalidSource {
 export interface ManifestParseResult {
   readonly sources: Source[];
   readonly invalid: InvalidSource[];
+  /** The manifest's per-origin limits, by origin (`https://shop.example`). */
+  readonly origins: Readonly<Record<string, OriginLimit>>;
 }
 
 const HOW_TO_REFERENCE =
@@ -352,6 +461,24 @@ export function selectorProblems(source: Source, index: number): string[] {
   if (source.pagination?.type === 'html-next') {
     const written = source.pagination.selector;
     compiled(at('pagination', 'selector'), splitAttribute(written).selector, written);
+  }
+  const follow = source.follow;
+  if (follow !== undefined) {
+    compiled(at('follow', 'links'), splitAttribute(follow.links).selector, follow.links);
+    if (follow.format === 'html') {
+      for (const problem of selectorProblems(
+        {
+          ...source,
+          format: 'html',
+          options: follow.options,
+          follow: undefined,
+          pagination: undefined,
+        },
+        index,
+      )) {
+        problems.push(problem.replace(`${at('options')}`, at('follow', 'options')));
+      }
+    }
   }
   return problems;
 }
@@ -452,11 +579,16 @@ export function parseManifest(
 ): ManifestParseResult {
   const top = check(ManifestSchema, document);
   if (!top.ok) throw new ContractValidationError('source manifest', top.issues);
+  const origins: Record<string, OriginLimit> = {};
+  for (const [key, limit] of Object.entries(top.value.origins ?? {})) {
+    origins[originOf(key) ?? key] = limit;
+  }
   const sources: Source[] = [];
   const invalid: InvalidSource[] = [];
   const seen = new Set<string>();
   const cadenceProblem = cadenceChecker(options.schedule);
   const limits = options.limits ?? sourceLimits();
+  const following = followingIds(top.value.sources);
   top.value.sources.forEach((entry, index) => {
     const result = check(SourceSchema, entry, ['sources', index]);
     const id = idOf(entry);
@@ -494,6 +626,17 @@ export function parseManifest(
       });
       return;
     }
+    const owner = detailIdOwner(result.value.id, following);
+    if (owner !== undefined) {
+      invalid.push({
+        index,
+        id: result.value.id,
+        errors: [
+          `${formatPath(['sources', index, 'id'])}: is the id of the detail pages of source ${JSON.stringify(owner)}, got ${JSON.stringify(result.value.id)}`,
+        ],
+      });
+      return;
+    }
     const problem = cadenceProblem(result.value.every);
     if (problem !== undefined) {
       invalid.push({
@@ -508,7 +651,28 @@ export function parseManifest(
     seen.add(result.value.id);
     sources.push(result.value);
   });
-  return { sources, invalid };
+  return { sources, invalid, origins };
+}
+
+/**
+ * The ids of sources that follow links: `<id>.detail` (their detail records' source) and
+ * `<id>.detail.<16 hex>` (their detail tasks) belong to them, so no other source may have one.
+ */
+function followingIds(entries: readonly unknown[]): Set<string> {
+  const ids = new Set<string>();
+  for (const entry of entries) {
+    const id = idOf(entry);
+    if (id !== undefined && typeof entry === 'object' && entry !== null && 'follow' in entry) {
+      ids.add(id);
+    }
+  }
+  return ids;
+}
+
+/** The source whose detail pages use `id`, when another source has it. */
+function detailIdOwner(id: string, following: ReadonlySet<string>): string | undefined {
+  const match = /^(.+)\.detail(?:\.[0-9a-f]{16})?$/.exec(id);
+  return match?.[1] !== undefined && following.has(match[1]) ? match[1] : undefined;
 }
 
 /**

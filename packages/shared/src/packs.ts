@@ -74,6 +74,10 @@ export const PackEntrySchema = z
     formatOptions: FormatOptionsSchema.default({}),
     /** The source's record key (see SourceSchema `key`). */
     key: RecordKeySchema.optional(),
+    /** A detail page: the `source` its records carry (`<source id>.detail`). */
+    recordSource: SourceIdSchema.optional(),
+    /** A detail page: the URL of the page whose link led to it (redacted). */
+    linkedFrom: z.string().optional(),
     /** `utf8`: `body` is the text; `base64`: the bytes were not valid UTF-8. */
     bodyEncoding: z.enum(['utf8', 'base64']),
     body: z.string(),

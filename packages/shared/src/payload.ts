@@ -1,7 +1,8 @@
 import * as z from 'zod';
 import { ContractValidationError } from './errors.js';
-import { BatchIdSchema, RunIdSchema } from './ids.js';
+import { BatchIdSchema, RunIdSchema, SourceIdSchema } from './ids.js';
 import { SourceSchema } from './manifest.js';
+import { OriginAllowancesSchema } from './origins.js';
 import { check } from './validate.js';
 
 /** What the collector remembers of a source between runs, for conditional fetches. */
@@ -57,6 +58,39 @@ export const TriedSchema = z
   .strict();
 export type Tried = z.infer<typeof TriedSchema>;
 
+/** What a task of a source that follows links carries for them. */
+export const FollowPlanSchema = z
+  .object({
+    /** Links followed at most this run: the source's `max`, within its share of the run's limit. */
+    max: z.number().int().nonnegative(),
+    /** Validators of its detail pages from the last run, by link hash (`linkHash`). */
+    previous: z.record(z.string().regex(/^[0-9a-f]{16}$/), ValidatorsSchema).optional(),
+  })
+  .strict();
+export type FollowPlan = z.infer<typeof FollowPlanSchema>;
+
+/** Where a detail page's link was found. */
+export const TaskLinkSchema = z
+  .object({
+    /** The source whose page held the link. */
+    sourceId: SourceIdSchema,
+    /** The URL of that page (redacted). */
+    from: z.string().min(1),
+  })
+  .strict();
+export type TaskLink = z.infer<typeof TaskLinkSchema>;
+
+/** How a hop spreads the detail pages it found over new batches (the manager's batch limits). */
+export const FollowSpreadSchema = z
+  .object({
+    /** Detail tasks a batch takes before another is started. */
+    tasksPerBatch: z.number().int().min(1),
+    /** Batches one hop starts at most. */
+    maxBatches: z.number().int().min(1).max(999),
+  })
+  .strict();
+export type FollowSpread = z.infer<typeof FollowSpreadSchema>;
+
 export const CollectorTaskSchema = z
   .object({
     source: SourceSchema,
@@ -72,6 +106,10 @@ export const CollectorTaskSchema = z
     tried: TriedSchema.optional(),
     /** The planner's estimate of this task's duration. */
     estimateMs: z.number().int().nonnegative(),
+    /** A source that follows links (`follow`): how many, and what the last run learned of them. */
+    follow: FollowPlanSchema.optional(),
+    /** A detail page: the source whose page linked it, and that page. */
+    link: TaskLinkSchema.optional(),
   })
   .strict();
 export type CollectorTask = z.infer<typeof CollectorTaskSchema>;
@@ -100,6 +138,13 @@ export const CollectorPayloadSchema = z
      * age exhausted): how many times it was redriven so far, at most `MAX_REDRIVES`.
      */
     redrive: z.number().int().min(1).max(MAX_REDRIVES).optional(),
+    /**
+     * This invocation's share of each limited origin (see origins.ts): the requests it may
+     * have in flight and start per minute. Absent origins are not limited.
+     */
+    origins: OriginAllowancesSchema.optional(),
+    /** How detail pages found by this batch's tasks are spread (sources with `follow`). */
+    followSpread: FollowSpreadSchema.optional(),
   })
   .strict();
 export type CollectorPayload = z.infer<typeof CollectorPayloadSchema>;

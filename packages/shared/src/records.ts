@@ -3,6 +3,7 @@ import { ContractValidationError } from './errors.js';
 import { BatchIdSchema, RunIdSchema, SourceIdSchema } from './ids.js';
 import { S3_USER_METADATA_MAX_BYTES } from './limits.js';
 import { FormatOptionsSchema, FormatSchema } from './manifest.js';
+import { OriginAllowancesSchema } from './origins.js';
 import { ValidatorsSchema } from './payload.js';
 import { RecordKeySchema } from './record-key.js';
 import { check } from './validate.js';
@@ -30,6 +31,10 @@ export const RawObjectMetadataSchema = z.object({
    * against. Left out when it would take the metadata past S3's limit.
    */
   url: z.string().optional(),
+  /** A detail page: the `source` its records carry (`<source id>.detail`). */
+  recordSource: SourceIdSchema.optional(),
+  /** A detail page: the URL of the page whose link led to it (redacted). */
+  linkedFrom: z.string().optional(),
 });
 export type RawObjectMetadata = z.infer<typeof RawObjectMetadataSchema>;
 
@@ -47,6 +52,8 @@ const META_NAMES = {
   httpStatus: 'http-status',
   page: 'page',
   url: 'url',
+  recordSource: 'record-source',
+  linkedFrom: 'linked-from',
 } as const satisfies Record<keyof RawObjectMetadata, string>;
 
 /** JSON with every non-ASCII character escaped, so it fits an HTTP header value. */
@@ -77,6 +84,7 @@ export function toS3Metadata(meta: RawObjectMetadata): Record<string, string> {
   };
   if (meta.batchId) out[META_NAMES.batchId] = meta.batchId;
   if (meta.recordKey) out[META_NAMES.recordKey] = asciiJson(meta.recordKey);
+  if (meta.recordSource) out[META_NAMES.recordSource] = meta.recordSource;
   // Header values must be ASCII; upstream content types are, but be safe.
   if (meta.contentType) out[META_NAMES.contentType] = meta.contentType.replace(/[^\x20-\x7e]/g, '');
   // A URL (ASCII once parsed) goes in only while the whole stays within S3's limit.
@@ -86,6 +94,15 @@ export function toS3Metadata(meta: RawObjectMetadata): Record<string, string> {
     metadataBytes(out) + META_NAMES.url.length + url.length <= S3_USER_METADATA_MAX_BYTES
   ) {
     out[META_NAMES.url] = url;
+  }
+  // The linking page's URL too, while it fits: without it the records say no more than their source.
+  const linkedFrom = meta.linkedFrom === undefined ? undefined : asciiUrl(meta.linkedFrom);
+  if (
+    linkedFrom !== undefined &&
+    metadataBytes(out) + META_NAMES.linkedFrom.length + linkedFrom.length <=
+      S3_USER_METADATA_MAX_BYTES
+  ) {
+    out[META_NAMES.linkedFrom] = linkedFrom;
   }
   return out;
 }
@@ -148,6 +165,8 @@ export function fromS3Metadata(metadata: Record<string, string> | undefined): Ra
     httpStatus: integerOrText(status),
     page: integerOrText(page),
     url: m[META_NAMES.url],
+    recordSource: m[META_NAMES.recordSource],
+    linkedFrom: m[META_NAMES.linkedFrom],
   };
   const result = check(RawObjectMetadataSchema, candidate, ['metadata']);
   if (!result.ok || issues.length > 0) {
@@ -160,6 +179,42 @@ export function fromS3Metadata(metadata: Record<string, string> | undefined): Ra
 }
 
 export const TASK_STATUSES = ['ok', 'unchanged', 'failed'] as const;
+
+/** What a source that follows links found on its pages. */
+export const FollowCountsSchema = z.object({
+  /** Distinct links the selector found on the source's origins (and `follow.origins`). */
+  found: z.number().int().nonnegative(),
+  /** Of those, followed: the first ones, up to the source's limit this run. */
+  followed: z.number().int().nonnegative(),
+});
+export type FollowCounts = z.infer<typeof FollowCountsSchema>;
+
+/** A detail page found by a hop: its task id, the source that linked it, its URL and the linking page. */
+export const FollowedLinkSchema = z.object({
+  /** The task's id (`followTaskId`): `<source id>.detail.<link hash>`. */
+  id: SourceIdSchema,
+  sourceId: SourceIdSchema,
+  /** The link, resolved (no fragment, no `user:password@`): the URL the task fetches. */
+  url: z.string().min(1),
+  /** The page that held it (redacted). */
+  from: z.string().min(1),
+});
+export type FollowedLink = z.infer<typeof FollowedLinkSchema>;
+
+/**
+ * Detail tasks a hop handed on: to a new batch of the run (`hop` 0), or to its own
+ * continuation (its batch and `hop + 1`), when that already works the links' origin under its
+ * limit. Recorded in the hop's record before the batches are started, so every reader of the
+ * run knows them from there: the run is not complete until each has an outcome.
+ */
+export const FollowedBatchSchema = z.object({
+  batchId: BatchIdSchema,
+  hop: z.number().int().nonnegative(),
+  links: z.array(FollowedLinkSchema).min(1),
+  /** The share of each limited origin the new batch was given. */
+  origins: OriginAllowancesSchema.optional(),
+});
+export type FollowedBatch = z.infer<typeof FollowedBatchSchema>;
 
 /** One task's outcome: one per source per run. */
 export const TaskOutcomeSchema = z.discriminatedUnion('status', [
@@ -177,6 +232,7 @@ export const TaskOutcomeSchema = z.discriminatedUnion('status', [
     rawKeys: z.array(z.string()).min(1),
     validators: ValidatorsSchema,
     finishedAt: IsoTime,
+    links: FollowCountsSchema.optional(),
   }),
   z.object({
     status: z.literal('unchanged'),
@@ -187,6 +243,7 @@ export const TaskOutcomeSchema = z.discriminatedUnion('status', [
     httpStatus: z.number().int(),
     validators: ValidatorsSchema,
     finishedAt: IsoTime,
+    links: FollowCountsSchema.optional(),
   }),
   z.object({
     status: z.literal('failed'),
@@ -214,6 +271,8 @@ export const BatchResultSchema = z.object({
   outcomes: z.array(TaskOutcomeSchema),
   /** Tasks handed to the next hop (continuation), by source id. */
   continued: z.array(SourceIdSchema).default([]),
+  /** Detail pages this hop found and handed on (sources with `follow`). */
+  followed: z.array(FollowedBatchSchema).optional(),
   writtenAt: IsoTime,
 });
 export type BatchResult = z.infer<typeof BatchResultSchema>;
@@ -377,6 +436,11 @@ export const SourceStateSchema = z.object({
   definition: z.string().optional(),
   /** Bytes of the last stored body (all pages): a large one is asked for unencoded. */
   bytes: z.number().int().nonnegative().optional(),
+  /**
+   * A source that follows links: the validators of the detail pages its last run followed,
+   * by link hash (`linkHash`), so the next run asks for them conditionally.
+   */
+  follow: z.record(z.string().regex(/^[0-9a-f]{16}$/), ValidatorsSchema).optional(),
 });
 export type SourceState = z.infer<typeof SourceStateSchema>;
 

@@ -1,3 +1,4 @@
+import { followedLinks } from './follow.js';
 import type {
   BatchFailure,
   BatchResult,
@@ -22,6 +23,11 @@ export interface RunStatus {
   readonly complete: boolean;
   /** Sources in the run, valid or not, due or not. */
   readonly sources: number;
+  /**
+   * Detail pages the run's hops found and made tasks of (sources with `follow`). They are
+   * tasks of the run: collected, unchanged, failed and pending count them too.
+   */
+  readonly detailTasks: number;
   readonly collected: number;
   readonly unchanged: number;
   /** Sources whose cadence was not due at the run's scheduled time: not planned, not pending. */
@@ -76,7 +82,10 @@ export function finalOutcomes(results: readonly BatchResult[]): Map<string, Task
  */
 export function computeRunStatus(runId: string, records: RunRecords): RunStatus {
   const { manifest, results, failures, rawOutcomes } = records;
-  const planned = manifest?.batches.flatMap((batch) => batch.sourceIds) ?? [];
+  const fromPlan = manifest?.batches.flatMap((batch) => batch.sourceIds) ?? [];
+  // Detail tasks join the run in the record of the hop that found them.
+  const discovered = [...followedLinks(results).keys()];
+  const planned = [...fromPlan, ...discovered];
   const outcomes = finalOutcomes(results);
   const failedBySource = new Set(failures.flatMap((failure) => failure.sourceIds));
 
@@ -139,7 +148,8 @@ export function computeRunStatus(runId: string, records: RunRecords): RunStatus 
     runId,
     runState,
     complete,
-    sources: planned.length + (manifest?.invalidSources.length ?? 0) + notDue,
+    sources: fromPlan.length + (manifest?.invalidSources.length ?? 0) + notDue,
+    detailTasks: discovered.length,
     collected,
     unchanged,
     notDue,

@@ -1,4 +1,5 @@
-import type { BatchResult, Redispatch, RunManifest } from './records.js';
+import { followedLinks, followedTaskIds } from './follow.js';
+import type { BatchResult, FollowedLink, Redispatch, RunManifest } from './records.js';
 import { finalOutcomes } from './run-status.js';
 
 /**
@@ -6,8 +7,9 @@ import { finalOutcomes } from './run-status.js';
  * state and deciding what to send again, `fanout replay` deciding what is pending): each
  * planned batch from hop 0 along the tasks each hop `continued`, a silent hop to the batch
  * its tasks were sent again to (a redispatch record, by the manager or by a replay), and
- * the batches a replay added. A task's outcome counts wherever it was recorded, so a
- * replayed or redispatched hop stands for the planned one.
+ * the batches a replay added, and the detail batches a hop started (`followed`: walked from
+ * hop 0 with the tasks the hop recorded, as if planned). A task's outcome counts wherever it
+ * was recorded, so a replayed or redispatched hop stands for the planned one.
  */
 
 export type HopRecord =
@@ -33,7 +35,7 @@ export interface HopRecordReader {
 /** A hop with no record whose tasks have no outcome anywhere else in the run. */
 export interface SilentHop extends HopAt {
   readonly sourceIds: readonly string[];
-  /** A hop of a batch in the run's plan (not of a batch sent again). */
+  /** A hop of a batch in the run's plan, or a detail batch a hop started (not of a batch sent again). */
   readonly planned: boolean;
 }
 
@@ -43,6 +45,8 @@ export interface RunWalk {
   readonly silent: readonly SilentHop[];
   /** Sources of silent hops: the run is not finished while there are any. */
   readonly unaccounted: readonly string[];
+  /** The detail tasks the run's hops found (sources with `follow`), by task id. */
+  readonly followed: ReadonlyMap<string, FollowedLink>;
 }
 
 export interface RunWalkOptions {
@@ -93,6 +97,8 @@ export async function walkRun(
   };
   const found = new Map<string, BatchResult>();
   const silent: SilentHop[] = [];
+  /** Walks of the detail batches hops started, awaited with the others. */
+  const spawned: Promise<void>[] = [];
 
   const walk = async (
     batchId: string,
@@ -112,6 +118,15 @@ export async function walkRun(
       if (record.kind === 'result') {
         found.set(`${batchId}-h${hop}`, record.result);
         const wanted = sourceIds === undefined ? undefined : new Set(sourceIds);
+        for (const batch of record.result.followed ?? []) {
+          const ids = followedTaskIds(batch);
+          // Detail tasks handed to this batch's own continuation are its tasks from there on.
+          if (batch.batchId === batchId && batch.hop === hop + 1) {
+            for (const id of ids) wanted?.add(id);
+          } else if (batch.hop === 0) {
+            spawned.push(walk(batch.batchId, ids, true, depth));
+          }
+        }
         sourceIds = record.result.continued.filter((id) => wanted === undefined || wanted.has(id));
         continue;
       }
@@ -140,6 +155,7 @@ export async function walkRun(
     options.concurrency,
     (start) => walk(start.batchId, start.sourceIds, start.sourceIds !== undefined, 0),
   );
+  while (spawned.length > 0) await Promise.all(spawned.splice(0));
   const results = [...found.values()];
   const outcomes = finalOutcomes(results);
   // In batch and hop order, whatever order the reads finished in.
@@ -151,5 +167,6 @@ export async function walkRun(
     results,
     silent: stillSilent,
     unaccounted: [...new Set(stillSilent.flatMap((hop) => hop.sourceIds))],
+    followed: followedLinks(results),
   };
 }

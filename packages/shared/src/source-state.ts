@@ -1,7 +1,9 @@
 import { createHash } from 'node:crypto';
+import { followedLinks, mergeFollowState } from './follow.js';
 import type { Source } from './manifest.js';
 import type { CollectorTask, Validators } from './payload.js';
-import type { SourceState, TaskOutcome } from './records.js';
+import type { BatchResult, FollowedLink, SourceState, TaskOutcome } from './records.js';
+import { finalOutcomes } from './run-status.js';
 
 /**
  * How per-source state travels from run to run, in one place:
@@ -30,6 +32,7 @@ const DEFINITION_FIELDS = [
   'query',
   'basicAuth',
   'pagination',
+  'follow',
 ] as const satisfies readonly (keyof Source)[];
 
 /** Characters of the fingerprint: 96 bits, enough to tell edits apart, short in the state. */
@@ -74,7 +77,7 @@ export function stateForDefinition(
   if (state.definition === undefined || state.definition === definition) {
     return { ...state, definition };
   }
-  const { validators: _dropped, bytes: _size, ...kept } = state;
+  const { validators: _dropped, bytes: _size, follow: _detailPages, ...kept } = state;
   return { ...kept, validators: {}, definition };
 }
 
@@ -168,4 +171,33 @@ export function isPermanentFailure(outcome: TaskOutcome): boolean {
   if (outcome.status !== 'failed') return false;
   if (outcome.permanent === true) return true;
   return outcome.httpStatus !== undefined && isPermanentHttpStatus(outcome.httpStatus);
+}
+
+/**
+ * Folds a run's detail pages into the state of the sources that found them: each source whose
+ * latest merged outcome is this run's (`lastRunId`) keeps the validators of the detail pages
+ * this run followed (see `mergeFollowState`), so the next run asks for them conditionally.
+ * Detail tasks have no state of their own (`followedLinks` names them, for the merge to skip).
+ * Call it after the run's outcomes are merged.
+ */
+export function mergeRunFollowState(
+  sources: Record<string, SourceState>,
+  runId: string,
+  results: readonly BatchResult[],
+): void {
+  const links = followedLinks(results);
+  const bySource = new Map<string, FollowedLink[]>();
+  for (const link of links.values()) {
+    const list = bySource.get(link.sourceId) ?? [];
+    list.push(link);
+    bySource.set(link.sourceId, list);
+  }
+  const outcomes = finalOutcomes(results);
+  for (const [sourceId, list] of bySource) {
+    const state = sources[sourceId];
+    if (state === undefined || state.lastRunId !== runId) continue;
+    const { follow: previous, ...rest } = state;
+    const follow = mergeFollowState(previous, list, outcomes);
+    sources[sourceId] = follow === undefined ? rest : { ...rest, follow };
+  }
 }

@@ -44,6 +44,7 @@ describe('loadConfig', () => {
       FANOUT_PACK_MAX_BYTES: '65536',
       FANOUT_SECRETS_TTL_MS: '30000',
       FANOUT_IDENTITY_FROM_BYTES: '1048576',
+      FANOUT_USER_AGENT: 'ShopWatch/2.1 (+https://example.com/bot)',
     });
     expect(config.settings).toEqual({
       concurrency: 4,
@@ -62,7 +63,14 @@ describe('loadConfig', () => {
       packMaxBytes: 65_536,
       secretsTtlMs: 30_000,
       identityFromBytes: 1_048_576,
+      userAgent: 'ShopWatch/2.1 (+https://example.com/bot)',
     });
+  });
+
+  it('refuses a User-Agent HTTP cannot carry, naming the variable', () => {
+    expect(() => loadConfig({ ...REQUIRED, FANOUT_USER_AGENT: 'bot\u0007' })).toThrow(
+      /FANOUT_USER_AGENT/,
+    );
   });
 
   it('lowers the default body limit with the per-source limit when concurrency rises', () => {

@@ -239,3 +239,17 @@ export function firstLink(page: HtmlPage, spec: string): string | undefined {
   }
   return undefined;
 }
+
+/**
+ * Every value a short-form field (`ul.products a@href`) selects on a page, in document order,
+ * `href` when it names no attribute; empty values left out. For `follow` links.
+ */
+export function allLinks(page: HtmlPage, spec: string): string[] {
+  const { selector, attribute = 'href' } = splitAttribute(spec);
+  const links: string[] = [];
+  for (const element of selectAll<AnyNode, Element>(selector, page.document)) {
+    const value = attributeValue(element, attribute, page);
+    if (value !== undefined && value !== '') links.push(value);
+  }
+  return links;
+}

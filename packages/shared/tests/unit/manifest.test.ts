@@ -449,7 +449,7 @@ describe('parseManifest: duplicates and partial validity', () => {
   });
 
   it('accepts an empty source list', () => {
-    expect(parseManifest(aManifest([]))).toEqual({ sources: [], invalid: [] });
+    expect(parseManifest(aManifest([]))).toEqual({ sources: [], invalid: [], origins: {} });
   });
 });
 

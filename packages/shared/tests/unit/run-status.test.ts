@@ -41,6 +41,7 @@ describe('computeRunStatus', () => {
       runState: 'dispatched',
       complete: true,
       sources: 4,
+      detailTasks: 0,
       collected: 2,
       unchanged: 1,
       notDue: 0,
