@@ -148,10 +148,11 @@ export class ParsedRecordsCatalog extends pulumi.ComponentResource {
               // rather than silently count fewer records.
               'ignore.malformed.json': 'FALSE',
               // Keys are matched as written (no lowercasing), so `record`'s JSON text keeps
-              // the source's key case for json_extract paths; the one mixed-case top-level
-              // key is mapped explicitly.
+              // the source's key case for json_extract paths; the mixed-case top-level keys
+              // are mapped explicitly.
               'case.insensitive': 'FALSE',
               'mapping.fetchedat': 'fetchedAt',
+              'mapping.linkedfrom': 'linkedFrom',
             },
           },
           columns: [...RECORD_COLUMNS],

@@ -106,6 +106,8 @@ describe('Glue database and table over parsed/', () => {
       { name: 'key', type: 'string' },
       { name: 'hash', type: 'string' },
       { name: 'record', type: 'string' },
+      { name: 'url', type: 'string' },
+      { name: 'linkedfrom', type: 'string' },
     ]);
     // With case-sensitive matching, a column reads the key of its name or its mapping.
     const serde = storage().serDeInfo.parameters;
@@ -159,7 +161,18 @@ describe('Glue database and table over parsed/', () => {
 });
 
 describe('Athena views records_latest and records_changes', () => {
-  const columns = ['source', 'run', 'page', 'fetchedat', 'key', 'hash', 'record', 'dt'];
+  const columns = [
+    'source',
+    'run',
+    'page',
+    'fetchedat',
+    'key',
+    'hash',
+    'record',
+    'url',
+    'linkedfrom',
+    'dt',
+  ];
 
   it('are Glue tables of type VIRTUAL_VIEW in the same database, as Athena stores views', () => {
     for (const name of ['records_latest', 'records_changes']) {
@@ -183,6 +196,8 @@ describe('Athena views records_latest and records_changes', () => {
         { name: 'key', type: 'varchar' },
         { name: 'hash', type: 'varchar' },
         { name: 'record', type: 'varchar' },
+        { name: 'url', type: 'varchar' },
+        { name: 'linkedfrom', type: 'varchar' },
         { name: 'dt', type: 'varchar' },
       ]);
     }
@@ -191,9 +206,9 @@ describe('Athena views records_latest and records_changes', () => {
   it("keep the latest version of each (source, key) over the stack's table", () => {
     expect(viewDefinition('records_latest').originalSql).toBe(
       [
-        'SELECT source, run, page, fetchedat, key, hash, record, dt',
+        'SELECT source, run, page, fetchedat, key, hash, record, url, linkedfrom, dt',
         'FROM (',
-        '  SELECT source, run, page, fetchedat, key, hash, record, dt,',
+        '  SELECT source, run, page, fetchedat, key, hash, record, url, linkedfrom, dt,',
         '    row_number() OVER (PARTITION BY source, key ORDER BY fetchedat DESC, run DESC, page DESC, hash DESC) AS rank_in_group',
         '  FROM "fanout_test_eu"."records"',
         ') ranked',
@@ -205,9 +220,9 @@ describe('Athena views records_latest and records_changes', () => {
   it('keep each (source, key, hash) once, at its first appearance', () => {
     expect(viewDefinition('records_changes').originalSql).toBe(
       [
-        'SELECT source, run, page, fetchedat, key, hash, record, dt',
+        'SELECT source, run, page, fetchedat, key, hash, record, url, linkedfrom, dt',
         'FROM (',
-        '  SELECT source, run, page, fetchedat, key, hash, record, dt,',
+        '  SELECT source, run, page, fetchedat, key, hash, record, url, linkedfrom, dt,',
         '    row_number() OVER (PARTITION BY source, key, hash ORDER BY fetchedat ASC, run ASC, page ASC) AS rank_in_group',
         '  FROM "fanout_test_eu"."records"',
         ') ranked',

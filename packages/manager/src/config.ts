@@ -1,6 +1,7 @@
 import {
   ASYNC_INVOKE_PAYLOAD_LIMIT_BYTES,
   ENV,
+  type OriginLimit,
   parseScheduleExpression,
   type Schedule,
   ScheduleExpressionError,
@@ -51,6 +52,10 @@ export interface ManagerConfig {
    * event expired, or its invocation timed out): its tasks are dispatched again.
    */
   readonly redispatchAfterMs: number;
+  /** Detail pages (`follow`) a run follows at most, over all its sources. */
+  readonly followMaxPerRun: number;
+  /** The polite limit of an origin the manifest's `origins` does not list; none when unset. */
+  readonly originDefault: OriginLimit | undefined;
 }
 
 export const SETTINGS = {
@@ -69,6 +74,9 @@ export const SETTINGS = {
   previousRunLookback: 'FANOUT_PREVIOUS_RUN_LOOKBACK',
   packHeaderMaxBytes: 'FANOUT_PACK_HEADER_MAX_BYTES',
   redispatchAfterSeconds: 'FANOUT_REDISPATCH_AFTER_SECONDS',
+  followMaxPerRun: 'FANOUT_FOLLOW_MAX_PER_RUN',
+  originConcurrency: 'FANOUT_ORIGIN_CONCURRENCY',
+  originPerMinute: 'FANOUT_ORIGIN_PER_MINUTE',
 } as const;
 
 export const DEFAULTS = {
@@ -105,6 +113,8 @@ export const DEFAULTS = {
   redispatchAfterSeconds:
     topology.functions.collector.async.maxEventAgeSeconds +
     topology.functions.collector.timeoutSeconds,
+  // A run's detail pages, over all sources: bounds what one bad selector can start.
+  followMaxPerRun: 10_000,
 } as const;
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -242,5 +252,22 @@ export function loadConfig(env: Env = process.env): ManagerConfig {
     ),
     redispatchAfterMs:
       integer(env, SETTINGS.redispatchAfterSeconds, DEFAULTS.redispatchAfterSeconds, 60) * 1000,
+    followMaxPerRun: integer(env, SETTINGS.followMaxPerRun, DEFAULTS.followMaxPerRun, 0),
+    originDefault: originDefault(env),
+  };
+}
+
+/** The stack's polite limit per origin: unset (no limit) unless one of its two variables is. */
+function originDefault(env: Env): OriginLimit | undefined {
+  const concurrency = text(env, SETTINGS.originConcurrency);
+  const perMinute = text(env, SETTINGS.originPerMinute);
+  if (concurrency === undefined && perMinute === undefined) return undefined;
+  return {
+    ...(concurrency !== undefined
+      ? { concurrency: integer(env, SETTINGS.originConcurrency, 1, 1, 1000) }
+      : {}),
+    ...(perMinute !== undefined
+      ? { perMinute: integer(env, SETTINGS.originPerMinute, 1, 1, 60_000) }
+      : {}),
   };
 }

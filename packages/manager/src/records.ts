@@ -5,10 +5,14 @@ import {
   batchResultKey,
   batchResultsPrefix,
   check,
+  type FollowedLink,
   failuresPrefix,
+  followRedispatchBatchId,
   type HopRecord,
+  isFollowBatchId,
   type Log,
   batchId as makeBatchId,
+  type OriginAllowances,
   PackFormatError,
   parseJson,
   parsePackKey,
@@ -136,6 +140,10 @@ export interface StalledHop {
   readonly batchId: string;
   readonly hop: number;
   readonly sourceIds: readonly string[];
+  /** Detail pages among its tasks (a detail batch's hop), by task id: rebuilt from these. */
+  readonly links?: ReadonlyMap<string, FollowedLink>;
+  /** The batch's share of each limited origin: a batch sent again in its place gets it. */
+  readonly origins?: OriginAllowances;
 }
 
 export interface RunOutcomes {
@@ -163,6 +171,7 @@ export interface RunOutcomeOptions {
  * one per (planned batch, hop), so a second manager finds the same one.
  */
 export function redispatchBatchId(run: RunManifest, batchId: string, hop: number): string {
+  if (isFollowBatchId(batchId)) return followRedispatchBatchId(batchId, hop, MAX_HOPS_FOLLOWED);
   const index = run.batches.findIndex((batch) => batch.batchId === batchId);
   return makeBatchId(run.batches.length + Math.max(0, index) * MAX_HOPS_FOLLOWED + hop);
 }
@@ -218,15 +227,28 @@ export async function readRunOutcomes(
       concurrency: RECORD_READ_CONCURRENCY,
     },
   );
+  const shares = new Map<string, OriginAllowances | undefined>(
+    manifest.batches.map((batch) => [batch.batchId, batch.origins]),
+  );
+  for (const result of walked.results) {
+    for (const batch of result.followed ?? []) {
+      if (batch.hop === 0) shares.set(batch.batchId, batch.origins);
+    }
+  }
   const stalled = options.pastCollectors
     ? walked.silent
         .filter((hop) => hop.planned)
-        .map((hop) => ({
-          run: manifest,
-          batchId: hop.batchId,
-          hop: hop.hop,
-          sourceIds: hop.sourceIds,
-        }))
+        .map((hop) => {
+          const origins = shares.get(hop.batchId);
+          return {
+            run: manifest,
+            batchId: hop.batchId,
+            hop: hop.hop,
+            sourceIds: hop.sourceIds,
+            ...(walked.followed.size > 0 ? { links: walked.followed } : {}),
+            ...(origins !== undefined ? { origins } : {}),
+          };
+        })
     : [];
   return { results: walked.results, unaccounted: walked.unaccounted, stalled };
 }

@@ -1,4 +1,12 @@
-import { type Redispatch, redispatchKey, type Source, type StateSnapshot } from '@fanout/shared';
+import {
+  type FollowSpread,
+  followTask,
+  linkHash,
+  type Redispatch,
+  redispatchKey,
+  type Source,
+  type StateSnapshot,
+} from '@fanout/shared';
 import { type DispatchDeps, type DispatchSettings, dispatchBatches } from './dispatch.js';
 import { buildPayload, taskFor } from './plan.js';
 import { redispatchBatchId, type StalledHop } from './records.js';
@@ -23,7 +31,10 @@ export async function redispatchStalled(
   stalled: readonly StalledHop[],
   sources: ReadonlyMap<string, Source>,
   snapshot: StateSnapshot,
-  settings: DispatchSettings & { readonly defaultEstimateMs: number },
+  settings: DispatchSettings & {
+    readonly defaultEstimateMs: number;
+    readonly followSpread: FollowSpread;
+  },
   deps: DispatchDeps,
 ): Promise<RedispatchReport> {
   let dispatched = 0;
@@ -31,11 +42,19 @@ export async function redispatchStalled(
   for (const hop of stalled) {
     const { run } = hop;
     const log = { runId: run.runId, batchId: hop.batchId, hop: hop.hop };
-    const known = hop.sourceIds.flatMap((id) => {
+    const tasks = hop.sourceIds.flatMap((id) => {
       const source = sources.get(id);
-      return source ? [source] : [];
+      if (source) {
+        return [taskFor(source, snapshot.sources[source.id], settings.defaultEstimateMs)];
+      }
+      // A detail page: rebuilt from the link its hop recorded and the source that found it.
+      const link = hop.links?.get(id);
+      const parent = link === undefined ? undefined : sources.get(link.sourceId);
+      if (link === undefined || parent?.follow === undefined) return [];
+      const previous = snapshot.sources[parent.id]?.follow?.[linkHash(link.url)];
+      return [followTask(parent, link, previous, settings.defaultEstimateMs)];
     });
-    if (known.length === 0) {
+    if (tasks.length === 0) {
       deps.log.warn('stalled tasks are no longer in the source manifest; not sent again', log);
       continue;
     }
@@ -45,7 +64,7 @@ export async function redispatchStalled(
       fromBatchId: hop.batchId,
       fromHop: hop.hop,
       batchId,
-      sourceIds: known.map((source) => source.id),
+      sourceIds: tasks.map((task) => task.source.id),
       dispatchedAt: new Date(deps.clock.now()).toISOString(),
     };
     if (
@@ -54,12 +73,13 @@ export async function redispatchStalled(
       deps.log.info('stalled tasks already sent again by another manager', log);
       continue;
     }
-    const tasks = known.map((source) =>
-      taskFor(source, snapshot.sources[source.id], settings.defaultEstimateMs),
-    );
+    const payload = buildPayload(run.runId, run.scheduledAt, batchId, tasks, {
+      ...(hop.origins !== undefined ? { origins: hop.origins } : {}),
+      followSpread: settings.followSpread,
+    });
     const report = await dispatchBatches(
       run.runId,
-      [{ batchId, payload: buildPayload(run.runId, run.scheduledAt, batchId, tasks), missing: [] }],
+      [{ batchId, payload, missing: [] }],
       settings,
       deps,
     );

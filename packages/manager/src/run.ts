@@ -26,7 +26,14 @@ import {
   type PreparedBatch,
 } from './dispatch.js';
 import { UnknownRunError } from './errors.js';
-import { buildPayload, planBatches, type RejectedSource, taskFor } from './plan.js';
+import {
+  buildPayload,
+  followMaxOf,
+  followSpreadOf,
+  planBatches,
+  type RejectedSource,
+  taskFor,
+} from './plan.js';
 import { findPreviousState, type LookbackAnchor } from './previous-run.js';
 import { readRunManifest, type StalledHop, settledBatchIds } from './records.js';
 import { redispatchStalled } from './redispatch.js';
@@ -228,9 +235,13 @@ export function prepareFromPlan(
   batchIds: readonly string[],
   sources: ReadonlyMap<string, Source>,
   snapshot: StateSnapshot,
-  defaultEstimateMs: number,
+  config: Pick<
+    ManagerConfig,
+    'defaultEstimateMs' | 'minTasksPerBatch' | 'collectorMaxParallel' | 'followMaxPerRun'
+  >,
 ): PreparedBatch[] {
   const planned = new Map(run.batches.map((batch) => [batch.batchId, batch]));
+  const following = [...sources.values()].filter((source) => source.follow).length;
   return batchIds.map((batchId) => {
     const batch = planned.get(batchId);
     if (!batch) throw new UnknownRunError(run.runId, `has no batch ${batchId}`);
@@ -238,11 +249,22 @@ export function prepareFromPlan(
     const missing = [];
     for (const sourceId of batch.sourceIds) {
       const source = sources.get(sourceId);
-      if (source) tasks.push(taskFor(source, snapshot.sources[sourceId], defaultEstimateMs));
-      else missing.push({ sourceId, reason: 'no longer a valid entry of the source manifest' });
+      if (source) {
+        const followMax = source.follow
+          ? followMaxOf(source, following, config.followMaxPerRun)
+          : undefined;
+        tasks.push(
+          taskFor(source, snapshot.sources[sourceId], config.defaultEstimateMs, followMax),
+        );
+      } else missing.push({ sourceId, reason: 'no longer a valid entry of the source manifest' });
     }
     const payload =
-      tasks.length > 0 ? buildPayload(run.runId, run.scheduledAt, batchId, tasks) : undefined;
+      tasks.length > 0
+        ? buildPayload(run.runId, run.scheduledAt, batchId, tasks, {
+            ...(batch.origins ? { origins: batch.origins } : {}),
+            followSpread: followSpreadOf(config),
+          })
+        : undefined;
     return { batchId, payload, missing };
   });
 }
@@ -369,7 +391,7 @@ async function prepareStored(
   }
   const snapshot = run.state ?? (await readLegacySnapshot(deps.store, deps.log));
   const sources = new Map(read.parsed.sources.map((source) => [source.id, source]));
-  return prepareFromPlan(run, batchIds, sources, snapshot, deps.config.defaultEstimateMs);
+  return prepareFromPlan(run, batchIds, sources, snapshot, deps.config);
 }
 
 /** The invocation at work: a Lambda retry of an async invocation keeps its request id. */
@@ -471,6 +493,8 @@ async function planRun(
     sources: due,
     state: snapshot.sources,
     settings: config,
+    origins: parsed.origins,
+    followingSources: parsed.sources.filter((source) => source.follow).length,
   });
   const invalidSources = [
     ...selected.invalid,
@@ -497,6 +521,7 @@ async function planRun(
       sourceIds: batch.tasks.map((task) => task.source.id),
       estimateMs: batch.estimateMs,
       payloadBytes: batch.payloadBytes,
+      ...(batch.origins ? { origins: batch.origins } : {}),
     })),
     ...(notDue.length > 0 ? { notDueSourceIds: notDue.map((source) => source.id) } : {}),
     invalidSources,
@@ -526,7 +551,10 @@ async function planRun(
 
   const prepared: PreparedBatch[] = plan.batches.map((batch) => ({
     batchId: batch.batchId,
-    payload: buildPayload(runId, scheduledAt, batch.batchId, batch.tasks),
+    payload: buildPayload(runId, scheduledAt, batch.batchId, batch.tasks, {
+      ...(batch.origins ? { origins: batch.origins } : {}),
+      followSpread: followSpreadOf(config),
+    }),
     missing: [],
   }));
   const report = await handOut(run, prepared, deps);
@@ -535,7 +563,11 @@ async function planRun(
     stalled,
     new Map(parsed.sources.map((source) => [source.id, source])),
     snapshot,
-    { ...dispatchSettings(config), defaultEstimateMs: config.defaultEstimateMs },
+    {
+      ...dispatchSettings(config),
+      defaultEstimateMs: config.defaultEstimateMs,
+      followSpread: followSpreadOf(config),
+    },
     deps,
   );
   return summary(runId, 'dispatched', {

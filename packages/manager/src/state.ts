@@ -2,8 +2,10 @@ import {
   type BatchResult,
   check,
   finalOutcomes,
+  followedLinks,
   type Log,
   mergeOutcome,
+  mergeRunFollowState,
   parseJson,
   type RunManifest,
   type SourceState,
@@ -75,7 +77,10 @@ export function mergeRunRecords(
 ): { snapshot: StateSnapshot; complete: boolean } {
   const sources: Record<string, SourceState> = { ...snapshot.sources };
   const ranWith = records.manifest?.state?.sources;
+  // Detail pages have no state of their own: their validators go to the source that found them.
+  const details = followedLinks(records.results);
   for (const outcome of finalOutcomes(records.results).values()) {
+    if (details.has(outcome.sourceId)) continue;
     const definition = ranWith?.[outcome.sourceId]?.definition;
     const merged = mergeOutcome(sources[outcome.sourceId], outcome, {
       runId: records.runId,
@@ -84,6 +89,7 @@ export function mergeRunRecords(
     });
     if (merged) sources[outcome.sourceId] = merged;
   }
+  if (details.size > 0) mergeRunFollowState(sources, records.runId, records.results);
   const complete = records.manifest !== undefined && records.unaccounted.length === 0;
   return { snapshot: { ...snapshot, sources }, complete };
 }

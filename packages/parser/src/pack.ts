@@ -147,10 +147,14 @@ async function parseEntry(
       pageUrl: entry.url,
       ...(entry.contentEncoding !== undefined ? { contentEncoding: entry.contentEncoding } : {}),
       envelope: {
-        sourceId: entry.sourceId,
+        // A detail page's records carry its source's `<id>.detail`, its URL and the linking page's.
+        sourceId: entry.recordSource ?? entry.sourceId,
         runId: header.runId,
         page: entry.page,
         fetchedAt: entry.fetchedAt,
+        ...(entry.linkedFrom !== undefined
+          ? { detail: { url: entry.url, linkedFrom: entry.linkedFrom } }
+          : {}),
       },
       ...(entry.key !== undefined ? { recordKey: entry.key } : {}),
       limits: deps.config,

@@ -164,7 +164,17 @@ async function parseSingleObject(
     const context = { runId: keyParts?.runId, sourceId: keyParts?.sourceId };
     return quarantined(deps, base, meta.error, context);
   }
-  const { recordKey, contentType, runId, sourceId, fetchedAt, page, url } = meta.value;
+  const {
+    recordKey,
+    contentType,
+    runId,
+    sourceId,
+    fetchedAt,
+    page,
+    url,
+    recordSource,
+    linkedFrom,
+  } = meta.value;
   const { format, formatOptions } = definitionFor(deps, sourceId, meta.value);
   const context = { runId, sourceId, format };
   if (size !== undefined && size > config.maxRawBytes) {
@@ -194,7 +204,13 @@ async function parseSingleObject(
       formatOptions,
       ...(contentType !== undefined ? { contentType } : {}),
       ...(url !== undefined ? { pageUrl: url } : {}),
-      envelope: { sourceId, runId, page, fetchedAt },
+      envelope: {
+        sourceId: recordSource ?? sourceId,
+        runId,
+        page,
+        fetchedAt,
+        ...(linkedFrom !== undefined && url !== undefined ? { detail: { url, linkedFrom } } : {}),
+      },
       ...(recordKey !== undefined ? { recordKey } : {}),
       limits: config,
       gzipLevel: config.gzipLevel,

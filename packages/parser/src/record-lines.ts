@@ -20,6 +20,8 @@ export interface Envelope {
   /** The response page the records come from; 0 when absent (a single-page response). */
   readonly page?: number;
   readonly fetchedAt: string;
+  /** A detail page (`follow`): its URL, and the URL of the page whose link led to it. */
+  readonly detail?: { readonly url: string; readonly linkedFrom: string };
 }
 
 const HASH_COLUMN = Buffer.from(',"hash":"', 'latin1');
@@ -41,7 +43,11 @@ const FIRST_BUFFER_BYTES = 16 * 1024;
  * the same raw object always gives the same bytes.
  */
 export function envelopePrefix(envelope: Envelope): string {
-  return `{"source":${JSON.stringify(envelope.sourceId)},"run":${JSON.stringify(envelope.runId)},"page":${envelope.page ?? 0},"fetchedAt":${JSON.stringify(envelope.fetchedAt)},"key":`;
+  // Only a detail page's lines carry `url` and `linkedFrom`: every other line is as it was.
+  const detail = envelope.detail
+    ? `"url":${JSON.stringify(envelope.detail.url)},"linkedFrom":${JSON.stringify(envelope.detail.linkedFrom)},`
+    : '';
+  return `{"source":${JSON.stringify(envelope.sourceId)},"run":${JSON.stringify(envelope.runId)},"page":${envelope.page ?? 0},"fetchedAt":${JSON.stringify(envelope.fetchedAt)},${detail}"key":`;
 }
 
 export interface RecordLineOptions {

@@ -62,6 +62,18 @@ export const RECORD_COLUMNS: readonly RecordColumn[] = [
     prestoType: 'varchar',
     comment: 'The record as JSON text: use json_extract',
   },
+  {
+    name: 'url',
+    glueType: 'string',
+    prestoType: 'varchar',
+    comment: "A detail page's URL (records of a source's follow links; null for others)",
+  },
+  {
+    name: 'linkedfrom',
+    glueType: 'string',
+    prestoType: 'varchar',
+    comment: 'The URL of the page whose link led to the detail page (null for others)',
+  },
 ];
 
 /** The partition column: the UTC date of the scheduled run (`parsed/dt=YYYY-MM-DD/`). */

@@ -511,6 +511,8 @@ export const PlannedBatchSchema = z.object({
   sourceIds: z.array(SourceIdSchema).min(1),
   estimateMs: z.number().nonnegative(),
   payloadBytes: z.number().int().positive(),
+  /** The batch's share of each limited origin (see origins.ts): a re-sent payload gets the same. */
+  origins: OriginAllowancesSchema.optional(),
 });
 export type PlannedBatch = z.infer<typeof PlannedBatchSchema>;
 

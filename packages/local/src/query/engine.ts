@@ -77,9 +77,10 @@ export function recordsTableSql(dir: string, hasObjects: boolean): string {
     '  v[1] AS source, v[2] AS run, CAST(v[3] AS INTEGER) AS page, v[4] AS fetchedat,',
     '  v[5] AS key, v[6] AS hash,',
     `  CAST(substr(line, ${marker} + 9, length(line) - ${marker} - 9) AS JSON) AS record,`,
+    '  v[7] AS url, v[8] AS linkedfrom,',
     '  dt',
     'FROM (',
-    "  SELECT line, dt, json_extract_string(line, ['$.source', '$.run', '$.page', '$.fetchedAt', '$.key', '$.hash']) AS v",
+    "  SELECT line, dt, json_extract_string(line, ['$.source', '$.run', '$.page', '$.fetchedAt', '$.key', '$.hash', '$.url', '$.linkedFrom']) AS v",
     `  FROM read_csv(${glob}, columns = {'line': 'VARCHAR'}, delim = '\\t', quote = '', escape = '',`,
     "    header = false, auto_detect = false, hive_partitioning = true, hive_types = {'dt': 'VARCHAR'})",
     ')',
@@ -138,7 +139,7 @@ export class RecordsDatabase {
       if (error instanceof Error && !(error instanceof LocalCloudError)) {
         throw new QueryError(
           oneLine(error.message),
-          'tables: records, records_latest, records_changes (columns source, run, page, fetchedat, key, hash, record, dt)',
+          'tables: records, records_latest, records_changes (columns source, run, page, fetchedat, key, hash, record, url, linkedfrom, dt)',
           { cause: error },
         );
       }
