@@ -175,7 +175,14 @@ export async function collectTask(
     }
     // An upstream may echo a credential into a URL (a redirect to /auth/<token>): the
     // stored page URLs are scrubbed as logs and failure reasons are.
-    const pages = fetched.pages.map((page) => ({ ...page, url: scrubSecrets(page.url, secrets) }));
+    const pages = fetched.pages.map((page) => ({
+      ...page,
+      url: scrubSecrets(page.url, secrets),
+      answeredUrl:
+        secrets.length > 0
+          ? new URL(scrubSecrets(page.answeredUrl.href, secrets))
+          : page.answeredUrl,
+    }));
     const rawKeys = await storePages(payload, task, pages, deps, pack);
     const bytes = fetched.pages.reduce((sum, page) => sum + page.body.bytes, 0);
     const { discovered: found, links } = followed();

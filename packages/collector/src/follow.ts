@@ -15,6 +15,7 @@ import {
   type OriginAllowance,
   type OriginAllowances,
   originOf,
+  pageAddress,
   splitLimit,
 } from '@fanout/shared';
 import type { FetchedPage } from './fetch-source.js';
@@ -78,7 +79,7 @@ export async function discoverLinks(
           id: followTaskId(source.id, fetched),
           sourceId: source.id,
           url: fetched,
-          from: scrub(page.url),
+          from: pageAddress(scrub(page.answeredUrl.href)),
         });
       }
     }

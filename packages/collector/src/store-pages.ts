@@ -1,6 +1,6 @@
 import type { Readable } from 'node:stream';
 import type { CollectorPayload, CollectorTask, PackEntryFields } from '@fanout/shared';
-import { followRecordSource, rawKey, redactUrl } from '@fanout/shared';
+import { followRecordSource, pageAddress, rawKey, redactUrl } from '@fanout/shared';
 import type { BufferedBody } from './body.js';
 import type { FetchDeps, FetchedPage } from './fetch-source.js';
 import type { PackWriter } from './pack.js';
@@ -49,7 +49,7 @@ async function storeOwnObject(
     sha256: page.body.sha256,
     httpStatus: page.status,
     page: page.page,
-    url: page.url,
+    url: task.link ? pageAddress(page.answeredUrl.href) : page.url,
     ...detailFields(task),
   });
   deps.log.info('stored raw object', {
@@ -78,7 +78,8 @@ function entryFields(task: CollectorTask, page: FetchedPage): PackEntryFields {
   return {
     sourceId: task.source.id,
     page: page.page,
-    url: redactUrl(page.url),
+    // A detail page's URL tells it apart by its query too (`?id=7`): see pageAddress.
+    url: task.link ? pageAddress(page.answeredUrl.href) : redactUrl(page.url),
     httpStatus: page.status,
     ...(contentType ? { contentType } : {}),
     ...(headers.etag ? { etag: headers.etag } : {}),

@@ -8,7 +8,9 @@ export interface ProgressSink {
 function line(status: RunStatus, extra: { deadLettered: number; elapsedMs: number }): string {
   const seconds = (extra.elapsedMs / 1000).toFixed(1);
   return (
-    `${seconds}s batches ${status.batches} | sources ${status.collected} collected, ` +
+    `${seconds}s batches ${status.batches} | sources ` +
+    (status.detailTasks > 0 ? `(+${status.detailTasks} detail pages) ` : '') +
+    `${status.collected} collected, ` +
     `${status.unchanged} unchanged, ` +
     (status.notDue > 0 ? `${status.notDue} not due, ` : '') +
     `${status.failed} failed, ${status.pending} pending | ` +
@@ -23,9 +25,10 @@ function terminalProgress(stream: NodeJS.WriteStream): ProgressSink {
   return {
     update(status, extra) {
       // Sources not due count as done: they have nothing to wait for.
-      const doneTasks = status.sources - status.pending;
+      const tasks = status.sources + status.detailTasks;
+      const doneTasks = tasks - status.pending;
       // Work left is tasks without an outcome and pages without a parse outcome.
-      const total = status.sources + status.pages;
+      const total = tasks + status.pages;
       const done = doneTasks + status.parsed + status.quarantined;
       const ratio = total === 0 ? 0 : Math.min(1, done / total);
       const filled = Math.round(ratio * width);

@@ -6,10 +6,15 @@ import {
   type CollectorTask,
   carriedToTask,
   check,
+  FOLLOW_BATCH_BASE,
+  type FollowedLink,
   finalOutcomes,
+  followedLinks,
+  followTask,
   type HopRecordReader,
   isPermanentFailure,
   type Log,
+  linkHash,
   offScheduleLogKey,
   type ParseDefinition,
   parseManagerEvent,
@@ -134,7 +139,9 @@ export function packReplayPayloads(
 
 function batchNumber(batchId: string | undefined): number {
   const digits = batchId?.slice(1);
-  return digits && /^\d+$/.test(digits) ? Number(digits) : -1;
+  const number = digits && /^\d+$/.test(digits) ? Number(digits) : -1;
+  // Detail batches have numbers of their own, far above: replays number on below them.
+  return number >= FOLLOW_BATCH_BASE ? -1 : number;
 }
 
 /**
@@ -298,6 +305,20 @@ function replayTask(source: Source, manifest: RunManifest): CollectorTask {
   };
 }
 
+/**
+ * A detail page's task as the hop that found it sent it (`followTask`): rebuilt from the link
+ * the hop recorded and the current entry of the source that found it, with the validators
+ * the run was planned with, so a page that did not change answers 304.
+ */
+function replayDetailTask(
+  link: FollowedLink,
+  parent: Source,
+  manifest: RunManifest,
+): CollectorTask {
+  const previous = manifest.state?.sources[parent.id]?.follow?.[linkHash(link.url)];
+  return followTask(parent, link, previous, 0);
+}
+
 /** Whether the source was edited since the run was planned (when the run recorded it). */
 function editedSince(source: Source, manifest: RunManifest): boolean {
   const then = manifest.state?.sources[source.id]?.definition;
@@ -456,8 +477,9 @@ export async function replayRun(runId: string, deps: ReplayDeps): Promise<Replay
       ).silent
     : [];
   const pendingIds = new Set(silent.flatMap((hop) => hop.sourceIds));
-  const failedIds = manifest.batches
-    .flatMap((batch) => batch.sourceIds)
+  // Detail pages are the run's tasks too, from the hop records that found them.
+  const links = followedLinks(records.results);
+  const failedIds = [...manifest.batches.flatMap((batch) => batch.sourceIds), ...links.keys()]
     .filter((id) => !sentSources.has(id) && !pendingIds.has(id))
     .filter((id) => rebuild.has(id) || outcomes.get(id)?.status === 'failed');
   const sources = await currentSources(failedIds.length + pendingIds.size > 0, deps);
@@ -467,7 +489,16 @@ export async function replayRun(runId: string, deps: ReplayDeps): Promise<Replay
     ids.flatMap((id) => {
       const source = sources.get(id);
       if (source) return [replayTask(source, manifest)];
-      skipped.push(`${id}: no longer in the source manifest`);
+      const link = links.get(id);
+      const parent = link === undefined ? undefined : sources.get(link.sourceId);
+      if (link !== undefined && parent?.follow !== undefined) {
+        return [replayDetailTask(link, parent, manifest)];
+      }
+      skipped.push(
+        link === undefined
+          ? `${id}: no longer in the source manifest`
+          : `${id}: its source ${link.sourceId} no longer follows links in the source manifest`,
+      );
       return [];
     });
   const planned: Planned[] = [];

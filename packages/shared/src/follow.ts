@@ -10,6 +10,8 @@ import type {
   SourceState,
   TaskOutcome,
 } from './records.js';
+import { REDACTED } from './redact.js';
+import { isCredentialQueryName } from './secrets.js';
 
 /**
  * Detail pages, fanned out: a source with `follow` reads the links of its pages, and each
@@ -100,6 +102,32 @@ export function followableUrl(reference: string): string | undefined {
   } catch {
     return undefined;
   }
+}
+
+/**
+ * A page's URL as detail records name it (`url`, `linkedFrom`): no `user:password@`, no
+ * fragment, and the values of query parameters whose names look like credentials (`token`,
+ * `key`, `sig`, ...) replaced by `REDACTED`; the others are kept, since they tell the pages
+ * apart (`?page=2`, `?id=7`). Resolved secrets are scrubbed by the collector before this.
+ */
+export function pageAddress(url: string): string {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return url;
+  }
+  parsed.username = '';
+  parsed.password = '';
+  parsed.hash = '';
+  if (parsed.search !== '') {
+    const kept = [...parsed.searchParams.entries()].map(([name, value]): [string, string] => [
+      name,
+      isCredentialQueryName(name) ? REDACTED : value,
+    ]);
+    parsed.search = new URLSearchParams(kept).toString();
+  }
+  return parsed.href;
 }
 
 /** Origins whose links a source follows: its URL's, and those its `follow.origins` lists. */

@@ -6,7 +6,7 @@ import { parseCommandArgs, runIdArgument } from './args.js';
 import { openBucket, READ_OPTIONS } from './bucket.js';
 import { exitCodeFor, problemLines, problemsOf } from './problems.js';
 import type { Io } from './run.js';
-import { notDueRows, table } from './summary.js';
+import { detailPageRows, notDueRows, table } from './summary.js';
 
 export const STATUS_OPTIONS = { ...READ_OPTIONS, json: { type: 'boolean' } } as const;
 
@@ -45,6 +45,7 @@ export async function statusCommand(argv: string[], io: Io): Promise<number> {
       io.stdout.write(
         `Run ${runId} (${status.runState}) ${status.complete ? 'complete' : 'incomplete'}\n${table([
           ['sources', status.sources],
+          ...detailPageRows(status.detailTasks),
           ['batches', status.batches],
           ['collected', status.collected],
           ['unchanged', status.unchanged],

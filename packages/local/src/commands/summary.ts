@@ -12,6 +12,8 @@ export interface RunSummary {
   complete: boolean;
   runState: RunStatus['runState'];
   sources: number;
+  /** Detail pages the run's sources linked (`follow`): tasks of the run, counted below too. */
+  detailPages: number;
   collected: number;
   unchanged: number;
   /** Sources whose cadence (`every`) was not due at the run's scheduled time. */
@@ -42,6 +44,7 @@ export function summarize(
     complete: status.complete,
     runState: status.runState,
     sources: status.sources,
+    detailPages: status.detailTasks,
     collected: status.collected,
     unchanged: status.unchanged,
     notDue: status.notDue,
@@ -82,9 +85,18 @@ export function notDueRows(notDue: number): [string, number][] {
   return notDue > 0 ? [['not due', notDue]] : [];
 }
 
+/**
+ * The `detail pages` row, shown only for a run whose sources followed links: those pages are
+ * tasks too, so collected, unchanged, failed and pending count them with the sources.
+ */
+export function detailPageRows(detailPages: number): [string, number][] {
+  return detailPages > 0 ? [['detail pages', detailPages]] : [];
+}
+
 export function summaryTable(summary: RunSummary): string {
   return table([
     ['sources', summary.sources],
+    ...detailPageRows(summary.detailPages),
     ['collected', summary.collected],
     ['unchanged', summary.unchanged],
     ...notDueRows(summary.notDue),

@@ -6,6 +6,7 @@ import { API_PAGES, apiPage, generatedDocument, generatedSourceId } from './cont
 import { DemoSourcesError } from './errors.js';
 import { type DemoManifest, type DemoManifestOptions, demoManifest } from './manifest.js';
 import { sampleIndices, seededRandom } from './random.js';
+import { SHOP_LIST_PAGES, SHOP_PRODUCT_PATH, shopListPage, shopProductPage } from './shop.js';
 import { API_PATH, STATIC_SOURCES, type StaticDemoSource } from './sources.js';
 
 export interface DemoFaults {
@@ -99,8 +100,9 @@ function checkCount(name: string, value: number | undefined, fallback: number): 
 
 /**
  * A local HTTP server with sample sources that exercise the pipeline: a
- * paginated JSON API, a CSV export, RSS, Atom and NDJSON feeds, a slow source,
- * a flaky one, a malformed one, and `count` generated JSON documents. Every
+ * paginated JSON API, a CSV export, RSS, Atom and NDJSON feeds, an HTML shop (list pages
+ * and product pages), a slow source, a flaky one, a malformed one, and `count` generated
+ * JSON documents. Every
  * response has an ETag and a Last-Modified and honours conditional requests.
  */
 export async function startDemoSources(options: DemoSourcesOptions = {}): Promise<DemoSources> {
@@ -212,6 +214,15 @@ export async function startDemoSources(options: DemoSourcesOptions = {}): Promis
         );
         return;
       }
+      case 'shop': {
+        const page = Number(url.searchParams.get('page') ?? '1');
+        if (!Number.isInteger(page) || page < 1 || page > SHOP_LIST_PAGES) {
+          send(req, res, 404, { 'content-type': 'text/html' }, '<p>No such page</p>');
+          return;
+        }
+        serveContent(req, res, shopListPage(page), source.contentType, state);
+        return;
+      }
       case 'slow':
         // A report generated on the first request of a cycle, then served from cache:
         // the first fetch outlasts a collector invocation, a continuation gets it quickly.
@@ -283,6 +294,14 @@ export async function startDemoSources(options: DemoSourcesOptions = {}): Promis
     const fixed = byPath.get(url.pathname);
     if (fixed) {
       serveFixed(fixed, url, req, res);
+      return;
+    }
+    const product = SHOP_PRODUCT_PATH.exec(url.pathname);
+    const productPage = product ? shopProductPage(Number(product[1])) : undefined;
+    if (productPage !== undefined) {
+      bySource['demo-shop'] = (bySource['demo-shop'] ?? 0) + 1;
+      const state = fixedState.get('demo-shop') ?? { version: 0, changedInCycle: 0 };
+      serveContent(req, res, productPage, 'text/html; charset=utf-8', state);
       return;
     }
     const generated = GENERATED_PATH.exec(url.pathname);

@@ -8,9 +8,10 @@ import {
   releasesAtom,
   slowReport,
 } from './content.js';
+import { SHOP_LIST_PATH } from './shop.js';
 
 /** How a fixed demo source behaves beyond serving its body. */
-export type DemoBehaviour = 'plain' | 'paginated' | 'slow' | 'flaky';
+export type DemoBehaviour = 'plain' | 'paginated' | 'slow' | 'flaky' | 'shop';
 
 export interface StaticDemoSource {
   readonly id: string;
@@ -94,6 +95,40 @@ export const STATIC_SOURCES: readonly StaticDemoSource[] = [
     changesEachCycle: false,
     body: (version) => flakyStatus(version),
     entry: { format: 'json', options: { recordsPath: 'checks' } },
+  },
+  {
+    // An HTML shop: list pages followed by their rel=next links, each product's page
+    // fetched as a detail page of the run (records under `demo-shop.detail`).
+    id: 'demo-shop',
+    path: SHOP_LIST_PATH,
+    contentType: 'text/html; charset=utf-8',
+    behaviour: 'shop',
+    changesEachCycle: false,
+    body: () => '',
+    entry: {
+      format: 'html',
+      options: {
+        items: 'ul.products > li.product',
+        fields: { sku: '@data-sku', name: 'h2 a', url: 'h2 a@href', price: '.price' },
+      },
+      pagination: { type: 'html-next', selector: 'a[rel=next]@href', maxPages: 5 },
+      key: ['sku'],
+      follow: {
+        links: 'li.product h2 a@href',
+        format: 'html',
+        options: {
+          fields: {
+            sku: '.sku',
+            name: 'h1',
+            price: '.price',
+            stock: '.stock',
+            description: '.description',
+          },
+        },
+        key: ['sku'],
+        max: 50,
+      },
+    },
   },
   {
     id: 'demo-malformed',

@@ -9,6 +9,7 @@ function aStatus(overrides: Partial<RunStatus> = {}): RunStatus {
     runState: 'planned',
     complete: false,
     sources: 4,
+    detailTasks: 0,
     collected: 3,
     unchanged: 0,
     notDue: 0,
