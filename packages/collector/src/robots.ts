@@ -94,7 +94,7 @@ export class RobotsCache {
     if (robots.status === 0 || robots.status >= 500) {
       throw new RobotsDisallowedError(
         request.sourceId,
-        `robots.txt of ${url.origin} could not be read (${robots.error ?? `HTTP ${robots.status}`}), which RFC 9309 reads as disallowing everything; ${shown} was not fetched`,
+        `${url.origin}/robots.txt could not be read (${robots.error ?? `HTTP ${robots.status}`}), which RFC 9309 reads as disallowing everything; ${shown} was not fetched`,
       );
     }
     if (robots.status >= 400 || robots.body === undefined) return;
@@ -103,7 +103,7 @@ export class RobotsCache {
       const line = rules.getMatchingLineNumber(url.href, token);
       throw new RobotsDisallowedError(
         request.sourceId,
-        `robots.txt of ${url.origin} disallows ${shown} for user agent ${JSON.stringify(token)}${line > 0 ? ` (line ${line})` : ''}; not fetched`,
+        `${url.origin}/robots.txt disallows ${shown} for user agent ${JSON.stringify(token)}${line > 0 ? ` (line ${line})` : ''}; not fetched`,
       );
     }
   }

@@ -268,6 +268,10 @@ function originGroups(
   groups: { origins: string[]; members: { task: CollectorTask; bytes: number }[] }[];
   free: { task: CollectorTask; bytes: number }[];
 } {
+  // No limit anywhere (the usual case): nothing to group, and no URL to parse.
+  if (Object.keys(origins).length === 0 && originDefault === undefined) {
+    return { groups: [], free: [...tasks] };
+  }
   const parent = new Map<string, string>();
   const find = (origin: string): string => {
     let root = origin;

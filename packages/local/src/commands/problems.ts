@@ -3,6 +3,7 @@ import {
   check,
   failuresPrefix,
   finalOutcomes,
+  followedLinks,
   PREFIXES,
   parseRawKey,
   QuarantineReportSchema,
@@ -70,7 +71,12 @@ export function runProblems(runId: string, records: RunRecords): Problem[] {
   const failureOf = new Map(
     failures.flatMap((failure) => failure.sourceIds.map((id) => [id, failure] as const)),
   );
-  for (const sourceId of manifest?.batches.flatMap((batch) => batch.sourceIds) ?? []) {
+  // Detail pages are the run's tasks too, from the hop records that found them.
+  const tasks = [
+    ...(manifest?.batches.flatMap((batch) => batch.sourceIds) ?? []),
+    ...followedLinks(results).keys(),
+  ];
+  for (const sourceId of tasks) {
     const outcome = outcomes.get(sourceId);
     if (outcome?.status === 'failed') {
       problems.push({ kind: 'failed', sourceId, reason: outcome.reason });

@@ -129,6 +129,9 @@ export const EnvelopeSchema = z.object({
   run: z.string(),
   page: z.number().int().nonnegative(),
   fetchedAt: z.string(),
+  /** A detail page's: its URL and the linking page's. */
+  url: z.string().optional(),
+  linkedFrom: z.string().optional(),
   record: z.unknown(),
 });
 export type Envelope = z.infer<typeof EnvelopeSchema>;
