@@ -35,6 +35,7 @@ export {
   type SourceFetch,
   valueAtPath,
 } from './fetch-source.js';
+export { type Discovered, discoverLinks, type FollowPlan, planFollow } from './follow.js';
 export {
   type HttpRequest,
   type HttpResponse,
@@ -42,14 +43,23 @@ export {
   nodeHttpTransport,
 } from './http.js';
 export { type InvalidPayloadDeps, recordInvalidPayload } from './invalid.js';
+export { holdingRoom, OriginGate, OriginWaitAbortedError } from './origin-gate.js';
 export {
   type FinishedPack,
   PackWriter,
   type PackWriterOptions,
   worstCaseDeflatedBytes,
 } from './pack.js';
-export { runPool } from './pool.js';
+export { type OriginRoom, runPool, runPoolByOrigin } from './pool.js';
 export { isRetryableStatus, parseRetryAfter, retryDelayMs } from './retry.js';
+export {
+  ROBOTS_MAX_BYTES,
+  RobotsCache,
+  type RobotsDeps,
+  type RobotsStore,
+  robotsKey,
+  robotsToken,
+} from './robots.js';
 export { type HandlerDeps, type HandlerOutcome, handleCollectorEvent, realSleep } from './run.js';
 export {
   type ResolvedTask,
