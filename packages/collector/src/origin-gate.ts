@@ -18,6 +18,8 @@ interface OriginState {
   tasks: number;
   /** Earliest start of the next request: the pace, a Retry-After, the hop before's pace. */
   nextAt: number;
+  /** Until when the origin asked to be left alone (Retry-After). */
+  pausedUntil: number;
   readonly waiting: (() => void)[];
 }
 
@@ -43,7 +45,7 @@ export class OriginGate {
     if (state === undefined) {
       const allowance = this.allowances?.[origin];
       const notBefore = allowance?.notBefore === undefined ? 0 : Date.parse(allowance.notBefore);
-      state = { allowance, inFlight: 0, tasks: 0, nextAt: notBefore, waiting: [] };
+      state = { allowance, inFlight: 0, tasks: 0, nextAt: notBefore, pausedUntil: 0, waiting: [] };
       this.origins.set(origin, state);
     }
     return state;
@@ -54,9 +56,13 @@ export class OriginGate {
     return this.allowances?.[origin];
   }
 
-  /** Whether another task on `origin` may start now (tasks wait here rather than hold a lane). */
+  /**
+   * Whether another task on `origin` may start now: not while its share is taken, nor while
+   * it asked for a pause (its tasks wait rather than hold lanes the rest of the batch can use).
+   */
   hasRoomForTask(origin: string): boolean {
     const state = this.state(origin);
+    if (state.pausedUntil > this.clock.now()) return false;
     const limit = state.allowance?.concurrency;
     return limit === undefined || state.tasks < limit;
   }
@@ -106,7 +112,9 @@ export class OriginGate {
   /** The origin asked for a pause (Retry-After): no request to it starts before then. */
   pause(origin: string, ms: number): void {
     const state = this.state(origin);
-    state.nextAt = Math.max(state.nextAt, this.clock.now() + ms);
+    const until = this.clock.now() + ms;
+    state.nextAt = Math.max(state.nextAt, until);
+    state.pausedUntil = Math.max(state.pausedUntil, until);
   }
 
   /** When the next request to `origin` may start, for the hops this one hands its share to. */

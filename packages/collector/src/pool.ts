@@ -59,9 +59,13 @@ export async function runPoolByOrigin<T>(
     });
     resolve?.();
   };
+  let running = 0;
   const lane = async (): Promise<void> => {
     while (waiting.length > 0) {
-      const at = waiting.findIndex((entry) => room.hasRoomForTask(entry.origin));
+      let at = waiting.findIndex((entry) => room.hasRoomForTask(entry.origin));
+      // With nothing running, nothing will end to make room: the first item goes and waits
+      // its turn at the gate (an origin's pause ends on its own).
+      if (at < 0 && running === 0) at = 0;
       if (at < 0) {
         await ended;
         continue;
@@ -69,11 +73,13 @@ export async function runPoolByOrigin<T>(
       const [entry] = waiting.splice(at, 1);
       if (entry === undefined) continue;
       room.taskStarted(entry.origin);
+      running += 1;
       try {
         await worker(entry.item, entry.index);
       } catch (error) {
         firstError ??= { error };
       } finally {
+        running -= 1;
         room.taskEnded(entry.origin);
         signalEnd();
       }
