@@ -748,16 +748,16 @@ describe('parseManifest: emit and cursor', () => {
   });
 
   it('rejects another emit mode, naming the entry and the modes', () => {
-    const errors = errorsOf(aSource({ id: 'news', emit: 'new' }));
+    const errors = errorsOf({ ...aSource({ id: 'news' }), emit: 'new' });
     expect(errors).toHaveLength(1);
     expect(errors[0]).toMatch(/^sources\[0\]\.emit: .*"all".*"changes".*, got "new"$/);
   });
 
   it('rejects a cursor without a field, with an unknown key, or a bad pointer', () => {
-    expect(errorsOf(aSource({ cursor: { param: 'since' } }))[0]).toMatch(
+    expect(errorsOf({ ...aSource(), cursor: { param: 'since' } })[0]).toMatch(
       /^sources\[0\]\.cursor\.field: .*, got nothing$/,
     );
-    expect(errorsOf(aSource({ cursor: { field: 'id', parameter: 'since' } }))[0]).toMatch(
+    expect(errorsOf({ ...aSource(), cursor: { field: 'id', parameter: 'since' } })[0]).toMatch(
       /^sources\[0\]\.cursor: Unrecognized key: "parameter"/,
     );
     expect(errorsOf(aSource({ cursor: { field: '/a~2b' } }))[0]).toBe(
