@@ -18,6 +18,7 @@ import {
 } from './fetch-source.js';
 import { type Discovered, discoverLinks } from './follow.js';
 import type { PackWriter } from './pack.js';
+import { withCursorParam } from './record-selection.js';
 import { type ResolvedTask, resolveTask, type SecretResolver, scrubSecrets } from './secrets.js';
 import type { StoreTarget } from './store.js';
 import { storePages } from './store-pages.js';
@@ -133,7 +134,10 @@ export async function collectTask(
     try {
       // Resolved values live in this call only: the task that is stored, recorded and
       // continued keeps its references, and nothing written while fetching may hold them.
-      const resolved: ResolvedTask = await resolveTask(task, collectorDeps.secrets);
+      const resolved: ResolvedTask = await resolveTask(
+        withCursorParam(task),
+        collectorDeps.secrets,
+      );
       secrets = resolved.secrets;
       if (secrets.length > 0) {
         deps = { ...collectorDeps, log: scrubbingLog(collectorDeps.log, resolved.secrets) };

@@ -67,6 +67,13 @@ export {
   parseStream,
 } from './parse-stream.js';
 export {
+  type PageDefinition,
+  type PageSelection,
+  PreviousFetches,
+  type PreviousPairs,
+  selectionFor,
+} from './previous-fetch.js';
+export {
   type BadEntry,
   COPY_OBJECT_MAX_BYTES,
   type QuarantinedObject,
@@ -77,3 +84,12 @@ export {
 export { type ParserDeps, parseRawObject, type RawObjectResult } from './raw-object.js';
 export { RECORD_HASH_HEX_DIGITS, RecordIdentity, recordHash } from './record-identity.js';
 export { envelopePrefix, RecordLineWriter } from './record-lines.js';
+export {
+  cursorValueOf,
+  FetchSelection,
+  type FetchSelectionOptions,
+  PairCollector,
+  PREVIOUS_RECORDS_MAX,
+  type RecordSelector,
+  recordPair,
+} from './record-selection.js';

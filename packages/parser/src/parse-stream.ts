@@ -19,6 +19,7 @@ import type { ExtractorContext } from './formats/types.js';
 import { createSegmentDeflater, deflateSegmentSync } from './gzip-member.js';
 import { RecordIdentity } from './record-identity.js';
 import { type Envelope, RecordLineWriter } from './record-lines.js';
+import type { RecordSelector } from './record-selection.js';
 
 export interface ParseStreamOptions {
   readonly format: string;
@@ -35,6 +36,8 @@ export interface ParseStreamOptions {
   readonly envelope: Envelope;
   /** The source's record key (field names or JSON pointers); absent: the content hash. */
   readonly recordKey?: RecordKey;
+  /** Which records get a line (emit: changes, a cursor); absent: every one. */
+  readonly select?: RecordSelector;
   readonly limits: ParserLimits;
   /** zlib level 0-9. */
   readonly gzipLevel: number;
@@ -47,7 +50,10 @@ export interface ParseStreamOptions {
 }
 
 export interface ParseStats {
+  /** Records written. */
   readonly records: number;
+  /** Records the selector left out (present only with a selector). */
+  readonly leftOut?: number;
   /** Set when the body declared no charset and was read as windows-1252 (`undeclaredFallback`). */
   readonly decodedAs?: typeof WINDOWS_1252_FALLBACK;
   /** Raw bytes read. */
@@ -230,6 +236,7 @@ export async function parseStream(
     identity: new RecordIdentity(options.recordKey),
     format: options.format,
     checkObjects: !registry.isBuiltIn(options.format),
+    ...(options.select !== undefined ? { select: options.select } : {}),
   });
   const segment = options.segment;
   const tally = new LinesTally(segment?.crcSeed ?? 0, segment !== undefined);
@@ -313,7 +320,8 @@ export async function parseStream(
     }
   }
   return {
-    records: writer.records,
+    records: writer.records - writer.dropped,
+    ...(options.select !== undefined ? { leftOut: writer.dropped } : {}),
     bytesIn: source.bytes,
     bytesOut: sink.bytes,
     linesBytes: tally.bytes,

@@ -31,6 +31,7 @@ import { defaultExtractors, type ExtractorRegistry } from './formats/registry.js
 import { ParsedObjectWriter } from './output.js';
 import { pageName, parsePack, type QuarantinedEntry } from './pack.js';
 import { parseStream } from './parse-stream.js';
+import { PreviousFetches, selectionFor } from './previous-fetch.js';
 import { isNotFound, quarantineObject, type WholeObjectFacts } from './quarantine.js';
 
 export interface ParserDeps {
@@ -139,7 +140,7 @@ async function parsePackObject(
     return { status: 'empty', key };
   }
   const { outcome } = result;
-  deps.log.info('pack parsed', { key, outputKey, ...outcome });
+  deps.log.info('pack parsed', { key, outputKey, ...outcome, recordsLeftOut: result.leftOut });
   return {
     status: 'parsed',
     key,
@@ -174,6 +175,7 @@ async function parseSingleObject(
     url,
     recordSource,
     linkedFrom,
+    cursor,
   } = meta.value;
   const { format, formatOptions } = definitionFor(deps, sourceId, meta.value);
   const context = { runId, sourceId, format };
@@ -190,6 +192,21 @@ async function parseSingleObject(
     throw error;
   }
 
+  // Before the parse (the body waits): reading the previous fetch may meet an S3 fault to retry.
+  const select = await selectionFor(
+    deps,
+    new PreviousFetches(deps, (id) => id === sourceId),
+    {
+      rawKey: key,
+      sourceId,
+      page,
+      definition: { format, formatOptions, ...(recordKey !== undefined ? { recordKey } : {}) },
+    },
+    meta.value,
+  ).catch((error: unknown) => {
+    body.destroy();
+    throw error;
+  });
   const outputKey = parsedKeyForRaw(key);
   const writer = new ParsedObjectWriter({
     s3,
@@ -212,6 +229,7 @@ async function parseSingleObject(
         ...(linkedFrom !== undefined && url !== undefined ? { detail: { url, linkedFrom } } : {}),
       },
       ...(recordKey !== undefined ? { recordKey } : {}),
+      ...(select !== undefined ? { select } : {}),
       limits: config,
       gzipLevel: config.gzipLevel,
       extractors,
@@ -230,13 +248,23 @@ async function parseSingleObject(
     quarantined: 0,
     quarantinedPages: [],
     ...(stats.decodedAs !== undefined ? { windows1252Pages: [pageName(sourceId, page ?? 0)] } : {}),
+    ...(cursor !== undefined && select?.cursor !== undefined
+      ? { cursors: { [sourceId]: select.cursor } }
+      : {}),
     records: stats.records,
     bytesIn: stats.bytesIn,
     bytesOut: stats.bytesOut,
     parsedAt: new Date(deps.clock.now()).toISOString(),
   };
   await writer.finish(toParsedObjectMetadata(outcome));
-  deps.log.info('raw object parsed', { key, outputKey, sourceId, format, ...outcome });
+  deps.log.info('raw object parsed', {
+    key,
+    outputKey,
+    sourceId,
+    format,
+    ...outcome,
+    ...(stats.leftOut !== undefined ? { recordsLeftOut: stats.leftOut } : {}),
+  });
   return { status: 'parsed', key, outputKey, outcome, quarantinedEntries: [] };
 }
 

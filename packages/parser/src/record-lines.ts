@@ -9,6 +9,7 @@ import {
 } from './formats/json-validate.js';
 import { RawJson, RawJsonSpans, RecordBatch } from './formats/types.js';
 import { RECORD_HASH_HEX_DIGITS, type RecordIdentity, recordHash } from './record-identity.js';
+import type { RecordSelector } from './record-selection.js';
 
 /**
  * What every output line carries besides the record; all of it comes from the raw
@@ -59,6 +60,8 @@ export interface RecordLineOptions {
    * for custom extractors, whose objects may be anything JSON.stringify writes.
    */
   readonly checkObjects: boolean;
+  /** Which records get a line (emit: changes, a cursor); absent: every one. */
+  readonly select?: RecordSelector;
 }
 
 /**
@@ -75,8 +78,10 @@ export class RecordLineWriter {
   /** Size of the next buffer: small at first, OUTPUT_BATCH_BYTES once one was filled. */
   private nextBytes = FIRST_BUFFER_BYTES;
   private scratch = Buffer.allocUnsafe(0);
-  /** Records written: the index of the next one, for error locations. */
+  /** Records taken, written or left out: the index of the next one, for error locations. */
   records = 0;
+  /** Of those, records the selector left out. */
+  dropped = 0;
 
   constructor(private readonly options: RecordLineOptions) {
     this.prefix = Buffer.from(envelopePrefix(options.envelope), 'utf8');
@@ -166,6 +171,7 @@ export class RecordLineWriter {
     const recordAt = this.used + before;
     const end = recordAt + this.buffer.write(text, recordAt, 'utf8');
     const hash = recordHash(this.buffer.subarray(recordAt, end));
+    if (this.leftOut(this.buffer, recordAt, end, undefined, hash)) return;
     const at = this.lineStart(undefined, hash, end - recordAt, full);
     this.lineEnd(at + (end - recordAt));
   }
@@ -208,6 +214,7 @@ export class RecordLineWriter {
     const key = this.options.identity.declared
       ? JSON.stringify(this.options.identity.key(record, from, to, this.records))
       : undefined;
+    if (this.leftOut(record, from, to, key, hash)) return;
     const at = this.lineStart(key, hash, to - from, full);
     this.lineEnd(at + view.copy(this.buffer, at));
   }
@@ -254,6 +261,21 @@ export class RecordLineWriter {
     const rest = this.take();
     if (rest) full.push(rest);
     this.buffer = Buffer.allocUnsafe(Math.max(bytes, this.nextBytes));
+  }
+
+  /** Whether the selector leaves the record out (it is then counted, and gets no line). */
+  private leftOut(
+    record: Uint8Array,
+    start: number,
+    end: number,
+    key: string | undefined,
+    hash: string,
+  ): boolean {
+    const select = this.options.select;
+    if (select === undefined || select.admit(record, start, end, key, hash)) return false;
+    this.records += 1;
+    this.dropped += 1;
+    return true;
   }
 
   /** Closes the line whose record ends at `at`. */

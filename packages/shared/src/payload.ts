@@ -3,6 +3,7 @@ import { ContractValidationError } from './errors.js';
 import { BatchIdSchema, RunIdSchema, SourceIdSchema } from './ids.js';
 import { SourceSchema } from './manifest.js';
 import { OriginAllowancesSchema } from './origins.js';
+import { CursorValueSchema } from './record-selection.js';
 import { check } from './validate.js';
 
 /** What the collector remembers of a source between runs, for conditional fetches. */
@@ -91,6 +92,12 @@ export const FollowSpreadSchema = z
   .strict();
 export type FollowSpread = z.infer<typeof FollowSpreadSchema>;
 
+/**
+ * Raw objects one fetch may name as its previous: a pack and the pages that were too large
+ * for it. A fetch with more (pages of many megabytes each) is compared with nothing.
+ */
+export const MAX_PREVIOUS_RAW_KEYS = 64;
+
 export const CollectorTaskSchema = z
   .object({
     source: SourceSchema,
@@ -100,6 +107,13 @@ export const CollectorTaskSchema = z
      * first request asks for `Accept-Encoding: identity`, so a cut download can resume.
      */
     expectedBytes: z.number().int().nonnegative().optional(),
+    /**
+     * For `emit: "changes"` (the state's): the raw objects of the source's previous fetch,
+     * whose records the parser leaves out of this fetch's output.
+     */
+    previousRawKeys: z.array(z.string().min(1)).min(1).max(MAX_PREVIOUS_RAW_KEYS).optional(),
+    /** For a `cursor` (the state's): the highest value seen so far, as JSON text. */
+    cursor: CursorValueSchema.optional(),
     /** Set by the collector on a continuation: where an interrupted download resumes. */
     resume: ResumeSchema.optional(),
     /** Set by the collector on a continuation: attempts and failures of earlier hops. */
