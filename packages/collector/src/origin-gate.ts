@@ -62,7 +62,7 @@ export class OriginGate {
    */
   hasRoomForTask(origin: string): boolean {
     const state = this.state(origin);
-    if (state.pausedUntil > this.clock.now()) return false;
+    if (state.pausedUntil > 0 && state.pausedUntil > this.clock.now()) return false;
     const limit = state.allowance?.concurrency;
     return limit === undefined || state.tasks < limit;
   }
