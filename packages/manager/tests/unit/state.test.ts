@@ -1,6 +1,15 @@
-import type { BatchResult, RunManifest, TaskOutcome } from '@fanout/shared';
+import {
+  type BatchResult,
+  followBatchId,
+  followTaskId,
+  linkHash,
+  parseManifest,
+  type RunManifest,
+  type TaskOutcome,
+} from '@fanout/shared';
 import { describe, expect, it } from 'vitest';
-import { emptySnapshot, mergeRunRecords, snapshotAfterPlanning } from '../../src/index.js';
+import { emptySnapshot, mergeRunRecords, snapshotAfterPlanning, taskFor } from '../../src/index.js';
+import { recordStateSources } from '../../src/record-state.js';
 
 function ok(sourceId: string, durationMs: number, finishedAt: string, etag = '"e"'): TaskOutcome {
   return {
@@ -146,6 +155,76 @@ describe('mergeRunRecords', () => {
         OPTIONS,
       ).complete,
     ).toBe(false);
+  });
+});
+
+describe('a source that follows links, emits changes and reads a cursor', () => {
+  const [shop] = parseManifest({
+    version: 1,
+    sources: [
+      {
+        id: 'shop',
+        url: 'https://shop.example.test/list',
+        format: 'html',
+        options: { items: 'li', fields: { name: 'a', at: '@data-at' } },
+        emit: 'changes',
+        cursor: { field: 'at', param: 'since' },
+        follow: { links: 'li a@href', format: 'html', options: { fields: { name: 'h1' } } },
+      },
+    ],
+  }).sources;
+  if (shop === undefined) throw new Error('the source did not parse');
+  const url = (n: number) => `https://shop.example.test/p/${n}`;
+  const links = [1, 2].map((n) => ({
+    id: followTaskId('shop', url(n)),
+    sourceId: 'shop',
+    url: url(n),
+    from: 'https://shop.example.test/list',
+  }));
+  const detailBatch = followBatchId('b00000', 0, 0);
+  const records = {
+    runId: 'r1',
+    manifest: manifest('r1', { b00000: ['shop'] }),
+    results: [
+      {
+        ...result('r1', 'b00000', [ok('shop', 100, '2026-11-25T13:00:05Z', '"list"')]),
+        followed: [{ batchId: detailBatch, hop: 0, links }],
+      },
+      result(
+        'r1',
+        detailBatch,
+        links.map((link, i) => ({
+          ...ok(link.id, 50, '2026-11-25T13:00:09Z', `"d${i}"`),
+          rawKeys: ['raw/packs/dt=2026-11-25/r1-b10000000000000-h0.pack.ndjson.gz'],
+        })),
+      ),
+    ],
+    unaccounted: [],
+    cursors: new Map([['shop', '"2026-11-25T12:30:00Z"']]),
+  };
+
+  it("keeps the list's raw keys and cursor, and its detail pages' validators, with the source", () => {
+    const { snapshot } = mergeRunRecords(emptySnapshot(), records, {
+      ...OPTIONS,
+      recordState: recordStateSources([shop]),
+    });
+    expect(Object.keys(snapshot.sources)).toEqual(['shop']);
+    expect(snapshot.sources.shop).toMatchObject({
+      rawKeys: ['raw/source=shop/dt=2026-11-25/r-p0000.json'],
+      cursor: '"2026-11-25T12:30:00Z"',
+      follow: {
+        [linkHash(url(1))]: { etag: '"d0"' },
+        [linkHash(url(2))]: { etag: '"d1"' },
+      },
+    });
+
+    // The next run's list task carries all three; its detail pages get validators only.
+    const next = taskFor(shop, snapshot.sources.shop, 1_000, 50);
+    expect(next).toMatchObject({
+      previousRawKeys: ['raw/source=shop/dt=2026-11-25/r-p0000.json'],
+      cursor: '"2026-11-25T12:30:00Z"',
+      follow: { max: 50, previous: snapshot.sources.shop?.follow },
+    });
   });
 });
 

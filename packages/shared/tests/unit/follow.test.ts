@@ -198,6 +198,20 @@ describe('detail ids and batches', () => {
     expect(away.source.follow).toBeUndefined();
   });
 
+  it("leaves the list's emit and cursor to the list: a detail task has neither", () => {
+    const { sources, invalid } = parseManifest(
+      aManifest([{ ...shop, emit: 'changes', cursor: { field: 'name', param: 'since' } }]),
+    );
+    expect(invalid).toEqual([]);
+    const parsed = sources[0];
+    if (parsed === undefined) throw new Error('the source did not parse');
+    const task = followTask(parsed, link(7), undefined, 0);
+    expect(task.source.emit).toBeUndefined();
+    expect(task.source.cursor).toBeUndefined();
+    expect(task.previousRawKeys).toBeUndefined();
+    expect(task.cursor).toBeUndefined();
+  });
+
   it('splits a limit so that the shares add up to it', () => {
     expect(splitLimit({ concurrency: 5, perMinute: 100 }, 2)).toEqual([
       { concurrency: 3, perMinute: 60 },
