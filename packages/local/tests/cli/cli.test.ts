@@ -228,16 +228,18 @@ describe('fanout CLI against a temporary FANOUT_HOME', () => {
     expect(summary).toMatchObject({
       runId: '20260701T100000Z',
       complete: true,
-      sources: 12,
-      collected: 12,
+      sources: 13,
+      // The sources and the demo shop's twelve detail pages.
+      detailPages: 12,
+      collected: 25,
       failed: 0,
       quarantined: 1,
       deadLettered: 0,
       pending: 0,
       unparsed: 0,
     });
-    // Pages, not raw objects: the paginated demo API stores three.
-    expect(summary.parsed).toBeGreaterThan(12);
+    // Pages, not raw objects: the paginated demo API stores three, the shop's list three.
+    expect(summary.parsed).toBeGreaterThan(25);
     expect(summary.pages).toBe(Number(summary.parsed) + Number(summary.quarantined));
     expect(summary.problems).toEqual([
       expect.objectContaining({ kind: 'quarantined', sourceId: 'demo-malformed' }),

@@ -33,9 +33,9 @@ describe('demo manifest', () => {
     const { sources, invalid } = parseManifest(demo.manifest());
 
     expect(invalid).toEqual([]);
-    expect(sources).toHaveLength(8 + 25);
+    expect(sources).toHaveLength(9 + 25);
     expect(new Set(sources.map((source) => source.format))).toEqual(
-      new Set(['json', 'csv', 'rss', 'atom', 'ndjson']),
+      new Set(['json', 'csv', 'rss', 'atom', 'ndjson', 'html']),
     );
     for (const source of sources) {
       expect(source.url.startsWith(`${demo.url}/`)).toBe(true);
@@ -56,7 +56,7 @@ describe('demo manifest', () => {
       'gen-00001',
       'gen-00002',
     ]);
-    expect(demo.manifest({ generated: false }).sources).toHaveLength(8);
+    expect(demo.manifest({ generated: false }).sources).toHaveLength(9);
   });
 });
 

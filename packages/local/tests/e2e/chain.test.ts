@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../../src/cli.js';
 import type { Io } from '../../src/commands/run.js';
 import { type StartedCloud, startLocalStack } from '../../src/commands/start.js';
+import type { RunSummary } from '../../src/commands/summary.js';
 import { generatedCountIn } from '../../src/demo/index.js';
 import { RunRecordReader } from '../../src/run-records.js';
 import { E2E_COLLECTOR_TIMEOUT_SECONDS, removeHome, tempHome } from './helpers.js';
@@ -40,7 +41,7 @@ async function fanout(...argv: string[]): Promise<{ code: number; stdout: string
 let home: string;
 let demoPort: number;
 const previousHome = process.env.FANOUT_HOME;
-const runs: RunStatus[] = [];
+const runs: RunSummary[] = [];
 
 beforeAll(async () => {
   home = await tempHome('chain');
@@ -63,7 +64,7 @@ beforeAll(async () => {
       '--demo-port',
       String(demoPort),
     );
-    runs.push(JSON.parse(result.stdout) as RunStatus);
+    runs.push(JSON.parse(result.stdout) as RunSummary);
     // Run ids are the second a manual run started at: the next one is a new run.
     await new Promise((resolve) => setTimeout(resolve, 1_100));
   }
@@ -79,10 +80,13 @@ describe('fanout run twice without --time', () => {
   it('runs the second from the first: every source unchanged, no page stored', () => {
     const [first, second] = runs;
     expect(first).toMatchObject({ complete: true, failed: 0 });
-    expect(first?.collected).toBe(first?.sources);
+    // Every task is collected: the sources and the demo shop's detail pages.
+    expect(first?.detailPages).toBeGreaterThan(0);
+    expect(first?.collected).toBe((first?.sources ?? 0) + (first?.detailPages ?? 0));
     expect(second?.runId).not.toBe(first?.runId);
     expect(second).toMatchObject({ complete: true, collected: 0, failed: 0, pages: 0 });
-    expect(second?.unchanged).toBe(second?.sources);
+    expect(second?.detailPages).toBe(first?.detailPages);
+    expect(second?.unchanged).toBe((second?.sources ?? 0) + (second?.detailPages ?? 0));
   });
 });
 
@@ -129,10 +133,12 @@ describe('fanout start --schedule "rate(1 minute)" on the same data folder', () 
   it('finds each previous run by its fire time: cycles 2 and 3 are all unchanged, with no listing', () => {
     for (const { status, lists } of cycles.slice(1)) {
       expect(status).toMatchObject({ collected: 0, pages: 0 });
-      expect(status.unchanged).toBe(status.sources);
+      expect(status.detailTasks).toBeGreaterThan(0);
+      expect(status.unchanged).toBe(status.sources + status.detailTasks);
       expect(lists).toBe(0);
     }
     // The first scheduled run continues from the last manual run, logged for it.
-    expect(cycles[0]?.status.unchanged).toBe(cycles[0]?.status.sources);
+    const first = cycles[0]?.status;
+    expect(first?.unchanged).toBe((first?.sources ?? 0) + (first?.detailTasks ?? 0));
   });
 });

@@ -1,5 +1,7 @@
 import {
   check,
+  followedLinks,
+  followRecordSource,
   parsedKeyForRaw,
   parseRawKey,
   QuarantineReportSchema,
@@ -39,7 +41,10 @@ let first: CycleResult;
 function expectAccountedFor(status: RunStatus): void {
   expect(status.pending).toBe(0);
   expect(status.unparsed).toBe(0);
-  expect(status.sources).toBe(status.collected + status.unchanged + status.failed);
+  // Every task has an outcome: the sources', and the detail pages' they linked.
+  expect(status.sources + status.detailTasks).toBe(
+    status.collected + status.unchanged + status.failed,
+  );
   expect(status.complete).toBe(true);
 }
 
@@ -73,15 +78,25 @@ describe('one cycle over the demo sources', () => {
     expect(first.deadLettered).toBe(0);
     expect(repeatedSources(records.results)).toEqual([]);
     const withOutcome = allOutcomes(records.results).map(({ outcome }) => outcome.sourceId);
-    expect(withOutcome.sort()).toEqual([...planned].sort());
+    // The planned sources, and the demo shop's detail pages, each once.
+    const details = [...followedLinks(records.results).keys()];
+    expect(details).toHaveLength(first.status.detailTasks);
+    expect(details.length).toBeGreaterThan(0);
+    expect(withOutcome.sort()).toEqual([...planned, ...details].sort());
   });
 
   it('parses every collected raw object or quarantines it with a report and a copy', async () => {
     const records = await session.records.records(first.runId);
     const { s3, bucket } = session.cloud;
+    // A detail page's records carry its source's `<id>.detail`.
+    const links = followedLinks(records.results);
+    const recordSource = (taskId: string) => {
+      const link = links.get(taskId);
+      return link === undefined ? taskId : followRecordSource(link.sourceId);
+    };
     const pages = allOutcomes(records.results).flatMap(({ outcome }) =>
       outcome.status === 'ok'
-        ? outcome.rawKeys.map((key) => ({ key, sourceId: outcome.sourceId }))
+        ? outcome.rawKeys.map((key) => ({ key, sourceId: recordSource(outcome.sourceId) }))
         : [],
     );
     const rawKeys = [...new Set(pages.map((page) => page.key))];
@@ -199,7 +214,10 @@ describe('the next cycles', () => {
     );
     expect([...written].sort()).toEqual([...changed].sort());
     expect(second.status.collected).toBe(changed.length);
-    expect(second.status.unchanged).toBe(second.status.sources - changed.length);
+    // The detail pages were asked conditionally and found unchanged too.
+    expect(second.status.unchanged).toBe(
+      second.status.sources + second.status.detailTasks - changed.length,
+    );
   });
 
   it('does not run a cycle twice when its scheduled event is delivered again', async () => {

@@ -100,6 +100,8 @@ describe('the records database', () => {
         'key',
         'hash',
         'record',
+        'url',
+        'linkedfrom',
         'dt',
       ]);
       expect(result.rows.map((row) => row[6])).toEqual([
@@ -107,7 +109,13 @@ describe('the records database', () => {
         '{"t":"tab\\there, \\"q\\""}',
         '{"n":2}',
       ]);
-      expect(result.rows.map((row) => row[7])).toEqual(['2026-12-06', '2026-12-06', '2026-12-07']);
+      // Not detail pages: no page URL, no linking page.
+      expect(result.rows.map((row) => [row[7], row[8]])).toEqual([
+        [null, null],
+        [null, null],
+        [null, null],
+      ]);
+      expect(result.rows.map((row) => row[9])).toEqual(['2026-12-06', '2026-12-06', '2026-12-07']);
       // Athena's function name works, and the latest version of a key is the later fetch.
       const latest = await database.query(
         "SELECT key, json_extract_scalar(record, '$.n') AS n FROM records_latest ORDER BY key",
