@@ -10,7 +10,7 @@ import type {
   SourceState,
   TaskOutcome,
 } from './records.js';
-import { REDACTED } from './redact.js';
+import { REDACTED, urlWithoutUserInfo } from './redact.js';
 import { isCredentialQueryName } from './secrets.js';
 
 /**
@@ -92,16 +92,11 @@ export function followRedispatchBatchId(
 
 /** The link a page holds, as the task fetches it: absolute, no fragment, no `user:password@`. */
 export function followableUrl(reference: string): string | undefined {
-  try {
-    const url = new URL(reference);
-    if (url.protocol !== 'http:' && url.protocol !== 'https:') return undefined;
-    url.hash = '';
-    url.username = '';
-    url.password = '';
-    return url.href;
-  } catch {
+  const url = urlWithoutUserInfo(reference);
+  if (url === undefined || (url.protocol !== 'http:' && url.protocol !== 'https:')) {
     return undefined;
   }
+  return url.href;
 }
 
 /**
@@ -111,15 +106,8 @@ export function followableUrl(reference: string): string | undefined {
  * apart (`?page=2`, `?id=7`). Resolved secrets are scrubbed by the collector before this.
  */
 export function pageAddress(url: string): string {
-  let parsed: URL;
-  try {
-    parsed = new URL(url);
-  } catch {
-    return url;
-  }
-  parsed.username = '';
-  parsed.password = '';
-  parsed.hash = '';
+  const parsed = urlWithoutUserInfo(url);
+  if (parsed === undefined) return url;
   if (parsed.search !== '') {
     const kept = [...parsed.searchParams.entries()].map(([name, value]): [string, string] => [
       name,

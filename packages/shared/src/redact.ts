@@ -11,21 +11,28 @@ const USER_INFO = /(^|\/\/)[^\s/?#@]*@/g;
 /** A query value, in text that is not a URL. */
 const QUERY_VALUE = /([?&][^\s=&#]+=)[^\s&#]*/g;
 
+/** `url` parsed, with no `user:password@` and no fragment; undefined when it is not a URL. */
+export function urlWithoutUserInfo(url: string): URL | undefined {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return undefined;
+  }
+  parsed.username = '';
+  parsed.password = '';
+  parsed.hash = '';
+  return parsed;
+}
+
 /**
  * A URL fit to write into a log, a record, an error or a terminal: no
  * `user:password@`, every query value replaced by `REDACTED` (names kept, since
  * they say what was asked), no fragment. Text that is not a URL comes back as is.
  */
 export function redactUrl(url: string): string {
-  let parsed: URL;
-  try {
-    parsed = new URL(url);
-  } catch {
-    return url;
-  }
-  parsed.username = '';
-  parsed.password = '';
-  parsed.hash = '';
+  const parsed = urlWithoutUserInfo(url);
+  if (parsed === undefined) return url;
   const names = [...parsed.searchParams.keys()];
   if (names.length > 0) {
     parsed.search = names.map((name) => `${encodeURIComponent(name)}=${REDACTED}`).join('&');

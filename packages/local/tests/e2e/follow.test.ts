@@ -20,10 +20,9 @@ import {
 } from '../fixtures/shop.js';
 import {
   cycleAndRead,
-  E2E_COLLECTOR_TIMEOUT_SECONDS,
-  E2E_RETRY_DELAY_SCALE,
   type Envelope,
   removeHome,
+  startE2eSession,
   startUpstream,
   stopUpstream,
   tempHome,
@@ -91,14 +90,7 @@ beforeAll(async () => {
   ({ server: shop, origin: shopOrigin } = await startUpstream(shopWithProducts(shopLog)));
   ({ server: site, origin: siteOrigin } = await startUpstream(robotsSite(siteLog)));
   home = await tempHome('follow');
-  const { LocalSession: Session } = await import('../../src/session.js');
-  session = await Session.start({
-    home,
-    s3Port: 0,
-    lambdaPort: 0,
-    functions: { collector: { timeoutSeconds: E2E_COLLECTOR_TIMEOUT_SECONDS } },
-    retryDelayScale: E2E_RETRY_DELAY_SCALE,
-    demo: { port: 0, count: 0 },
+  session = await startE2eSession(home, {
     // Batches of at most 20 tasks: the 60 detail pages must go to more than one collector.
     settings: { manager: { FANOUT_MIN_TASKS_PER_BATCH: '20' } },
     manifest: {

@@ -56,11 +56,12 @@ export async function stopUpstream(server: Server | undefined): Promise<void> {
 
 /**
  * A local session on free ports with the e2e timing settings: the demo sources (none
- * generated unless `demo` says so) or, with `manifest`, that manifest instead.
+ * generated unless `demo` says so) or, with `manifest`, that manifest instead; `settings`
+ * for the functions' environment.
  */
 export function startE2eSession(
   home: string,
-  options: Pick<SessionOptions, 'demo' | 'manifest'> = {},
+  options: Pick<SessionOptions, 'demo' | 'manifest' | 'settings'> = {},
 ): Promise<LocalSession> {
   return LocalSession.start({
     home,

@@ -5,9 +5,8 @@ import type { CycleResult, LocalSession } from '../../src/session.js';
 import { SHOP_OPTIONS, type ShopRequest, shopWithProducts } from '../fixtures/shop.js';
 import {
   cycleAndRead,
-  E2E_COLLECTOR_TIMEOUT_SECONDS,
-  E2E_RETRY_DELAY_SCALE,
   removeHome,
+  startE2eSession,
   startUpstream,
   stopUpstream,
   tempHome,
@@ -80,14 +79,7 @@ beforeAll(async () => {
     }, countedB),
   ));
   home = await tempHome('politeness');
-  const { LocalSession: Session } = await import('../../src/session.js');
-  session = await Session.start({
-    home,
-    s3Port: 0,
-    lambdaPort: 0,
-    functions: { collector: { timeoutSeconds: E2E_COLLECTOR_TIMEOUT_SECONDS } },
-    retryDelayScale: E2E_RETRY_DELAY_SCALE,
-    demo: { port: 0, count: 0 },
+  session = await startE2eSession(home, {
     // Small batches: origin A's tasks fill two of them, B's spread over the rest.
     settings: { manager: { FANOUT_MIN_TASKS_PER_BATCH: '4' } },
     manifest: {
