@@ -13,9 +13,9 @@ import {
   expectedProductRecord,
   ITEMS_PER_PAGE,
   PRODUCT_OPTIONS,
-  SHOP_OPTIONS,
   SHOP_PAGES,
   type ShopRequest,
+  shopListSource,
   shopWithProducts,
 } from '../fixtures/shop.js';
 import {
@@ -96,15 +96,7 @@ beforeAll(async () => {
     manifest: {
       version: 1,
       sources: [
-        {
-          id: 'shop-list',
-          url: `${shopOrigin}/shop/start`,
-          format: 'html',
-          options: SHOP_OPTIONS,
-          pagination: { type: 'html-next', selector: 'a[rel=next]@href' },
-          follow: { links: 'h2.name a@href', format: 'html', options: PRODUCT_OPTIONS },
-          allowPrivateNetwork: true,
-        },
+        shopListSource('shop-list', shopOrigin, { options: PRODUCT_OPTIONS }),
         {
           id: 'polite-catalog',
           url: `${siteOrigin}/catalog`,

@@ -2,7 +2,7 @@ import type { IncomingMessage, RequestListener, Server, ServerResponse } from 'n
 import { finalOutcomes } from '@fanout/shared';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CycleResult, LocalSession } from '../../src/session.js';
-import { SHOP_OPTIONS, type ShopRequest, shopWithProducts } from '../fixtures/shop.js';
+import { type ShopRequest, shopListSource, shopWithProducts } from '../fixtures/shop.js';
 import {
   cycleAndRead,
   removeHome,
@@ -86,20 +86,7 @@ beforeAll(async () => {
       version: 1,
       origins: { [originA]: LIMIT },
       sources: [
-        {
-          id: 'a-shop',
-          url: `${originA}/shop/start`,
-          format: 'html',
-          options: SHOP_OPTIONS,
-          pagination: { type: 'html-next', selector: 'a[rel=next]@href' },
-          follow: {
-            links: 'h2.name a@href',
-            format: 'html',
-            options: { fields: { name: 'h1' } },
-            max: DETAILS,
-          },
-          allowPrivateNetwork: true,
-        },
+        shopListSource('a-shop', originA, { options: { fields: { name: 'h1' } }, max: DETAILS }),
         ...Array.from({ length: A_APIS }, (_, i) => ({
           id: `a-api-${i}`,
           url: `${originA}/api/${i}.json`,
