@@ -66,6 +66,19 @@ const LINE = {
   record: { city: 'Oslo', tempC: -3, tags: ['cold'] },
 };
 
+/** A detail page's line (a source's `follow`): two keys more, before `key`. */
+const DETAIL_LINE = {
+  source: 'shop.detail',
+  run: '20261129T101000Z',
+  page: 0,
+  fetchedAt: '2026-11-29T10:10:04.480Z',
+  url: 'https://shop.example/product/7',
+  linkedFrom: 'https://shop.example/catalog?page=2',
+  key: 'SKU-7',
+  hash: '9a0c51e2b7d4f613',
+  record: { sku: 'SKU-7', price: '€ 18.06' },
+};
+
 /** Glue's placeholder for the dt value (a plain string, not a JS template). */
 const DT_PLACEHOLDER = `\${dt}`;
 
@@ -117,7 +130,9 @@ describe('Glue database and table over parsed/', () => {
       storage()
         .columns.map((column) => keyOf(column.name))
         .sort(),
-    ).toEqual(Object.keys(LINE).sort());
+    ).toEqual(Object.keys(DETAIL_LINE).sort());
+    // Other lines have every column but the detail page's two (null for them).
+    expect(Object.keys(LINE).every((key) => key in DETAIL_LINE)).toBe(true);
   });
 
   it('is partitioned by dt only', () => {
