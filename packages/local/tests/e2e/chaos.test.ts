@@ -3,6 +3,7 @@ import {
   CollectorPayloadSchema,
   check,
   finalOutcomes,
+  followedLinks,
   parsedKeyForRaw,
   parseS3Event,
   type RunRecords,
@@ -183,12 +184,17 @@ describe('a chaos cycle over several hundred sources', () => {
     const { status } = chaotic;
     const planned = plannedSourceIds(chaoticRecords);
     expect(new Set(planned).size).toBe(planned.length);
-    expect(status.sources).toBe(
+    // The sources and the detail pages the demo shop linked: tasks of the run alike.
+    expect(status.sources + status.detailTasks).toBe(
       status.collected + status.unchanged + status.failed + status.pending,
     );
-    // One final outcome per source: duplicates and retries overwrite the same records.
+    // One final outcome per task: duplicates and retries overwrite the same records.
     const outcomes = finalOutcomes(chaoticRecords.results);
-    for (const sourceId of outcomes.keys()) expect(planned).toContain(sourceId);
+    const details = followedLinks(chaoticRecords.results);
+    expect(details.size).toBe(status.detailTasks);
+    for (const sourceId of outcomes.keys()) {
+      expect(planned.includes(sourceId) || details.has(sourceId), sourceId).toBe(true);
+    }
 
     const covered = coveredBy(letters);
     const managerLetters = letters.filter((l) => l.functionName === 'fanout-manager');

@@ -230,6 +230,7 @@ describe('fanout reparse after the manifest is fixed', () => {
 describe('the next three cycles', () => {
   const runs = ['20260703T101000Z', '20260703T102000Z', '20260703T103000Z'];
   const outcomes: Map<string, TaskOutcome>[] = [];
+  const itemsRequestsByCycle: ItemsRequest[][] = [];
   let slowEstimateMs = 0;
 
   beforeAll(async () => {
@@ -239,7 +240,9 @@ describe('the next three cycles', () => {
       '2026-07-03T10:20:00Z',
       '2026-07-03T10:30:00Z',
     ].entries()) {
+      const before = itemsRequests.length;
       await cycle(time);
+      itemsRequestsByCycle.push(itemsRequests.slice(before));
       outcomes.push(await outcomesOf(runs[i] ?? ''));
     }
     const planned = check(
@@ -261,12 +264,19 @@ describe('the next three cycles', () => {
   });
 
   it('fetch the edited source in full once, then conditionally', () => {
-    const afterReparse = itemsRequests.slice(-3);
-    expect(afterReparse).toEqual([
-      { ifNoneMatch: undefined, status: 200 },
-      { ifNoneMatch: ITEMS_ETAG, status: 304 },
-      { ifNoneMatch: ITEMS_ETAG, status: 304 },
-    ]);
+    // The requests of each cycle: one, or more when a busy machine runs a hop twice (a
+    // Lambda retry asks again with the same task). The first cycle's in full, the next
+    // ones with the validators it answered.
+    const [first = [], ...later] = itemsRequestsByCycle;
+    expect(first.length).toBeGreaterThanOrEqual(1);
+    for (const request of first) expect(request).toEqual({ ifNoneMatch: undefined, status: 200 });
+    expect(later).toHaveLength(2);
+    for (const requests of later) {
+      expect(requests.length).toBeGreaterThanOrEqual(1);
+      for (const request of requests) {
+        expect(request).toEqual({ ifNoneMatch: ITEMS_ETAG, status: 304 });
+      }
+    }
     expect(outcomes.map((run) => run.get('items')?.status)).toEqual([
       'ok',
       'unchanged',
