@@ -70,9 +70,13 @@ describe('fetch retries', () => {
           : { status: 304 },
     );
     const s3 = fakeS3();
+    // A clock that stands still: the wait asked for is the whole Retry-After, not what is
+    // left of it once a busy machine has moved on a millisecond.
+    const clock = { now: () => Date.parse('2026-11-25T13:10:00Z') };
     const deps = await testDeps({
       s3,
       transport,
+      clock,
       settings: { maxRetryAfterMs: 2_000, retryBaseMs: 100 },
     });
 
