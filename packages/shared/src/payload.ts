@@ -1,21 +1,18 @@
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import { ContractValidationError } from './errors.js';
 import { BatchIdSchema, RunIdSchema } from './ids.js';
 import { SourceSchema } from './manifest.js';
 import { check } from './validate.js';
 
 /** What the collector remembers of a source between runs, for conditional fetches. */
-export const ValidatorsSchema = z
-  .object({
-    etag: z.string().optional(),
-    lastModified: z.string().optional(),
+export const ValidatorsSchema = z.lazy(() =>
+  z.strictObject({
+    etag: z.optional(z.string()),
+    lastModified: z.optional(z.string()),
     /** sha256 (hex) of the last stored body, over all its pages. */
-    sha256: z
-      .string()
-      .regex(/^[0-9a-f]{64}$/, 'must be a hex sha256')
-      .optional(),
-  })
-  .strict();
+    sha256: z.optional(z.string().check(z.regex(/^[0-9a-f]{64}$/, 'must be a hex sha256'))),
+  }),
+);
 export type Validators = z.infer<typeof ValidatorsSchema>;
 
 /**
@@ -23,31 +20,31 @@ export type Validators = z.infer<typeof ValidatorsSchema>;
  * `Range: bytes=<bytes>-` and `If-Range: <validator>`. The bytes themselves wait in S3
  * at `key`; a payload cannot carry them.
  */
-export const ResumeSchema = z
-  .object({
+export const ResumeSchema = z.lazy(() =>
+  z.strictObject({
     /** S3 key of the bytes received so far (the body's first `bytes` bytes). */
-    key: z.string().min(1),
-    bytes: z.number().int().positive(),
+    key: z.string().check(z.minLength(1)),
+    bytes: z.number().check(z.int(), z.positive()),
     /** A strong ETag, or a strong Last-Modified date: what `If-Range` carries. */
-    validator: z.string().min(1),
+    validator: z.string().check(z.minLength(1)),
     /** The body's full length, when the server said it. */
-    totalBytes: z.number().int().positive().optional(),
+    totalBytes: z.optional(z.number().check(z.int(), z.positive())),
     /** Time spent receiving those bytes, over all hops so far (for the rate). */
-    downloadMs: z.number().int().nonnegative(),
-  })
-  .strict();
+    downloadMs: z.number().check(z.int(), z.nonnegative()),
+  }),
+);
 export type Resume = z.infer<typeof ResumeSchema>;
 
-export const CollectorTaskSchema = z
-  .object({
+export const CollectorTaskSchema = z.lazy(() =>
+  z.strictObject({
     source: SourceSchema,
-    previous: ValidatorsSchema.optional(),
+    previous: z.optional(ValidatorsSchema),
     /** Set by the collector on a continuation: where an interrupted download resumes. */
-    resume: ResumeSchema.optional(),
+    resume: z.optional(ResumeSchema),
     /** The planner's estimate of this task's duration. */
-    estimateMs: z.number().int().nonnegative(),
-  })
-  .strict();
+    estimateMs: z.number().check(z.int(), z.nonnegative()),
+  }),
+);
 export type CollectorTask = z.infer<typeof CollectorTaskSchema>;
 
 /**
@@ -59,23 +56,23 @@ export const MAX_REDRIVES = 2;
 /** Maximum continuation hops before a batch's remaining tasks are recorded as failed. */
 export const DEFAULT_MAX_HOPS = 5;
 
-export const CollectorPayloadSchema = z
-  .object({
+export const CollectorPayloadSchema = z.lazy(() =>
+  z.strictObject({
     version: z.literal(1),
     runId: RunIdSchema,
     /** The run's scheduled time (ISO), which fixes the `dt=` partition of every key. */
     scheduledAt: z.iso.datetime({ offset: true }),
     batchId: BatchIdSchema,
     /** 0 for the manager's invocation; each continuation adds one. */
-    hop: z.number().int().nonnegative(),
-    tasks: z.array(CollectorTaskSchema).min(1),
+    hop: z.number().check(z.int(), z.nonnegative()),
+    tasks: z.array(CollectorTaskSchema).check(z.minLength(1)),
     /**
      * Set when the manager re-sent this hop after Lambda gave up on it (retries or event
      * age exhausted): how many times it was redriven so far, at most `MAX_REDRIVES`.
      */
-    redrive: z.number().int().min(1).max(MAX_REDRIVES).optional(),
-  })
-  .strict();
+    redrive: z.optional(z.number().check(z.int(), z.minimum(1), z.maximum(MAX_REDRIVES))),
+  }),
+);
 export type CollectorPayload = z.infer<typeof CollectorPayloadSchema>;
 export type CollectorPayloadInput = z.input<typeof CollectorPayloadSchema>;
 

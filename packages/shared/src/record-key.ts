@@ -1,4 +1,4 @@
-import * as z from 'zod';
+import * as z from 'zod/mini';
 
 /** Most fields a record key may combine. */
 export const MAX_KEY_FIELDS = 8;
@@ -25,19 +25,23 @@ export function keyFieldTokens(field: string): string[] | undefined {
  * primary key), each a field name or a JSON pointer. Records with the same source and key
  * are versions of one record (see the parser's README, "Record identity").
  */
-export const RecordKeySchema = z
-  .array(
-    z
-      .string()
-      .min(1)
-      .max(256)
-      .refine((field) => keyFieldTokens(field) !== undefined, {
-        message: 'a JSON pointer may use ~ only as ~0 (for ~) or ~1 (for /)',
+export const RecordKeySchema = z.lazy(() =>
+  z
+    .array(
+      z.string().check(
+        z.minLength(1),
+        z.maxLength(256),
+        z.refine((field) => keyFieldTokens(field) !== undefined, {
+          message: 'a JSON pointer may use ~ only as ~0 (for ~) or ~1 (for /)',
+        }),
+      ),
+    )
+    .check(
+      z.minLength(1),
+      z.maxLength(MAX_KEY_FIELDS),
+      z.refine((key) => Buffer.byteLength(JSON.stringify(key)) <= MAX_KEY_JSON_BYTES, {
+        message: `may take at most ${MAX_KEY_JSON_BYTES} bytes as JSON (it travels in a raw object's S3 metadata, 2 KB in all)`,
       }),
-  )
-  .min(1)
-  .max(MAX_KEY_FIELDS)
-  .refine((key) => Buffer.byteLength(JSON.stringify(key)) <= MAX_KEY_JSON_BYTES, {
-    message: `may take at most ${MAX_KEY_JSON_BYTES} bytes as JSON (it travels in a raw object's S3 metadata, 2 KB in all)`,
-  });
+    ),
+);
 export type RecordKey = z.infer<typeof RecordKeySchema>;
