@@ -21,8 +21,12 @@ const SPEC =
 const RUNS = Number(process.env.CHAOS_RUNS ?? 3);
 const SOURCES = process.env.CHAOS_SOURCES ?? '300';
 
+/**
+ * The CLI runs on this script's own node binary: under pnpm, `node` on PATH is a shell shim
+ * that starts node as its child, and a SIGKILL of the shim would leave the CLI running.
+ */
 function fanout(home, args) {
-  const run = spawnSync('node', ['packages/local/bin/fanout.mjs', ...args], {
+  const run = spawnSync(process.execPath, ['packages/local/bin/fanout.mjs', ...args], {
     cwd: root,
     env: { ...process.env, FANOUT_HOME: home },
     encoding: 'utf8',
@@ -127,7 +131,7 @@ process.stdout.write(`${RUNS - missed} of ${RUNS} runs met every target\n`);
 
 /** Starts `fanout run` and kills it with SIGKILL once `ready()` holds (or after `maxMs`). */
 async function runKilledMidCycle(home, args, ready, maxMs) {
-  const child = spawn('node', ['packages/local/bin/fanout.mjs', ...args], {
+  const child = spawn(process.execPath, ['packages/local/bin/fanout.mjs', ...args], {
     cwd: root,
     env: { ...process.env, FANOUT_HOME: home },
     stdio: 'ignore',
@@ -183,6 +187,8 @@ try {
     unparsedAfterKill: before.unparsed,
     replayExit: replay.code,
     completeAfterReplay: after.complete === true,
+    pendingAfterReplay: after.pending,
+    unparsedAfterReplay: after.unparsed,
     parsedObjects: parsedObjects.length,
     parsedObjectsFailingGzipTest: parsedObjects.filter(gzipTestFails).length,
     tempFilesLeft: files.filter((f) => /\.(tmp|partial)$|\/\.tmp\//.test(f)).length,

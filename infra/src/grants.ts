@@ -1,6 +1,7 @@
 import {
   type FunctionId,
   INVALID_EVENTS_PREFIX,
+  offScheduleLogKey,
   PREFIXES,
   sourceStateKey,
   type Topology,
@@ -29,7 +30,8 @@ const PACKS = `${PREFIXES.raw}packs/*`;
 /**
  * The bucket layout of packages/shared/src/keys.ts, split by owner:
  *   manager    runs/<run>/run.json, runs/<run>/failures/* (batches it could not dispatch),
- *              runs/<run>/redispatches/* (hops that never reported, sent again), runs/_invalid/*
+ *              runs/<run>/redispatches/* (hops that never reported, sent again), runs/_invalid/*,
+ *              state/off-schedule.json (a manual run logs itself there for the next run)
  *   collector  raw/* (packs and single objects), runs/<run>/failures/*,
  *              runs/_invalid/* (a payload too malformed to name its run)
  * runs/<run>/results/* holds hop records of earlier versions (a hop that packed nothing);
@@ -51,13 +53,14 @@ export function objectGrants(topo: Topology): { readonly [K in FunctionId]: Obje
       reads: [
         topo.manifestKey,
         sourceStateKey(),
+        offScheduleLogKey(),
         runManifests,
         results,
         failures,
         redispatches,
         PACKS,
       ],
-      writes: [runManifests, failures, redispatches, invalid],
+      writes: [runManifests, failures, redispatches, invalid, offScheduleLogKey()],
     },
     collector: {
       // Validators and hashes arrive in the payload; the collector reads back (and then

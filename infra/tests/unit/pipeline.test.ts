@@ -417,13 +417,20 @@ describe('least privilege', () => {
       reads: [
         'manifest/sources.json',
         'state/sources.json',
+        'state/off-schedule.json',
         'runs/*/run.json',
         'runs/*/results/*',
         'runs/*/failures/*',
         'runs/*/redispatches/*',
         'raw/packs/*',
       ],
-      writes: ['runs/*/run.json', 'runs/*/failures/*', 'runs/*/redispatches/*', 'runs/_invalid/*'],
+      writes: [
+        'runs/*/run.json',
+        'runs/*/failures/*',
+        'runs/*/redispatches/*',
+        'runs/_invalid/*',
+        'state/off-schedule.json',
+      ],
     },
     collector: {
       // raw/packs/*: the header of a hop's pack another attempt already stored.

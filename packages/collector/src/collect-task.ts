@@ -5,6 +5,7 @@ import type {
   Log,
   Resume,
   TaskOutcome,
+  Tried,
   Validators,
 } from '@fanout/shared';
 import { PREFIXES, redactUrlsIn } from '@fanout/shared';
@@ -29,6 +30,8 @@ export type TaskResult =
       readonly download?: DownloadSummary;
       /** Where the next hop resumes it, when its bytes were stored for that. */
       readonly resume?: Resume;
+      /** What this hop and the earlier ones tried, for the next hop to count on from. */
+      readonly tried: Tried;
     };
 
 /** A download cut by the hard deadline, for the failure reason when no hop is left. */
@@ -87,7 +90,13 @@ export async function collectTask(
   let deps = collectorDeps;
   let secrets: readonly string[] = [];
   const startedAt = deps.clock.now();
-  const progress: FetchProgress = { attempts: 0, pages: [] };
+  const progress: FetchProgress = {
+    attempts: task.tried?.attempts ?? 0,
+    failures: task.tried?.failures ?? 0,
+    ...(task.tried?.lastError !== undefined ? { lastError: task.tried.lastError } : {}),
+    pages: [],
+  };
+  let handedOn: Resume | undefined;
   const finish = () => {
     const now = deps.clock.now();
     return { durationMs: Math.max(0, now - startedAt), finishedAt: new Date(now).toISOString() };
@@ -118,7 +127,9 @@ export async function collectTask(
       fetched = await fetchSource(resolved.task, deps, deadline, progress);
     } catch (error) {
       if (error instanceof DeadlineAbortError) {
-        return await handOffAborted(payload, task, progress, deps);
+        const aborted = await handOffAborted(payload, task, progress, deps);
+        handedOn = aborted.resume;
+        return aborted;
       }
       return fetchFailed(task, error, progress, deps, finish, secrets);
     }
@@ -156,7 +167,26 @@ export async function collectTask(
   } finally {
     await Promise.all(progress.pages.map((page) => page.body.dispose()));
     await progress.download?.spool?.release();
+    // The stored bytes this task was handed are used or superseded, whatever the outcome.
+    if (task.resume !== undefined && task.resume.key !== handedOn?.key) {
+      await removePartial(deps, task.resume.key, source.id);
+    }
   }
+}
+
+/** Deletes a partial download's bytes; a failure only leaves them to the bucket's expiry. */
+export async function removePartial(
+  deps: Pick<FetchDeps, 'partials' | 'log'>,
+  key: string,
+  sourceId: string,
+): Promise<void> {
+  await deps.partials?.remove(key).catch((error: unknown) => {
+    deps.log.warn('could not remove a partial download', {
+      sourceId,
+      key,
+      error: error instanceof Error ? error.message : String(error),
+    });
+  });
 }
 
 /**
@@ -169,12 +199,20 @@ async function handOffAborted(
   task: CollectorTask,
   progress: FetchProgress,
   deps: FetchDeps & StoreTarget & { readonly context: Pick<LambdaContext, 'awsRequestId'> },
-): Promise<TaskResult> {
+): Promise<Extract<TaskResult, { kind: 'aborted' }>> {
   const { source } = task;
   const download = progress.download;
+  const tried: Tried = {
+    attempts: progress.attempts,
+    failures: progress.failures,
+    ...(progress.lastError !== undefined ? { lastError: progress.lastError } : {}),
+    // A body cut while it came encoded could not resume: the next hop asks for it unencoded.
+    ...(download?.encoded || task.tried?.identityBody ? { identityBody: true as const } : {}),
+  };
   if (download === undefined) {
+    // Cut before a body came: the bytes this task was handed, if any, still wait for it.
     deps.log.warn('fetch aborted at the hard deadline', { sourceId: source.id });
-    return { kind: 'aborted' };
+    return { kind: 'aborted', tried, ...(task.resume ? { resume: task.resume } : {}) };
   }
   const bytes = download.spool?.bytes ?? download.bytes;
   const downloadMs =
@@ -202,16 +240,8 @@ async function handOffAborted(
     resumable: summary.resumable,
     storingPartial: canResume,
   });
-  // The bytes this task was handed are superseded: by the ones stored now, or by a restart.
-  const superseded = async (kept?: string) => {
-    const handed = task.resume?.key;
-    if (handed !== undefined && handed !== kept) {
-      await partials?.remove(handed).catch(() => undefined);
-    }
-  };
   if (!canResume || download.validator === undefined) {
-    await superseded();
-    return { kind: 'aborted', download: summary };
+    return { kind: 'aborted', download: summary, tried };
   }
   const key = partialKey(payload, source.id, deps.context.awsRequestId);
   try {
@@ -223,12 +253,10 @@ async function handOffAborted(
       key,
       error: error instanceof Error ? error.message : String(error),
     });
-    await superseded();
-    return { kind: 'aborted', download: summary };
+    return { kind: 'aborted', download: summary, tried };
   } finally {
     await spool.release();
   }
-  await superseded(key);
   const resume: Resume = {
     key,
     bytes: spool.bytes,
@@ -236,7 +264,7 @@ async function handOffAborted(
     downloadMs,
     ...(download.totalBytes !== undefined ? { totalBytes: download.totalBytes } : {}),
   };
-  return { kind: 'aborted', download: summary, resume };
+  return { kind: 'aborted', download: summary, resume, tried };
 }
 
 /** A log that writes `[secret]` wherever a resolved secret value would appear. */
@@ -284,6 +312,7 @@ function fetchFailed(
       attempts: progress.attempts,
       reason,
       ...(httpStatus !== undefined ? { httpStatus } : {}),
+      ...(known && error.permanent ? { permanent: true } : {}),
       ...finish(),
     },
   };

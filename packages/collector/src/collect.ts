@@ -14,7 +14,13 @@ import {
   type TaskOutcome,
   withRedactedPayload,
 } from '@fanout/shared';
-import { collectTask, type DownloadSummary } from './collect-task.js';
+import {
+  collectTask,
+  type DownloadSummary,
+  partialKey,
+  removePartial,
+  type TaskResult,
+} from './collect-task.js';
 import { type InvokeContinuation, isTransientInvokeError } from './continuation.js';
 import { ContinuationInvokeError, StoreError } from './errors.js';
 import type { FetchDeps } from './fetch-source.js';
@@ -83,8 +89,9 @@ function watchDeadline(
 }
 
 /**
- * Why a task left unfinished at the hop limit failed. A download says how far it got and
- * how fast, so "too slow for the hops" reads as that, not as a generic limit.
+ * Why a task left unfinished at the hop limit failed, naming the real cause: a download
+ * too slow to finish (how far it got, how fast), a source that never answered before a
+ * hop's deadline, or the last error of its retries.
  */
 export function hopLimitReason(
   hop: number,
@@ -102,7 +109,16 @@ export function hopLimitReason(
           ...(task.resume.totalBytes !== undefined ? { totalBytes: task.resume.totalBytes } : {}),
         }
       : undefined);
-  if (progress === undefined) return plain;
+  const tried = task.tried;
+  const last =
+    tried?.lastError !== undefined
+      ? `; last: ${tried.lastError} (${tried.attempts} requests, ${tried.failures} failed)`
+      : '';
+  if (progress === undefined) {
+    return tried === undefined || tried.attempts === 0
+      ? `${plain}: never started (no hop had time left for its estimate)`
+      : `${plain}: too slow for a collector invocation${last}`;
+  }
   const rate = bytesPerSecond(progress.bytes, progress.downloadMs);
   const of = progress.totalBytes !== undefined ? ` of ${progress.totalBytes}` : '';
   const left =
@@ -119,7 +135,7 @@ function failedOutcome(task: CollectorTask, reason: string, now: number): TaskOu
   return {
     status: 'failed',
     sourceId: task.source.id,
-    attempts: 0,
+    attempts: task.tried?.attempts ?? 0,
     durationMs: 0,
     reason,
     finishedAt: new Date(now).toISOString(),
@@ -127,17 +143,16 @@ function failedOutcome(task: CollectorTask, reason: string, now: number): TaskOu
 }
 
 /**
- * The task the next hop gets: with where its download resumes when its bytes were
- * stored, without a stale resume when this hop received (part of) a new body.
+ * The task the next hop gets: with what it tried so far, with where its download resumes
+ * when its bytes were stored for that, without a stale resume when this hop received (part
+ * of) a new body.
  */
 function continuedTask(
   task: CollectorTask,
-  download: DownloadSummary | undefined,
-  resume: CollectorTask['resume'],
+  result: Extract<TaskResult, { kind: 'aborted' }>,
 ): CollectorTask {
-  if (download === undefined && resume === undefined) return task;
-  const { resume: _stale, ...rest } = task;
-  return resume ? { ...rest, resume } : rest;
+  const { resume: _stale, tried: _counted, ...rest } = task;
+  return { ...rest, tried: result.tried, ...(result.resume ? { resume: result.resume } : {}) };
 }
 
 /** Where the hop's record is, and who stored it. */
@@ -229,12 +244,27 @@ async function invokeNextHop(
       reason: failure.reason,
     });
     await putJson(deps, failureKey, failure);
+    // Whoever sends these tasks again (a retry from the record, a replay) starts them over.
+    await removeHandedPartials(continuation.tasks, deps);
     return {
       failureKey,
       ...(transient
         ? { transientError: new ContinuationInvokeError(runId, batchId, hop, error) }
         : {}),
     };
+  }
+}
+
+/** Deletes the stored bytes of cut downloads that no hop will resume. */
+async function removeHandedPartials(
+  tasks: readonly CollectorTask[],
+  deps: CollectorDeps,
+  keys: (task: CollectorTask) => readonly string[] = (task) =>
+    task.resume ? [task.resume.key] : [],
+): Promise<void> {
+  const store = { partials: deps.partials ?? s3PartialStore(deps), log: deps.log };
+  for (const task of tasks) {
+    for (const key of keys(task)) await removePartial(store, key, task.source.id);
   }
 }
 
@@ -293,6 +323,10 @@ async function collectHop(
     },
   );
 
+  // What a task started right now could use. An estimate above half of it (a measure from a
+  // slow day, a hint) is taken as half: such a task starts in the first half of a hop and
+  // gets the rest of it, instead of never starting at all.
+  const hopBudgetMs = context.getRemainingTimeInMillis() - settings.safetyMarginMs;
   const outcomes: (TaskOutcome | undefined)[] = [];
   const continued: (CollectorTask | undefined)[] = [];
   const downloads: (DownloadSummary | undefined)[] = [];
@@ -307,11 +341,12 @@ async function collectHop(
         return;
       }
       const remainingMs = context.getRemainingTimeInMillis();
-      if (remainingMs < task.estimateMs + settings.safetyMarginMs) {
+      const estimateMs = Math.min(task.estimateMs, Math.max(0, Math.floor(hopBudgetMs / 2)));
+      if (remainingMs < estimateMs + settings.safetyMarginMs) {
         log.info('not enough time left for the next task; continuing later', {
           sourceId: task.source.id,
           remainingMs,
-          estimateMs: task.estimateMs,
+          estimateMs,
           safetyMarginMs: settings.safetyMarginMs,
         });
         stopStarting = true;
@@ -321,7 +356,7 @@ async function collectHop(
       try {
         const result = await collectTask(payload, task, taskDeps, deadline.signal, pack);
         if (result.kind === 'aborted') {
-          continued[index] = continuedTask(task, result.download, result.resume);
+          continued[index] = continuedTask(task, result);
           downloads[index] = result.download;
         } else {
           outcomes[index] = result.outcome;
@@ -345,10 +380,12 @@ async function collectHop(
       maxHops: settings.maxHops,
       tasks: unfinished.length,
     });
-    continued.forEach((task, index) => {
-      if (task === undefined) return;
+    for (const [index, task] of continued.entries()) {
+      if (task === undefined) continue;
       done.push(failedOutcome(task, hopLimitReason(hop, task, downloads[index]), clock.now()));
-    });
+      // A download that will not be resumed: its stored bytes go now, not at the bucket's expiry.
+      if (task.resume) await removePartial(taskDeps, task.resume.key, task.source.id);
+    }
     unfinished = [];
   }
 
@@ -428,9 +465,14 @@ async function handOnFromRecord(
     return { ...base, recordedBy: 'other-delivery', continued: 0 };
   }
   const left = new Set(result.continued);
-  const unfinished = payload.tasks
-    .filter((task) => left.has(task.source.id))
-    .map(({ resume: _interrupted, ...task }) => task);
+  const handed = payload.tasks.filter((task) => left.has(task.source.id));
+  // The recorded attempt's resume points were in its memory: its bytes, and the bytes it
+  // was handed, will not be resumed (a Lambda retry keeps the request id in the key).
+  await removeHandedPartials(handed, deps, (task) => [
+    ...(task.resume ? [task.resume.key] : []),
+    ...(requestId !== undefined ? [partialKey(payload, task.source.id, requestId)] : []),
+  ]);
+  const unfinished = handed.map(({ resume: _interrupted, ...task }) => task);
   deps.log.info('hop already recorded by an earlier attempt; handing on what it left', {
     ...facts,
     continued: unfinished.length,

@@ -22,6 +22,7 @@ export const SETTINGS = {
   packMemoryBytes: 'FANOUT_PACK_MEMORY_BYTES',
   packMaxBytes: 'FANOUT_PACK_MAX_BYTES',
   secretsTtlMs: 'FANOUT_SECRETS_TTL_MS',
+  identityFromBytes: 'FANOUT_IDENTITY_FROM_BYTES',
 } as const;
 
 /** How the collector fetches, buffers and budgets time. Core functions take this, not env. */
@@ -58,6 +59,12 @@ export interface CollectorSettings {
   readonly packMaxBytes: number;
   /** How long a secret read from SSM or Secrets Manager is reused by this execution environment. */
   readonly secretsTtlMs: number;
+  /**
+   * A source whose last body had at least this many bytes is asked for it unencoded
+   * (`Accept-Encoding: identity`) from the first request: an encoded body has no strong
+   * validator for its bytes (nginx sends a weak ETag), so a cut download could not resume.
+   */
+  readonly identityFromBytes: number;
 }
 
 export interface CollectorConfig {
@@ -93,6 +100,8 @@ export const DEFAULT_SETTINGS: CollectorSettings = {
   // A rotated secret is picked up within 5 minutes; a warm collector reads each secret
   // about 12 times an hour, whatever its number of sources and invocations.
   secretsTtlMs: 5 * 60_000,
+  // Bodies past the memory buffer are spooled to /tmp, the bytes a cut download resumes from.
+  identityFromBytes: 8 * MB,
 };
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -137,6 +146,7 @@ export function loadConfig(env: Env = process.env): CollectorConfig {
     packMemoryBytes: integer(env, SETTINGS.packMemoryBytes, d.packMemoryBytes, 0),
     packMaxBytes: integer(env, SETTINGS.packMaxBytes, d.packMaxBytes, 1024),
     secretsTtlMs: integer(env, SETTINGS.secretsTtlMs, d.secretsTtlMs, 0),
+    identityFromBytes: integer(env, SETTINGS.identityFromBytes, d.identityFromBytes, 0),
   };
   if (settings.hardDeadlineMs > settings.safetyMarginMs) {
     throw new ConfigError(

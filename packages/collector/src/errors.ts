@@ -1,4 +1,4 @@
-import { redactUrl, redactUrlsIn } from '@fanout/shared';
+import { isPermanentHttpStatus, redactUrl, redactUrlsIn } from '@fanout/shared';
 
 /** Base class of every error the collector raises. */
 export class CollectorError extends Error {
@@ -23,6 +23,11 @@ export class ConfigError extends CollectorError {
  */
 export class SourceFetchError extends CollectorError {
   override name = 'SourceFetchError';
+  /**
+   * Sending the task again cannot help until the source is edited: recorded on the
+   * failed outcome, and `fanout replay` leaves it out unless asked.
+   */
+  readonly permanent: boolean = false;
   constructor(
     readonly sourceId: string,
     message: string,
@@ -34,6 +39,7 @@ export class SourceFetchError extends CollectorError {
 /** The URL (or a redirect target) resolves to an address the SSRF guard refuses. */
 export class SsrfBlockedError extends SourceFetchError {
   override name = 'SsrfBlockedError';
+  override readonly permanent = true;
   constructor(
     sourceId: string,
     readonly host: string,
@@ -50,6 +56,7 @@ export class SsrfBlockedError extends SourceFetchError {
 /** Only http and https are fetched, including redirect targets. */
 export class UnsupportedProtocolError extends SourceFetchError {
   override name = 'UnsupportedProtocolError';
+  override readonly permanent = true;
   /** The refused URL, redacted (it may be `ftp://user:password@...`). */
   readonly url: string;
   constructor(sourceId: string, url: string) {
@@ -61,6 +68,7 @@ export class UnsupportedProtocolError extends SourceFetchError {
 
 export class TooManyRedirectsError extends SourceFetchError {
   override name = 'TooManyRedirectsError';
+  override readonly permanent = true;
   constructor(sourceId: string, limit: number) {
     super(sourceId, `more than ${limit} redirects`);
   }
@@ -72,15 +80,20 @@ export class TooManyRedirectsError extends SourceFetchError {
  */
 export class BodyTooLargeError extends SourceFetchError {
   override name = 'BodyTooLargeError';
+  override readonly permanent = true;
   constructor(
     sourceId: string,
     readonly limitBytes: number,
     /** The Content-Encoding the body was decoded from, if any. */
     readonly encoding?: string,
+    /** The Content-Length the response announced, when that alone refused it (no byte read). */
+    readonly announcedBytes?: number,
   ) {
     super(
       sourceId,
-      `body exceeds ${limitBytes} bytes${encoding ? ` once decoded from ${encoding}` : ''}`,
+      announcedBytes !== undefined
+        ? `Content-Length ${announcedBytes} exceeds the limit of ${limitBytes} bytes; the body was not downloaded`
+        : `body exceeds ${limitBytes} bytes${encoding ? ` once decoded from ${encoding}` : ''}`,
     );
   }
 }
@@ -118,6 +131,7 @@ export class ContentDecodingError extends SourceFetchError {
 /** All pages of one source together passed the per-source limit (they are held until stored). */
 export class SourceTooLargeError extends SourceFetchError {
   override name = 'SourceTooLargeError';
+  override readonly permanent = true;
   constructor(
     sourceId: string,
     readonly limitBytes: number,
@@ -138,6 +152,8 @@ export class UpstreamHttpError extends SourceFetchError {
   override name = 'UpstreamHttpError';
   /** The URL that answered, redacted. */
   readonly url: string;
+  /** A 4xx other than 408 and 429: asking again gets the same answer. */
+  override readonly permanent: boolean;
   constructor(
     sourceId: string,
     readonly status: number,
@@ -147,12 +163,14 @@ export class UpstreamHttpError extends SourceFetchError {
     const redacted = redactUrl(url);
     super(sourceId, `HTTP ${status} from ${redacted}${detail ? ` (${detail})` : ''}`);
     this.url = redacted;
+    this.permanent = isPermanentHttpStatus(status);
   }
 }
 
 /** A redirect or next-page link from https to http: credentials and content would travel in clear. */
 export class InsecureDowngradeError extends SourceFetchError {
   override name = 'InsecureDowngradeError';
+  override readonly permanent = true;
   /** Both URLs, redacted. */
   readonly from: string;
   readonly to: string;
@@ -175,6 +193,7 @@ export class InsecureDowngradeError extends SourceFetchError {
  */
 export class MaxBytesTooLargeError extends SourceFetchError {
   override name = 'MaxBytesTooLargeError';
+  override readonly permanent = true;
   constructor(
     sourceId: string,
     readonly maxBytes: number,

@@ -79,9 +79,18 @@ export type SourceFetch =
     }
   | { readonly kind: 'fetched'; readonly pages: readonly FetchedPage[]; readonly sha256: string };
 
-/** Mutable per-task bookkeeping, so a failure still reports how many attempts it took. */
+/**
+ * Mutable per-task bookkeeping, so a failure still reports how many attempts it took.
+ * A continuation starts from what the earlier hops counted (`tried`), so retries are
+ * counted across hops.
+ */
 export interface FetchProgress {
+  /** Requests made for the task, in this hop and the earlier ones. */
   attempts: number;
+  /** Attempts that failed (timeout, network error, retryable status), over all hops. */
+  failures: number;
+  /** Why the last one failed, or what the hard deadline cut. */
+  lastError?: string;
   lastStatus?: number;
   /** Pages read so far; the caller disposes them whatever happens. */
   readonly pages: FetchedPage[];
@@ -100,6 +109,8 @@ export interface DownloadProgress extends BodyProgress {
   readonly totalBytes?: number;
   /** What If-Range would carry; undefined when the response cannot be resumed. */
   readonly validator?: string;
+  /** The body came with a Content-Encoding (decoded here; its bytes cannot be resumed). */
+  readonly encoded: boolean;
   /** The download resumed from (its time spent so far), when this hop resumed one. */
   readonly resumedFrom?: Resume;
 }
@@ -135,6 +146,8 @@ interface PageRequest {
   readonly trackDownload: boolean;
   /** Resume an interrupted download: ask for the bytes after the stored ones. */
   readonly resume?: Resume;
+  /** Failed attempts earlier hops already made at this request (the retry limit counts them). */
+  readonly failedBefore: number;
 }
 
 /**
@@ -323,12 +336,19 @@ async function receiveBody(
       });
     }
   }
+  // The announced length of an unencoded body is its size: over the limit, not one byte is read.
+  const totalBytes = resumed ? resumed.totalBytes : totalBytesOf(response.headers);
+  if (totalBytes !== undefined && totalBytes > request.maxBytes) {
+    response.discard();
+    throw new BodyTooLargeError(source.id, request.maxBytes, undefined, totalBytes);
+  }
   const decoded = decodedFrom ? decodeBody(response.body, codings, source.id) : response.body;
   const download: DownloadProgress | undefined = request.trackDownload
     ? {
         bytes: 0,
         startedAt: deps.clock.now(),
-        ...optionalTotal(resumed ? resumed.totalBytes : totalBytesOf(response.headers)),
+        encoded: decodedFrom !== undefined,
+        ...optionalTotal(totalBytes),
         ...optionalValidator(
           resumed ? resumed.validator : resumeValidator(response.headers, decodedFrom),
         ),
@@ -358,6 +378,11 @@ async function receiveBody(
   };
 }
 
+function noteFailure(progress: FetchProgress, reason: string): void {
+  progress.failures += 1;
+  progress.lastError = reason;
+}
+
 /** One page: attempts with timeout and backoff; reads the body inside the attempt. */
 async function fetchPage(request: PageRequest, deps: FetchDeps): Promise<PageResponse> {
   const { source } = request.task;
@@ -372,9 +397,11 @@ async function fetchPage(request: PageRequest, deps: FetchDeps): Promise<PageRes
     });
     resume = undefined;
   };
-  for (let attempt = 1; ; attempt += 1) {
+  // A continuation counts on from the failures earlier hops made at this request.
+  for (let attempt = request.failedBefore + 1; ; attempt += 1) {
     if (request.deadline.aborted) throw new DeadlineAbortError(source.id);
     request.progress.attempts += 1;
+    const attemptStartedAt = deps.clock.now();
     const timeout = AbortSignal.timeout(source.timeoutMs);
     const signal = AbortSignal.any([request.deadline, timeout]);
     let retryAfterMs: number | undefined;
@@ -402,9 +429,9 @@ async function fetchPage(request: PageRequest, deps: FetchDeps): Promise<PageRes
       }
       if (isRetryableStatus(response.status)) {
         response.discard();
-        if (attempt >= settings.fetchMaxAttempts) {
-          throw new UpstreamHttpError(source.id, response.status, url.href);
-        }
+        const failure = new UpstreamHttpError(source.id, response.status, url.href);
+        noteFailure(request.progress, failure.message);
+        if (attempt >= settings.fetchMaxAttempts) throw failure;
         retryAfterMs = parseRetryAfter(response.headers['retry-after'], deps.clock.now());
         why = `HTTP ${response.status}`;
       } else if (response.status < 200 || response.status > 299) {
@@ -421,7 +448,13 @@ async function fetchPage(request: PageRequest, deps: FetchDeps): Promise<PageRes
       // A body left unread (a decoder or size limit stopped it) must not hold its socket.
       answered?.discard();
       // The bytes of a cut download are kept only for the hard deadline (the next hop).
-      if (request.deadline.aborted) throw new DeadlineAbortError(source.id);
+      if (request.deadline.aborted) {
+        if (request.progress.download === undefined) {
+          const waited = deps.clock.now() - attemptStartedAt;
+          request.progress.lastError = `no complete response ${waited} ms into a request when the hop's deadline came`;
+        }
+        throw new DeadlineAbortError(source.id);
+      }
       // Any other failure: the attempt's bytes are of no use to a next hop.
       await request.progress.download?.spool?.release();
       request.progress.download = undefined;
@@ -434,6 +467,7 @@ async function fetchPage(request: PageRequest, deps: FetchDeps): Promise<PageRes
       const failure = timeout.aborted
         ? new FetchTimeoutError(source.id, source.timeoutMs)
         : new NetworkError(source.id, `network error: ${describe(error)}`);
+      noteFailure(request.progress, failure.message);
       if (attempt >= settings.fetchMaxAttempts) throw failure;
       why = failure.message;
     }
@@ -534,6 +568,17 @@ function byteLimits(task: CollectorTask, settings: CollectorSettings) {
 }
 
 /**
+ * Whether to ask for the body unencoded: its last stored version was large (a download
+ * that may not fit one hop), or an earlier hop of this run was cut receiving it encoded.
+ * An encoded body has no strong validator of its own bytes (nginx weakens the ETag when
+ * it compresses), so a cut one could never be resumed: every hop would start it over.
+ */
+export function wantsIdentityBody(task: CollectorTask, settings: CollectorSettings): boolean {
+  if (task.tried?.identityBody === true) return true;
+  return task.expectedBytes !== undefined && task.expectedBytes >= settings.identityFromBytes;
+}
+
+/**
  * Fetches a source: a conditional first request (validators from the last
  * run), then the following pages. The hash covers all pages, so "unchanged"
  * means the whole response set is byte-identical.
@@ -543,7 +588,8 @@ function byteLimits(task: CollectorTask, settings: CollectorSettings) {
  * collector's defaults and the source's Accept headers (unless their values
  * came from a secret). https never steps
  * down to http. Compressed bodies (gzip, deflate, br) are decoded as they stream in;
- * `gzip, br` is asked for unless the source sets its own Accept-Encoding.
+ * `gzip, br` is asked for unless the source sets its own Accept-Encoding, or the body is
+ * one that may need to resume (see `wantsIdentityBody`).
  */
 export async function fetchSource(
   task: CollectorTask & SecretHeaderNames,
@@ -561,7 +607,12 @@ export async function fetchSource(
       headers: literalHeaders(source.headers),
       ...(task.secretHeaders ? { secretHeaders: task.secretHeaders } : {}),
     },
-    { 'user-agent': USER_AGENT, 'accept-encoding': DEFAULT_ACCEPT_ENCODING },
+    {
+      'user-agent': USER_AGENT,
+      'accept-encoding': wantsIdentityBody(task, deps.settings)
+        ? 'identity'
+        : DEFAULT_ACCEPT_ENCODING,
+    },
   );
   const conditional: Record<string, string> = {};
   if (previous?.etag) conditional['if-none-match'] = previous.etag;
@@ -591,6 +642,7 @@ export async function fetchSource(
           deadline,
           progress,
           trackDownload: oneShot,
+          failedBefore: isFirst ? (task.tried?.failures ?? 0) : 0,
           ...(isFirst && resume ? { resume } : {}),
         },
         deps,
@@ -600,17 +652,6 @@ export async function fetchSource(
         throw new SourceTooLargeError(source.id, limits.perSource, error.encoding);
       }
       throw error;
-    }
-    if (isFirst && resume && deps.partials) {
-      // Used or superseded: either way the stored bytes are no longer needed.
-      const { key } = resume;
-      await deps.partials.remove(key).catch((error: unknown) => {
-        deps.log.warn('could not remove a partial download', {
-          sourceId: source.id,
-          key,
-          error: error instanceof Error ? error.message : String(error),
-        });
-      });
     }
     if (response.kind === 'not-modified') {
       return { kind: 'not-modified', status: response.status, headers: response.headers };

@@ -9,6 +9,8 @@ import {
   type FunctionId,
   type FunctionSpec,
   functionEnvironment,
+  type ManualTrigger,
+  runIdFromTime,
   type Topology,
   topology,
 } from '@fanout/shared';
@@ -45,6 +47,12 @@ export interface LocalCloudOptions {
   readonly secretsFile?: string;
   /** Per-function changes to the topology, e.g. a short collector timeout for a demo. */
   readonly functions?: Partial<Record<FunctionId, FunctionOverrides>>;
+  /**
+   * The schedule expression the cloud runs (`fanout start --schedule`): the manager is
+   * told it (FANOUT_SCHEDULE), as the deployed one is told the stack's, so it finds the
+   * previous run at the previous fire time. The topology's by default.
+   */
+  readonly schedule?: string;
   /** Extra settings per function (environment variables). */
   readonly settings?: Partial<Record<FunctionId, Record<string, string>>>;
   /** Async retry delays (1 and 2 minutes in AWS) are multiplied by this. */
@@ -97,13 +105,20 @@ function defaultParserWorkers(): number {
 }
 
 /** The topology with local overrides applied: the same data the Pulumi program reads. */
-export function localTopology(overrides: LocalCloudOptions['functions'] = {}): Topology {
+export function localTopology(
+  overrides: LocalCloudOptions['functions'] = {},
+  schedule?: string,
+): Topology {
   const functions = { ...topology.functions };
   for (const id of FUNCTION_IDS) {
     const override = overrides[id];
     if (override) Object.assign(functions, { [id]: { ...topology.functions[id], ...override } });
   }
-  return { ...topology, functions };
+  return {
+    ...topology,
+    functions,
+    ...(schedule !== undefined ? { schedule: { ...topology.schedule, expression: schedule } } : {}),
+  };
 }
 
 function functionArn(name: string): string {
@@ -124,6 +139,9 @@ function s3Log(home: string): (entry: LocalS3LogEntry) => void {
  * running the deployed bundles, the S3 -> parser notification and the schedule's
  * target, all wired from the topology. Functions only see endpoint settings.
  */
+/** Free ports probed for the Lambda endpoint before giving up (see LocalCloud.start). */
+const FREE_PORT_ATTEMPTS = 5;
+
 export class LocalCloud {
   private constructor(
     readonly topology: Topology,
@@ -136,14 +154,14 @@ export class LocalCloud {
   ) {}
 
   static async start(options: LocalCloudOptions): Promise<LocalCloud> {
-    const topo = localTopology(options.functions);
+    const topo = localTopology(options.functions, options.schedule);
     const bucket = options.bucket ?? LOCAL_BUCKET;
     const chaos = options.chaos ?? NO_CHAOS;
     await mkdir(options.home, { recursive: true });
-    // The functions' environment names the Lambda endpoint, so its port is fixed first.
-    const lambdaPort = await assertPortFree(options.lambdaPort ?? 0, '--lambda-port');
+    // The functions' environment names the Lambda endpoint, so its port is chosen before
+    // the endpoint listens (see startLambda for a free port taken in between).
+    if (options.lambdaPort) await assertPortFree(options.lambdaPort, '--lambda-port');
     if (options.s3Port) await assertPortFree(options.s3Port, '--s3-port');
-    const lambdaEndpoint = `http://127.0.0.1:${lambdaPort}`;
     const secretsPort = options.secretsPort ?? (options.s3Port ? options.s3Port + 3 : 0);
     if (secretsPort) await assertPortFree(secretsPort, '--secrets-port');
 
@@ -189,57 +207,80 @@ export class LocalCloud {
       AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
       AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
       AWS_ENDPOINT_URL_S3: s3Server.endpoint,
-      AWS_ENDPOINT_URL_LAMBDA: lambdaEndpoint,
       // The collector resolves secret references here, with the same SDK calls as in AWS.
       AWS_ENDPOINT_URL_SSM: secrets.endpoint,
       AWS_ENDPOINT_URL_SECRETS_MANAGER: secrets.endpoint,
       TZ: 'UTC',
     };
-    const functions: LocalFunctionConfig[] = FUNCTION_IDS.map((id) => {
-      const timing = id === 'collector' ? collectorMargins(options.functions?.collector) : {};
-      const spec = topo.functions[id];
-      return {
-        name: spec.name,
-        bundlePath: options.bundles?.[id] ?? bundlePath(id),
-        memoryMb: spec.memoryMb,
-        timeoutSeconds: spec.timeoutSeconds,
-        reservedConcurrency:
-          id === 'parser' && options.functions?.parser?.reservedConcurrency === undefined
-            ? Math.min(spec.reservedConcurrency, options.parserWorkers ?? defaultParserWorkers())
-            : spec.reservedConcurrency,
-        maxRetryAttempts: spec.async.maxRetryAttempts,
-        maxEventAgeSeconds: spec.async.maxEventAgeSeconds,
-        ...(spec.onFailure === 'dead-letter-queue'
-          ? {}
-          : { onFailureFunction: topo.functions[spec.onFailure].name }),
-        env: {
-          ...baseEnv,
-          AWS_LAMBDA_FUNCTION_NAME: spec.name,
-          AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(spec.memoryMb),
-          ...functionEnvironment(id, names, topo),
-          ...timing,
-          ...options.settings?.[id],
+    const functionsFor = (lambdaEndpoint: string): LocalFunctionConfig[] =>
+      FUNCTION_IDS.map((id) => {
+        const timing = id === 'collector' ? collectorMargins(options.functions?.collector) : {};
+        const spec = topo.functions[id];
+        return {
+          name: spec.name,
+          bundlePath: options.bundles?.[id] ?? bundlePath(id),
+          memoryMb: spec.memoryMb,
+          timeoutSeconds: spec.timeoutSeconds,
+          reservedConcurrency:
+            id === 'parser' && options.functions?.parser?.reservedConcurrency === undefined
+              ? Math.min(spec.reservedConcurrency, options.parserWorkers ?? defaultParserWorkers())
+              : spec.reservedConcurrency,
+          maxRetryAttempts: spec.async.maxRetryAttempts,
+          maxEventAgeSeconds: spec.async.maxEventAgeSeconds,
+          ...(spec.onFailure === 'dead-letter-queue'
+            ? {}
+            : { onFailureFunction: topo.functions[spec.onFailure].name }),
+          env: {
+            ...baseEnv,
+            AWS_ENDPOINT_URL_LAMBDA: lambdaEndpoint,
+            AWS_LAMBDA_FUNCTION_NAME: spec.name,
+            AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(spec.memoryMb),
+            ...functionEnvironment(id, names, topo),
+            ...timing,
+            ...options.settings?.[id],
+          },
+        };
+      });
+    const startLambda = async (port: number): Promise<LocalLambda> => {
+      const endpoint = new LocalLambda(functionsFor(`http://127.0.0.1:${port}`), {
+        home: options.home,
+        port,
+        retryDelayScale: options.retryDelayScale ?? 0.01,
+        asyncPayloadLimitBytes: topo.payloadLimitBytes,
+        faults: {
+          duplicateDeliveryRate: chaos.duplicates,
+          forcedTimeoutRate: { [topo.functions.collector.name]: chaos.collectorTimeouts },
         },
-      };
-    });
-    lambda = new LocalLambda(functions, {
-      home: options.home,
-      port: lambdaPort,
-      retryDelayScale: options.retryDelayScale ?? 0.01,
-      asyncPayloadLimitBytes: topo.payloadLimitBytes,
-      faults: {
-        duplicateDeliveryRate: chaos.duplicates,
-        forcedTimeoutRate: { [topo.functions.collector.name]: chaos.collectorTimeouts },
-      },
-      ...(options.random ? { random: options.random } : {}),
-    });
+        ...(options.random ? { random: options.random } : {}),
+      });
+      try {
+        await endpoint.start();
+      } catch (error) {
+        await endpoint.stop();
+        throw error;
+      }
+      return endpoint;
+    };
+    let lambdaPort = options.lambdaPort ?? 0;
     try {
-      await lambda.start();
+      for (let attempt = 1; ; attempt += 1) {
+        if (!options.lambdaPort) lambdaPort = await assertPortFree(0, '--lambda-port');
+        try {
+          lambda = await startLambda(lambdaPort);
+          break;
+        } catch (error) {
+          // A free port found by the probe can be taken by another process before the
+          // endpoint listens on it (busy machines, tests in parallel): probe again.
+          const taken = (error as NodeJS.ErrnoException).code === 'EADDRINUSE';
+          if (!taken || options.lambdaPort || attempt >= FREE_PORT_ATTEMPTS) throw error;
+        }
+      }
     } catch (error) {
       await s3Server.stop();
       await secrets.stop();
       throw error;
     }
+    const lambdaEndpoint = `http://127.0.0.1:${lambdaPort}`;
     return new LocalCloud(topo, bucket, options.home, s3Server, lambda, lambdaEndpoint, secrets);
   }
 
@@ -279,6 +320,17 @@ export class LocalCloud {
         ContentType: 'application/json',
       }),
     );
+  }
+
+  /**
+   * Starts a manual run at `time` (`fanout.manual`, as the AWS CLI or the console would
+   * send it), named by its time to the second. Returns its run id.
+   */
+  async startManualRun(time: Date): Promise<string> {
+    const runId = runIdFromTime(time);
+    const event: ManualTrigger = { type: 'fanout.manual', runId, time: time.toISOString() };
+    await this.lambda.invokeAsync(this.functionName(this.topology.schedule.target), event);
+    return runId;
   }
 
   /** Fires the schedule's target once, as EventBridge would at `time`. Returns the event. */

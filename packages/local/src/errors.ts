@@ -45,6 +45,11 @@ export class BucketUnreachableError extends LocalCloudError {
   override name = 'BucketUnreachableError';
 }
 
+/** The Lambda Invoke endpoint a command sends work to does not answer. */
+export class FunctionUnreachableError extends LocalCloudError {
+  override name = 'FunctionUnreachableError';
+}
+
 /** A run did not complete: the reason says which part of the local cloud failed. */
 export class RunIncompleteError extends LocalCloudError {
   override name = 'RunIncompleteError';

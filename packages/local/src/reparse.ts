@@ -1,4 +1,4 @@
-import { parseS3Event } from '@fanout/shared';
+import { type ParseDefinition, parseRawKey, parseS3Event, type Source } from '@fanout/shared';
 import type { DeadLetter } from './lambda/index.js';
 import { type InvokeAsync, reparseEvent } from './replay.js';
 import type { Listed, RunRecordReader } from './run-records.js';
@@ -18,6 +18,13 @@ export interface ReparseDeps {
   readonly now?: () => number;
   readonly sleep?: (ms: number) => Promise<void>;
   readonly region?: string;
+  /**
+   * How to parse the sources of each object now (the current manifest's definitions);
+   * absent, or undefined for an object, the definitions stored with it are used.
+   */
+  readonly definitionsFor?: (
+    key: string,
+  ) => Promise<Readonly<Record<string, ParseDefinition>> | undefined>;
 }
 
 /** `some-quarantined`: parsed, but some of its pages (pack entries) were quarantined on their own. */
@@ -82,8 +89,19 @@ export async function reparseObjects(
   const sleep = deps.sleep ?? ((ms: number) => new Promise((r) => setTimeout(r, ms)));
   const lettersBefore = new Set((await deps.deadLetters?.())?.map((letter) => letter.id) ?? []);
   const since = now() - CLOCK_SLACK_MS;
+  // The outcome each object has now: the reparse's own must be newer (the slack above
+  // would otherwise let a parse that ended a moment before the send pass for it).
+  const before = new Map<string, number>();
   for (const object of objects) {
-    await deps.invoke(deps.parser, reparseEvent(deps.bucket, object.key, deps.region, object.size));
+    const current = await deps.reader.readRawOutcome(object.key);
+    if (current) before.set(object.key, Date.parse(current.at));
+  }
+  for (const object of objects) {
+    const definitions = await deps.definitionsFor?.(object.key);
+    await deps.invoke(
+      deps.parser,
+      reparseEvent(deps.bucket, object.key, deps.region, object.size, definitions),
+    );
   }
 
   const results = new Map<string, ObjectReparse>();
@@ -91,7 +109,9 @@ export async function reparseObjects(
     for (const object of objects) {
       if (results.has(object.key)) continue;
       const read = await deps.reader.readRawOutcome(object.key, since);
-      if (!read) continue;
+      if (!read || Date.parse(read.at) <= (before.get(object.key) ?? Number.NEGATIVE_INFINITY)) {
+        continue;
+      }
       const { outcome } = read;
       results.set(
         object.key,
@@ -167,5 +187,35 @@ export async function reparseObjects(
     pagesParsed: pages - pagesQuarantined,
     pagesQuarantined,
     failures: ordered.filter((result) => result.status !== 'parsed'),
+  };
+}
+
+/**
+ * The definitions to parse a raw object's sources with, from a source manifest: a single
+ * response names its source in its key, a pack its sources in its header (the outcomes
+ * whose pages it holds). A source no longer in the manifest keeps what was stored.
+ */
+export function manifestDefinitions(
+  sources: ReadonlyMap<string, Source>,
+  reader: Pick<RunRecordReader, 'readPackHeaderAt'>,
+): (key: string) => Promise<Record<string, ParseDefinition> | undefined> {
+  const of = (ids: readonly string[]): Record<string, ParseDefinition> => {
+    const definitions: Record<string, ParseDefinition> = {};
+    for (const id of ids) {
+      const source = sources.get(id);
+      if (source) definitions[id] = { format: source.format, formatOptions: source.options };
+    }
+    return definitions;
+  };
+  return async (key) => {
+    const single = parseRawKey(key);
+    if (single) return of([single.sourceId]);
+    const header = await reader.readPackHeaderAt(key);
+    if (!header) return undefined;
+    return of(
+      header.result.outcomes.flatMap((outcome) =>
+        outcome.status === 'ok' && outcome.rawKeys.includes(key) ? [outcome.sourceId] : [],
+      ),
+    );
   };
 }

@@ -3,6 +3,7 @@ import {
   GetObjectCommand,
   HeadObjectCommand,
   ListObjectsV2Command,
+  PutObjectCommand,
   type S3Client,
 } from '@aws-sdk/client-s3';
 import {
@@ -17,6 +18,8 @@ import {
   finalOutcomes,
   fromParsedObjectMetadata,
   INVALID_EVENTS_PREFIX,
+  isS3ConditionalConflict,
+  isS3KeyExists,
   PACK_HEADER_MAX_BYTES,
   type PackHeader,
   PREFIXES,
@@ -314,7 +317,8 @@ export class RunRecordReader {
     return (await this.readPackHeaderAt(key))?.entries;
   }
 
-  private async readPackHeaderAt(key: string): Promise<PackHeader | undefined> {
+  /** A pack's header (its hop's outcomes), or undefined when it cannot be read. */
+  async readPackHeaderAt(key: string): Promise<PackHeader | undefined> {
     let body: Readable;
     try {
       const out = await this.s3.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
@@ -362,4 +366,32 @@ function isLater(a: RunManifest, b: RunManifest): boolean {
   const created = Date.parse(a.createdAt) - Date.parse(b.createdAt);
   if (created !== 0) return created > 0;
   return a.runId > b.runId;
+}
+
+/** JSON records a command writes to a bucket (replay's claims and log entry). */
+export function bucketWriter(s3: S3Client, bucket: string) {
+  const put = (key: string, value: unknown, ifAbsent: boolean) =>
+    s3.send(
+      new PutObjectCommand({
+        Bucket: bucket,
+        Key: key,
+        Body: JSON.stringify(value),
+        ContentType: 'application/json',
+        ...(ifAbsent ? { IfNoneMatch: '*' } : {}),
+      }),
+    );
+  return {
+    async putJson(key: string, value: unknown): Promise<void> {
+      await put(key, value, false);
+    },
+    async putJsonIfAbsent(key: string, value: unknown): Promise<boolean> {
+      try {
+        await put(key, value, true);
+        return true;
+      } catch (error) {
+        if (isS3KeyExists(error) || isS3ConditionalConflict(error)) return false;
+        throw error;
+      }
+    },
+  };
 }

@@ -25,6 +25,12 @@ export interface CycleResult {
 export interface CycleOptions {
   /** Scheduled time of the cycle (fixes the run id). */
   readonly time: Date;
+  /**
+   * `schedule` (default): the schedule fires at `time`, a run of the schedule's chain.
+   * `manual`: a manual run (`fanout.manual`) at `time`, off the schedule's grid; the
+   * manager logs it, so the next run of either kind continues from its state.
+   */
+  readonly trigger?: 'schedule' | 'manual';
   /** Give up after this long. */
   readonly maxWaitMs?: number;
   readonly onProgress?: (status: RunStatus, deadLettered: number, elapsedMs: number) => void;
@@ -73,8 +79,10 @@ export class LocalSession {
    */
   async cycle(options: CycleOptions): Promise<CycleResult> {
     const started = Date.now();
-    const event = await this.cloud.fireSchedule(options.time);
-    const runId = runIdFromTime(event.time);
+    const runId =
+      options.trigger === 'manual'
+        ? await this.cloud.startManualRun(options.time)
+        : runIdFromTime((await this.cloud.fireSchedule(options.time)).time);
     const maxWaitMs = options.maxWaitMs ?? DEFAULT_MAX_WAIT_MS;
     let settled = false;
     const settling = this.cloud.settled().then(() => {

@@ -1,4 +1,4 @@
-import type { Source, SourceState, Validators } from '@fanout/shared';
+import type { Source, SourceState } from '@fanout/shared';
 
 export function median(values: readonly number[]): number | undefined {
   if (values.length === 0) return undefined;
@@ -22,15 +22,4 @@ export function estimateMs(
   const measured = median(state?.durationsMs ?? []);
   const estimate = measured ?? source.expectedDurationMs ?? defaultEstimateMs;
   return Math.max(1, Math.round(estimate));
-}
-
-/** The validators to send with a task, or undefined when there are none worth sending. */
-export function previousValidators(state: SourceState | undefined): Validators | undefined {
-  const validators = state?.validators;
-  if (!validators) return undefined;
-  const out: Validators = {};
-  if (validators.etag !== undefined) out.etag = validators.etag;
-  if (validators.lastModified !== undefined) out.lastModified = validators.lastModified;
-  if (validators.sha256 !== undefined) out.sha256 = validators.sha256;
-  return Object.keys(out).length > 0 ? out : undefined;
 }

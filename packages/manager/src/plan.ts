@@ -2,11 +2,14 @@ import {
   batchId,
   type CollectorPayload,
   type CollectorTask,
+  carriedToTask,
   payloadSize,
   type Source,
   type SourceState,
+  sourceDefinition,
+  stateForDefinition,
 } from '@fanout/shared';
-import { estimateMs, previousValidators } from './estimate.js';
+import { estimateMs } from './estimate.js';
 
 export interface PlanSettings {
   /** Estimated duration one batch may take at the collector's concurrency. */
@@ -73,16 +76,20 @@ export function batchEstimateMs(
   return Math.max(Math.ceil(sum / collectorConcurrency), longest);
 }
 
+/**
+ * A source's task: what its state carries (validators, the last body's size), unless the
+ * source was edited since (then it is fetched in full), and its estimated duration.
+ */
 export function taskFor(
   source: Source,
   state: SourceState | undefined,
   defaultEstimateMs: number,
 ): CollectorTask {
-  const previous = previousValidators(state);
+  const fitted = stateForDefinition(state, sourceDefinition(source));
   return {
     source,
-    ...(previous ? { previous } : {}),
-    estimateMs: estimateMs(source, state, defaultEstimateMs),
+    ...carriedToTask(fitted),
+    estimateMs: estimateMs(source, fitted, defaultEstimateMs),
   };
 }
 

@@ -6,6 +6,7 @@ import {
   batchResultsPrefix,
   check,
   failuresPrefix,
+  type HopRecord,
   type Log,
   batchId as makeBatchId,
   PackFormatError,
@@ -20,6 +21,7 @@ import {
   redispatchKey,
   runManifestKey,
   runPacksPrefix,
+  walkRun,
 } from '@fanout/shared';
 import { forEachBounded } from './dispatch.js';
 import { type BucketRef, exists, getStream, getText, listKeys } from './storage.js';
@@ -51,14 +53,6 @@ export async function readRunManifest(
     return { manifest: undefined, problem: (error as Error).message };
   }
 }
-
-export type HopRecord =
-  /** The hop's outcomes, from its pack header or its batch result. */
-  | { readonly kind: 'result'; readonly result: BatchResult }
-  /** The hop ran but its record cannot be read, or it could not run (a failure record). */
-  | { readonly kind: 'settled'; readonly reason: string }
-  /** Nothing yet: the hop has not finished (or was never run). */
-  | { readonly kind: 'none' };
 
 export interface HopRef {
   readonly runId: string;
@@ -160,6 +154,8 @@ export interface RunOutcomeOptions {
    * reported as stalled when it has not been dispatched again yet.
    */
   readonly pastCollectors: boolean;
+  /** Batches a replay added to the run (from the off-schedule log): their outcomes count too. */
+  readonly extraBatchIds?: readonly string[];
 }
 
 /**
@@ -196,10 +192,11 @@ async function readRedispatch(
 }
 
 /**
- * A run's outcomes: for each planned batch, hop 0's record, then hop 1 for the
- * sources hop 0 `continued`, and so on. A hop with no record leaves its sources
- * unaccounted for; in a run past every collector, a planned batch's silent hop is
- * followed to the batch its tasks were dispatched to again, if they were.
+ * A run's outcomes, read by key (`walkRun` from `@fanout/shared`): each planned batch
+ * from hop 0 along what each hop `continued`, and the batches a replay added. A hop with
+ * no record leaves its sources unaccounted for, unless their outcomes are elsewhere (a
+ * replay); in a run past every collector, a silent hop is followed to the batch its tasks
+ * were sent again to, if they were, and is reported as stalled if not.
  */
 export async function readRunOutcomes(
   ref: BucketRef,
@@ -207,44 +204,31 @@ export async function readRunOutcomes(
   options: RunOutcomeOptions,
   log: Log,
 ): Promise<RunOutcomes> {
-  const results: BatchResult[] = [];
-  const unaccounted: string[] = [];
-  const stalled: StalledHop[] = [];
-  const walk = async (
-    batchId: string,
-    first: readonly string[],
-    planned: boolean,
-  ): Promise<void> => {
-    let sourceIds = first;
-    for (let hop = 0; sourceIds.length > 0; hop += 1) {
-      if (hop >= MAX_HOPS_FOLLOWED) {
-        unaccounted.push(...sourceIds);
-        return;
-      }
-      const at = { runId: manifest.runId, scheduledAt: manifest.scheduledAt, batchId, hop };
-      const record = await readHopRecord(ref, at, options.maxLineBytes, log);
-      if (record.kind === 'settled') return;
-      if (record.kind === 'result') {
-        results.push(record.result);
-        sourceIds = record.result.continued;
-        continue;
-      }
-      if (planned && options.pastCollectors) {
-        const again = await readRedispatch(ref, manifest.runId, batchId, hop, log);
-        if (again) {
-          await walk(again.batchId, again.sourceIds, false);
-          return;
-        }
-        stalled.push({ run: manifest, batchId, hop, sourceIds });
-      }
-      unaccounted.push(...sourceIds);
-      return;
-    }
-  };
-  await forEachBounded(manifest.batches, RECORD_READ_CONCURRENCY, (batch) =>
-    walk(batch.batchId, batch.sourceIds, true),
+  const { runId, scheduledAt } = manifest;
+  const walked = await walkRun(
+    manifest,
+    {
+      hop: (at) => readHopRecord(ref, { runId, scheduledAt, ...at }, options.maxLineBytes, log),
+      redispatch: (at) => readRedispatch(ref, runId, at.batchId, at.hop, log),
+    },
+    {
+      extraBatchIds: options.extraBatchIds ?? [],
+      followRedispatches: options.pastCollectors,
+      maxHops: MAX_HOPS_FOLLOWED,
+      concurrency: RECORD_READ_CONCURRENCY,
+    },
   );
-  return { results, unaccounted, stalled };
+  const stalled = options.pastCollectors
+    ? walked.silent
+        .filter((hop) => hop.planned)
+        .map((hop) => ({
+          run: manifest,
+          batchId: hop.batchId,
+          hop: hop.hop,
+          sourceIds: hop.sourceIds,
+        }))
+    : [];
+  return { results: walked.results, unaccounted: walked.unaccounted, stalled };
 }
 
 /**

@@ -4,11 +4,15 @@ import {
   type InvalidSource,
   type ManagerTrigger,
   type ManifestParseResult,
+  type OffScheduleLog,
+  offScheduleLogKey,
   parseManifestText,
   type RunManifest,
   runManifestKey,
   type Source,
   type StateSnapshot,
+  sourceDefinition,
+  withOffScheduleEntry,
 } from '@fanout/shared';
 import { splitByCadence } from './cadence.js';
 import type { ManagerConfig } from './config.js';
@@ -27,7 +31,7 @@ import { findPreviousState, type LookbackAnchor } from './previous-run.js';
 import { readRunManifest, type StalledHop, settledBatchIds } from './records.js';
 import { redispatchStalled } from './redispatch.js';
 import { mergePendingRuns, readLegacySnapshot, snapshotAfterPlanning } from './state.js';
-import { getText, putJsonIfAbsent } from './storage.js';
+import { getText, putJson, putJsonIfAbsent } from './storage.js';
 
 export interface ManagerDeps extends DispatchDeps {
   readonly config: ManagerConfig;
@@ -384,18 +388,20 @@ function lookbackAnchor(
 }
 
 /**
- * The previous scheduled run's state with every pending run's outcomes merged in,
- * and the hops of those runs that will never report on their own.
+ * The state the run starts from (the previous scheduled run's, or a newer manual run's)
+ * with every pending run's outcomes merged in, the hops of those runs that will never
+ * report on their own, and the off-schedule log as read.
  */
 async function startingState(
   trigger: RunTrigger,
   scheduledAt: string,
   deps: ManagerDeps,
-): Promise<{ snapshot: StateSnapshot; stalled: StalledHop[] }> {
+): Promise<{ snapshot: StateSnapshot; stalled: StalledHop[]; offSchedule: OffScheduleLog }> {
   const { config } = deps;
   const previous = await findPreviousState(
     deps.store,
     lookbackAnchor(trigger, scheduledAt, deps),
+    trigger.runId,
     config,
     deps.log,
   );
@@ -407,14 +413,37 @@ async function startingState(
   });
   const readManifest = async (runId: string) =>
     previous.manifests.get(runId) ?? (await readRunManifest(deps.store, runId)).manifest;
-  return mergePendingRuns(
+  const merged = await mergePendingRuns(
     deps.store,
     previous.snapshot,
     trigger.runId,
     readManifest,
-    { ...config, now: deps.clock.now() },
+    { ...config, now: deps.clock.now(), replayBatches: previous.replayBatches },
     deps.log,
   );
+  return { ...merged, offSchedule: previous.offSchedule };
+}
+
+/**
+ * A manual run's id is not a fire time, so the next run finds it in the off-schedule log:
+ * one GET-modify-PUT here, none in a scheduled cycle. A failed write costs the next run
+ * this run's validators (a full fetch of what it collected), so it is logged, not thrown.
+ */
+async function logManualRun(
+  run: RunManifest,
+  offSchedule: OffScheduleLog,
+  deps: ManagerDeps,
+): Promise<void> {
+  const entry = { kind: 'manual' as const, runId: run.runId, at: run.createdAt };
+  try {
+    await putJson(deps.store, offScheduleLogKey(), withOffScheduleEntry(offSchedule, entry));
+  } catch (error) {
+    deps.log.warn('manual run not logged; the next run will not merge its outcomes', {
+      runId: run.runId,
+      key: offScheduleLogKey(),
+      error: error instanceof Error ? error.message : String(error),
+    });
+  }
 }
 
 async function planRun(
@@ -425,7 +454,7 @@ async function planRun(
   const { config } = deps;
   const runId = trigger.runId;
   const scheduledAt = trigger.scheduledAt ?? isoNow(deps);
-  const { snapshot, stalled } = await startingState(trigger, scheduledAt, deps);
+  const { snapshot, stalled, offSchedule } = await startingState(trigger, scheduledAt, deps);
   const read = await readSourceManifest(deps);
   if (!read.ok) return failRun(trigger, scheduledAt, read.reason, invocation, snapshot, deps);
   const { parsed } = read;
@@ -475,9 +504,9 @@ async function planRun(
     updatedAt: now,
     state: snapshotAfterPlanning(
       snapshot,
-      new Set(parsed.sources.map((s) => s.id)),
+      new Map(parsed.sources.map((source) => [source.id, sourceDefinition(source)])),
       now,
-      trigger.kind === 'schedule' ? runId : undefined,
+      runId,
     ),
   };
   // The run's one write: the plan and the state, stored before any collector runs, so
@@ -486,6 +515,7 @@ async function planRun(
     deps.log.info('run already planned by a concurrent delivery; nothing to do', { runId });
     return summary(runId, 'duplicate');
   }
+  if (trigger.kind === 'manual') await logManualRun(run, offSchedule, deps);
   deps.log.info('run planned', {
     runId,
     batches: run.batches.length,

@@ -3,12 +3,14 @@ import {
   check,
   finalOutcomes,
   type Log,
+  mergeOutcome,
   parseJson,
   type RunManifest,
   type SourceState,
   type StateSnapshot,
   StateSnapshotSchema,
   sourceStateKey,
+  stateForDefinition,
 } from '@fanout/shared';
 import { readRunOutcomes, type StalledHop } from './records.js';
 import { type BucketRef, getText } from './storage.js';
@@ -59,14 +61,11 @@ export interface MergeOptions {
   readonly durationsKept: number;
 }
 
-function isNewer(finishedAt: string, than: string | undefined): boolean {
-  return than === undefined || Date.parse(finishedAt) > Date.parse(than);
-}
-
 /**
- * Folds one run's outcomes into the snapshot: validators for conditional fetches
- * and measured durations for estimates. Idempotent (an outcome not newer than the
- * source's last merged one is skipped), so re-reading a run is harmless.
+ * Folds one run's outcomes into the snapshot (`mergeOutcome` from `@fanout/shared`:
+ * validators for conditional fetches, body sizes, measured durations). Idempotent (an
+ * outcome not newer than the source's last merged one is skipped), so re-reading a run is
+ * harmless; an outcome fetched with a definition the source no longer has is skipped too.
  * Returns whether every planned task of the run has an outcome or a failure record.
  */
 export function mergeRunRecords(
@@ -75,22 +74,15 @@ export function mergeRunRecords(
   options: MergeOptions,
 ): { snapshot: StateSnapshot; complete: boolean } {
   const sources: Record<string, SourceState> = { ...snapshot.sources };
-  const outcomes = finalOutcomes(records.results);
-  for (const outcome of outcomes.values()) {
-    const previous = sources[outcome.sourceId];
-    if (!isNewer(outcome.finishedAt, previous?.lastFinishedAt)) continue;
-    const measured = outcome.status !== 'failed' || outcome.attempts > 0;
-    const durationsMs = [...(previous?.durationsMs ?? [])];
-    if (measured) durationsMs.push(outcome.durationMs);
-    const validators =
-      outcome.status === 'failed' ? (previous?.validators ?? {}) : { ...outcome.validators };
-    sources[outcome.sourceId] = {
-      validators,
-      durationsMs: durationsMs.slice(-options.durationsKept),
-      lastRunId: records.runId,
-      lastStatus: outcome.status,
-      lastFinishedAt: outcome.finishedAt,
-    };
+  const ranWith = records.manifest?.state?.sources;
+  for (const outcome of finalOutcomes(records.results).values()) {
+    const definition = ranWith?.[outcome.sourceId]?.definition;
+    const merged = mergeOutcome(sources[outcome.sourceId], outcome, {
+      runId: records.runId,
+      durationsKept: options.durationsKept,
+      ...(definition !== undefined ? { ranWith: definition } : {}),
+    });
+    if (merged) sources[outcome.sourceId] = merged;
   }
   const complete = records.manifest !== undefined && records.unaccounted.length === 0;
   return { snapshot: { ...snapshot, sources }, complete };
@@ -120,7 +112,11 @@ export async function mergePendingRuns(
   snapshot: StateSnapshot,
   currentRunId: string,
   readManifest: ManifestReader,
-  options: MergePendingOptions & { readonly now: number },
+  options: MergePendingOptions & {
+    readonly now: number;
+    /** Batches replays added, by run (from the off-schedule log). */
+    readonly replayBatches?: ReadonlyMap<string, readonly string[]>;
+  },
   log: Log,
 ): Promise<{ snapshot: StateSnapshot; stalled: StalledHop[] }> {
   let merged = snapshot;
@@ -138,6 +134,7 @@ export async function mergePendingRuns(
             maxLineBytes: options.packHeaderMaxBytes,
             pastCollectors:
               options.now - Date.parse(manifest.scheduledAt) > options.redispatchAfterMs,
+            extraBatchIds: options.replayBatches?.get(runId) ?? [],
           },
           log,
         )
@@ -173,21 +170,21 @@ export async function mergePendingRuns(
 
 /**
  * The snapshot to store in the manifest of a planned run: only sources still in the
- * source manifest (so it cannot grow without bound), and, for a scheduled run, the
- * run queued for merging by the next one. A manual run is not queued: the next
- * scheduled run never reads its manifest.
+ * source manifest (so it cannot grow without bound), each fitted to its current
+ * definition (an edited source loses its validators here, so this run and the next fetch
+ * it in full), and the run queued for merging by the next one. Manual runs are queued
+ * too: the next run finds them through the off-schedule log.
  */
 export function snapshotAfterPlanning(
   snapshot: StateSnapshot,
-  manifestIds: ReadonlySet<string>,
+  definitions: ReadonlyMap<string, string>,
   updatedAt: string,
-  queuedRunId?: string,
+  queuedRunId: string,
 ): StateSnapshot {
   const sources: Record<string, SourceState> = {};
-  for (const [id, state] of Object.entries(snapshot.sources)) {
-    if (manifestIds.has(id)) sources[id] = state;
+  for (const [id, definition] of definitions) {
+    sources[id] = stateForDefinition(snapshot.sources[id], definition);
   }
   const earlier = (snapshot.pendingRuns ?? []).filter((id) => id !== queuedRunId);
-  const pendingRuns = queuedRunId === undefined ? earlier : [...earlier, queuedRunId];
-  return { ...snapshot, sources, pendingRuns, updatedAt };
+  return { ...snapshot, sources, pendingRuns: [...earlier, queuedRunId], updatedAt };
 }

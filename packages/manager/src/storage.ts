@@ -104,6 +104,41 @@ export async function listKeys(ref: BucketRef, prefix: string): Promise<string[]
   return keys;
 }
 
+/**
+ * The names one level below `prefix` (`runs/` -> run ids), in key order, from the first
+ * after `startAfter` (a full key). One ListObjectsV2 page per 1,000 names.
+ */
+export async function listFolders(
+  ref: BucketRef,
+  prefix: string,
+  startAfter?: string,
+): Promise<string[]> {
+  const names: string[] = [];
+  let token: string | undefined;
+  do {
+    let page: ListObjectsV2CommandOutput;
+    try {
+      page = await ref.s3.send(
+        new ListObjectsV2Command({
+          Bucket: ref.bucket,
+          Prefix: prefix,
+          Delimiter: '/',
+          ContinuationToken: token,
+          ...(startAfter !== undefined && token === undefined ? { StartAfter: startAfter } : {}),
+        }),
+      );
+    } catch (error) {
+      throw new StorageError(prefix, 'ListObjectsV2', error);
+    }
+    for (const folder of page.CommonPrefixes ?? []) {
+      const name = folder.Prefix?.slice(prefix.length, -1);
+      if (name) names.push(name);
+    }
+    token = page.IsTruncated ? page.NextContinuationToken : undefined;
+  } while (token);
+  return names;
+}
+
 /** Whether the key exists: one HeadObject, a GET-class request that reads no body. */
 export async function exists(ref: BucketRef, key: string): Promise<boolean> {
   try {

@@ -4,6 +4,7 @@ import {
   invalidEventKey,
   isRawKey,
   type LambdaContext,
+  parseDefinitionsOf,
   parseS3Event,
 } from '@fanout/shared';
 import { TransientParseError } from './errors.js';
@@ -144,8 +145,10 @@ export async function handleS3Event(
     bytesOut: 0,
   };
   let parsed: ReturnType<typeof parseS3Event>;
+  let definitions: ReturnType<typeof parseDefinitionsOf>;
   try {
     parsed = parseS3Event(event);
+    definitions = parseDefinitionsOf(event);
   } catch (error) {
     if (!(error instanceof ContractValidationError)) throw error;
     const rejected = [{ errors: error.issues, record: event }];
@@ -185,7 +188,7 @@ export async function handleS3Event(
   const failures: { key: string; error: Error }[] = [];
   for (const key of keys) {
     try {
-      const result = await parseRawObject(deps, key);
+      const result = await parseRawObject(definitions ? { ...deps, definitions } : deps, key);
       count(deps, result);
       results.push(result);
     } catch (error) {

@@ -23,7 +23,7 @@ import { GzipMemberAssembler, type SegmentStats } from './gzip-member.js';
 import { ParsedObjectWriter } from './output.js';
 import { ByteCounter, bytesSource, parseStream } from './parse-stream.js';
 import { type BadEntry, quarantineEntry } from './quarantine.js';
-import type { ParserDeps } from './raw-object.js';
+import { definitionFor, type ParserDeps } from './raw-object.js';
 
 /** One entry of a pack that was quarantined on its own. */
 export interface QuarantinedEntry {
@@ -138,10 +138,11 @@ async function parseEntry(
     };
   }
   const sink = memorySink();
+  const { format, formatOptions } = definitionFor(deps, entry.sourceId, entry);
   try {
     const stats = await parseStream(bytesSource(packEntryBody(entry)), sink.stream, {
-      format: entry.format,
-      formatOptions: entry.formatOptions,
+      format,
+      formatOptions,
       ...(entry.contentType !== undefined ? { contentType: entry.contentType } : {}),
       pageUrl: entry.url,
       ...(entry.contentEncoding !== undefined ? { contentEncoding: entry.contentEncoding } : {}),

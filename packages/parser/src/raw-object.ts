@@ -11,6 +11,7 @@ import {
   fromS3Metadata,
   isPackKey,
   type Log,
+  type ParseDefinition,
   type ParsedObjectOutcome,
   parsedKeyForRaw,
   parsePackKey,
@@ -38,6 +39,20 @@ export interface ParserDeps {
   readonly clock: Clock;
   readonly config: ParserConfig;
   readonly extractors?: ExtractorRegistry;
+  /**
+   * How to parse each source's pages in place of what was stored with them (a reparse
+   * with the current manifest's definitions); absent for S3's own notifications.
+   */
+  readonly definitions?: ReadonlyMap<string, ParseDefinition>;
+}
+
+/** The format and options to parse a source's page with: the event's, else the stored ones. */
+export function definitionFor(
+  deps: Pick<ParserDeps, 'definitions'>,
+  sourceId: string,
+  stored: ParseDefinition,
+): ParseDefinition {
+  return deps.definitions?.get(sourceId) ?? stored;
 }
 
 export type RawObjectResult =
@@ -149,8 +164,8 @@ async function parseSingleObject(
     const context = { runId: keyParts?.runId, sourceId: keyParts?.sourceId };
     return quarantined(deps, base, meta.error, context);
   }
-  const { format, formatOptions, recordKey, contentType, runId, sourceId, fetchedAt, page, url } =
-    meta.value;
+  const { recordKey, contentType, runId, sourceId, fetchedAt, page, url } = meta.value;
+  const { format, formatOptions } = definitionFor(deps, sourceId, meta.value);
   const context = { runId, sourceId, format };
   if (size !== undefined && size > config.maxRawBytes) {
     body.destroy();

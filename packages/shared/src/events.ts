@@ -2,6 +2,7 @@ import * as z from 'zod/mini';
 import { ContractValidationError } from './errors.js';
 import { BatchIdSchema, RunIdSchema, runIdFromTime, SourceIdSchema } from './ids.js';
 import { decodeS3EventKey } from './keys.js';
+import { FormatOptionsSchema, FormatSchema } from './manifest.js';
 import { check } from './validate.js';
 
 /** A function: every schema here is built on first use (see index.ts). */
@@ -244,4 +245,27 @@ export function parseS3Event(event: unknown): S3EventParseResult {
     }
   });
   return { objects, invalid };
+}
+
+/** How to parse a source's pages: a format and its options, as a manifest entry gives them. */
+export const ParseDefinitionSchema = z.lazy(() =>
+  z.strictObject({ format: FormatSchema, formatOptions: FormatOptionsSchema }),
+);
+export type ParseDefinition = z.infer<typeof ParseDefinitionSchema>;
+
+/**
+ * What `fanout reparse` adds to the S3 events it sends (`fanout` beside `Records`): how to
+ * parse the pages of each source now, from the current source manifest, in place of what
+ * was stored with them. A fixed `recordsPath` so reaches data already collected.
+ */
+export const ReparseExtensionSchema = z.lazy(() =>
+  z.strictObject({ definitions: z.record(SourceIdSchema, ParseDefinitionSchema) }),
+);
+
+/** The parse definitions an event carries (none for S3's own notifications). */
+export function parseDefinitionsOf(event: unknown): Map<string, ParseDefinition> | undefined {
+  if (typeof event !== 'object' || event === null || !('fanout' in event)) return undefined;
+  const result = check(ReparseExtensionSchema, (event as { fanout: unknown }).fanout, ['fanout']);
+  if (!result.ok) throw new ContractValidationError('reparse definitions', result.issues);
+  return new Map(Object.entries(result.value.definitions));
 }

@@ -47,6 +47,18 @@ export function runIdFromTime(time: string | Date): string {
     .replace(/[-:]/g, '');
 }
 
+/** The ids `runIdFromTime` gives: `20261125T131000Z`. */
+export const TIME_RUN_ID_PATTERN = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/;
+
+/** The time a `runIdFromTime` id stands for, or undefined for another kind of id (`manual-1`). */
+export function timeOfRunId(runId: string): Date | undefined {
+  const match = TIME_RUN_ID_PATTERN.exec(runId);
+  if (!match) return undefined;
+  const [, year, month, day, hour, minute, second] = match;
+  const time = new Date(`${year}-${month}-${day}T${hour}:${minute}:${second}Z`);
+  return Number.isNaN(time.getTime()) ? undefined : time;
+}
+
 /** `YYYY-MM-DD` (UTC) of an ISO time, for `dt=` partitions. */
 export function partitionDate(time: string): string {
   const date = new Date(time);

@@ -18,7 +18,9 @@ import { PREFIXES, topology } from './topology.js';
  *   runs/<runId>/redispatches/<batchId>-h<hop>.json  a hop that never reported, handed to a new batch
  *   runs/<runId>/parses/<raw key below raw/>.json  parse outcome of one raw object
  *   runs/_invalid/<YYYY-MM-DD>/<requestId>.json  an event too malformed to belong to a run
- *   state/sources.json                           per-source validators, hashes and durations
+ *   runs/<runId>/partial/<batchId>-h<hop>-<sourceId>-<requestId>.part  a cut download's bytes
+ *   state/sources.json                           per-source state of earlier versions (read once)
+ *   state/off-schedule.json                      manual runs and replays for the next run to merge
  */
 
 const RAW_KEY_PATTERN =
@@ -250,8 +252,9 @@ export function redispatchesPrefix(runId: string): string {
 }
 
 /**
- * The manager's record that a planned batch's hop never reported, and its tasks went
- * to a new batch of the same run: written once, when it happens.
+ * The record that a batch's hop never reported and its tasks went to a new batch of the
+ * same run (sent by the manager, or by `fanout replay`): written once, with
+ * `If-None-Match: *`, so the hop's tasks are sent again by one of them only.
  */
 export function redispatchKey(runId: string, batch: string, hop: number): string {
   return `${redispatchesPrefix(runId)}${batch}-h${hop}.json`;
@@ -271,6 +274,11 @@ export function invalidEventKey(at: string, requestId: string): string {
  */
 export function sourceStateKey(): string {
   return `${PREFIXES.state}sources.json`;
+}
+
+/** Manual runs and replays, for the next run to merge (`OffScheduleLogSchema`). */
+export function offScheduleLogKey(): string {
+  return `${PREFIXES.state}off-schedule.json`;
 }
 
 /**

@@ -35,12 +35,38 @@ export const ResumeSchema = z.lazy(() =>
 );
 export type Resume = z.infer<typeof ResumeSchema>;
 
+/**
+ * What the earlier hops of a run learned of a task they handed on: the next hop counts
+ * on from there, so retries do not start over at every hop and a failure names its
+ * last real cause.
+ */
+export const TriedSchema = z.lazy(() =>
+  z.strictObject({
+    /** Requests made for the task so far. */
+    attempts: z.number().check(z.int(), z.nonnegative()),
+    /** Of those, attempts that failed (timeout, network error, retryable status). */
+    failures: z.number().check(z.int(), z.nonnegative()),
+    /** Why the last failed attempt failed (redacted). */
+    lastError: z.optional(z.string().check(z.minLength(1))),
+    /** The body came encoded (so it could not be resumed): ask for it unencoded. */
+    identityBody: z.optional(z.literal(true)),
+  }),
+);
+export type Tried = z.infer<typeof TriedSchema>;
+
 export const CollectorTaskSchema = z.lazy(() =>
   z.strictObject({
     source: SourceSchema,
     previous: z.optional(ValidatorsSchema),
+    /**
+     * Bytes of the last stored body (the state's). From the collector's threshold up, the
+     * first request asks for `Accept-Encoding: identity`, so a cut download can resume.
+     */
+    expectedBytes: z.optional(z.number().check(z.int(), z.nonnegative())),
     /** Set by the collector on a continuation: where an interrupted download resumes. */
     resume: z.optional(ResumeSchema),
+    /** Set by the collector on a continuation: attempts and failures of earlier hops. */
+    tried: z.optional(TriedSchema),
     /** The planner's estimate of this task's duration. */
     estimateMs: z.number().check(z.int(), z.nonnegative()),
   }),

@@ -201,6 +201,12 @@ export const TaskOutcomeSchema = z.lazy(() =>
       durationMs: z.number().check(z.nonnegative()),
       reason: z.string().check(z.minLength(1)),
       httpStatus: z.optional(z.number().check(z.int())),
+      /**
+       * Sending the task again cannot help until the source's definition changes: a 4xx
+       * other than 408 and 429, a body over the size limit, a refused address or protocol.
+       * `fanout replay` leaves such tasks out unless asked (`--include-failed`).
+       */
+      permanent: z.optional(z.boolean()),
       finishedAt: isoTime(),
     }),
   ]),
@@ -365,6 +371,14 @@ export const QuarantineReportSchema = z.lazy(() =>
 );
 export type QuarantineReport = z.infer<typeof QuarantineReportSchema>;
 
+/**
+ * What the pipeline remembers of one source between runs. It travels in a loop: a
+ * collector's task outcome (in its hop's pack header) -> merged by the next manager
+ * (`mergeOutcome` in source-state.ts) -> stored in that run's manifest -> put into the
+ * next collector payload (`carriedToTask`). A value that must travel the same way (a
+ * cursor, hashes of the last records) is a field here, set in `mergeOutcome`, sent in
+ * `carriedToTask` and dropped in `stateForDefinition` when the source is edited.
+ */
 export const SourceStateSchema = z.lazy(() =>
   z.object({
     validators: z._default(ValidatorsSchema, {}),
@@ -374,6 +388,13 @@ export const SourceStateSchema = z.lazy(() =>
     lastStatus: z.optional(z.enum(TASK_STATUSES)),
     /** When the outcome last merged finished; an older outcome arriving late is not merged over it. */
     lastFinishedAt: z.optional(isoTime()),
+    /**
+     * Fingerprint of the source's definition the state belongs to (`sourceDefinition`):
+     * when the manifest entry changes, what was learned of the old one is dropped.
+     */
+    definition: z.optional(z.string()),
+    /** Bytes of the last stored body (all pages): a large one is asked for unencoded. */
+    bytes: z.optional(count()),
   }),
 );
 export type SourceState = z.infer<typeof SourceStateSchema>;
@@ -390,10 +411,61 @@ export const StateSnapshotSchema = z.lazy(() =>
     /** Dispatched runs whose results are not all merged yet (oldest first). */
     pendingRuns: z.optional(z.array(RunIdSchema)),
     sources: z._default(z.record(SourceIdSchema, SourceStateSchema), {}),
+    /** When the run that carries this snapshot planned: later off-schedule work is new to it. */
     updatedAt: z.optional(isoTime()),
   }),
 );
 export type StateSnapshot = z.infer<typeof StateSnapshotSchema>;
+
+/**
+ * Work the schedule cannot find by key, for the next run to merge: a manual run (its id is
+ * not a fire time) and a replay (its batches are not in the run's plan). One small object
+ * (`offScheduleLogKey`), read once per run and written only by manual runs and replays, so
+ * a scheduled cycle adds one GET and no PUT. Last writer wins: two writers at the same
+ * moment may lose an entry, which costs the state a refinement, never a record.
+ */
+export const OffScheduleEntrySchema = z.lazy(() =>
+  z.object({
+    kind: z.enum(['manual', 'replay']),
+    runId: RunIdSchema,
+    /** When the run was planned or the replay sent its work. */
+    at: isoTime(),
+    /** A replay's new batches (outside the run's plan), whose hops hold its outcomes. */
+    batchIds: z.optional(z.array(BatchIdSchema)),
+  }),
+);
+export type OffScheduleEntry = z.infer<typeof OffScheduleEntrySchema>;
+
+export const OffScheduleLogSchema = z.lazy(() =>
+  z.object({
+    version: z.literal(1),
+    /** Oldest first; the oldest are dropped past `OFF_SCHEDULE_ENTRIES_KEPT`. */
+    entries: z._default(z.array(OffScheduleEntrySchema), []),
+  }),
+);
+export type OffScheduleLog = z.infer<typeof OffScheduleLogSchema>;
+
+/** Entries the off-schedule log keeps: far more than runs stay pending. */
+export const OFF_SCHEDULE_ENTRIES_KEPT = 100;
+
+/** The log in a stored text; an unreadable one reads as empty, with the problem. */
+export function parseOffScheduleLog(text: string): { log: OffScheduleLog; problem?: string } {
+  const empty: OffScheduleLog = { version: 1, entries: [] };
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    return { log: empty, problem: `not JSON: ${(error as Error).message}` };
+  }
+  const result = check(OffScheduleLogSchema, value);
+  return result.ok ? { log: result.value } : { log: empty, problem: result.issues.join('; ') };
+}
+
+/** The log with `entry` added last (the oldest dropped past the limit). */
+export function withOffScheduleEntry(log: OffScheduleLog, entry: OffScheduleEntry): OffScheduleLog {
+  const entries = [...log.entries, entry];
+  return { version: 1, entries: entries.slice(-OFF_SCHEDULE_ENTRIES_KEPT) };
+}
 
 export const PlannedBatchSchema = z.lazy(() =>
   z.object({

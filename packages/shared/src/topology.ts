@@ -106,9 +106,10 @@ export const topology: Topology = {
       // A failed plan is retried once; by the next scheduled run it is stale.
       async: { maxRetryAttempts: 1, maxEventAgeSeconds: 900 },
       // raw/: the header line of each pending run's packs holds its hops' outcomes.
-      // state/: read once when no run manifest carries state yet (migration).
+      // state/: the off-schedule log (read every run, written by a manual run), and the
+      // snapshot of earlier versions, read once when no run manifest carries state yet.
       reads: [PREFIXES.manifest, PREFIXES.state, PREFIXES.runs, PREFIXES.raw],
-      writes: [PREFIXES.runs],
+      writes: [PREFIXES.runs, PREFIXES.state],
       invokes: ['collector', 'manager'],
       onFailure: 'dead-letter-queue',
     },

@@ -52,14 +52,17 @@ export interface RecordedPut {
   readonly Body: unknown;
 }
 
-/** An S3 client stand-in for unit tests: records small PutObject calls, fails on demand. */
+/** An S3 client stand-in for unit tests: records PutObject and DeleteObject calls, fails on demand. */
 export function fakeS3(options: { fail?: (key: string) => boolean } = {}): S3Client & {
   readonly puts: RecordedPut[];
+  readonly deletes: string[];
 } {
   const puts: RecordedPut[] = [];
+  const deletes: string[] = [];
   const stored = (key: string) => puts.findLast((p) => p.Key === key);
   const client = {
     puts,
+    deletes,
     config: {},
     send: async (command: { input: RecordedPut & { IfNoneMatch?: string } }) => {
       const { input } = command;
@@ -79,6 +82,10 @@ export function fakeS3(options: { fail?: (key: string) => boolean } = {}): S3Cli
         }
         return { Body: Readable.from([Buffer.from(put.Body as Buffer | string)]) };
       }
+      if (command.constructor.name === 'DeleteObjectCommand') {
+        deletes.push(input.Key);
+        return {};
+      }
       if (input.IfNoneMatch === '*' && stored(input.Key)) {
         throw Object.assign(
           new Error('At least one of the pre-conditions you specified did not hold'),
@@ -92,7 +99,10 @@ export function fakeS3(options: { fail?: (key: string) => boolean } = {}): S3Cli
       return {};
     },
   };
-  return client as unknown as S3Client & { readonly puts: RecordedPut[] };
+  return client as unknown as S3Client & {
+    readonly puts: RecordedPut[];
+    readonly deletes: string[];
+  };
 }
 
 /** The JSON document written to `key`. */

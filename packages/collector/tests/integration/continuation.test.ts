@@ -103,7 +103,26 @@ describe('continuation through the Lambda Invoke API', () => {
     const continuation: CollectorPayload = parseCollectorPayload(
       JSON.parse(invocations[0]?.body ?? ''),
     );
-    expect(continuation).toEqual({ ...input, hop: 1, tasks: input.tasks.slice(1) });
+    // The cut task carries what it tried, so the next hop counts on from there; the
+    // others were never started.
+    const [slow, ...notStarted] = input.tasks.slice(1);
+    expect(continuation).toEqual({
+      ...input,
+      hop: 1,
+      tasks: [
+        {
+          ...slow,
+          tried: {
+            attempts: 1,
+            failures: 0,
+            lastError: expect.stringMatching(
+              /^no complete response \d+ ms into a request when the hop's deadline came$/,
+            ),
+          },
+        },
+        ...notStarted,
+      ],
+    });
     // The hop's pack (its one record) was stored before the next hop was invoked.
     expect(invocations[0]?.rawKeysThen).toEqual([packKey(0)]);
     const h0 = (await readBackPack(await s3.getBytes(packKey(0)))).header;
@@ -142,6 +161,7 @@ describe('continuation through the Lambda Invoke API', () => {
   });
 
   it('records a continuation the Invoke API rejects, with a payload to replay', async () => {
+    // The whole invocation (5 s) is inside the 6 s safety margin: no task starts, all continue.
     const input = payload(
       [{ source: { id: 'late', url: `${upstream.url}/late` }, estimateMs: 10_000 }],
       { batchId: 'b00009' },
@@ -150,7 +170,7 @@ describe('continuation through the Lambda Invoke API', () => {
       s3: s3.client,
       bucket: s3.bucket,
       context: fakeContext({ timeoutMs: 5_000 }),
-      settings: { safetyMarginMs: 1_000, hardDeadlineMs: 500 },
+      settings: { safetyMarginMs: 6_000, hardDeadlineMs: 500 },
       invokeContinuation: lambdaContinuationInvoker(lambda, 'no-such-function'),
     });
 

@@ -94,7 +94,7 @@ afterAll(async () => {
 
 async function fetchOne(task: TaskInput, transport?: HttpTransport) {
   const deps = await testDeps(transport ? { transport } : {});
-  const progress: FetchProgress = { attempts: 0, pages: [] };
+  const progress: FetchProgress = { attempts: 0, failures: 0, pages: [] };
   const [only] = payload([task]).tasks;
   if (!only) throw new Error('no task');
   try {

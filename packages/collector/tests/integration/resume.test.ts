@@ -45,7 +45,7 @@ interface Upstream {
   /** Stall after CUT bytes on a request without Range, until the test ends. */
   stall: boolean;
   /** How to answer a Range request whose If-Range matches. */
-  range: 'honour' | '416';
+  range: 'honour' | '416' | '503';
   /** Stall a 206 too, after CUT more bytes. */
   stallRange?: boolean;
 }
@@ -70,6 +70,11 @@ describe('a download cut by the hard deadline resumes on the next hop', () => {
     const matches = ifRange === upstream.etag || ifRange === upstream.lastModified;
     if (range?.[1] !== undefined && matches) {
       const start = Number(range[1]);
+      if (upstream.range === '503') {
+        res.writeHead(503);
+        res.end();
+        return;
+      }
       if (upstream.range === '416' || start >= body.length) {
         res.writeHead(416, { 'content-range': `bytes */${body.length}` });
         res.end();
@@ -263,10 +268,27 @@ describe('a download cut by the hard deadline resumes on the next hop', () => {
       `bytes=${next?.tasks[0]?.resume?.bytes}-`,
       undefined,
     ]);
+    // Attempts count across hops: hop 0's cut request, then the refused range and the restart.
     expect(second?.summary.result.outcomes).toEqual([
-      expect.objectContaining({ status: 'ok', bytes: TOTAL, attempts: 2 }),
+      expect.objectContaining({ status: 'ok', bytes: TOTAL, attempts: 3 }),
     ]);
     expect((await s3.getBytes(ownKey('refused'))).equals(V1)).toBe(true);
+  });
+
+  it('deletes the stored bytes when the resumed download then fails, whatever the outcome', async () => {
+    // Act: hop 0 is cut; every request of hop 1 is answered 503 until its attempts are spent.
+    const first = await hop(payload([source('failing')], { batchId: 'b00009' }));
+    const stored = await s3.listKeys(`runs/${RUN_ID}/partial/b00009-`);
+    upstream = { ...upstream, stall: false, range: '503' };
+    const next = first.summary.continuation;
+    const second = next ? await hop(next) : undefined;
+
+    // Assess: the task failed naming the 503, and its partial object is gone.
+    expect(stored).toHaveLength(1);
+    expect(second?.summary.result.outcomes).toEqual([
+      expect.objectContaining({ status: 'failed', httpStatus: 503 }),
+    ]);
+    expect(await s3.listKeys(`runs/${RUN_ID}/partial/b00009-`)).toEqual([]);
   });
 
   it('resumes on a strong Last-Modified when there is no ETag', async () => {

@@ -43,6 +43,7 @@ describe('loadConfig', () => {
       FANOUT_PACK_MEMORY_BYTES: '0',
       FANOUT_PACK_MAX_BYTES: '65536',
       FANOUT_SECRETS_TTL_MS: '30000',
+      FANOUT_IDENTITY_FROM_BYTES: '1048576',
     });
     expect(config.settings).toEqual({
       concurrency: 4,
@@ -60,6 +61,7 @@ describe('loadConfig', () => {
       packMemoryBytes: 0,
       packMaxBytes: 65_536,
       secretsTtlMs: 30_000,
+      identityFromBytes: 1_048_576,
     });
   });
 

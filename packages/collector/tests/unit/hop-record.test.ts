@@ -88,6 +88,12 @@ describe("a hop's record is written once (first writer wins)", () => {
     expect(next.hop).toBe(1);
     expect(next.tasks.map((t) => t.source.id)).toEqual(['s3', 's4']);
     expect(s3.puts).toHaveLength(1);
+    // The resume points of the recorded attempt were in its memory: bytes it may have
+    // stored for them (its request id is in the key) will not be resumed, so they go.
+    expect(s3.deletes).toEqual([
+      `runs/${RUN_ID}/partial/b00001-h0-s3-request-a.part`,
+      `runs/${RUN_ID}/partial/b00001-h0-s4-request-a.part`,
+    ]);
   });
 
   it('a redriven hop that was already recorded is not fetched again, only handed on', async () => {

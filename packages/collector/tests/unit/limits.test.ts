@@ -39,7 +39,7 @@ async function fetchWith(
 ) {
   const transport = scriptedTransport((req) => script(req.url));
   const deps = await testDeps({ transport, settings: { concurrency } });
-  const progress: FetchProgress = { attempts: 0, pages: [] };
+  const progress: FetchProgress = { attempts: 0, failures: 0, pages: [] };
   const [only] = payload([task]).tasks;
   if (!only) throw new Error('no task');
   const outcome = await fetchSource(only, deps, new AbortController().signal, progress).catch(

@@ -207,7 +207,7 @@ describe('upstream values that cannot be redacted are not echoed', () => {
       { source: { id: 'echo', url: 'http://api.test/x', ...(pagination ? { pagination } : {}) } },
     ]).tasks;
     if (!task) throw new Error('no task');
-    const progress: FetchProgress = { attempts: 0, pages: [] };
+    const progress: FetchProgress = { attempts: 0, failures: 0, pages: [] };
     const error = await fetchSource(task, deps, new AbortController().signal, progress).catch(
       (e: unknown) => e as Error,
     );

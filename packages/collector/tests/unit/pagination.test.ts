@@ -45,7 +45,7 @@ async function fetchPages(
 ) {
   const transport = scriptedTransport((req) => script(req.url));
   const deps = await testDeps({ transport, ...(lookup ? { lookup } : {}) });
-  const progress: FetchProgress = { attempts: 0, pages: [] };
+  const progress: FetchProgress = { attempts: 0, failures: 0, pages: [] };
   const [task] = payload([
     { source: { id: 'paged', url: 'http://api.test/items', ...source } },
   ]).tasks;

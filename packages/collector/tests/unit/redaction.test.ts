@@ -192,13 +192,13 @@ describe('failure records hold a redacted payload', () => {
 
 describe('failure reasons of unexpected errors', () => {
   it('redacts URLs in the reason of an error the collector did not foresee', async () => {
-    // Prepare: the clock fails once, when the page is recorded (its third reading, after
-    // the task's start and the body's), with a URL in its message.
+    // Prepare: the clock fails once, when the page is recorded (its fourth reading, after
+    // the task's start, the attempt's and the body's), with a URL in its message.
     let calls = 0;
     const clock: Clock = {
       now: () => {
         calls += 1;
-        if (calls === 3) throw new Error(`clock broken while reading ${SECRET_URL}`);
+        if (calls === 4) throw new Error(`clock broken while reading ${SECRET_URL}`);
         return Date.parse('2026-11-25T13:10:00Z');
       },
     };

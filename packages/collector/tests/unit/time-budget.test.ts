@@ -198,12 +198,14 @@ describe('time budget and continuation', () => {
         sourceId: 's1',
         status: 'failed',
         attempts: 0,
-        reason: 'continuation hop limit reached after 5 hops',
+        reason:
+          'continuation hop limit reached after 5 hops: never started (no hop had time left for its estimate)',
       }),
       expect.objectContaining({
         sourceId: 's2',
         status: 'failed',
-        reason: 'continuation hop limit reached after 5 hops',
+        reason:
+          'continuation hop limit reached after 5 hops: never started (no hop had time left for its estimate)',
       }),
     ]);
   });

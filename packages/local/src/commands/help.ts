@@ -45,7 +45,11 @@ const READ_WHERE: readonly OptionHelp[] = [
 const WORK_WHERE: readonly OptionHelp[] = [
   ['--bucket NAME', 'a stack in AWS: its bucket (with --region); work goes to its functions'],
   ['--region NAME', 'the AWS region of --bucket'],
-  ['--endpoint URL', 'an S3-compatible endpoint to read the run from'],
+  ['--endpoint URL', 'an S3-compatible endpoint to read the run from (with --lambda-endpoint)'],
+  [
+    '--lambda-endpoint URL',
+    'with --endpoint: the Lambda Invoke endpoint the work goes to (a running `fanout start`: http://127.0.0.1:4601)',
+  ],
   ['--collector-function NAME', 'the collector to send work to (default fanout-collector)'],
   ['--parser-function NAME', 'the parser to send work to (default fanout-parser)'],
   ...PORTS,
@@ -57,7 +61,7 @@ export const COMMANDS: readonly CommandHelp[] = [
     name: 'run',
     args: '',
     summary:
-      'start the local cloud and demo sources, fire one scheduled cycle, wait until it is complete and print a summary',
+      'start the local cloud and demo sources, run one cycle (a manual run that continues from the latest run), wait until it is complete and print a summary',
     options: [
       ['--json', 'print the summary as one JSON object on stdout'],
       ['--manifest FILE', 'run your own source manifest instead of the demo one (checked first)'],
@@ -68,7 +72,10 @@ export const COMMANDS: readonly CommandHelp[] = [
         'fault injection, e.g. --chaos=upstream-errors=0.1,duplicates=0.5 (upstream-errors, upstream-hangs, s3-errors, duplicates, collector-timeouts)',
       ],
       COLLECTOR_TIMEOUT,
-      ['--time ISO', 'the scheduled time to fire (default now); the run id derives from it'],
+      [
+        '--time ISO',
+        'fire the schedule at this time instead (cadences apply); the run id derives from it',
+      ],
       ['--max-wait S', 'give up waiting after S seconds (default 600): exit 3'],
       ['--fresh', 'delete the local data first'],
       [
@@ -85,7 +92,10 @@ export const COMMANDS: readonly CommandHelp[] = [
     summary:
       'run the local cloud (S3, Lambda, secrets) and the schedule until Ctrl-C, printing the endpoints',
     options: [
-      ['--schedule EXPR', 'override the topology\'s schedule, e.g. "rate(1 minute)"'],
+      [
+        '--schedule EXPR',
+        'override the topology\'s schedule, e.g. "rate(1 minute)" (the manager is told it: each cycle continues from the previous)',
+      ],
       ['--no-demo', 'no demo sources (and no demo manifest uploaded): bring your own'],
       COLLECTOR_TIMEOUT,
       ...PORTS,
@@ -139,6 +149,10 @@ export const COMMANDS: readonly CommandHelp[] = [
     summary: 're-deliver the dead letters and failed work of a run, minus what is done',
     options: [
       ['--pending', 'also re-send tasks that have no outcome yet'],
+      [
+        '--include-failed',
+        'also re-send permanent failures (a 4xx other than 408 and 429, a body over the limit)',
+      ],
       ['--json', 'print the report as one JSON object'],
     ],
     where: 'work',
@@ -147,8 +161,8 @@ export const COMMANDS: readonly CommandHelp[] = [
     name: 'reparse',
     args: '<prefix>',
     summary:
-      'run the parser again over raw objects (packs or single) under a prefix of raw/, wait for each outcome and name the ones that failed',
-    options: [],
+      "run the parser again over raw objects (packs or single) under a prefix of raw/, with each source's format and options from the current manifest, wait for each outcome and name the ones that failed",
+    options: [['--stored-options', 'parse with the format and options stored with the data']],
     where: 'work',
   },
   {

@@ -1,19 +1,47 @@
-import { isPackKey, isRawKey, PREFIXES } from '@fanout/shared';
+import {
+  isPackKey,
+  isRawKey,
+  PREFIXES,
+  parseManifestText,
+  type Source,
+  topology,
+} from '@fanout/shared';
 import { UsageError } from '../errors.js';
-import { reparseObjects } from '../reparse.js';
+import { manifestDefinitions, reparseObjects } from '../reparse.js';
 import { parseCommandArgs } from './args.js';
 import { openWorkTarget, TARGET_OPTIONS } from './cloud-target.js';
 import { EXIT, PROBLEMS_SHOWN } from './problems.js';
 import type { Io } from './run.js';
 
+/** The valid entries of the stored source manifest (none when there is no manifest). */
+function currentSources(text: string | undefined, bucket: string): Source[] {
+  if (text === undefined) return [];
+  try {
+    return parseManifestText(text).sources;
+  } catch (error) {
+    throw new UsageError(
+      `the source manifest s3://${bucket}/${topology.manifestKey} is not valid: ${(error as Error).message}`,
+      'fix it, or pass --stored-options to parse with the definitions stored with the data',
+    );
+  }
+}
+
 /**
  * `fanout reparse <prefix>`: run the parser again over existing raw objects (packs and
- * single responses; a backfill) and wait for each one's outcome. Exits 0 when every
- * object parsed in full, 1 naming the objects that were quarantined (whole or some of
- * their pages) or dead-lettered, 3 when some still had no outcome when the wait ended.
+ * single responses; a backfill) and wait for each one's outcome. Each source's pages are
+ * parsed with its definition in the current source manifest (format and options: a
+ * fixed `recordsPath` reaches the data already collected, with no fetch), or with
+ * `--stored-options` as they were stored. Exits 0 when every object parsed in full, 1
+ * naming the objects that were quarantined (whole or some of their pages) or
+ * dead-lettered, 3 when some still had no outcome when the wait ended.
  */
 export async function reparseCommand(argv: string[], io: Io): Promise<number> {
-  const { values, positionals } = parseCommandArgs('reparse', argv, TARGET_OPTIONS, 1);
+  const { values, positionals } = parseCommandArgs(
+    'reparse',
+    argv,
+    { ...TARGET_OPTIONS, 'stored-options': { type: 'boolean' } },
+    1,
+  );
   const prefix = positionals[0];
   if (!prefix) {
     throw new UsageError(
@@ -39,11 +67,18 @@ export async function reparseCommand(argv: string[], io: Io): Promise<number> {
     }
     const objects = listed.filter((item) => !headerOnly.has(item.key));
     const cloud = target.cloud;
+    const manifestText = values['stored-options']
+      ? undefined
+      : await target.reader.getText(topology.manifestKey);
+    const sources = new Map(
+      currentSources(manifestText, target.bucket).map((source) => [source.id, source]),
+    );
     const report = await reparseObjects(objects, {
       reader: target.reader,
       bucket: target.bucket,
       invoke: target.invoke,
       parser: target.functions.parser,
+      ...(sources.size > 0 ? { definitionsFor: manifestDefinitions(sources, target.reader) } : {}),
       ...(cloud
         ? { settle: () => target.settle(), deadLetters: () => cloud.lambda.deadLetters() }
         : {}),
@@ -56,7 +91,11 @@ export async function reparseCommand(argv: string[], io: Io): Promise<number> {
       ...(report.noOutcome > 0 ? [`${report.noOutcome} without an outcome`] : []),
     ];
     io.stdout.write(
-      `Sent ${objects.length} raw objects under ${prefix} to the parser and waited for them` +
+      `Sent ${objects.length} raw objects under ${prefix} to the parser ` +
+        (sources.size > 0
+          ? 'with the current manifest definitions '
+          : 'with the definitions stored with them ') +
+        'and waited for them' +
         (headerOnly.size > 0 ? ` (${headerOnly.size} packs without pages left out)` : '') +
         ': ' +
         `${parts.join(', ')} (pages: ${report.pagesParsed} parsed, ${report.pagesQuarantined} quarantined)\n`,

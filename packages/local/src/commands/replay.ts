@@ -3,30 +3,32 @@ import { UsageError } from '../errors.js';
 import { replayRun } from '../replay.js';
 import { parseCommandArgs } from './args.js';
 import { openWorkTarget, TARGET_OPTIONS } from './cloud-target.js';
-import { EXIT, problemLines, problemsOf } from './problems.js';
+import { exitCodeFor, problemLines, problemsOf } from './problems.js';
 import type { Io } from './run.js';
 import { table } from './summary.js';
 
 /**
  * `fanout replay [runId]`: re-deliver the dead letters and the failed work of a run,
- * minus what is done. Against the local cloud it waits for the work and exits 0 when
- * the run is complete, 3 while it is still incomplete, 4 when the run failed. Against
- * AWS the work runs on its own: 3 until `fanout status` finds the run complete.
+ * minus what is done (and minus permanent failures, unless `--include-failed`). Against
+ * the local cloud it waits for the work. Exit codes as `status`'s: 0 complete and clean,
+ * 1 complete with failed or quarantined sources, 3 incomplete (against AWS or a running
+ * `fanout start` the work runs on its own: 3 until `fanout status` finds it complete),
+ * 4 the run failed, 2 a usage error.
  */
 export async function replayCommand(argv: string[], io: Io): Promise<number> {
   const { values, positionals } = parseCommandArgs(
     'replay',
     argv,
-    { ...TARGET_OPTIONS, pending: { type: 'boolean' }, json: { type: 'boolean' } },
+    {
+      ...TARGET_OPTIONS,
+      pending: { type: 'boolean' },
+      'include-failed': { type: 'boolean' },
+      json: { type: 'boolean' },
+    },
     1,
   );
   const target = await openWorkTarget(values);
   try {
-    if (!target.deadLetters) {
-      io.stderr.write(
-        'Dead letters in AWS are in the SQS queue (stack output dlqUrl); this replays the run records.\n',
-      );
-    }
     const runId = positionals[0] ?? (await target.reader.latestRunId());
     if (!runId) {
       throw new UsageError(
@@ -34,12 +36,21 @@ export async function replayCommand(argv: string[], io: Io): Promise<number> {
         'run a cycle first: npx -y pnpm@10.34.9 fanout run',
       );
     }
+    if (!target.deadLetters) {
+      io.stderr.write(
+        values.endpoint
+          ? `Dead letters of the cloud at ${values.endpoint} are in its data folder (dead-letters/); this replays the run records.\n`
+          : 'Dead letters in AWS are in the SQS queue (stack output dlqUrl); this replays the run records.\n',
+      );
+    }
     const report = await replayRun(runId, {
       reader: target.reader,
+      writer: target.writer,
       bucket: target.bucket,
       invoke: target.invoke,
       functions: target.functions,
       includePending: values.pending === true,
+      includeFailed: values['include-failed'] === true,
       ...(target.deadLetters ? { deadLetters: target.deadLetters } : {}),
       ...(target.cloud ? { settle: () => target.settle() } : {}),
     });
@@ -62,11 +73,13 @@ export async function replayCommand(argv: string[], io: Io): Promise<number> {
           ['dead letters re-delivered', report.deadLettersRedelivered],
           ['dead letters already done', report.deadLettersDropped],
           ['batches re-delivered', report.batchesRedelivered],
-          ['failed tasks re-sent', report.tasksRetried],
+          ['tasks re-sent', report.tasksRetried],
+          ['permanent failures kept', report.permanentFailures.length],
           ['objects re-parsed', report.objectsReparsed],
         ])}\n`,
       );
       for (const line of report.skipped) io.stdout.write(`skipped: ${line}\n`);
+      for (const line of report.permanentFailures) io.stdout.write(`not re-sent: ${line}\n`);
       const state = status.complete
         ? 'complete'
         : target.cloud
@@ -77,8 +90,7 @@ export async function replayCommand(argv: string[], io: Io): Promise<number> {
       );
       io.stdout.write(problemLines(runId, target.bucket, problems));
     }
-    if (status.runState === 'failed') return EXIT.runFailed;
-    return status.complete ? EXIT.clean : EXIT.incomplete;
+    return exitCodeFor(status);
   } finally {
     await target.close();
   }

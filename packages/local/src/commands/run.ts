@@ -86,12 +86,18 @@ export interface Io {
   readonly stderr: NodeJS.WriteStream;
 }
 
-/** `fanout run`: one scheduled cycle over the demo sources, start to finish. */
+/**
+ * `fanout run`: one cycle over the demo sources (or `--manifest`), start to finish: a
+ * manual run now, or with `--time` the schedule fired at that time.
+ */
 export async function runCommand(argv: string[], io: Io): Promise<number> {
   const { values } = parseCommandArgs('run', argv, RUN_OPTIONS);
   const home = fanoutHome();
   if (values.fresh) await rm(home, { recursive: true, force: true });
   const collectorTimeout = collectorTimeoutSeconds(values['collector-timeout']);
+  // `--time` fires the schedule at that time; without it the run is a manual run now,
+  // which continues from the latest run (scheduled or manual) and is logged for the next.
+  const trigger = values.time === undefined ? 'manual' : 'schedule';
   const time = timeOption(values.time);
   const chaos = parseChaos(values.chaos);
   // Every option is checked before anything starts, so a typo costs no startup.
@@ -122,9 +128,14 @@ export async function runCommand(argv: string[], io: Io): Promise<number> {
     log(
       `S3 ${session.cloud.s3Endpoint}  Lambda ${session.cloud.lambdaEndpoint}  demo sources ${session.demo.url}`,
     );
-    log(`Firing the schedule for ${time.toISOString()}`);
+    log(
+      trigger === 'manual'
+        ? `Starting a manual run at ${time.toISOString()} (it continues from the latest run)`
+        : `Firing the schedule for ${time.toISOString()}`,
+    );
     const result = await session.cycle({
       time,
+      trigger,
       maxWaitMs,
       onProgress: (status, deadLettered, elapsedMs) =>
         progress.update(status, { deadLettered, elapsedMs }),

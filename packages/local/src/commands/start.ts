@@ -1,14 +1,15 @@
-import { HeadObjectCommand } from '@aws-sdk/client-s3';
 import { topology } from '@fanout/shared';
 import { LocalCloud } from '../cloud.js';
 import { fanoutHome, LOCAL_CREDENTIALS, LOCAL_REGION } from '../config.js';
-import { startDemoSources } from '../demo/index.js';
+import { generatedCountIn, startDemoSources } from '../demo/index.js';
+import { RunRecordReader } from '../run-records.js';
 import { parseScheduleExpression, startSchedule } from '../schedule/index.js';
 import { parseCommandArgs } from './args.js';
 import {
   assertPortsFree,
   COLLECTOR_TIMEOUT_OPTION,
   collectorTimeoutSeconds,
+  type LocalPorts,
   localDemo,
   localFunctions,
   localPorts,
@@ -23,38 +24,83 @@ export const START_OPTIONS = {
   'no-demo': { type: 'boolean' },
 } as const;
 
+/** Generated demo sources `start` serves when the bucket has no manifest yet. */
+const DEFAULT_GENERATED = 10;
+
+export interface StartOptions {
+  readonly home: string;
+  readonly ports: LocalPorts;
+  readonly collectorTimeoutSeconds: number;
+  /** The schedule expression to run (and tell the manager); the topology's by default. */
+  readonly schedule?: string;
+  readonly demo: boolean;
+}
+
+export interface StartedCloud {
+  readonly cloud: LocalCloud;
+  readonly demo?: Awaited<ReturnType<typeof startDemoSources>>;
+  stop(): Promise<void>;
+}
+
+/**
+ * The local cloud `fanout start` runs: the manager is told the schedule it runs under
+ * (it finds each previous run at the previous fire time), and the demo serves exactly the
+ * sources of the manifest in the bucket (`run` may have stored one with more generated
+ * sources), or stores its own manifest when there is none.
+ */
+export async function startLocalStack(options: StartOptions): Promise<StartedCloud> {
+  const { ports } = options;
+  const cloud = await LocalCloud.start({
+    home: options.home,
+    s3Port: ports.s3,
+    lambdaPort: ports.lambda,
+    ...(ports.secrets !== undefined ? { secretsPort: ports.secrets } : {}),
+    functions: localFunctions(options.collectorTimeoutSeconds),
+    ...(options.schedule !== undefined ? { schedule: options.schedule } : {}),
+  });
+  let demo: StartedCloud['demo'];
+  try {
+    if (options.demo) {
+      const stored = await new RunRecordReader(cloud.s3, cloud.bucket).getText(
+        cloud.topology.manifestKey,
+      );
+      const count = stored === undefined ? DEFAULT_GENERATED : generatedCountIn(stored);
+      demo = await startDemoSources(
+        localDemo(options.collectorTimeoutSeconds, { port: ports.demo, count }),
+      );
+      if (stored === undefined) await cloud.putManifest(demo.manifest());
+    }
+  } catch (error) {
+    await cloud.stop();
+    throw error;
+  }
+  return {
+    cloud,
+    ...(demo ? { demo } : {}),
+    stop: async () => {
+      await cloud.stop();
+      await demo?.stop();
+    },
+  };
+}
+
 /** `fanout start`: the local cloud and the schedule, until Ctrl-C. */
 export async function startCommand(argv: string[], io: Io): Promise<number> {
   const { values } = parseCommandArgs('start', argv, START_OPTIONS);
   const home = fanoutHome();
-  // The settings `run`, `replay` and `reparse` use, so work started here runs the same way.
-  const timeoutSeconds = collectorTimeoutSeconds(values['collector-timeout']);
   const ports = localPorts(values);
-  // Checked before anything starts: the cloud's topology has the same schedule as `topology`.
+  // Checked before anything starts; the manager is told it, to find each previous run.
   const expression = values.schedule ?? topology.schedule.expression;
   parseScheduleExpression(expression);
   await assertPortsFree(ports);
-  const demo = values['no-demo']
-    ? undefined
-    : await startDemoSources(localDemo(timeoutSeconds, { port: ports.demo }));
-  const cloud = await LocalCloud.start({
+  const { cloud, demo, stop } = await startLocalStack({
     home,
-    s3Port: ports.s3,
-    lambdaPort: ports.lambda,
-    ...(ports.secrets !== undefined ? { secretsPort: ports.secrets } : {}),
-    functions: localFunctions(timeoutSeconds),
-  }).catch(async (error: unknown) => {
-    await demo?.stop();
-    throw error;
+    ports,
+    // The settings `run`, `replay` and `reparse` use, so work started here runs the same way.
+    collectorTimeoutSeconds: collectorTimeoutSeconds(values['collector-timeout']),
+    ...(values.schedule !== undefined ? { schedule: values.schedule } : {}),
+    demo: !values['no-demo'],
   });
-
-  if (demo) {
-    const existing = await cloud.s3
-      .send(new HeadObjectCommand({ Bucket: cloud.bucket, Key: cloud.topology.manifestKey }))
-      .then(() => true)
-      .catch(() => false);
-    if (!existing) await cloud.putManifest(demo.manifest());
-  }
   const manager = cloud.functionName(cloud.topology.schedule.target);
   const schedule = startSchedule(expression, async (event) => {
     io.stderr.write(`${new Date().toISOString()} schedule fired for ${event.time}\n`);
@@ -78,6 +124,7 @@ export async function startCommand(argv: string[], io: Io): Promise<number> {
       `  aws --endpoint-url ${cloud.s3Endpoint} s3 ls s3://${cloud.bucket}/parsed/ --recursive`,
       `  aws --endpoint-url ${cloud.lambdaEndpoint} lambda invoke --function-name ${manager} --invocation-type Event --cli-binary-format raw-in-base64-out --payload '{"type":"fanout.manual","runId":"manual-1"}' /dev/null`,
       `  npx -y pnpm@10.34.9 fanout status --endpoint ${cloud.s3Endpoint}`,
+      `  npx -y pnpm@10.34.9 fanout replay --endpoint ${cloud.s3Endpoint} --lambda-endpoint ${cloud.lambdaEndpoint}`,
       '',
     ].join('\n'),
   );
@@ -89,7 +136,6 @@ export async function startCommand(argv: string[], io: Io): Promise<number> {
   });
   io.stderr.write('Stopping: waiting for running invocations...\n');
   schedule.stop();
-  await cloud.stop();
-  await demo?.stop();
+  await stop();
   return 0;
 }

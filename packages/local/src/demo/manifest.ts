@@ -1,6 +1,7 @@
 import {
   DEFAULT_SOURCE_TIMEOUT_MS,
   LAMBDA_MAX_TIMEOUT_SECONDS,
+  parseManifestText,
   type SourceInput,
 } from '@fanout/shared';
 import { generatedSourceId } from './content.js';
@@ -65,4 +66,27 @@ export function demoManifest(
     }
   }
   return { version: 1, sources };
+}
+
+const GENERATED_ID = /^gen-(\d+)$/;
+
+/**
+ * How many `/gen/<i>.json` documents a stored manifest refers to, so a demo server started
+ * again (`fanout start`, `replay`, `reparse`) serves exactly the sources of the manifest
+ * in the bucket. 0 for a manifest that is missing or not JSON.
+ */
+export function generatedCountIn(manifestText: string | undefined): number {
+  if (manifestText === undefined) return 0;
+  let sources: { id: string }[];
+  try {
+    sources = parseManifestText(manifestText).sources;
+  } catch {
+    return 0;
+  }
+  let count = 0;
+  for (const source of sources) {
+    const index = GENERATED_ID.exec(source.id)?.[1];
+    if (index !== undefined) count = Math.max(count, Number(index) + 1);
+  }
+  return count;
 }

@@ -7,6 +7,16 @@ import { expectOneErrorLine, fanout } from './run-cli.js';
 
 const LOCAL_PORTS = ['--s3-port', '0', '--lambda-port', '0', '--demo-port', '0'];
 
+/** An endpoint where nothing listens: a port that was free a moment ago. */
+async function closedEndpoint(): Promise<string> {
+  const probe: Server = createServer();
+  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+  const address = probe.address();
+  const port = typeof address === 'object' && address ? address.port : 0;
+  await new Promise((resolve) => probe.close(resolve));
+  return `http://127.0.0.1:${port}`;
+}
+
 describe('fanout CLI: wrong input', () => {
   it('names an unknown command in one line and exits 2', async () => {
     const result = await fanout('frobnicate', '--json');
@@ -100,6 +110,36 @@ describe('fanout CLI: wrong input', () => {
       expect(expectOneErrorLine(broken)).toContain('is not valid');
     } finally {
       await removeHome(dir);
+    }
+  });
+
+  it('names the endpoint and the bucket when nothing answers at --endpoint, and exits 2', async () => {
+    const endpoint = await closedEndpoint();
+    for (const argv of [
+      ['status', '--endpoint', endpoint],
+      ['report', '--endpoint', endpoint],
+      ['cost', '--endpoint', endpoint],
+      ['replay', '--endpoint', endpoint, '--lambda-endpoint', endpoint],
+      ['reparse', 'raw/', '--endpoint', endpoint, '--lambda-endpoint', endpoint],
+    ]) {
+      const result = await fanout(...argv);
+      expect(result.code, argv.join(' ')).toBe(2);
+      expect(expectOneErrorLine(result), argv.join(' ')).toContain(
+        `cannot reach ${endpoint}/ to read bucket fanout-local: ECONNREFUSED`,
+      );
+    }
+  });
+
+  it('refuses replay and reparse with --endpoint but no --lambda-endpoint, naming it', async () => {
+    for (const argv of [
+      ['replay', '--endpoint', 'http://127.0.0.1:4600'],
+      ['reparse', 'raw/', '--endpoint', 'http://127.0.0.1:4600'],
+    ]) {
+      const result = await fanout(...argv);
+      expect(result.code).toBe(2);
+      expect(expectOneErrorLine(result)).toContain(
+        '--endpoint http://127.0.0.1:4600 names where the records are; the work goes to functions: add --lambda-endpoint',
+      );
     }
   });
 
@@ -245,6 +285,17 @@ describe('fanout CLI against a temporary FANOUT_HOME', () => {
     });
   }, 300_000);
 
+  it('`replay` of the complete run with a quarantined page sends nothing and exits 1, as `status` does', async () => {
+    const result = await fanout('replay', '20260701T100000Z', '--json', ...LOCAL_PORTS);
+    expect(result.code).toBe(1);
+    expect(JSON.parse(result.stdout)).toMatchObject({
+      tasksRetried: 0,
+      batchesRedelivered: 0,
+      objectsReparsed: 0,
+      complete: true,
+    });
+  }, 300_000);
+
   it('`status` of a run that does not exist says so in one line', async () => {
     const result = await fanout('status', '20200101T000000Z');
     expect(result.code).toBe(2);
@@ -257,9 +308,10 @@ describe('fanout CLI against a temporary FANOUT_HOME', () => {
     expect(result.code).toBe(1);
     // Every raw object under raw/: the run's packs, and any pack of a hop that was done again
     // under load (its outcomes superseded), so at least the run's own.
-    const sent = /^Sent (\d+) raw objects under raw\/ to the parser and waited for them: /.exec(
-      result.stdout,
-    );
+    const sent =
+      /^Sent (\d+) raw objects under raw\/ to the parser with the current manifest definitions and waited for them: /.exec(
+        result.stdout,
+      );
     expect(Number(sent?.[1])).toBeGreaterThanOrEqual(Number(summary.rawObjects));
     expect(result.stdout).toMatch(/1 with pages quarantined, 0 quarantined, 0 dead-lettered/);
     expect(result.stdout).toMatch(/\(pages: \d+ parsed, [1-9]\d* quarantined\)/);

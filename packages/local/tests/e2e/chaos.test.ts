@@ -229,13 +229,20 @@ describe('a chaos cycle over several hundred sources', () => {
       else process.env.FANOUT_HOME = saved;
     }
     expect(streams.err()).toBe('');
-    expect(code).toBe(0);
     const report = JSON.parse(streams.out()) as {
       deadLettersRedelivered: number;
       deadLettersDropped: number;
       complete: boolean;
-      status: { pending: number; unparsed: number; sources: number };
+      status: {
+        pending: number;
+        unparsed: number;
+        sources: number;
+        failed: number;
+        quarantined: number;
+      };
     };
+    // As `status` exits: complete, and 1 when sources failed or pages were quarantined.
+    expect(code).toBe(report.status.failed + report.status.quarantined > 0 ? 1 : 0);
     // Every letter is this run's: sent again, or dropped when its work was done since.
     expect(report.deadLettersRedelivered + report.deadLettersDropped).toBe(letters.length);
     expect(report.status.pending).toBe(0);

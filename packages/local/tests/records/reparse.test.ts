@@ -1,12 +1,12 @@
 import { DeleteObjectCommand } from '@aws-sdk/client-s3';
-import { parseS3Event } from '@fanout/shared';
+import { parseDefinitionsOf, parseManifestText, parseS3Event } from '@fanout/shared';
 import { startTestS3, type TestS3 } from '@fanout/testkit';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { DeadLetter } from '../../src/lambda/index.js';
-import { type ReparseDeps, reparseObjects } from '../../src/reparse.js';
-import type { InvokeAsync } from '../../src/replay.js';
+import { manifestDefinitions, type ReparseDeps, reparseObjects } from '../../src/reparse.js';
+import { type InvokeAsync, reparseEvent } from '../../src/replay.js';
 import { type Listed, RunRecordReader } from '../../src/run-records.js';
-import { packKey, putParsed, putQuarantined, singleKey } from './fixtures.js';
+import { aResult, ok, packKey, putPack, putParsed, putQuarantined, singleKey } from './fixtures.js';
 
 let s3: TestS3;
 
@@ -122,6 +122,26 @@ describe('reparseObjects', () => {
     });
   });
 
+  it('does not take an outcome decided a moment before the send for its own', async () => {
+    // Prepare: parsed (quarantined) half a second ago, inside the clock slack; this
+    // reparse's parser never answers.
+    const key = singleKey('a');
+    const objects = await listed([key]);
+    await putQuarantined(
+      s3,
+      key,
+      'malformed json at byte 3',
+      new Date(Date.now() - 500).toISOString(),
+    );
+    const parser = fakeParser({ [key]: 'ignore' });
+
+    // Act
+    const report = await reparseObjects(objects, deps(parser));
+
+    // Assess: the earlier outcome is not this reparse's.
+    expect(report).toMatchObject({ quarantined: 0, noOutcome: 1 });
+  });
+
   it('does not count a dead letter from before the reparse', async () => {
     // Prepare
     const key = singleKey('a');
@@ -174,5 +194,54 @@ describe('reparseObjects', () => {
     expect(polls).toEqual([10_000, 10_000, 10_000]);
     expect(report).toMatchObject({ parsed: 1, noOutcome: 1 });
     expect(report.failures.map((f) => [f.key, f.status])).toEqual([[silent, 'no-outcome']]);
+  });
+});
+
+describe('manifestDefinitions', () => {
+  const sources = new Map(
+    parseManifestText(
+      JSON.stringify({
+        sources: [
+          {
+            id: 'a',
+            url: 'https://example.test/a',
+            format: 'json',
+            options: { recordsPath: 'd.i' },
+          },
+          { id: 'c', url: 'https://example.test/c', format: 'csv', options: { delimiter: ';' } },
+        ],
+      }),
+    ).sources.map((source) => [source.id, source]),
+  );
+
+  it('names the current definition of each source whose pages an object holds', async () => {
+    // Prepare: a pack holding a's page (and b, which left the manifest: it keeps what was stored).
+    const key = await putPack(
+      s3,
+      aResult('b00000', [
+        ok('a', [packKey('b00000')]),
+        ok('b', [packKey('b00000')]),
+        ok('c', [singleKey('c')]),
+      ]),
+    );
+    const definitions = manifestDefinitions(sources, new RunRecordReader(s3.client, s3.bucket));
+
+    // Act
+    const ofPack = await definitions(key);
+    const ofSingle = await definitions(singleKey('c'));
+
+    // Assess
+    expect(ofPack).toEqual({ a: { format: 'json', formatOptions: { recordsPath: 'd.i' } } });
+    expect(ofSingle).toEqual({ c: { format: 'csv', formatOptions: { delimiter: ';' } } });
+  });
+
+  it('carries them in the event the parser gets', () => {
+    const event = reparseEvent('bucket', singleKey('c'), 'us-east-1', 0, {
+      c: { format: 'csv', formatOptions: { delimiter: ';' } },
+    });
+    expect(parseDefinitionsOf(event)).toEqual(
+      new Map([['c', { format: 'csv', formatOptions: { delimiter: ';' } }]]),
+    );
+    expect(parseDefinitionsOf(reparseEvent('bucket', singleKey('c')))).toBeUndefined();
   });
 });

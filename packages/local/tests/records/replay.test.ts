@@ -4,7 +4,9 @@ import {
   type CollectorPayload,
   CollectorPayloadSchema,
   check,
+  offScheduleLogKey,
   parseS3Event,
+  redispatchKey,
   type TaskOutcome,
   topology,
 } from '@fanout/shared';
@@ -17,7 +19,7 @@ import {
   reparseEvent,
   replayRun,
 } from '../../src/replay.js';
-import { RunRecordReader } from '../../src/run-records.js';
+import { bucketWriter, RunRecordReader } from '../../src/run-records.js';
 import {
   aManifest,
   aResult,
@@ -140,6 +142,7 @@ function letter(functionName: string, event: unknown, id: string): DeadLetter {
 function deps(fake: ReturnType<typeof fakeFunctions>, extra: Partial<ReplayDeps> = {}): ReplayDeps {
   return {
     reader: new RunRecordReader(s3.client, s3.bucket),
+    writer: bucketWriter(s3.client, s3.bucket),
     bucket: s3.bucket,
     invoke: fake.invoke,
     functions: FUNCTIONS,
@@ -306,5 +309,118 @@ describe('replayRun', () => {
     expect(
       fake.sent.flatMap((call) => parseS3Event(call.payload).objects.map((o) => o.key)),
     ).toEqual([waiting]);
+  });
+
+  it('leaves permanent failures out unless asked, and says so', async () => {
+    // Prepare: b answered 404 (permanent), c 503 (worth another try).
+    await putManifest(s3, aManifest([['a', 'b', 'c']]));
+    await putPack(
+      s3,
+      aResult('b00000', [
+        ok('a', [packKey('b00000')]),
+        { ...failed('b', 'HTTP 404 from https://example.test/b'), httpStatus: 404 },
+        { ...failed('c', 'HTTP 503 from https://example.test/c'), httpStatus: 503 },
+      ]),
+    );
+    await putParsed(s3, packKey('b00000'));
+    const fake = fakeFunctions();
+
+    // Act
+    const plain = await replayRun(RUN_ID, deps(fake));
+    const asked = await replayRun(RUN_ID, deps(fake, { includeFailed: true }));
+
+    // Assess
+    expect(plain.permanentFailures).toEqual([
+      'b: HTTP 404 from https://example.test/b (permanent; --include-failed sends it again)',
+    ]);
+    expect(fake.collectorPayloads().map((p) => p.tasks.map((t) => t.source.id))).toEqual([
+      ['c'],
+      ['b'],
+    ]);
+    expect(asked.permanentFailures).toEqual([]);
+  });
+
+  it('sends a task with the validators the run was planned with', async () => {
+    // Prepare: the run's state knew a's validators; a failed in the run.
+    await putManifest(
+      s3,
+      aManifest([['a']], {
+        state: {
+          version: 1,
+          mergedRuns: [],
+          sources: { a: { validators: { etag: '"known"' }, durationsMs: [], bytes: 12 } },
+        },
+      }),
+    );
+    await putPack(s3, aResult('b00000', [failed('a')]));
+    const fake = fakeFunctions();
+
+    // Act
+    await replayRun(RUN_ID, deps(fake));
+
+    // Assess: a 304 to this request stores nothing twice.
+    expect(fake.collectorPayloads()[0]?.tasks[0]).toMatchObject({
+      source: { id: 'a' },
+      previous: { etag: '"known"' },
+      expectedBytes: 12,
+    });
+  });
+
+  it('claims each silent hop before sending it, and logs its batches for the next run', async () => {
+    // Prepare: b00000 reported a and continued b to hop 1, which never reported; b00001 never did.
+    await putManifest(s3, aManifest([['a', 'b'], ['c']]));
+    await putPack(s3, aResult('b00000', [ok('a', [packKey('b00000')])], { continued: ['b'] }));
+    await putParsed(s3, packKey('b00000'));
+    const fake = fakeFunctions();
+
+    // Act
+    const report = await replayRun(RUN_ID, deps(fake, { includePending: true }));
+
+    // Assess: one batch per silent hop, each hop's record names it, the log lists both.
+    expect(report.replayBatchIds).toEqual(['b900000', 'b900001']);
+    expect(await s3.getJson(redispatchKey(RUN_ID, 'b00000', 1))).toMatchObject({
+      fromBatchId: 'b00000',
+      fromHop: 1,
+      batchId: 'b900000',
+      sourceIds: ['b'],
+    });
+    expect(await s3.getJson(redispatchKey(RUN_ID, 'b00001', 0))).toMatchObject({
+      batchId: 'b900001',
+      sourceIds: ['c'],
+    });
+    expect(await s3.getJson(offScheduleLogKey())).toMatchObject({
+      entries: [{ kind: 'replay', runId: RUN_ID, batchIds: ['b900000', 'b900001'] }],
+    });
+    const status = await new RunRecordReader(s3.client, s3.bucket).status(RUN_ID);
+    expect(status).toMatchObject({ complete: true, collected: 3, pending: 0 });
+  });
+
+  it('leaves a silent hop to whoever claimed it first, and follows it to that batch', async () => {
+    // Prepare: the manager already sent b00001's hop 0 again as b00002, which has not reported.
+    await putManifest(s3, aManifest([['a'], ['c']]));
+    await putPack(s3, aResult('b00000', [ok('a', [packKey('b00000')])]));
+    await putParsed(s3, packKey('b00000'));
+    await s3.putJson(redispatchKey(RUN_ID, 'b00001', 0), {
+      runId: RUN_ID,
+      fromBatchId: 'b00001',
+      fromHop: 0,
+      batchId: 'b00002',
+      sourceIds: ['c'],
+      dispatchedAt: '2026-11-29T09:20:00.000Z',
+    });
+    const fake = fakeFunctions();
+
+    // Act: the replay finds b00002 silent too, and claims that hop instead.
+    const report = await replayRun(RUN_ID, deps(fake, { includePending: true }));
+
+    // Assess
+    expect(report.tasksRetried).toBe(1);
+    expect(await s3.getJson(redispatchKey(RUN_ID, 'b00001', 0))).toMatchObject({
+      batchId: 'b00002',
+    });
+    expect(await s3.getJson(redispatchKey(RUN_ID, 'b00002', 0))).toMatchObject({
+      batchId: report.replayBatchIds[0],
+      sourceIds: ['c'],
+    });
   });
 });

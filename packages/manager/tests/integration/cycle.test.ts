@@ -1,6 +1,7 @@
 import { DeleteObjectsCommand } from '@aws-sdk/client-s3';
 import {
   type CollectorPayload,
+  offScheduleLogKey,
   parseCollectorPayload,
   type RunManifest,
   rawPackKey,
@@ -103,7 +104,7 @@ async function collectorsFinish(time: string, sourceIds: readonly string[]): Pro
 }
 
 describe('a scheduled cycle in S3 requests', () => {
-  it('costs exactly one PutObject, no LIST, and four GETs when the previous run stored a pack', async () => {
+  it('costs exactly one PutObject, no LIST, and five GETs when the previous run stored a pack', async () => {
     // Prepare: run 1 at 13:00, and its collector's pack.
     await s3.putJson(MANIFEST_KEY, { sources: [entry('a'), entry('b')] });
     const first = await cycle(tick('2026-11-25T13:00:00Z'), 'req-1');
@@ -113,10 +114,11 @@ describe('a scheduled cycle in S3 requests', () => {
     // Act: run 2 at 13:10
     const second = await cycle(tick('2026-11-25T13:10:00Z'), 'req-2');
 
-    // Assess: GETs of its own run.json (absent), the previous run.json, the previous
-    // run's pack header and the source manifest; one PUT of its own run.json.
+    // Assess: GETs of its own run.json (absent), the previous run.json, the off-schedule
+    // log (absent), the previous run's pack header and the source manifest; one PUT of
+    // its own run.json.
     expect(second.result).toMatchObject({ outcome: 'dispatched', dispatched: 1 });
-    expect(second.counts).toEqual({ GetObject: 4, PutObject: 1 });
+    expect(second.counts).toEqual({ GetObject: 5, PutObject: 1 });
     // Run 1's validators reached run 2's payloads.
     expect(previousOf('a')).toEqual({ etag: '"etag-a"' });
     expect(previousOf('b')).toEqual({ etag: '"etag-b"' });
@@ -162,27 +164,56 @@ describe('finding the previous run', () => {
 
     expect(third.result).toMatchObject({ outcome: 'dispatched' });
     // One GET more than a steady cycle: the missing 13:10 run.json.
-    expect(third.counts).toEqual({ GetObject: 5, PutObject: 1 });
+    expect(third.counts).toEqual({ GetObject: 6, PutObject: 1 });
     expect(previousOf('a')).toEqual({ etag: '"etag-a"' });
     expect((await manifestOf('2026-11-25T13:20:00Z')).state?.mergedRuns).toEqual([
       '20261125T130000Z',
     ]);
   });
 
-  it('gives a manual run the latest scheduled state, and does not queue it for merging', async () => {
-    await s3.putJson(MANIFEST_KEY, { sources: [entry('a')] });
+  it('gives a manual run the latest state, logs it, and the next scheduled run merges it', async () => {
+    await s3.putJson(MANIFEST_KEY, { sources: [entry('a'), entry('b')] });
     await cycle(tick('2026-11-25T13:00:00Z'), 'req-1');
-    await collectorsFinish('2026-11-25T13:00:00Z', ['a']);
+    await collectorsFinish('2026-11-25T13:00:00Z', ['a', 'b']);
 
     // The test clock reads 13:10:00 (ManualClock): the latest fire time before it is 13:00.
     const manual = await cycle({ type: 'fanout.manual', runId: 'by-hand' }, 'req-m');
 
     expect(manual.result).toMatchObject({ outcome: 'dispatched' });
-    expect(manual.counts.PutObject).toBe(1);
+    // Its run.json and the off-schedule log, which is how the next run finds it.
+    expect(manual.counts.PutObject).toBe(2);
     expect(previousOf('a')).toEqual({ etag: '"etag-a"' });
-    const state = (await s3.getJson<RunManifest>(runManifestKey('by-hand'))).state;
-    expect(state?.mergedRuns).toEqual(['20261125T130000Z']);
-    expect(state?.pendingRuns).toEqual([]);
+    const byHand = await s3.getJson<RunManifest>(runManifestKey('by-hand'));
+    expect(byHand.state?.mergedRuns).toEqual(['20261125T130000Z']);
+    expect(byHand.state?.pendingRuns).toEqual(['by-hand']);
+    expect(await s3.getJson(offScheduleLogKey())).toEqual({
+      version: 1,
+      entries: [{ kind: 'manual', runId: 'by-hand', at: byHand.createdAt }],
+    });
+
+    // The manual run's collector brings a new version of a.
+    await putPack(s3, {
+      runId: 'by-hand',
+      scheduledAt: byHand.scheduledAt,
+      batchId: 'b00000',
+      hop: 0,
+      outcomes: [
+        okOutcome('a', '2026-11-25T13:10:01.000Z', { validators: { etag: '"manual-a"' } }),
+        okOutcome('b', '2026-11-25T13:10:01.000Z', { validators: { etag: '"manual-b"' } }),
+      ],
+    });
+
+    const next = await cycle(tick('2026-11-25T13:20:00Z'), 'req-3');
+
+    // Scheduled, not manual: still one PUT, no LIST. GETs: its own run.json, the missing
+    // 13:10 and the found 13:00 run.json, the log, the manual run's run.json (the head),
+    // its pack header and the source manifest.
+    expect(next.counts).toEqual({ GetObject: 7, PutObject: 1 });
+    expect(previousOf('a')).toEqual({ etag: '"manual-a"' });
+    expect(previousOf('b')).toEqual({ etag: '"manual-b"' });
+    const state = (await manifestOf('2026-11-25T13:20:00Z')).state;
+    expect(state?.mergedRuns).toEqual(['20261125T130000Z', 'by-hand']);
+    expect(state?.pendingRuns).toEqual(['20261125T132000Z']);
   });
 
   it('carries the state through a run that failed (bad source manifest)', async () => {
@@ -218,8 +249,10 @@ describe('migration from state/sources.json', () => {
       FANOUT_PREVIOUS_RUN_LOOKBACK: '3',
     });
 
-    // Three run.json GETs (the lookback), the state, its own run.json and the source manifest.
-    expect(run.counts).toEqual({ GetObject: 6, PutObject: 1 });
+    // Three run.json GETs (the lookback), the off-schedule log, two listings of run ids
+    // (no run within the lookback: the last two days', then all), the state, its own
+    // run.json and the source manifest.
+    expect(run.counts).toEqual({ GetObject: 7, ListObjectsV2: 2, PutObject: 1 });
     expect(previousOf('a')).toEqual({ etag: '"legacy-a"' });
     expect(await s3.getJson(sourceStateKey())).toEqual({ ...legacyState, pendingRuns: [] });
   });
@@ -298,7 +331,7 @@ describe('continuation hops', () => {
     const second = await cycle(tick('2026-11-25T13:10:00Z'), 'req-2');
 
     // Hop 0's pack, then hop 1's missing pack and its batch result: two GETs more than hop 0 alone.
-    expect(second.counts).toEqual({ GetObject: 6, PutObject: 1 });
+    expect(second.counts).toEqual({ GetObject: 7, PutObject: 1 });
     expect(previousOf('a')).toEqual({ etag: '"etag-a"' });
     expect(previousOf('b')).toEqual({ etag: '"hop1-b"' });
     expect((await manifestOf('2026-11-25T13:10:00Z')).state?.mergedRuns).toEqual([
@@ -419,5 +452,143 @@ describe('runs that finish on their own', () => {
       lastRunId: run1.runId,
       lastFinishedAt: '2026-11-25T13:12:00.000Z',
     });
+  });
+});
+
+describe('work done off the schedule', () => {
+  it('merges the batches a replay logged, and sends nothing again for a hop the replay claimed', async () => {
+    const env = { ...ENV, FANOUT_REDISPATCH_AFTER_SECONDS: '300' };
+    // Prepare: run 1's collector died before storing anything (kill -9); a replay claimed
+    // the silent hop for its batch b900000, logged it, and that batch reported.
+    await s3.putJson(MANIFEST_KEY, { sources: [entry('a'), entry('b')] });
+    await cycle(tick('2026-11-25T13:00:00Z'), 'req-1', env);
+    const run1 = await manifestOf('2026-11-25T13:00:00Z');
+    await s3.putJson(redispatchKey(run1.runId, 'b00000', 0), {
+      runId: run1.runId,
+      fromBatchId: 'b00000',
+      fromHop: 0,
+      batchId: 'b900000',
+      sourceIds: ['a', 'b'],
+      dispatchedAt: '2026-11-25T13:05:00.000Z',
+    });
+    await s3.putJson(offScheduleLogKey(), {
+      version: 1,
+      entries: [
+        {
+          kind: 'replay',
+          runId: run1.runId,
+          at: '2026-11-25T13:05:00.000Z',
+          batchIds: ['b900000'],
+        },
+      ],
+    });
+    await putPack(s3, {
+      runId: run1.runId,
+      scheduledAt: run1.scheduledAt,
+      batchId: 'b900000',
+      hop: 0,
+      outcomes: [
+        okOutcome('a', '2026-11-25T13:05:01.000Z', { validators: { etag: '"replayed-a"' } }),
+        okOutcome('b', '2026-11-25T13:05:01.000Z', { validators: { etag: '"replayed-b"' } }),
+      ],
+    });
+
+    // Act: the next scheduled run, past the redispatch age of run 1.
+    const second = await cycle(tick('2026-11-25T13:10:00Z'), 'req-2', env);
+
+    // Assess: nothing of run 1 went out again; its replayed outcomes are the state.
+    expect(second.result).toMatchObject({ outcome: 'dispatched', redispatched: 0 });
+    expect(second.counts.PutObject).toBe(1);
+    expect(payloads().every((p) => p.runId === '20261125T131000Z')).toBe(true);
+    expect(previousOf('a')).toEqual({ etag: '"replayed-a"' });
+    expect(previousOf('b')).toEqual({ etag: '"replayed-b"' });
+    expect((await manifestOf('2026-11-25T13:10:00Z')).state?.mergedRuns).toEqual([run1.runId]);
+  });
+
+  it('merges a replay of a run already merged, logged after the state was planned', async () => {
+    // Prepare: run 1 failed b; run 2 merged it (b failed); a replay then collected b.
+    await s3.putJson(MANIFEST_KEY, { sources: [entry('a'), entry('b')] });
+    await cycle(tick('2026-11-25T13:00:00Z'), 'req-1');
+    const run1 = await manifestOf('2026-11-25T13:00:00Z');
+    await putPack(s3, {
+      runId: run1.runId,
+      scheduledAt: run1.scheduledAt,
+      batchId: 'b00000',
+      hop: 0,
+      outcomes: [
+        okOutcome('a', '2026-11-25T13:00:30.000Z'),
+        {
+          status: 'failed',
+          sourceId: 'b',
+          attempts: 3,
+          durationMs: 100,
+          reason: 'HTTP 503 from http://127.0.0.1:9/b',
+          httpStatus: 503,
+          finishedAt: '2026-11-25T13:00:30.000Z',
+        },
+      ],
+    });
+    await cycle(tick('2026-11-25T13:10:00Z'), 'req-2');
+    expect(previousOf('b')).toBeUndefined();
+    const run2 = await manifestOf('2026-11-25T13:10:00Z');
+    await collectorsFinish('2026-11-25T13:10:00Z', []);
+    const replayedAt = new Date(Date.parse(run2.createdAt) + 60_000).toISOString();
+    await s3.putJson(offScheduleLogKey(), {
+      version: 1,
+      entries: [{ kind: 'replay', runId: run1.runId, at: replayedAt, batchIds: ['b900000'] }],
+    });
+    await putPack(s3, {
+      runId: run1.runId,
+      scheduledAt: run1.scheduledAt,
+      batchId: 'b900000',
+      hop: 0,
+      outcomes: [okOutcome('b', replayedAt, { validators: { etag: '"replayed-b"' } })],
+    });
+
+    await cycle(tick('2026-11-25T13:20:00Z'), 'req-3');
+
+    expect(previousOf('b')).toEqual({ etag: '"replayed-b"' });
+  });
+
+  it('finds the latest run by listing run ids when none is within the lookback, once', async () => {
+    const env = { ...ENV, FANOUT_PREVIOUS_RUN_LOOKBACK: '2' };
+    await s3.putJson(MANIFEST_KEY, { sources: [entry('a')] });
+    await cycle(tick('2026-11-25T13:00:00Z'), 'req-1', env);
+    await collectorsFinish('2026-11-25T13:00:00Z', ['a']);
+
+    // Three cycles missed: 13:10, 13:20 and 13:30 are past the lookback of 2 at 13:40.
+    const late = await cycle(tick('2026-11-25T13:40:00Z'), 'req-2', env);
+    const next = await cycle(tick('2026-11-25T13:50:00Z'), 'req-3', env);
+
+    expect(late.counts.ListObjectsV2).toBe(1);
+    expect((await manifestOf('2026-11-25T13:40:00Z')).state?.mergedRuns).toEqual([
+      '20261125T130000Z',
+    ]);
+    // The run after it finds its previous run by key again: no listing.
+    expect(next.counts.ListObjectsV2).toBeUndefined();
+  });
+});
+
+describe('an edited source', () => {
+  it('is fetched in full once: its validators are dropped when it is planned', async () => {
+    await s3.putJson(MANIFEST_KEY, { sources: [entry('a'), entry('b')] });
+    await cycle(tick('2026-11-25T13:00:00Z'), 'req-1');
+    await collectorsFinish('2026-11-25T13:00:00Z', ['a', 'b']);
+    await s3.putJson(MANIFEST_KEY, {
+      sources: [{ ...entry('a'), options: { recordsPath: 'data.items' } }, entry('b')],
+    });
+
+    await cycle(tick('2026-11-25T13:10:00Z'), 'req-2');
+
+    expect(previousOf('a')).toBeUndefined();
+    expect(previousOf('b')).toEqual({ etag: '"etag-b"' });
+    const state = (await manifestOf('2026-11-25T13:10:00Z')).state;
+    expect(state?.sources.a?.validators).toEqual({});
+    expect(state?.sources.a?.definition).not.toBe(state?.sources.b?.definition);
+
+    // Its next fetch brings new validators for the new definition; the run after sends them.
+    await collectorsFinish('2026-11-25T13:10:00Z', ['a', 'b']);
+    await cycle(tick('2026-11-25T13:20:00Z'), 'req-3');
+    expect(previousOf('a')).toEqual({ etag: '"etag-a"' });
   });
 });

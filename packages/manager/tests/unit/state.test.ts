@@ -64,6 +64,7 @@ describe('mergeRunRecords', () => {
       lastRunId: 'r1',
       lastStatus: 'ok',
       lastFinishedAt: '2026-11-25T13:00:05Z',
+      bytes: 1,
     });
     expect(twice.snapshot).toEqual(once.snapshot);
   });
@@ -149,28 +150,55 @@ describe('mergeRunRecords', () => {
 });
 
 describe('snapshotAfterPlanning', () => {
-  it('drops sources no longer in the manifest and queues the run for merging', () => {
+  it('keeps the sources of the manifest, each with its definition, and queues the run', () => {
     const snapshot = {
       ...emptySnapshot(),
       pendingRuns: ['r0'],
       sources: {
-        a: { validators: {}, durationsMs: [1] },
+        a: { validators: { etag: '"1"' }, durationsMs: [1] },
         gone: { validators: {}, durationsMs: [2] },
       },
     };
     const next = snapshotAfterPlanning(
       snapshot,
-      new Set(['a', 'new']),
+      new Map([
+        ['a', 'def-a'],
+        ['new', 'def-new'],
+      ]),
       '2026-11-25T13:10:00.000Z',
       'r1',
     );
-    expect(Object.keys(next.sources)).toEqual(['a']);
+    expect(Object.keys(next.sources).sort()).toEqual(['a', 'new']);
+    // A state recorded before definitions were adopts the current one and keeps its validators.
+    expect(next.sources.a).toEqual({
+      validators: { etag: '"1"' },
+      durationsMs: [1],
+      definition: 'def-a',
+    });
+    expect(next.sources.new).toEqual({ validators: {}, durationsMs: [], definition: 'def-new' });
     expect(next.pendingRuns).toEqual(['r0', 'r1']);
+    expect(next.updatedAt).toBe('2026-11-25T13:10:00.000Z');
   });
 
-  it('does not queue a manual run: no scheduled run reads its manifest back', () => {
+  it('drops the validators and body size of an edited source, keeping its durations', () => {
+    const snapshot = {
+      ...emptySnapshot(),
+      sources: {
+        a: { validators: { etag: '"1"' }, durationsMs: [5], bytes: 10, definition: 'old' },
+      },
+    };
+    const next = snapshotAfterPlanning(
+      snapshot,
+      new Map([['a', 'new']]),
+      '2026-11-25T13:10:00.000Z',
+      'r1',
+    );
+    expect(next.sources.a).toEqual({ validators: {}, durationsMs: [5], definition: 'new' });
+  });
+
+  it('queues a manual run like a scheduled one: the next run finds it in the off-schedule log', () => {
     const snapshot = { ...emptySnapshot(), pendingRuns: ['r0'] };
-    const next = snapshotAfterPlanning(snapshot, new Set(), '2026-11-25T13:10:00.000Z');
-    expect(next.pendingRuns).toEqual(['r0']);
+    const next = snapshotAfterPlanning(snapshot, new Map(), '2026-11-25T13:10:00.000Z', 'manual-1');
+    expect(next.pendingRuns).toEqual(['r0', 'manual-1']);
   });
 });

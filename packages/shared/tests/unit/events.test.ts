@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
   ContractValidationError,
   encodeS3EventKey,
+  parseDefinitionsOf,
   parseManagerEvent,
   parseS3Event,
   runOfManagerTrigger,
@@ -432,5 +433,33 @@ describe('parseS3Event', () => {
     // Assess
     expect(error.subject).toBe('S3 event');
     expect(error.issues).toEqual([issue]);
+  });
+});
+
+describe('parseDefinitionsOf: the definitions a reparse event carries', () => {
+  it('has none for an S3 notification', () => {
+    expect(parseDefinitionsOf(anS3Event(['raw/x']))).toBeUndefined();
+  });
+
+  it("reads each source's format and options", () => {
+    const event = {
+      ...anS3Event(['raw/x']),
+      fanout: {
+        definitions: { items: { format: 'json', formatOptions: { recordsPath: 'data.items' } } },
+      },
+    };
+    expect(parseDefinitionsOf(event)).toEqual(
+      new Map([['items', { format: 'json', formatOptions: { recordsPath: 'data.items' } }]]),
+    );
+  });
+
+  it('names the field of a bad definition', () => {
+    const event = {
+      ...anS3Event(['raw/x']),
+      fanout: { definitions: { items: { format: 'json', formatOptions: { recordsPath: 3 } } } },
+    };
+    expect(() => parseDefinitionsOf(event)).toThrow(
+      /fanout\.definitions\.items\.formatOptions\.recordsPath/,
+    );
   });
 });

@@ -7,6 +7,7 @@ import {
   RunIdSchema,
   runIdFromTime,
   SourceIdSchema,
+  timeOfRunId,
 } from '../../src/index.js';
 
 describe('runIdFromTime', () => {
@@ -103,5 +104,17 @@ describe('id schemas', () => {
 
   it.each(['', 'a/b', 'a b', '.x', 'r'.repeat(65)])('reject the run id %j', (id) => {
     expect(RunIdSchema.safeParse(id).success).toBe(false);
+  });
+});
+
+describe('timeOfRunId', () => {
+  it('reads back the time of a runIdFromTime id', () => {
+    expect(timeOfRunId(runIdFromTime('2026-11-25T13:10:00Z'))?.toISOString()).toBe(
+      '2026-11-25T13:10:00.000Z',
+    );
+  });
+
+  it.each(['manual-1', '20261125T131000', '20261399T000000Z'])('has no time for %j', (id) => {
+    expect(timeOfRunId(id)).toBeUndefined();
   });
 });
