@@ -17,6 +17,7 @@ import {
   type SourceFetch,
 } from './fetch-source.js';
 import type { PackWriter } from './pack.js';
+import { withCursorParam } from './record-selection.js';
 import { type ResolvedTask, resolveTask, type SecretResolver, scrubSecrets } from './secrets.js';
 import type { StoreTarget } from './store.js';
 import { storePages } from './store-pages.js';
@@ -119,7 +120,10 @@ export async function collectTask(
     try {
       // Resolved values live in this call only: the task that is stored, recorded and
       // continued keeps its references, and nothing written while fetching may hold them.
-      const resolved: ResolvedTask = await resolveTask(task, collectorDeps.secrets);
+      const resolved: ResolvedTask = await resolveTask(
+        withCursorParam(task),
+        collectorDeps.secrets,
+      );
       secrets = resolved.secrets;
       if (secrets.length > 0) {
         deps = { ...collectorDeps, log: scrubbingLog(collectorDeps.log, resolved.secrets) };

@@ -4,6 +4,7 @@ import { rawKey, redactUrl } from '@fanout/shared';
 import type { BufferedBody } from './body.js';
 import type { FetchDeps, FetchedPage } from './fetch-source.js';
 import type { PackWriter } from './pack.js';
+import { pageSelection } from './record-selection.js';
 import { type StoreTarget, storeRawPage } from './store.js';
 
 const EXTENSIONS: Readonly<Record<string, string>> = {
@@ -36,6 +37,7 @@ async function storeOwnObject(
     extension: extensionFor(source.format),
   });
   const contentType = page.headers['content-type'];
+  const { emit: _emit, ...selection } = pageSelection(task);
   await storeRawPage(deps, key, page.body, contentType, {
     runId: payload.runId,
     sourceId: source.id,
@@ -43,6 +45,7 @@ async function storeOwnObject(
     format: source.format,
     formatOptions: source.options,
     ...(source.key ? { recordKey: source.key } : {}),
+    ...selection,
     ...(contentType ? { contentType } : {}),
     fetchedAt: page.fetchedAt,
     scheduledAt: payload.scheduledAt,
@@ -87,6 +90,7 @@ function entryFields(task: CollectorTask, page: FetchedPage): PackEntryFields {
     format: task.source.format,
     formatOptions: task.source.options,
     ...(task.source.key ? { key: task.source.key } : {}),
+    ...pageSelection(task),
   };
 }
 

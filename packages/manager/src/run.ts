@@ -28,6 +28,7 @@ import {
 import { UnknownRunError } from './errors.js';
 import { buildPayload, planBatches, type RejectedSource, taskFor } from './plan.js';
 import { findPreviousState, type LookbackAnchor } from './previous-run.js';
+import { type RecordStateSources, recordStateSources } from './record-state.js';
 import { readRunManifest, type StalledHop, settledBatchIds } from './records.js';
 import { redispatchStalled } from './redispatch.js';
 import { mergePendingRuns, readLegacySnapshot, snapshotAfterPlanning } from './state.js';
@@ -395,6 +396,7 @@ function lookbackAnchor(
 async function startingState(
   trigger: RunTrigger,
   scheduledAt: string,
+  recordState: RecordStateSources,
   deps: ManagerDeps,
 ): Promise<{ snapshot: StateSnapshot; stalled: StalledHop[]; offSchedule: OffScheduleLog }> {
   const { config } = deps;
@@ -418,7 +420,7 @@ async function startingState(
     previous.snapshot,
     trigger.runId,
     readManifest,
-    { ...config, now: deps.clock.now(), replayBatches: previous.replayBatches },
+    { ...config, now: deps.clock.now(), replayBatches: previous.replayBatches, recordState },
     deps.log,
   );
   return { ...merged, offSchedule: previous.offSchedule };
@@ -454,8 +456,15 @@ async function planRun(
   const { config } = deps;
   const runId = trigger.runId;
   const scheduledAt = trigger.scheduledAt ?? isoNow(deps);
-  const { snapshot, stalled, offSchedule } = await startingState(trigger, scheduledAt, deps);
+  // The source manifest first: which sources' parses leave state (emit, cursor) decides
+  // what the merge reads. A manifest that cannot be read still lets the state be carried on.
   const read = await readSourceManifest(deps);
+  const { snapshot, stalled, offSchedule } = await startingState(
+    trigger,
+    scheduledAt,
+    recordStateSources(read.ok ? read.parsed.sources : []),
+    deps,
+  );
   if (!read.ok) return failRun(trigger, scheduledAt, read.reason, invocation, snapshot, deps);
   const { parsed } = read;
   const selected = selectSources(parsed, trigger.kind === 'manual' ? trigger.sources : undefined);

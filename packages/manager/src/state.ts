@@ -12,6 +12,7 @@ import {
   sourceStateKey,
   stateForDefinition,
 } from '@fanout/shared';
+import { NO_RECORD_STATE, type RecordStateSources, readCursors } from './record-state.js';
 import { readRunOutcomes, type StalledHop } from './records.js';
 import { type BucketRef, getText } from './storage.js';
 
@@ -55,10 +56,14 @@ export interface RunRecordsForMerge {
   readonly results: readonly BatchResult[];
   /** Planned sources with no record yet (no outcome, no failure record). */
   readonly unaccounted: readonly string[];
+  /** The cursor each cursor source's fetch reached, from its parse outcomes (`readCursors`). */
+  readonly cursors?: ReadonlyMap<string, string>;
 }
 
 export interface MergeOptions {
   readonly durationsKept: number;
+  /** Sources that emit changes or have a cursor (from the current source manifest). */
+  readonly recordState?: RecordStateSources;
 }
 
 /**
@@ -77,10 +82,15 @@ export function mergeRunRecords(
   const ranWith = records.manifest?.state?.sources;
   for (const outcome of finalOutcomes(records.results).values()) {
     const definition = ranWith?.[outcome.sourceId]?.definition;
+    const cursor = records.cursors?.get(outcome.sourceId);
     const merged = mergeOutcome(sources[outcome.sourceId], outcome, {
       runId: records.runId,
       durationsKept: options.durationsKept,
       ...(definition !== undefined ? { ranWith: definition } : {}),
+      records: {
+        keepRawKeys: options.recordState?.emitChanges.has(outcome.sourceId) ?? false,
+        ...(cursor !== undefined ? { cursor } : {}),
+      },
     });
     if (merged) sources[outcome.sourceId] = merged;
   }
@@ -139,7 +149,12 @@ export async function mergePendingRuns(
           log,
         )
       : { results: [], unaccounted: [], stalled: [] };
-    const step = mergeRunRecords(merged, { runId, manifest, ...outcomes }, options);
+    const cursorSources = (options.recordState ?? NO_RECORD_STATE).cursors;
+    const cursors =
+      cursorSources.size > 0
+        ? await readCursors(ref, outcomes.results, cursorSources, log)
+        : new Map<string, string>();
+    const step = mergeRunRecords(merged, { runId, manifest, ...outcomes, cursors }, options);
     merged = step.snapshot;
     if (step.complete || manifest === undefined) mergedRuns = remember(mergedRuns, runId);
     else {

@@ -140,6 +140,20 @@ export async function listFolders(
 }
 
 /** Whether the key exists: one HeadObject, a GET-class request that reads no body. */
+/** The object's user metadata (one HEAD), or undefined when there is no such key. */
+export async function metadataOf(
+  ref: BucketRef,
+  key: string,
+): Promise<Record<string, string> | undefined> {
+  try {
+    const head = await ref.s3.send(new HeadObjectCommand({ Bucket: ref.bucket, Key: key }));
+    return head.Metadata ?? {};
+  } catch (error) {
+    if (isS3NotFound(error)) return undefined;
+    throw new StorageError(key, 'HeadObject', error);
+  }
+}
+
 export async function exists(ref: BucketRef, key: string): Promise<boolean> {
   try {
     await ref.s3.send(new HeadObjectCommand({ Bucket: ref.bucket, Key: key }));

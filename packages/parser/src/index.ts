@@ -67,6 +67,13 @@ export {
   parseStream,
 } from './parse-stream.js';
 export {
+  type PageDefinition,
+  type PageSelection,
+  PreviousFetches,
+  type PreviousPairs,
+  selectionFor,
+} from './previous-fetch.js';
+export {
   type BadEntry,
   COPY_OBJECT_MAX_BYTES,
   type QuarantinedObject,
@@ -82,3 +89,12 @@ export {
   writeRecordHash,
 } from './record-identity.js';
 export { envelopePrefix, RecordLineWriter } from './record-lines.js';
+export {
+  cursorValueOf,
+  FetchSelection,
+  type FetchSelectionOptions,
+  PairCollector,
+  PREVIOUS_RECORDS_MAX,
+  type RecordSelector,
+  recordPair,
+} from './record-selection.js';

@@ -1,5 +1,6 @@
 import { type Readable, Writable } from 'node:stream';
 import {
+  higherCursor,
   type PackEntry,
   PackFormatError,
   type PackHeader,
@@ -22,8 +23,10 @@ import { defaultExtractors } from './formats/registry.js';
 import { GzipMemberAssembler, type SegmentStats } from './gzip-member.js';
 import { ParsedObjectWriter } from './output.js';
 import { ByteCounter, bytesSource, parseStream } from './parse-stream.js';
+import { PreviousFetches, selectionFor } from './previous-fetch.js';
 import { type BadEntry, quarantineEntry } from './quarantine.js';
 import { definitionFor, type ParserDeps } from './raw-object.js';
+import type { FetchSelection } from './record-selection.js';
 
 /** One entry of a pack that was quarantined on its own. */
 export interface QuarantinedEntry {
@@ -39,6 +42,8 @@ export type PackParseResult =
       readonly status: 'parsed';
       readonly outcome: ParsedObjectOutcome;
       readonly quarantinedEntries: readonly QuarantinedEntry[];
+      /** Records left out as emit: changes or a cursor would have them. */
+      readonly leftOut: number;
     }
   /** The pack cannot be read at all; nothing is stored under parsed/. */
   | { readonly status: 'unreadable'; readonly error: UnparseableObjectError }
@@ -51,6 +56,7 @@ type EntryResult =
       readonly segment: Buffer;
       readonly stats: SegmentStats;
       readonly records: number;
+      readonly leftOut: number;
       readonly decodedAs?: string | undefined;
     }
   | { readonly ok: false; readonly bad: BadEntry; readonly error: UnparseableObjectError };
@@ -128,6 +134,7 @@ async function parseEntry(
   header: PackHeader,
   item: Extract<PackItem, { kind: 'entry' }>,
   crcSeed: number,
+  select: FetchSelection | undefined,
 ): Promise<EntryResult> {
   const entry = item.entry;
   if (entry === undefined) {
@@ -153,6 +160,7 @@ async function parseEntry(
         fetchedAt: entry.fetchedAt,
       },
       ...(entry.key !== undefined ? { recordKey: entry.key } : {}),
+      ...(select !== undefined ? { select } : {}),
       limits: deps.config,
       gzipLevel: deps.config.gzipLevel,
       extractors: deps.extractors ?? defaultExtractors,
@@ -163,6 +171,7 @@ async function parseEntry(
       segment: sink.take(),
       stats,
       records: stats.records,
+      leftOut: stats.leftOut ?? 0,
       decodedAs: stats.decodedAs,
     };
   } catch (thrown) {
@@ -225,24 +234,36 @@ export async function parsePack(
   let pages = 0;
   let parsed = 0;
   let records = 0;
+  let leftOut = 0;
   const quarantinedEntries: QuarantinedEntry[] = [];
   const windows1252Pages: string[] = [];
+  const cursors = new SourceCursors();
+  let previous: PreviousFetches | undefined;
   try {
     for await (const item of readPack(counter, { maxLineBytes: config.maxPackLineBytes })) {
       if (item.kind === 'header') {
         header = item.header;
         if (header.entries === 0) return { status: 'empty', header };
+        const collected = new Set(
+          header.result.outcomes.filter((o) => o.status === 'ok').map((o) => o.sourceId),
+        );
+        previous = new PreviousFetches(deps, (sourceId) => collected.has(sourceId));
         continue;
       }
-      if (header === undefined) throw new ParserError('pack entry before its header');
+      if (header === undefined || previous === undefined) {
+        throw new ParserError('pack entry before its header');
+      }
       pages += 1;
-      const result = await parseEntry(deps, packKey, header, item, member.crcSeed);
+      const select = item.entry && (await entrySelection(deps, previous, packKey, item.entry));
+      const result = await parseEntry(deps, packKey, header, item, member.crcSeed, select);
       if (result.ok) {
         if (writer.bytes === 0) await writer.write(member.header());
         await writer.write(result.segment);
         member.keep(result.stats);
         parsed += 1;
         records += result.records;
+        leftOut += result.leftOut;
+        if (item.entry?.cursor !== undefined) cursors.parsed(item.entry.sourceId, select?.cursor);
         if (result.decodedAs !== undefined && item.entry !== undefined) {
           windows1252Pages.push(pageName(item.entry.sourceId, item.entry.page));
           deps.log.info('pack entry decoded as windows-1252', {
@@ -256,6 +277,7 @@ export async function parsePack(
         continue;
       }
       const { bad, error } = result;
+      cursors.quarantined(bad.sourceId);
       const done = await quarantineEntry(deps, bad, error);
       quarantinedEntries.push({
         sourceId: bad.sourceId,
@@ -300,11 +322,64 @@ export async function parsePack(
     quarantined: quarantinedEntries.length,
     quarantinedPages: quarantinedEntries.map((q) => pageName(q.sourceId, q.page)),
     ...(windows1252Pages.length > 0 ? { windows1252Pages } : {}),
+    ...cursors.outcome(),
     records,
     bytesIn: counter.bytes,
     bytesOut: writer.bytes,
     parsedAt: new Date(deps.clock.now()).toISOString(),
   };
   await writer.finish(toParsedObjectMetadata(outcome));
-  return { status: 'parsed', outcome, quarantinedEntries };
+  return { status: 'parsed', outcome, quarantinedEntries, leftOut };
+}
+
+/** The selector of an entry's records, from what the collector wrote into it. */
+function entrySelection(
+  deps: ParserDeps,
+  previous: PreviousFetches,
+  packKey: string,
+  entry: PackEntry,
+): Promise<FetchSelection | undefined> {
+  const { format, formatOptions } = definitionFor(deps, entry.sourceId, entry);
+  return selectionFor(
+    deps,
+    previous,
+    {
+      rawKey: packKey,
+      sourceId: entry.sourceId,
+      page: entry.page,
+      definition: {
+        format,
+        formatOptions,
+        ...(entry.key !== undefined ? { recordKey: entry.key } : {}),
+      },
+    },
+    entry,
+  );
+}
+
+/**
+ * The cursor each source reports from a parsed object: the highest over its pages, none
+ * for a source with a quarantined page there (its records were not written: the cursor
+ * must not pass them, or the next fetch would not ask for them again).
+ */
+export class SourceCursors {
+  private readonly bySource = new Map<string, string | null>();
+
+  parsed(sourceId: string, cursor: string | undefined): void {
+    const kept = this.bySource.get(sourceId);
+    if (kept === null) return;
+    const higher = higherCursor(kept, cursor);
+    if (higher !== undefined) this.bySource.set(sourceId, higher);
+  }
+
+  quarantined(sourceId: string): void {
+    this.bySource.set(sourceId, null);
+  }
+
+  /** The outcome's `cursors` (nothing when no source reports one). */
+  outcome(): { cursors?: Record<string, string> } {
+    const cursors: Record<string, string> = {};
+    for (const [sourceId, cursor] of this.bySource) if (cursor !== null) cursors[sourceId] = cursor;
+    return Object.keys(cursors).length > 0 ? { cursors } : {};
+  }
 }

@@ -25,6 +25,7 @@ import type { ExtractorContext } from './formats/types.js';
 import { createSegmentDeflater, deflateSegmentSync } from './gzip-member.js';
 import { RecordIdentity } from './record-identity.js';
 import { type Envelope, OUTPUT_BATCH_BYTES, RecordLineWriter } from './record-lines.js';
+import type { RecordSelector } from './record-selection.js';
 
 export interface ParseStreamOptions {
   readonly format: string;
@@ -41,6 +42,8 @@ export interface ParseStreamOptions {
   readonly envelope: Envelope;
   /** The source's record key (field names or JSON pointers); absent: the content hash. */
   readonly recordKey?: RecordKey;
+  /** Which records get a line (emit: changes, a cursor); absent: every one. */
+  readonly select?: RecordSelector;
   readonly limits: ParserLimits;
   /** zlib level 0-9. */
   readonly gzipLevel: number;
@@ -53,7 +56,10 @@ export interface ParseStreamOptions {
 }
 
 export interface ParseStats {
+  /** Records written. */
   readonly records: number;
+  /** Records the selector left out (present only with a selector). */
+  readonly leftOut?: number;
   /** Set when the body declared no charset and was read as windows-1252 (`undeclaredFallback`). */
   readonly decodedAs?: typeof WINDOWS_1252_FALLBACK;
   /** Raw bytes read. */
@@ -278,6 +284,7 @@ export async function parseStream(
     identity: new RecordIdentity(options.recordKey),
     format: options.format,
     checkObjects: !registry.isBuiltIn(options.format),
+    ...(options.select !== undefined ? { select: options.select } : {}),
   });
   const segment = options.segment;
   const tally = new LinesTally(segment?.crcSeed ?? 0, segment !== undefined);
@@ -365,7 +372,8 @@ export async function parseStream(
     }
   }
   return {
-    records: writer.records,
+    records: writer.records - writer.dropped,
+    ...(options.select !== undefined ? { leftOut: writer.dropped } : {}),
     bytesIn: source.bytes,
     bytesOut: sink.bytes,
     linesBytes: tally.bytes,

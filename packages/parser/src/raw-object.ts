@@ -31,6 +31,7 @@ import { defaultExtractors, type ExtractorRegistry } from './formats/registry.js
 import { ParsedObjectWriter } from './output.js';
 import { pageName, parsePack, type QuarantinedEntry } from './pack.js';
 import { parseStream } from './parse-stream.js';
+import { PreviousFetches, selectionFor } from './previous-fetch.js';
 import { isNotFound, quarantineObject, type WholeObjectFacts } from './quarantine.js';
 
 export interface ParserDeps {
@@ -139,7 +140,7 @@ async function parsePackObject(
     return { status: 'empty', key };
   }
   const { outcome } = result;
-  deps.log.info('pack parsed', { key, outputKey, ...outcome });
+  deps.log.info('pack parsed', { key, outputKey, ...outcome, recordsLeftOut: result.leftOut });
   return {
     status: 'parsed',
     key,
@@ -164,7 +165,7 @@ async function parseSingleObject(
     const context = { runId: keyParts?.runId, sourceId: keyParts?.sourceId };
     return quarantined(deps, base, meta.error, context);
   }
-  const { recordKey, contentType, runId, sourceId, fetchedAt, page, url } = meta.value;
+  const { recordKey, contentType, runId, sourceId, fetchedAt, page, url, cursor } = meta.value;
   const { format, formatOptions } = definitionFor(deps, sourceId, meta.value);
   const context = { runId, sourceId, format };
   if (size !== undefined && size > config.maxRawBytes) {
@@ -180,6 +181,21 @@ async function parseSingleObject(
     throw error;
   }
 
+  // Before the parse (the body waits): reading the previous fetch may meet an S3 fault to retry.
+  const select = await selectionFor(
+    deps,
+    new PreviousFetches(deps, (id) => id === sourceId),
+    {
+      rawKey: key,
+      sourceId,
+      page,
+      definition: { format, formatOptions, ...(recordKey !== undefined ? { recordKey } : {}) },
+    },
+    meta.value,
+  ).catch((error: unknown) => {
+    body.destroy();
+    throw error;
+  });
   const outputKey = parsedKeyForRaw(key);
   const writer = new ParsedObjectWriter({
     s3,
@@ -196,6 +212,7 @@ async function parseSingleObject(
       ...(url !== undefined ? { pageUrl: url } : {}),
       envelope: { sourceId, runId, page, fetchedAt },
       ...(recordKey !== undefined ? { recordKey } : {}),
+      ...(select !== undefined ? { select } : {}),
       limits: config,
       gzipLevel: config.gzipLevel,
       extractors,
@@ -214,13 +231,23 @@ async function parseSingleObject(
     quarantined: 0,
     quarantinedPages: [],
     ...(stats.decodedAs !== undefined ? { windows1252Pages: [pageName(sourceId, page ?? 0)] } : {}),
+    ...(cursor !== undefined && select?.cursor !== undefined
+      ? { cursors: { [sourceId]: select.cursor } }
+      : {}),
     records: stats.records,
     bytesIn: stats.bytesIn,
     bytesOut: stats.bytesOut,
     parsedAt: new Date(deps.clock.now()).toISOString(),
   };
   await writer.finish(toParsedObjectMetadata(outcome));
-  deps.log.info('raw object parsed', { key, outputKey, sourceId, format, ...outcome });
+  deps.log.info('raw object parsed', {
+    key,
+    outputKey,
+    sourceId,
+    format,
+    ...outcome,
+    ...(stats.leftOut !== undefined ? { recordsLeftOut: stats.leftOut } : {}),
+  });
   return { status: 'parsed', key, outputKey, outcome, quarantinedEntries: [] };
 }
 

@@ -108,7 +108,7 @@ function stringText(bytes: Uint8Array, start: number, end: number): string {
 }
 
 /** Where the value at `tokens` is in the compact JSON `bytes[start, end)`, if anywhere. */
-function locate(
+export function locate(
   bytes: Uint8Array,
   start: number,
   end: number,

@@ -8,7 +8,13 @@ import {
   scanJsonValue,
 } from './formats/json-validate.js';
 import { RawJson, RawJsonSpans, RecordBatch } from './formats/types.js';
-import { RECORD_HASH_HEX_DIGITS, type RecordIdentity, writeRecordHash } from './record-identity.js';
+import {
+  RECORD_HASH_HEX_DIGITS,
+  type RecordIdentity,
+  recordHash,
+  writeRecordHash,
+} from './record-identity.js';
+import type { RecordSelector } from './record-selection.js';
 
 /**
  * What every output line carries besides the record; all of it comes from the raw
@@ -58,6 +64,8 @@ export interface RecordLineOptions {
    * for custom extractors, whose objects may be anything JSON.stringify writes.
    */
   readonly checkObjects: boolean;
+  /** Which records get a line (emit: changes, a cursor); absent: every one. */
+  readonly select?: RecordSelector;
 }
 
 /**
@@ -81,8 +89,10 @@ export class RecordLineWriter {
   private scratch = Buffer.allocUnsafe(0);
   /** Batch buffers whose bytes were consumed, to write into again (see recycle). */
   private readonly recycled: Buffer[] = [];
-  /** Records written: the index of the next one, for error locations. */
+  /** Records taken, written or left out: the index of the next one, for error locations. */
   records = 0;
+  /** Of those, records the selector left out. */
+  dropped = 0;
 
   constructor(private readonly options: RecordLineOptions) {
     this.prefix = Buffer.from(envelopePrefix(options.envelope), 'utf8');
@@ -171,9 +181,14 @@ export class RecordLineWriter {
     this.reserve(head + text.length * 3 + 2, full);
     const at = this.used;
     const end = at + head + this.buffer.write(text, at + head, 'utf8');
-    this.hashKeyLine(
-      new Uint8Array(this.buffer.buffer, this.buffer.byteOffset + at + head, end - at - head),
+    const view = new Uint8Array(
+      this.buffer.buffer,
+      this.buffer.byteOffset + at + head,
+      end - at - head,
     );
+    const hash = this.selectedHash(this.buffer, at + head, end, undefined, view);
+    if (hash === null) return;
+    this.hashKeyLine(view, hash);
     this.lineEnd(end);
   }
 
@@ -213,14 +228,18 @@ export class RecordLineWriter {
     // A plain view: Buffer's own subarray costs more, and nothing here needs a Buffer.
     const view = new Uint8Array(record.buffer, record.byteOffset + from, to - from);
     if (!this.options.identity.declared) {
+      const hash = this.selectedHash(record, from, to, undefined, view);
+      if (hash === null) return;
       this.reserve(this.hashKeyHead.length + view.length + 2, full);
       const at = this.used;
       this.buffer.set(view, at + this.hashKeyHead.length);
-      this.hashKeyLine(view);
+      this.hashKeyLine(view, hash);
       this.lineEnd(at + this.hashKeyHead.length + view.length);
       return;
     }
     const key = JSON.stringify(this.options.identity.key(record, from, to, this.records));
+    const hash = this.selectedHash(record, from, to, key, view);
+    if (hash === null) return;
     // A UTF-16 code unit is at most 3 UTF-8 bytes.
     this.reserve(this.prefix.length + key.length * 3 + HASH_COLUMNS.length + view.length + 2, full);
     const buffer = this.buffer;
@@ -229,7 +248,7 @@ export class RecordLineWriter {
     at += this.prefix.length;
     at += buffer.write(key, at, 'utf8');
     buffer.set(HASH_COLUMNS, at);
-    writeRecordHash(view, buffer, at + HASH_DIGITS_AT);
+    this.hashDigits(view, hash, at + HASH_DIGITS_AT);
     at += HASH_COLUMNS.length;
     buffer.set(view, at);
     this.lineEnd(at + view.length);
@@ -239,12 +258,47 @@ export class RecordLineWriter {
    * Writes the head of a line whose key is its hash at `used`, the record (`view`) being
    * already in place after it or elsewhere: one copy of the head, then the digits twice.
    */
-  private hashKeyLine(view: Uint8Array): void {
+  private hashKeyLine(view: Uint8Array, hash: string | undefined): void {
     const at = this.used;
     this.buffer.set(this.hashKeyHead, at);
     const keyDigits = at + this.prefix.length + 1;
     const hashDigits = keyDigits + RECORD_HASH_HEX_DIGITS + 1 + HASH_DIGITS_AT;
-    writeRecordHash(view, this.buffer, keyDigits, hashDigits);
+    this.hashDigits(view, hash, keyDigits, hashDigits);
+  }
+
+  /**
+   * Writes the hash's digits of the record `view` at `at` (and `copyAt`): `hash` when the
+   * selector already had it computed, else computed from the bytes with no string made.
+   */
+  private hashDigits(view: Uint8Array, hash: string | undefined, at: number, copyAt = -1): void {
+    if (hash === undefined) {
+      writeRecordHash(view, this.buffer, at, copyAt);
+      return;
+    }
+    this.buffer.write(hash, at, 'latin1');
+    if (copyAt >= 0) this.buffer.write(hash, copyAt, 'latin1');
+  }
+
+  /**
+   * Asks the selector, when there is one, about the record `bytes[start, end)` (`view`):
+   * its hash (hex) when it gets a line, null when it is left out (then counted, and given no
+   * line). Undefined without a selector: every record gets a line and its hash is written
+   * straight from the bytes.
+   */
+  private selectedHash(
+    bytes: Uint8Array,
+    start: number,
+    end: number,
+    key: string | undefined,
+    view: Uint8Array,
+  ): string | null | undefined {
+    const select = this.options.select;
+    if (select === undefined) return undefined;
+    const hash = recordHash(view);
+    if (select.admit(bytes, start, end, key, hash)) return hash;
+    this.records += 1;
+    this.dropped += 1;
+    return null;
   }
 
   /** Room for `bytes` more in the buffer, passing the full one on first if needed. */

@@ -16,6 +16,7 @@ export * from './packs.js';
 export * from './payload.js';
 export * from './prices.js';
 export * from './record-key.js';
+export * from './record-selection.js';
 export * from './record-views.js';
 export * from './records.js';
 export * from './redact.js';

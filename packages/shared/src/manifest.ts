@@ -17,6 +17,7 @@ import {
   MAX_SOURCE_BYTES,
 } from './limits.js';
 import { RecordKeySchema } from './record-key.js';
+import { CursorSchema, EmitSchema } from './record-selection.js';
 import type { Schedule } from './schedule.js';
 import {
   BasicAuthSchema,
@@ -225,6 +226,36 @@ function formatProblems(
   }
 }
 
+/**
+ * A cursor's query parameter must be the source's own: one the URL or `query` already sends
+ * would go out twice, and which of the two an upstream reads is its choice.
+ */
+function cursorParamProblems(
+  source: {
+    url: string;
+    query?: Record<string, unknown> | undefined;
+    cursor?: { param?: string | undefined } | undefined;
+  },
+  context: z.core.$RefinementCtx,
+): void {
+  const param = source.cursor?.param;
+  if (param === undefined) return;
+  let inUrl = false;
+  try {
+    inUrl = new URL(source.url).searchParams.has(param);
+  } catch {
+    // The url's own issue names it.
+  }
+  const inQuery = Object.hasOwn(source.query ?? {}, param);
+  if (!inUrl && !inQuery) return;
+  context.addIssue({
+    code: 'custom',
+    path: ['cursor', 'param'],
+    input: param,
+    message: `is already a query parameter of the source (its ${inUrl ? 'url' : '"query"'}); the cursor's value would be sent twice: remove it there or name another parameter`,
+  });
+}
+
 /** How often the source is collected: `30m`, `6h`, `1d` or `cron(...)` (see cadence.ts). */
 export const CadenceSchema = z.lazy(() =>
   z.string().check(
@@ -272,8 +303,23 @@ export const SourceSchema = z.lazy(() =>
       key: z.optional(RecordKeySchema),
       /** Collected only by the scheduled runs it is due in; absent: every run. */
       every: z.optional(CadenceSchema),
+      /**
+       * `changes`: a fetch emits only the records whose (key, hash) the source's previous
+       * fetch did not produce; `all` (the default): every record of every fetch.
+       */
+      emit: z.optional(EmitSchema),
+      /**
+       * Incremental fetches: the field whose highest value seen is remembered, records at or
+       * below it are not emitted again, and with `param` it is sent as that query parameter.
+       */
+      cursor: z.optional(CursorSchema),
     })
-    .check(z.superRefine((source, context) => formatProblems(source, context))),
+    .check(
+      z.superRefine((source, context) => {
+        formatProblems(source, context);
+        cursorParamProblems(source, context);
+      }),
+    ),
 );
 export type Source = z.infer<typeof SourceSchema>;
 export type SourceInput = z.input<typeof SourceSchema>;

@@ -5,7 +5,9 @@ import * as z from 'zod/mini';
 import { ContractValidationError, FanoutContractError } from './errors.js';
 import { BatchIdSchema, RunIdSchema, SourceIdSchema } from './ids.js';
 import { FormatOptionsSchema, FormatSchema } from './manifest.js';
+import { PreviousRawKeysSchema } from './payload.js';
 import { RecordKeySchema } from './record-key.js';
+import { PageCursorSchema } from './record-selection.js';
 import { BatchResultSchema } from './records.js';
 import { check } from './validate.js';
 
@@ -74,6 +76,20 @@ export const PackEntrySchema = z.lazy(() =>
     formatOptions: z._default(FormatOptionsSchema, {}),
     /** The source's record key (see SourceSchema `key`). */
     key: z.optional(RecordKeySchema),
+    /** The source's `emit`, when it emits changes only (see SourceSchema `emit`). */
+    emit: z.optional(z.literal('changes')),
+    /**
+     * `emit: "changes"`: the raw objects of the source's previous fetch (a pack, and pages
+     * too large for one). The parser reads that fetch's pages of this source again and
+     * leaves out every record whose (key, hash) they produced; absent on a first fetch (or
+     * the first after the source was edited): every record is written.
+     */
+    previousRawKeys: z.optional(PreviousRawKeysSchema),
+    /**
+     * The source's `cursor` field and the highest value seen before this fetch: records at
+     * or below it are left out, and the parse outcome reports the new highest value.
+     */
+    cursor: z.optional(PageCursorSchema),
     /** `utf8`: `body` is the text; `base64`: the bytes were not valid UTF-8. */
     bodyEncoding: z.enum(['utf8', 'base64']),
     body: z.string(),

@@ -2,6 +2,7 @@ import * as z from 'zod/mini';
 import { ContractValidationError } from './errors.js';
 import { BatchIdSchema, RunIdSchema } from './ids.js';
 import { SourceSchema } from './manifest.js';
+import { CursorValueSchema } from './record-selection.js';
 import { check } from './validate.js';
 
 /** What the collector remembers of a source between runs, for conditional fetches. */
@@ -54,6 +55,22 @@ export const TriedSchema = z.lazy(() =>
 );
 export type Tried = z.infer<typeof TriedSchema>;
 
+/**
+ * Raw objects one fetch may name as its previous: a pack and the pages that were too large
+ * for it. A fetch with more (pages of many megabytes each) is compared with nothing.
+ */
+export const MAX_PREVIOUS_RAW_KEYS = 64;
+
+/**
+ * `emit: "changes"`: the raw objects of a source's previous fetch, as the state keeps them and
+ * tasks, pack entries and raw object metadata carry them.
+ */
+export const PreviousRawKeysSchema = z.lazy(() =>
+  z
+    .array(z.string().check(z.minLength(1)))
+    .check(z.minLength(1), z.maxLength(MAX_PREVIOUS_RAW_KEYS)),
+);
+
 export const CollectorTaskSchema = z.lazy(() =>
   z.strictObject({
     source: SourceSchema,
@@ -63,6 +80,13 @@ export const CollectorTaskSchema = z.lazy(() =>
      * first request asks for `Accept-Encoding: identity`, so a cut download can resume.
      */
     expectedBytes: z.optional(z.number().check(z.int(), z.nonnegative())),
+    /**
+     * For `emit: "changes"` (the state's): the raw objects of the source's previous fetch,
+     * whose records the parser leaves out of this fetch's output.
+     */
+    previousRawKeys: z.optional(PreviousRawKeysSchema),
+    /** For a `cursor` (the state's): the highest value seen so far, as JSON text. */
+    cursor: z.optional(CursorValueSchema),
     /** Set by the collector on a continuation: where an interrupted download resumes. */
     resume: z.optional(ResumeSchema),
     /** Set by the collector on a continuation: attempts and failures of earlier hops. */

@@ -3,8 +3,9 @@ import { ContractValidationError } from './errors.js';
 import { BatchIdSchema, RunIdSchema, SourceIdSchema } from './ids.js';
 import { S3_USER_METADATA_MAX_BYTES } from './limits.js';
 import { FormatOptionsSchema, FormatSchema } from './manifest.js';
-import { ValidatorsSchema } from './payload.js';
+import { PreviousRawKeysSchema, ValidatorsSchema } from './payload.js';
 import { RecordKeySchema } from './record-key.js';
+import { CursorValueSchema, PageCursorSchema } from './record-selection.js';
 import { check } from './validate.js';
 
 /** An ISO 8601 time with its offset; a function, as every schema here is built on first use. */
@@ -22,6 +23,13 @@ export const RawObjectMetadataSchema = z.lazy(() =>
     formatOptions: z._default(FormatOptionsSchema, {}),
     /** The source's record key (see SourceSchema `key`). */
     recordKey: z.optional(RecordKeySchema),
+    /**
+     * `emit: "changes"`: the raw objects of the source's previous fetch (see PackEntrySchema).
+     * Left out when it would take the metadata past S3's limit: the page is then emitted whole.
+     */
+    previousRawKeys: z.optional(PreviousRawKeysSchema),
+    /** The source's cursor field and the value the fetch was made with (see PackEntrySchema). */
+    cursor: z.optional(PageCursorSchema),
     /** Content-Type the upstream sent. */
     contentType: z.optional(z.string()),
     fetchedAt: isoTime(),
@@ -45,6 +53,8 @@ const META_NAMES = {
   format: 'format',
   formatOptions: 'format-options',
   recordKey: 'record-key',
+  previousRawKeys: 'previous-raw-keys',
+  cursor: 'cursor',
   contentType: 'upstream-content-type',
   fetchedAt: 'fetched-at',
   scheduledAt: 'scheduled-at',
@@ -84,13 +94,25 @@ export function toS3Metadata(meta: RawObjectMetadata): Record<string, string> {
   if (meta.recordKey) out[META_NAMES.recordKey] = asciiJson(meta.recordKey);
   // Header values must be ASCII; upstream content types are, but be safe.
   if (meta.contentType) out[META_NAMES.contentType] = meta.contentType.replace(/[^\x20-\x7e]/g, '');
-  // A URL (ASCII once parsed) goes in only while the whole stays within S3's limit.
-  const url = meta.url === undefined ? undefined : asciiUrl(meta.url);
-  if (
-    url !== undefined &&
-    metadataBytes(out) + META_NAMES.url.length + url.length <= S3_USER_METADATA_MAX_BYTES
-  ) {
-    out[META_NAMES.url] = url;
+  // What is not needed to parse the page goes in only while the whole stays within S3's limit,
+  // in this order: the cursor (without it the source's cursor does not advance from the
+  // page), the URL (ASCII once parsed; relative links need it), the previous fetch's raw keys
+  // (without them the page is emitted whole).
+  const fitting: [string, string | undefined][] = [
+    [META_NAMES.cursor, meta.cursor === undefined ? undefined : asciiJson(meta.cursor)],
+    [META_NAMES.url, meta.url === undefined ? undefined : asciiUrl(meta.url)],
+    [
+      META_NAMES.previousRawKeys,
+      meta.previousRawKeys === undefined ? undefined : asciiJson(meta.previousRawKeys),
+    ],
+  ];
+  for (const [name, value] of fitting) {
+    if (
+      value !== undefined &&
+      metadataBytes(out) + name.length + Buffer.byteLength(value) <= S3_USER_METADATA_MAX_BYTES
+    ) {
+      out[name] = value;
+    }
   }
   return out;
 }
@@ -114,29 +136,21 @@ function asciiUrl(url: string): string | undefined {
 /** Reads raw object metadata back from S3 (`HeadObject`/`GetObject` `Metadata`). */
 export function fromS3Metadata(metadata: Record<string, string> | undefined): RawObjectMetadata {
   const m = metadata ?? {};
-  let formatOptions: unknown = {};
   const issues: string[] = [];
-  const optionsText = m[META_NAMES.formatOptions];
-  if (optionsText !== undefined) {
+  const jsonField = (name: string): unknown => {
+    const text = m[name];
+    if (text === undefined) return undefined;
     try {
-      formatOptions = JSON.parse(optionsText);
+      return JSON.parse(text);
     } catch {
-      issues.push(
-        `metadata.${META_NAMES.formatOptions}: not valid JSON, got ${JSON.stringify(optionsText)}`,
-      );
+      issues.push(`metadata.${name}: not valid JSON, got ${JSON.stringify(text)}`);
+      return undefined;
     }
-  }
-  let recordKey: unknown;
-  const keyText = m[META_NAMES.recordKey];
-  if (keyText !== undefined) {
-    try {
-      recordKey = JSON.parse(keyText);
-    } catch {
-      issues.push(
-        `metadata.${META_NAMES.recordKey}: not valid JSON, got ${JSON.stringify(keyText)}`,
-      );
-    }
-  }
+  };
+  const formatOptions = jsonField(META_NAMES.formatOptions) ?? {};
+  const recordKey = jsonField(META_NAMES.recordKey);
+  const previousRawKeys = jsonField(META_NAMES.previousRawKeys);
+  const cursor = jsonField(META_NAMES.cursor);
   const status = m[META_NAMES.httpStatus];
   const page = m[META_NAMES.page];
   const candidate = {
@@ -146,6 +160,8 @@ export function fromS3Metadata(metadata: Record<string, string> | undefined): Ra
     format: m[META_NAMES.format],
     formatOptions,
     recordKey,
+    previousRawKeys,
+    cursor,
     contentType: m[META_NAMES.contentType],
     fetchedAt: m[META_NAMES.fetchedAt],
     scheduledAt: m[META_NAMES.scheduledAt],
@@ -303,6 +319,13 @@ export const ParsedObjectOutcomeSchema = z.lazy(() =>
      * cut short (before quarantinedPages is) past what metadata can hold.
      */
     windows1252Pages: z.optional(z.array(z.string())),
+    /**
+     * For each source with a `cursor` whose pages in this object all parsed: the highest
+     * cursor value of its records, or the value its fetch was made with when none is higher.
+     * The next manager reads it (one HEAD) into the source's state. Cut short (after the page
+     * lists) past what metadata can hold: a source left out keeps its cursor one run longer.
+     */
+    cursors: z.optional(z.record(SourceIdSchema, CursorValueSchema)),
     records: count(),
     bytesIn: count(),
     bytesOut: count(),
@@ -317,28 +340,37 @@ export const WINDOWS_1252_FALLBACK = 'decoded as windows-1252: not UTF-8, no cha
 const OUTCOME_META = 'fanout-outcome';
 /** S3 allows 2 KB of user metadata in all; the outcome keeps well inside it. */
 const OUTCOME_META_MAX_CHARS = 1_600;
+/** With cursors, up to S3's limit less the metadata name. */
+const OUTCOME_WITH_CURSORS_MAX_CHARS = S3_USER_METADATA_MAX_BYTES - OUTCOME_META.length;
 
-/** The parsed object's S3 metadata for an outcome (quarantined page names cut to fit). */
+/**
+ * The parsed object's S3 metadata for an outcome. Page names are cut to fit first (the counts
+ * stay); cursors may use the rest of S3's limit, for which page names are cut further, and
+ * only then cursors themselves.
+ */
 export function toParsedObjectMetadata(outcome: ParsedObjectOutcome): Record<string, string> {
-  const { windows1252Pages, ...rest } = outcome;
+  const { windows1252Pages, cursors, ...rest } = outcome;
   let pages = [...outcome.quarantinedPages];
   let decoded = [...(windows1252Pages ?? [])];
-  const asText = () =>
+  let kept = Object.entries(cursors ?? {});
+  const asText = (withCursors: boolean) =>
     asciiJson({
       ...rest,
       quarantinedPages: pages,
       ...(decoded.length > 0 ? { windows1252Pages: decoded } : {}),
+      ...(withCursors && kept.length > 0 ? { cursors: Object.fromEntries(kept) } : {}),
     });
-  let text = asText();
-  while (text.length > OUTCOME_META_MAX_CHARS && decoded.length > 0) {
-    decoded = decoded.slice(0, Math.floor(decoded.length / 2));
-    text = asText();
+  const cutPageNames = (fits: () => boolean) => {
+    while (!fits() && decoded.length > 0)
+      decoded = decoded.slice(0, Math.floor(decoded.length / 2));
+    while (!fits() && pages.length > 0) pages = pages.slice(0, Math.floor(pages.length / 2));
+  };
+  cutPageNames(() => asText(false).length <= OUTCOME_META_MAX_CHARS);
+  cutPageNames(() => asText(true).length <= OUTCOME_WITH_CURSORS_MAX_CHARS);
+  while (asText(true).length > OUTCOME_WITH_CURSORS_MAX_CHARS && kept.length > 0) {
+    kept = kept.slice(0, Math.floor(kept.length / 2));
   }
-  while (text.length > OUTCOME_META_MAX_CHARS && pages.length > 0) {
-    pages = pages.slice(0, Math.floor(pages.length / 2));
-    text = asText();
-  }
-  return { [OUTCOME_META]: text };
+  return { [OUTCOME_META]: asText(true) };
 }
 
 /** The outcome in a parsed object's metadata, or undefined when it has none (or a bad one). */
@@ -395,6 +427,13 @@ export const SourceStateSchema = z.lazy(() =>
     definition: z.optional(z.string()),
     /** Bytes of the last stored body (all pages): a large one is asked for unencoded. */
     bytes: z.optional(count()),
+    /**
+     * `emit: "changes"`: the raw objects of the last fetch that stored pages (a 304 or an
+     * unchanged body keeps them), which the next fetch's records are compared with.
+     */
+    rawKeys: z.optional(PreviousRawKeysSchema),
+    /** A `cursor`'s highest value seen (JSON text), from the parse outcomes of its fetches. */
+    cursor: z.optional(CursorValueSchema),
   }),
 );
 export type SourceState = z.infer<typeof SourceStateSchema>;

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Source } from './manifest.js';
-import type { CollectorTask, Validators } from './payload.js';
+import { type CollectorTask, MAX_PREVIOUS_RAW_KEYS, type Validators } from './payload.js';
+import { higherCursor } from './record-selection.js';
 import type { SourceState, TaskOutcome } from './records.js';
 
 /**
@@ -20,7 +21,10 @@ import type { SourceState, TaskOutcome } from './records.js';
 /**
  * The fields of a manifest entry that decide what is fetched and how it is parsed. The
  * others (`every`, `timeoutMs`, `expectedDurationMs`, `maxBytes`, the allow flags) tune
- * when and how patiently a source is fetched: editing them keeps its validators.
+ * when and how patiently a source is fetched: editing them keeps its validators. A
+ * `cursor` decides what is fetched (its parameter) and what its value means, so a new one
+ * starts from nothing. (An absent field leaves the fingerprint as it was: adding a field
+ * here changes no existing source's.)
  */
 const DEFINITION_FIELDS = [
   'url',
@@ -30,6 +34,7 @@ const DEFINITION_FIELDS = [
   'query',
   'basicAuth',
   'pagination',
+  'cursor',
 ] as const satisfies readonly (keyof Source)[];
 
 /** Characters of the fingerprint: 96 bits, enough to tell edits apart, short in the state. */
@@ -62,9 +67,10 @@ export function sourceDefinition(source: Source): string {
 /**
  * The state to plan a source with, for its current definition. When the definition
  * changed, validators and the last body's size are dropped, so the source is fetched
- * once in full and parsed with its new options; measured durations stay (estimates
- * only). A state from before definitions were recorded adopts the current one as is
- * (an upgrade does not refetch every source).
+ * once in full and parsed with its new options; so are the previous fetch's raw keys and
+ * the cursor, so that fetch emits every record; measured durations stay (estimates only).
+ * A state from before definitions were recorded adopts the current one as is (an upgrade
+ * does not refetch every source).
  */
 export function stateForDefinition(
   state: SourceState | undefined,
@@ -74,7 +80,7 @@ export function stateForDefinition(
   if (state.definition === undefined || state.definition === definition) {
     return { ...state, definition };
   }
-  const { validators: _dropped, bytes: _size, ...kept } = state;
+  const { validators: _dropped, bytes: _size, rawKeys: _fetched, cursor: _seen, ...kept } = state;
   return { ...kept, validators: {}, definition };
 }
 
@@ -92,11 +98,13 @@ export function previousValidators(state: SourceState | undefined): Validators |
 /** What a collector task carries from the source's state (fitted to its definition first). */
 export function carriedToTask(
   state: SourceState | undefined,
-): Pick<CollectorTask, 'previous' | 'expectedBytes'> {
+): Pick<CollectorTask, 'previous' | 'expectedBytes' | 'previousRawKeys' | 'cursor'> {
   const previous = previousValidators(state);
   return {
     ...(previous ? { previous } : {}),
     ...(state?.bytes !== undefined ? { expectedBytes: state.bytes } : {}),
+    ...(state?.rawKeys !== undefined ? { previousRawKeys: state.rawKeys } : {}),
+    ...(state?.cursor !== undefined ? { cursor: state.cursor } : {}),
   };
 }
 
@@ -106,6 +114,19 @@ export interface OutcomeContext {
   readonly durationsKept: number;
   /** The definition the run fetched the source with (its manifest's state), if recorded. */
   readonly ranWith?: string;
+  /** What the parse of the outcome's pages leaves in the state (sources with emit or cursor). */
+  readonly records?: RecordsSeen;
+}
+
+/** What the state keeps of a fetch's records, for the next fetch to emit from. */
+export interface RecordsSeen {
+  /** `emit: "changes"`: keep an `ok` outcome's raw keys (the next fetch's comparison). */
+  readonly keepRawKeys: boolean;
+  /**
+   * The cursor value the parse outcomes of every raw object of the fetch reported; absent
+   * when one has none yet (not parsed, quarantined): the cursor then stays where it was.
+   */
+  readonly cursor?: string;
 }
 
 function isNewer(finishedAt: string, than: string | undefined): boolean {
@@ -140,6 +161,13 @@ export function mergeOutcome(
     outcome.status === 'failed' ? (previous?.validators ?? {}) : { ...outcome.validators };
   const bytes = outcome.status === 'ok' ? outcome.bytes : previous?.bytes;
   const definition = previous?.definition ?? ranWith;
+  const rawKeys =
+    outcome.status === 'ok'
+      ? context.records?.keepRawKeys
+        ? [...new Set(outcome.rawKeys)]
+        : undefined
+      : previous?.rawKeys;
+  const cursor = higherCursor(previous?.cursor, context.records?.cursor);
   return {
     validators,
     durationsMs: durationsMs.slice(-context.durationsKept),
@@ -148,6 +176,8 @@ export function mergeOutcome(
     lastFinishedAt: outcome.finishedAt,
     ...(definition !== undefined ? { definition } : {}),
     ...(bytes !== undefined ? { bytes } : {}),
+    ...(rawKeys !== undefined && rawKeys.length <= MAX_PREVIOUS_RAW_KEYS ? { rawKeys } : {}),
+    ...(cursor !== undefined ? { cursor } : {}),
   };
 }
 

@@ -3,12 +3,14 @@ import {
   type CollectorPayload,
   offScheduleLogKey,
   parseCollectorPayload,
+  parsedKeyForRaw,
   type RunManifest,
   rawPackKey,
   redispatchKey,
   runManifestKey,
   type StateSnapshot,
   sourceStateKey,
+  toParsedObjectMetadata,
 } from '@fanout/shared';
 import { startTestS3, type TestS3 } from '@fanout/testkit';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -590,5 +592,117 @@ describe('an edited source', () => {
     await collectorsFinish('2026-11-25T13:10:00Z', ['a', 'b']);
     await cycle(tick('2026-11-25T13:20:00Z'), 'req-3');
     expect(previousOf('a')).toEqual({ etag: '"etag-a"' });
+  });
+});
+
+describe('sources that emit changes or read incrementally', () => {
+  const sources = () => ({
+    sources: [
+      { ...entry('api'), cursor: { field: 'updated', param: 'since' } },
+      { ...entry('news'), emit: 'changes', key: ['id'] },
+      entry('plain'),
+    ],
+  });
+
+  /** Run 1's collector stores its pack; its parser, unless told not to, the parsed object. */
+  async function collectedAndParsed(time: string, cursors: Record<string, string> | undefined) {
+    const run = await manifestOf(time);
+    const at = { runId: run.runId, scheduledAt: run.scheduledAt, batchId: 'b00000', hop: 0 };
+    const pack = rawPackKey(at);
+    await putPack(s3, {
+      ...at,
+      outcomes: ['api', 'news', 'plain'].map((id) =>
+        okOutcome(id, `${time.slice(0, -1)}.500Z`, { rawKeys: [pack, pack] }),
+      ),
+    });
+    if (cursors !== undefined) {
+      const outcome = {
+        runId: run.runId,
+        rawKey: pack,
+        pages: 3,
+        parsed: 3,
+        quarantined: 0,
+        quarantinedPages: [],
+        cursors,
+        records: 9,
+        bytesIn: 100,
+        bytesOut: 100,
+        parsedAt: time,
+      };
+      await s3.putText(parsedKeyForRaw(pack), 'x', toParsedObjectMetadata(outcome));
+    }
+    return pack;
+  }
+
+  function taskOf(sourceId: string) {
+    return payloads()
+      .flatMap((p) => p.tasks)
+      .find((task) => task.source.id === sourceId);
+  }
+
+  it("carries the previous fetch's raw keys and the parser's cursor to the next tasks, for one HEAD", async () => {
+    // Prepare
+    await s3.putJson(MANIFEST_KEY, sources());
+    await cycle(tick('2026-11-25T13:00:00Z'), 'req-1');
+    const pack = await collectedAndParsed('2026-11-25T13:00:00Z', {
+      api: '"2026-11-25T13:00:00.250+01:00"',
+    });
+
+    // Act
+    const second = await cycle(tick('2026-11-25T13:10:00Z'), 'req-2');
+
+    // Assess: the five GETs of any cycle, one HEAD of the pack's parsed object, one PUT.
+    expect(second.counts).toEqual({ GetObject: 5, HeadObject: 1, PutObject: 1 });
+    expect(taskOf('api')).toMatchObject({ cursor: '"2026-11-25T13:00:00.250+01:00"' });
+    expect(taskOf('api')?.previousRawKeys).toBeUndefined();
+    expect(taskOf('news')).toMatchObject({ previousRawKeys: [pack] });
+    expect(taskOf('news')?.cursor).toBeUndefined();
+    expect(taskOf('plain')).not.toHaveProperty('previousRawKeys');
+    expect(taskOf('plain')).not.toHaveProperty('cursor');
+    const state = (await manifestOf('2026-11-25T13:10:00Z')).state?.sources;
+    expect(state?.api?.cursor).toBe('"2026-11-25T13:00:00.250+01:00"');
+    expect(state?.news?.rawKeys).toEqual([pack]);
+  });
+
+  it('keeps the cursor where it was while the parse has not reported one', async () => {
+    // Prepare: run 1's pack is there, its parsed object is not (parsed late, or quarantined).
+    await s3.putJson(MANIFEST_KEY, sources());
+    await cycle(tick('2026-11-25T13:00:00Z'), 'req-1');
+    await collectedAndParsed('2026-11-25T13:00:00Z', undefined);
+
+    // Act
+    const second = await cycle(tick('2026-11-25T13:10:00Z'), 'req-2');
+
+    // Assess
+    expect(second.counts).toEqual({ GetObject: 5, HeadObject: 1, PutObject: 1 });
+    expect(taskOf('api')).not.toHaveProperty('cursor');
+    expect(second.deps.log.entries.map((e) => e.message)).toContain(
+      'cursor not advanced: a raw object of the fetch reports none',
+    );
+  });
+
+  it('drops the cursor and the previous fetch of a source whose cursor or definition was edited', async () => {
+    // Prepare
+    await s3.putJson(MANIFEST_KEY, sources());
+    await cycle(tick('2026-11-25T13:00:00Z'), 'req-1');
+    await collectedAndParsed('2026-11-25T13:00:00Z', { api: '42' });
+    await cycle(tick('2026-11-25T13:10:00Z'), 'req-2');
+    expect(taskOf('api')?.cursor).toBe('42');
+    const edited = sources();
+    edited.sources[0] = { ...entry('api'), cursor: { field: 'seq', param: 'after' } };
+    edited.sources[1] = {
+      ...entry('news'),
+      emit: 'changes',
+      key: ['id'],
+      url: 'http://127.0.0.1:9/v2',
+    };
+    await s3.putJson(MANIFEST_KEY, edited);
+
+    // Act
+    await cycle(tick('2026-11-25T13:20:00Z'), 'req-3');
+
+    // Assess: both fetched in full, every record written.
+    expect(taskOf('api')).not.toHaveProperty('cursor');
+    expect(taskOf('news')).not.toHaveProperty('previousRawKeys');
   });
 });

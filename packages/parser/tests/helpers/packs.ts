@@ -7,6 +7,7 @@ import {
   packEntryLine,
   packHeaderLine,
   rawPackKey,
+  type TaskOutcome,
 } from '@fanout/shared';
 import type { TestS3 } from '@fanout/testkit';
 import { FETCHED_AT, RUN_ID, SCHEDULED_AT } from './s3.js';
@@ -22,6 +23,8 @@ export interface TestEntry {
   readonly contentEncoding?: string;
   /** The source's record key. */
   readonly key?: readonly string[];
+  /** What the collector writes for emit: changes and a cursor. */
+  readonly selection?: Pick<PackEntryFields, 'emit' | 'previousRawKeys' | 'cursor'>;
   readonly body: string | Buffer;
 }
 
@@ -39,6 +42,7 @@ export function entryFields(entry: TestEntry): PackEntryFields {
     ...(entry.contentType !== undefined ? { contentType: entry.contentType } : {}),
     ...(entry.contentEncoding !== undefined ? { contentEncoding: entry.contentEncoding } : {}),
     ...(entry.key !== undefined ? { key: [...entry.key] } : {}),
+    ...entry.selection,
   };
 }
 
@@ -47,7 +51,28 @@ export function entryLine(entry: TestEntry): string {
   return packEntryLine(entryFields(entry), body);
 }
 
-export function headerLine(batchId: string, hop: number, entries: number): string {
+/** An `ok` outcome of `sourceId` in a pack at `key`, as a header holds it. */
+function collectedOutcome(sourceId: string, key: string): TaskOutcome {
+  return {
+    status: 'ok',
+    sourceId,
+    attempts: 1,
+    durationMs: 10,
+    httpStatus: 200,
+    bytes: 10,
+    rawKeys: [key],
+    validators: {},
+    finishedAt: FETCHED_AT,
+  };
+}
+
+export function headerLine(
+  batchId: string,
+  hop: number,
+  entries: number,
+  collected: readonly string[] = [],
+): string {
+  const key = rawPackKey({ runId: RUN_ID, scheduledAt: SCHEDULED_AT, batchId, hop });
   const header: PackHeader = {
     kind: 'fanout.pack',
     version: 1,
@@ -56,7 +81,14 @@ export function headerLine(batchId: string, hop: number, entries: number): strin
     hop,
     scheduledAt: SCHEDULED_AT,
     entries,
-    result: { runId: RUN_ID, batchId, hop, outcomes: [], continued: [], writtenAt: FETCHED_AT },
+    result: {
+      runId: RUN_ID,
+      batchId,
+      hop,
+      outcomes: collected.map((sourceId) => collectedOutcome(sourceId, key)),
+      continued: [],
+      writtenAt: FETCHED_AT,
+    },
   };
   return packHeaderLine(header);
 }
@@ -71,8 +103,12 @@ export function packBytes(
   hop: number,
   lines: readonly string[],
   announced = lines.length,
+  collected: readonly string[] = [],
 ): Buffer {
-  return Buffer.concat([gzipSync(headerLine(batchId, hop, announced)), gzipSync(lines.join(''))]);
+  return Buffer.concat([
+    gzipSync(headerLine(batchId, hop, announced, collected)),
+    gzipSync(lines.join('')),
+  ]);
 }
 
 let nextBatch = 0;
@@ -88,10 +124,18 @@ export function freshPackKey(hop = 0): { key: string; batchId: string; hop: numb
   };
 }
 
-/** Stores a pack of `entries` at a fresh key; returns the key. */
-export async function putPack(s3: TestS3, lines: readonly string[], announced?: number) {
+/**
+ * Stores a pack of `entries` at a fresh key; returns the key. `collected`: the sources whose
+ * outcome in the header is `ok` (by default none: most tests need no outcomes).
+ */
+export async function putPack(
+  s3: TestS3,
+  lines: readonly string[],
+  announced?: number,
+  collected: readonly string[] = [],
+) {
   const { key, batchId, hop } = freshPackKey();
-  const bytes = packBytes(batchId, hop, lines, announced);
+  const bytes = packBytes(batchId, hop, lines, announced, collected);
   await s3.putText(key, bytes);
   return { key, bytes };
 }

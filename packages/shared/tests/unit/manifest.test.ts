@@ -731,3 +731,68 @@ describe('parseManifestText: a byte order mark', () => {
     expect(result.sources).toHaveLength(1);
   });
 });
+
+describe('parseManifest: emit and cursor', () => {
+  it('accepts emit "changes" or "all", and a cursor with or without its query parameter', () => {
+    const source = acceptedSource(
+      aSource({ emit: 'changes', key: ['id'], cursor: { field: '/meta/updated', param: 'since' } }),
+    );
+    expect(source).toMatchObject({
+      emit: 'changes',
+      cursor: { field: '/meta/updated', param: 'since' },
+    });
+    expect(acceptedSource(aSource({ emit: 'all', cursor: { field: 'id' } }))).toMatchObject({
+      emit: 'all',
+      cursor: { field: 'id' },
+    });
+  });
+
+  it('rejects another emit mode, naming the entry and the modes', () => {
+    const errors = errorsOf({ ...aSource({ id: 'news' }), emit: 'new' });
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toMatch(/^sources\[0\]\.emit: .*"all".*"changes".*, got "new"$/);
+  });
+
+  it('rejects a cursor without a field, with an unknown key, or a bad pointer', () => {
+    expect(errorsOf({ ...aSource(), cursor: { param: 'since' } })[0]).toMatch(
+      /^sources\[0\]\.cursor\.field: .*, got nothing$/,
+    );
+    expect(errorsOf({ ...aSource(), cursor: { field: 'id', parameter: 'since' } })[0]).toMatch(
+      /^sources\[0\]\.cursor: Unrecognized key: "parameter"/,
+    );
+    expect(errorsOf(aSource({ cursor: { field: '/a~2b' } }))[0]).toBe(
+      'sources[0].cursor.field: a JSON pointer may use ~ only as ~0 (for ~) or ~1 (for /), got "/a~2b"',
+    );
+    expect(errorsOf(aSource({ cursor: { field: 'id', param: 'up dated' } }))[0]).toBe(
+      'sources[0].cursor.param: a query parameter name has no spaces or control characters, got "up dated"',
+    );
+  });
+
+  it('rejects a cursor parameter the source already sends, in its url or its query', () => {
+    const inUrl = parseManifest(
+      aManifest([
+        aSource({ id: 'ok' }),
+        aSource({
+          id: 'events',
+          url: 'https://api.example.test/events?since=2026-01-01',
+          cursor: { field: 'at', param: 'since' },
+        }),
+      ]),
+    );
+    expect(inUrl.sources.map((s) => s.id)).toEqual(['ok']);
+    expect(inUrl.invalid).toEqual([
+      {
+        index: 1,
+        id: 'events',
+        errors: [
+          'sources[1].cursor.param: is already a query parameter of the source (its url); the cursor\'s value would be sent twice: remove it there or name another parameter, got "since"',
+        ],
+      },
+    ]);
+    expect(
+      errorsOf(aSource({ query: { after: '0' }, cursor: { field: 'id', param: 'after' } }))[0],
+    ).toMatch(
+      /^sources\[0\]\.cursor\.param: is already a query parameter of the source \(its "query"\)/,
+    );
+  });
+});

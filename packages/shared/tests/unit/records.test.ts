@@ -494,3 +494,70 @@ describe('RawObjectMetadataSchema', () => {
     expect(parsed.formatOptions).toEqual({});
   });
 });
+
+describe('emit and cursor in what the functions write down', () => {
+  it("round trip in a single raw object's metadata", () => {
+    const meta = rawMetadata({
+      previousRawKeys: ['raw/packs/dt=2026-11-25/20261125T130000Z-b00000-h0.pack.ndjson.gz'],
+      cursor: { field: '/meta/updated', value: '"2026-11-25T13:00:00.5+01:00"' },
+    });
+    const stored = toS3Metadata(meta);
+    expect(JSON.parse(stored.cursor ?? '')).toEqual({
+      field: '/meta/updated',
+      value: '"2026-11-25T13:00:00.5+01:00"',
+    });
+    expect(fromS3Metadata(stored)).toEqual(meta);
+  });
+
+  it('leave out, past S3 limit, the previous raw keys before the URL and the URL before the cursor', () => {
+    const key = (n: number) =>
+      `raw/source=weather-api/dt=2026-11-25/20261125T1${n}0000Z-p0000.json`;
+    const meta = rawMetadata({
+      url: `https://shop.example/${'a'.repeat(600)}`,
+      cursor: { field: 'updated', value: `"${'9'.repeat(250)}"` },
+      previousRawKeys: Array.from({ length: 20 }, (_, n) => key(n)),
+    });
+    const stored = toS3Metadata(meta);
+    expect(stored.cursor).toBeDefined();
+    expect(stored.url).toBeDefined();
+    expect(stored['previous-raw-keys']).toBeUndefined();
+    const bytes = Object.entries(stored).reduce((n, [k, v]) => n + k.length + v.length, 0);
+    expect(bytes).toBeLessThanOrEqual(S3_USER_METADATA_MAX_BYTES);
+    const { previousRawKeys: _left, ...rest } = meta;
+    expect(fromS3Metadata(stored)).toEqual(rest);
+  });
+
+  it('names a previous-raw-keys or cursor that is not JSON', () => {
+    const stored = { ...toS3Metadata(rawMetadata()), cursor: '{field' };
+    expect(metadataIssues(stored)).toEqual(['metadata.cursor: not valid JSON, got "{field"']);
+  });
+
+  it("keep a parse outcome's cursors, cutting page names before them and them last", () => {
+    const small = aParsedObjectOutcome(rawKeyOf('a'), { cursors: { a: '"2026-11-25"', b: '42' } });
+    expect(fromParsedObjectMetadata(toParsedObjectMetadata(small))).toEqual(small);
+
+    const names = Array.from({ length: 200 }, (_, i) => `source-number-${i}-p0000`);
+    const cursors = Object.fromEntries(
+      Array.from({ length: 100 }, (_, i) => [
+        `api-${i}`,
+        `"2026-11-25T13:00:${String(i % 60).padStart(2, '0')}Z"`,
+      ]),
+    );
+    const large = aParsedObjectOutcome(rawKeyOf('a'), {
+      pages: 200,
+      quarantined: 200,
+      quarantinedPages: names,
+      cursors,
+    });
+    const metadata = toParsedObjectMetadata(large);
+    const back = fromParsedObjectMetadata(metadata);
+    expect((metadata['fanout-outcome'] ?? '').length + 'fanout-outcome'.length).toBeLessThanOrEqual(
+      S3_USER_METADATA_MAX_BYTES,
+    );
+    expect(back?.quarantinedPages).toEqual([]);
+    const kept = Object.keys(back?.cursors ?? {});
+    expect(kept.length).toBeGreaterThan(0);
+    expect(kept.length).toBeLessThan(100);
+    for (const id of kept) expect(back?.cursors?.[id]).toBe(cursors[id]);
+  });
+});

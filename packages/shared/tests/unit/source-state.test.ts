@@ -34,9 +34,18 @@ describe('sourceDefinition', () => {
       source({ query: { city: 'Oslo' } }),
       source({ headers: { Authorization: { secret: 'ssm:/fanout/other-token' } } }),
       source({ pagination: { type: 'link-header' } }),
+      source({ cursor: { field: 'updated' } }),
+      source({ cursor: { field: 'updated', param: 'since' } }),
     ]) {
       expect(sourceDefinition(edited)).not.toBe(base);
     }
+  });
+
+  it('is unchanged for a source without a cursor (adding the field changed no fingerprint)', () => {
+    // What the code before cursors existed gives this entry (computed with that commit's
+    // source-state.ts): stored states keep their validators through the upgrade.
+    expect(sourceDefinition(source())).toBe('KMot3CMyrcK9h-Y8');
+    expect(sourceDefinition(source({ emit: 'changes' }))).toBe('KMot3CMyrcK9h-Y8');
   });
 
   it('does not change with settings that only tune when and how patiently it is fetched', () => {
@@ -47,6 +56,7 @@ describe('sourceDefinition', () => {
       source({ expectedDurationMs: 5_000 }),
       source({ maxBytes: 1_000 }),
       source({ allowPrivateNetwork: true }),
+      source({ emit: 'changes' }),
     ]) {
       expect(sourceDefinition(tuned)).toBe(base);
     }
@@ -61,6 +71,19 @@ describe('stateForDefinition', () => {
       validators: {},
       durationsMs: [300],
       definition: 'new',
+    });
+  });
+
+  it('drops the previous fetch and the cursor of an edited source: its next fetch emits everything', () => {
+    const seen = { ...kept, rawKeys: ['raw/packs/a.pack.ndjson.gz'], cursor: '"2026-12-06"' };
+    expect(stateForDefinition({ ...seen, definition: 'old' }, 'new')).toEqual({
+      validators: {},
+      durationsMs: [300],
+      definition: 'new',
+    });
+    expect(stateForDefinition({ ...seen, definition: 'same' }, 'same')).toEqual({
+      ...seen,
+      definition: 'same',
     });
   });
 
@@ -92,6 +115,12 @@ describe('carriedToTask', () => {
     ).toEqual({ previous: { etag: '"v1"', sha256: 'a'.repeat(64) }, expectedBytes: 9 });
     expect(carriedToTask({ validators: {}, durationsMs: [] })).toEqual({});
     expect(carriedToTask(undefined)).toEqual({});
+  });
+
+  it("sends the previous fetch's raw keys and the cursor", () => {
+    expect(
+      carriedToTask({ validators: {}, durationsMs: [], rawKeys: ['raw/a', 'raw/b'], cursor: '42' }),
+    ).toEqual({ previousRawKeys: ['raw/a', 'raw/b'], cursor: '42' });
   });
 });
 
@@ -132,6 +161,36 @@ describe('mergeOutcome', () => {
     expect(mergeOutcome(previous, okOutcome('a'), { ...context, ranWith: 'before' })).toBe(
       undefined,
     );
+  });
+
+  it("keeps an ok outcome's distinct raw keys for a source that emits changes, and only then", () => {
+    const outcome = okOutcome('a', { rawKeys: ['raw/p', 'raw/p', 'raw/s'] });
+    const kept = mergeOutcome(undefined, outcome, {
+      ...context,
+      records: { keepRawKeys: true },
+    });
+    expect(kept?.rawKeys).toEqual(['raw/p', 'raw/s']);
+    const previous = { validators: {}, durationsMs: [], rawKeys: ['raw/old'] };
+    expect(
+      mergeOutcome(previous, outcome, { ...context, records: { keepRawKeys: false } }),
+    ).not.toHaveProperty('rawKeys');
+    // A 304 or an unchanged body brings nothing new to compare with: the last fetch's stay.
+    expect(mergeOutcome(previous, unchangedOutcome('a'), context)?.rawKeys).toEqual(['raw/old']);
+    expect(mergeOutcome(previous, failedOutcome('a'), context)?.rawKeys).toEqual(['raw/old']);
+  });
+
+  it('raises the cursor to what the parse reported, and never lowers it', () => {
+    const previous = { validators: {}, durationsMs: [], cursor: '"2026-12-06T10:00:00Z"' };
+    const at = (cursor: string | undefined) =>
+      mergeOutcome(previous, okOutcome('a'), {
+        ...context,
+        records: { keepRawKeys: false, ...(cursor !== undefined ? { cursor } : {}) },
+      })?.cursor;
+    expect(at('"2026-12-06T10:05:00Z"')).toBe('"2026-12-06T10:05:00Z"');
+    expect(at('"2026-12-06T09:00:00Z"')).toBe('"2026-12-06T10:00:00Z"');
+    // Not parsed yet, or quarantined: nothing reported, the cursor stays.
+    expect(at(undefined)).toBe('"2026-12-06T10:00:00Z"');
+    expect(mergeOutcome(previous, failedOutcome('a'), context)?.cursor).toBe(previous.cursor);
   });
 
   it('skips an outcome no newer than the last merged one (merging is idempotent)', () => {
