@@ -8,7 +8,7 @@ import type {
   Tried,
   Validators,
 } from '@fanout/shared';
-import { PREFIXES, redactUrlsIn } from '@fanout/shared';
+import { PREFIXES, rawPackKey, redactUrlsIn } from '@fanout/shared';
 import { DeadlineAbortError, SourceFetchError, UpstreamHttpError } from './errors.js';
 import {
   type FetchDeps,
@@ -19,7 +19,7 @@ import {
 import type { PackWriter } from './pack.js';
 import { withCursorParam } from './record-selection.js';
 import { type ResolvedTask, resolveTask, type SecretResolver, scrubSecrets } from './secrets.js';
-import type { StoreTarget } from './store.js';
+import { objectExists, type StoreTarget } from './store.js';
 import { storePages } from './store-pages.js';
 
 export type TaskResult =
@@ -247,6 +247,16 @@ async function handOffAborted(
   if (!canResume || download.validator === undefined) {
     return { kind: 'aborted', download: summary, tried };
   }
+  if (await hopAlreadyRecorded(payload, deps)) {
+    // A retry of a hop whose earlier attempt stored the record (and was killed after it):
+    // that attempt's chain resumes or restarts the download, and may already have removed
+    // its bytes; stored again here, they would be nobody's.
+    deps.log.warn('the hop is already recorded; not storing the partial download', {
+      sourceId: source.id,
+    });
+    await spool.release();
+    return { kind: 'aborted', download: summary, tried };
+  }
   const key = partialKey(payload, source.id, deps.context.awsRequestId);
   try {
     await partials.save(key, spool.path);
@@ -269,6 +279,22 @@ async function handOffAborted(
     ...(download.totalBytes !== undefined ? { totalBytes: download.totalBytes } : {}),
   };
   return { kind: 'aborted', download: summary, resume, tried };
+}
+
+/** Whether the hop's record is stored already; a failed check answers no (store as before). */
+async function hopAlreadyRecorded(
+  payload: CollectorPayload,
+  deps: StoreTarget & Pick<FetchDeps, 'log'>,
+): Promise<boolean> {
+  const { runId, scheduledAt, batchId, hop } = payload;
+  return objectExists(deps, rawPackKey({ runId, scheduledAt, batchId, hop })).catch(
+    (error: unknown) => {
+      deps.log.warn('could not check for the hop record', {
+        error: error instanceof Error ? error.message : String(error),
+      });
+      return false;
+    },
+  );
 }
 
 /** A log that writes `[secret]` wherever a resolved secret value would appear. */

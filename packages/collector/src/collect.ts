@@ -268,6 +268,16 @@ async function removeHandedPartials(
   }
 }
 
+/** The key of the bytes this invocation stored for `task`'s cut download, if it stored any. */
+function ownPartial(
+  payload: CollectorPayload,
+  task: CollectorTask,
+  context: Pick<LambdaContext, 'awsRequestId'>,
+): readonly string[] {
+  const own = partialKey(payload, task.source.id, context.awsRequestId);
+  return task.resume?.key === own ? [own] : [];
+}
+
 /**
  * Runs one collector invocation: fetches the batch's tasks with bounded concurrency
  * inside the time budget, packs the changed pages, writes the hop's ONE record (its pack,
@@ -398,7 +408,13 @@ async function collectHop(
     writtenAt: new Date(clock.now()).toISOString(),
   };
   const record = await writeRecord(payload, result, pack, deps);
-  if (!record.stored) return handOnFromRecord(payload, record, deps);
+  if (!record.stored) {
+    // Another delivery holds the record and hands on its own resume points: the bytes
+    // this invocation stored for its cut downloads (its request id is in their keys) are
+    // nobody's.
+    await removeHandedPartials(unfinished, deps, (task) => ownPartial(payload, task, context));
+    return handOnFromRecord(payload, record, deps);
+  }
 
   const handedOn = await handOn(payload, unfinished, deps);
   return {

@@ -3,6 +3,7 @@ import type { Readable } from 'node:stream';
 import {
   DeleteObjectCommand,
   GetObjectCommand,
+  HeadObjectCommand,
   PutObjectCommand,
   type PutObjectCommandInput,
   type S3Client,
@@ -137,6 +138,17 @@ export async function readStoredPackHeader(
     throw new StoreError(key, error, 'read');
   } finally {
     body.destroy();
+  }
+}
+
+/** Whether an object is stored at `key` (a HEAD). */
+export async function objectExists(target: StoreTarget, key: string): Promise<boolean> {
+  try {
+    await target.s3.send(new HeadObjectCommand({ Bucket: target.bucket, Key: key }));
+    return true;
+  } catch (error) {
+    if (isS3NotFound(error)) return false;
+    throw new StoreError(key, error, 'read');
   }
 }
 

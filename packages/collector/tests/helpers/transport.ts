@@ -52,7 +52,7 @@ export interface RecordedPut {
   readonly Body: unknown;
 }
 
-/** An S3 client stand-in for unit tests: records PutObject and DeleteObject calls, fails on demand. */
+/** An S3 client stand-in for unit tests: records PutObject and DeleteObject calls, answers GetObject and HeadObject from them, fails on demand. */
 export function fakeS3(options: { fail?: (key: string) => boolean } = {}): S3Client & {
   readonly puts: RecordedPut[];
   readonly deletes: string[];
@@ -81,6 +81,13 @@ export function fakeS3(options: { fail?: (key: string) => boolean } = {}): S3Cli
           });
         }
         return { Body: Readable.from([Buffer.from(put.Body as Buffer | string)]) };
+      }
+      if (command.constructor.name === 'HeadObjectCommand') {
+        if (stored(input.Key)) return {};
+        throw Object.assign(new Error('Not Found'), {
+          name: 'NotFound',
+          $metadata: { httpStatusCode: 404 },
+        });
       }
       if (command.constructor.name === 'DeleteObjectCommand') {
         deletes.push(input.Key);

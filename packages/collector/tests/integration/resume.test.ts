@@ -10,7 +10,7 @@ import {
   type TestS3,
 } from '@fanout/testkit';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { collectBatch } from '../../src/index.js';
+import { collectBatch, type PartialStore, s3PartialStore } from '../../src/index.js';
 import { testDeps } from '../helpers/deps.js';
 import { payload, RUN_ID, SCHEDULED_AT } from '../helpers/payloads.js';
 
@@ -126,13 +126,21 @@ describe('a download cut by the hard deadline resumes on the next hop', () => {
     upstream = { etag: '"v1"', body: V1, stall: true, range: 'honour' };
   });
 
-  /** One hop with 6 s left, a 1 s margin and the hard deadline at 2 s left. */
-  async function hop(input: CollectorPayload, settings: Record<string, number> = {}) {
+  /**
+   * One hop with 6 s left, a 1 s margin and the hard deadline at 2 s left; `requestId`
+   * makes it a retry of an earlier invocation, `partials` watches its partial store.
+   */
+  async function hop(
+    input: CollectorPayload,
+    settings: Record<string, number> = {},
+    options: { requestId?: string; partials?: (store: PartialStore) => PartialStore } = {},
+  ) {
+    const context = fakeContext({ clock, timeoutMs: 6_000 });
     const deps = await testDeps({
       s3: s3.client,
       bucket: s3.bucket,
       clock,
-      context: fakeContext({ clock, timeoutMs: 6_000 }),
+      context: options.requestId ? { ...context, awsRequestId: options.requestId } : context,
       settings: {
         memoryBufferBytes: MEMORY_BUFFER,
         safetyMarginMs: 1_000,
@@ -140,7 +148,8 @@ describe('a download cut by the hard deadline resumes on the next hop', () => {
         ...settings,
       },
     });
-    return { summary: await collectBatch(input, deps), deps };
+    const partials = options.partials?.(s3PartialStore(deps));
+    return { summary: await collectBatch(input, partials ? { ...deps, partials } : deps), deps };
   }
 
   const source = (id: string) => ({
@@ -289,6 +298,43 @@ describe('a download cut by the hard deadline resumes on the next hop', () => {
       expect.objectContaining({ status: 'failed', httpStatus: 503 }),
     ]);
     expect(await s3.listKeys(`runs/${RUN_ID}/partial/b00009-`)).toEqual([]);
+  });
+
+  it('stores nothing for a cut download in a retry of a hop already recorded', async () => {
+    // Prepare: hop 0 is cut and recorded (then its attempt is killed, so Lambda retries it);
+    // its continuation is refused the range until its attempts are spent, and removes the bytes.
+    const input = payload([source('retried')], { batchId: 'b00010' });
+    const first = await hop(input);
+    upstream = { ...upstream, stall: false, range: '503' };
+    const next = first.summary.continuation;
+    if (next) await hop(next);
+    const afterChain = await s3.listKeys(`runs/${RUN_ID}/partial/b00010-`);
+
+    // Act: the retry (the same request id) fetches again and is cut again.
+    upstream = { ...upstream, stall: true };
+    const saved: string[] = [];
+    const retry = await hop(
+      input,
+      {},
+      {
+        requestId: first.deps.context.awsRequestId,
+        partials: (store) => ({
+          ...store,
+          save: async (key, path) => {
+            saved.push(key);
+            await store.save(key, path);
+          },
+        }),
+      },
+    );
+
+    // Assess: the recorded attempt's chain owned the download; the retry stored no bytes
+    // that nobody would resume or remove.
+    expect(next?.tasks[0]?.resume).toBeDefined();
+    expect(afterChain).toEqual([]);
+    expect(retry.summary.recordedBy).toBe('earlier-attempt');
+    expect(saved).toEqual([]);
+    expect(await s3.listKeys(`runs/${RUN_ID}/partial/b00010-`)).toEqual([]);
   });
 
   it('resumes on a strong Last-Modified when there is no ETag', async () => {

@@ -1,7 +1,8 @@
+import type { S3Client } from '@aws-sdk/client-s3';
 import { type CollectorPayload, rawPackKey } from '@fanout/shared';
 import { fakeContext, ManualClock } from '@fanout/testkit';
 import { describe, expect, it } from 'vitest';
-import { collectBatch } from '../../src/index.js';
+import { collectBatch, type HttpTransport, type PartialStore } from '../../src/index.js';
 import { testDeps } from '../helpers/deps.js';
 import { payload, RUN_ID, SCHEDULED_AT } from '../helpers/payloads.js';
 import { fakeS3, putPackHeader, scriptedTransport } from '../helpers/transport.js';
@@ -40,6 +41,53 @@ async function delivery(
   return { summary, deps, transport };
 }
 
+/** A partial store that remembers what was saved and removed. */
+function recordingPartials(): PartialStore & { saved: string[]; removed: string[] } {
+  const saved: string[] = [];
+  const removed: string[] = [];
+  return {
+    saved,
+    removed,
+    save: async (key) => {
+      saved.push(key);
+    },
+    load: () => (async function* () {})(),
+    remove: async (key) => {
+      removed.push(key);
+    },
+  };
+}
+
+/**
+ * One delivery of hop 0 of a one-task batch whose download is cut by the hard deadline
+ * after 256 KiB (spooled, a strong ETag: resumable), on `s3`.
+ */
+async function cutDelivery(s3: S3Client, requestId: string, partials: PartialStore) {
+  const clock = new ManualClock();
+  const transport: HttpTransport = async (request) => ({
+    status: 200,
+    headers: { etag: '"v1"', 'content-length': String(1024 * 1024) },
+    body: (async function* () {
+      yield Buffer.alloc(256 * 1024, 1);
+      clock.advance(10_000);
+      await new Promise((_, reject) => {
+        request.signal.addEventListener('abort', () => reject(request.signal.reason), {
+          once: true,
+        });
+      });
+    })(),
+    discard: () => undefined,
+  });
+  const deps = await testDeps({
+    s3,
+    clock,
+    context: { ...fakeContext({ clock, timeoutMs: 12_000 }), awsRequestId: requestId },
+    transport,
+    settings: { memoryBufferBytes: 64 * 1024, safetyMarginMs: 5_000, hardDeadlineMs: 5_000 },
+  });
+  return collectBatch(payload(tasks(1)), { ...deps, partials });
+}
+
 describe("a hop's record is written once (first writer wins)", () => {
   it('stores the pack with If-None-Match and the writing request id in its header', async () => {
     const s3 = fakeS3();
@@ -73,6 +121,36 @@ describe("a hop's record is written once (first writer wins)", () => {
     expect(s3.puts).toHaveLength(1);
     expect((await putPackHeader(s3, packKey(0))).requestId).toBe('request-a');
     expect(duplicate.summary.result.continued).toEqual(['s3', 's4']);
+  });
+
+  it('a duplicate delivery that lost the record removes the bytes it stored for a cut download', async () => {
+    // Prepare: delivery a is cut, stores its bytes and the record. Delivery b ran at the
+    // same time: when it checked, there was no record yet (its HEADs are answered 404).
+    const s3 = fakeS3();
+    const partials = recordingPartials();
+    const first = await cutDelivery(s3, 'request-a', partials);
+    const racing = {
+      ...s3,
+      send: (command: { constructor: { name: string } }) =>
+        command.constructor.name === 'HeadObjectCommand'
+          ? Promise.reject(
+              Object.assign(new Error('Not Found'), {
+                name: 'NotFound',
+                $metadata: { httpStatusCode: 404 },
+              }),
+            )
+          : s3.send(command as never),
+    } as unknown as S3Client;
+
+    // Act
+    const duplicate = await cutDelivery(racing, 'request-b', partials);
+
+    // Assess: a's bytes wait for a's continuation; b's own are removed at once.
+    const ownKey = (request: string) => `runs/${RUN_ID}/partial/b00001-h0-s1-${request}.part`;
+    expect(first.continuation?.tasks[0]?.resume?.key).toBe(ownKey('request-a'));
+    expect(duplicate.recordedBy).toBe('other-delivery');
+    expect(partials.saved).toEqual([ownKey('request-a'), ownKey('request-b')]);
+    expect(partials.removed).toEqual([ownKey('request-b')]);
   });
 
   it("a retry of the same request hands on what the earlier attempt's record left", async () => {
