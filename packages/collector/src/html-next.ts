@@ -1,4 +1,3 @@
-import { TextDecoder } from 'node:util';
 import { htmlEncodingLabel } from '@fanout/shared';
 import { allLinks, firstLink, type HtmlPage, parseHtmlPage } from '@fanout/shared/html';
 import type { BufferedBody } from './body.js';
@@ -16,7 +15,7 @@ async function pageBytes(body: BufferedBody): Promise<Buffer> {
 }
 
 /** A decoder for `label`, UTF-8 when Node does not know it (a link is ASCII either way). */
-function decoderFor(label: string): TextDecoder {
+function decoderFor(label: string): InstanceType<typeof TextDecoder> {
   try {
     return new TextDecoder(label);
   } catch {

@@ -337,7 +337,10 @@ export class RunRecordReader {
     }
   }
 
-  private async readAll<S extends z.ZodType>(prefix: string, schema: S): Promise<z.output<S>[]> {
+  private async readAll<S extends z.core.$ZodType>(
+    prefix: string,
+    schema: S,
+  ): Promise<z.output<S>[]> {
     const listed = await this.list(prefix);
     const values: z.output<S>[] = [];
     await eachConcurrently(listed, async (item) => {

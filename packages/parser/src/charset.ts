@@ -1,5 +1,4 @@
 import { isAscii, isUtf8 } from 'node:buffer';
-import { TextDecoder } from 'node:util';
 import { byteOrderMark, charsetOf, prescanHtmlCharset } from '@fanout/shared';
 import { UndecodableInputError, UnknownCharsetError } from './errors.js';
 
@@ -268,7 +267,7 @@ function firstInvalidByte(encoding: string, piece: Buffer, final: boolean): numb
  */
 export class Utf8Transcoder {
   decision: EncodingDecision | undefined;
-  private decoder: TextDecoder | undefined;
+  private decoder: InstanceType<typeof TextDecoder> | undefined;
   private passThrough = false;
   private consumed = 0;
   private produced = 0;

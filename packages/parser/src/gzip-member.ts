@@ -1,4 +1,11 @@
-import { constants, createDeflateRaw, type DeflateRaw, deflateRawSync } from 'node:zlib';
+import type { TransformOptions } from 'node:stream';
+import {
+  constants,
+  createDeflateRaw,
+  type DeflateRaw,
+  deflateRawSync,
+  type ZlibOptions,
+} from 'node:zlib';
 
 /**
  * One gzip member built from independently deflated segments, so that a segment can be left
@@ -22,9 +29,18 @@ export function deflateSegmentSync(bytes: Buffer, level: number): Buffer {
   return deflateRawSync(bytes, { level, finishFlush: constants.Z_SYNC_FLUSH });
 }
 
-/** A compressor whose output, once ended, is one deflate segment. */
-export function createSegmentDeflater(level: number): DeflateRaw {
-  return createDeflateRaw({ level, finishFlush: constants.Z_SYNC_FLUSH });
+/**
+ * A compressor whose output, once ended, is one deflate segment; `inputBytes` is how much
+ * input it may hold before a writer waits.
+ */
+export function createSegmentDeflater(level: number, inputBytes?: number): DeflateRaw {
+  // zlib's streams take the stream options too (its types leave them out).
+  const options: ZlibOptions & TransformOptions = {
+    level,
+    finishFlush: constants.Z_SYNC_FLUSH,
+    ...(inputBytes !== undefined ? { writableHighWaterMark: inputBytes } : {}),
+  };
+  return createDeflateRaw(options);
 }
 
 /** The uncompressed size and CRC-32 a segment adds, as `parseStream` reports them. */

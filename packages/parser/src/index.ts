@@ -82,7 +82,12 @@ export {
   type WholeObjectFacts,
 } from './quarantine.js';
 export { type ParserDeps, parseRawObject, type RawObjectResult } from './raw-object.js';
-export { RECORD_HASH_HEX_DIGITS, RecordIdentity, recordHash } from './record-identity.js';
+export {
+  RECORD_HASH_HEX_DIGITS,
+  RecordIdentity,
+  recordHash,
+  writeRecordHash,
+} from './record-identity.js';
 export { envelopePrefix, RecordLineWriter } from './record-lines.js';
 export {
   cursorValueOf,

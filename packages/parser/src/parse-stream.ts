@@ -1,6 +1,12 @@
-import { Readable, Transform, type TransformCallback, type Writable } from 'node:stream';
+import {
+  Readable,
+  Transform,
+  type TransformCallback,
+  type TransformOptions,
+  type Writable,
+} from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { crc32, createGzip, gzipSync } from 'node:zlib';
+import { crc32, createGzip, gzipSync, type ZlibOptions } from 'node:zlib';
 import type { FormatOptions, RecordKey } from '@fanout/shared';
 import { Utf8Transcoder, WINDOWS_1252_FALLBACK } from './charset.js';
 import type { ParserLimits } from './config.js';
@@ -18,7 +24,7 @@ import { defaultExtractors, type ExtractorRegistry } from './formats/registry.js
 import type { ExtractorContext } from './formats/types.js';
 import { createSegmentDeflater, deflateSegmentSync } from './gzip-member.js';
 import { RecordIdentity } from './record-identity.js';
-import { type Envelope, RecordLineWriter } from './record-lines.js';
+import { type Envelope, OUTPUT_BATCH_BYTES, RecordLineWriter } from './record-lines.js';
 import type { RecordSelector } from './record-selection.js';
 
 export interface ParseStreamOptions {
@@ -75,6 +81,18 @@ const SMALL_OUTPUT_BYTES = 64 * 1024;
 
 /** Output buffers zlib fills (its default is 16 KiB): fewer callbacks per object. */
 const ZLIB_CHUNK_BYTES = 64 * 1024;
+
+/**
+ * Lines zlib may hold before the writer waits: two of the writer's batches, so the next
+ * batch is written while zlib compresses the last on its thread. With the default (16 KiB)
+ * every batch waited for zlib to finish the one before, and the two never overlapped.
+ */
+const ZLIB_INPUT_BYTES = 2 * OUTPUT_BATCH_BYTES;
+
+/** zlib's streams take the stream options too (its types leave them out). */
+function gzipOptions(level: number): ZlibOptions & TransformOptions {
+  return { level, chunkSize: ZLIB_CHUNK_BYTES, writableHighWaterMark: ZLIB_INPUT_BYTES };
+}
 
 /** Reads `lines` until more than `limit` bytes are held or they end. */
 async function readUpTo(
@@ -138,6 +156,36 @@ async function* envelopeLines(
   }
   const rest = writer.take();
   if (rest) yield rest;
+}
+
+/**
+ * The writer's batches on their way to the compressor, handed back to the writer once the
+ * compressor has consumed them (see RecordLineWriter.recycle). A Transform takes its input in
+ * order and is done with a chunk once the chunk no longer counts in its `writableLength`
+ * (zlib drops its reference to a chunk before that).
+ */
+class BatchesInFlight {
+  private readonly sent: Buffer[] = [];
+  private sentBytes = 0;
+
+  constructor(
+    private readonly writer: RecordLineWriter,
+    private readonly compressor: Writable,
+  ) {}
+
+  /** Records `chunk` as sent, after handing back the batches consumed so far. */
+  send(chunk: Buffer): Buffer {
+    const pending = this.compressor.writableLength;
+    for (let first = this.sent[0]; first !== undefined; first = this.sent[0]) {
+      if (this.sentBytes - first.length < pending) break;
+      this.sent.shift();
+      this.sentBytes -= first.length;
+      this.writer.recycle(first);
+    }
+    this.sent.push(chunk);
+    this.sentBytes += chunk.length;
+    return chunk;
+  }
 }
 
 /** Counts (and, for a segment, checksums) the uncompressed lines on their way to the compressor. */
@@ -284,12 +332,16 @@ export async function parseStream(
       const compressed = segment ? deflateSegmentSync(bytes, level) : gzipSync(bytes, { level });
       await pipeline(Readable.from([compressed], { objectMode: false }), sink, output);
     } else {
+      const compressor = segment
+        ? createSegmentDeflater(level, ZLIB_INPUT_BYTES)
+        : createGzip(gzipOptions(level));
+      const inFlight = new BatchesInFlight(writer, compressor);
       await pipeline(
         (async function* all() {
-          for (const chunk of head.chunks) yield tally.add(chunk);
-          for await (const chunk of lines) yield tally.add(chunk);
+          for (const chunk of head.chunks) yield tally.add(inFlight.send(chunk));
+          for await (const chunk of lines) yield tally.add(inFlight.send(chunk));
         })(),
-        segment ? createSegmentDeflater(level) : createGzip({ level, chunkSize: ZLIB_CHUNK_BYTES }),
+        compressor,
         sink,
         output,
       );

@@ -8,7 +8,12 @@ import {
   scanJsonValue,
 } from './formats/json-validate.js';
 import { RawJson, RawJsonSpans, RecordBatch } from './formats/types.js';
-import { RECORD_HASH_HEX_DIGITS, type RecordIdentity, recordHash } from './record-identity.js';
+import {
+  RECORD_HASH_HEX_DIGITS,
+  type RecordIdentity,
+  recordHash,
+  writeRecordHash,
+} from './record-identity.js';
 import type { RecordSelector } from './record-selection.js';
 
 /**
@@ -25,15 +30,20 @@ export interface Envelope {
   readonly detail?: { readonly url: string; readonly linkedFrom: string };
 }
 
-const HASH_COLUMN = Buffer.from(',"hash":"', 'latin1');
-const RECORD_COLUMN = Buffer.from('","record":', 'latin1');
+/** What follows the key on every line, up to the record: its hash's digits go in the gap. */
+const HASH_COLUMNS = Buffer.from(
+  `,"hash":"${'0'.repeat(RECORD_HASH_HEX_DIGITS)}","record":`,
+  'latin1',
+);
+/** Where the hash's digits are in HASH_COLUMNS. */
+const HASH_DIGITS_AT = ',"hash":"'.length;
 
 /**
  * Output lines are written in batches of about this many bytes: fewer stream writes and
  * zlib thread-pool round trips (256 KiB against 64 KiB: about a tenth less CPU on the
  * benchmark's NDJSON file stream, whose lines grew by their key and hash).
  */
-const OUTPUT_BATCH_BYTES = 256 * 1024;
+export const OUTPUT_BATCH_BYTES = 256 * 1024;
 /** The first buffer: most objects (pack entries, small responses) fit in it. */
 const FIRST_BUFFER_BYTES = 16 * 1024;
 
@@ -72,12 +82,19 @@ export interface RecordLineOptions {
  */
 export class RecordLineWriter {
   /** Allocated when a line needs it: small output (a pack entry) gets a small buffer. */
-  private buffer = Buffer.allocUnsafe(0);
+  private buffer: Buffer = Buffer.allocUnsafe(0);
   private used = 0;
   private readonly prefix: Buffer;
+  /**
+   * A line up to its record when the key is the hash: the prefix, the key's quotes around a
+   * gap for its digits, HASH_COLUMNS. Copied in one step; only the digits are written per line.
+   */
+  private readonly hashKeyHead: Buffer;
   /** Size of the next buffer: small at first, OUTPUT_BATCH_BYTES once one was filled. */
   private nextBytes = FIRST_BUFFER_BYTES;
   private scratch = Buffer.allocUnsafe(0);
+  /** Batch buffers whose bytes were consumed, to write into again (see recycle). */
+  private readonly recycled: Buffer[] = [];
   /** Records taken, written or left out: the index of the next one, for error locations. */
   records = 0;
   /** Of those, records the selector left out. */
@@ -85,6 +102,11 @@ export class RecordLineWriter {
 
   constructor(private readonly options: RecordLineOptions) {
     this.prefix = Buffer.from(envelopePrefix(options.envelope), 'utf8');
+    this.hashKeyHead = Buffer.concat([
+      this.prefix,
+      Buffer.from(`"${'0'.repeat(RECORD_HASH_HEX_DIGITS)}"`, 'latin1'),
+      HASH_COLUMNS,
+    ]);
   }
 
   /** Writes what the extractor yielded; returns full buffers to pass on. */
@@ -161,19 +183,19 @@ export class RecordLineWriter {
     }
     // With the hash as key, everything before the record has a fixed length: the record is
     // written in place first and hashed there (hashing the string would encode it again).
-    const before =
-      this.prefix.length +
-      HASH_COLUMN.length +
-      RECORD_COLUMN.length +
-      2 +
-      2 * RECORD_HASH_HEX_DIGITS;
-    this.reserve(before + text.length * 3 + 2, full);
-    const recordAt = this.used + before;
-    const end = recordAt + this.buffer.write(text, recordAt, 'utf8');
-    const hash = recordHash(this.buffer.subarray(recordAt, end));
-    if (this.leftOut(this.buffer, recordAt, end, undefined, hash)) return;
-    const at = this.lineStart(undefined, hash, end - recordAt, full);
-    this.lineEnd(at + (end - recordAt));
+    const head = this.hashKeyHead.length;
+    this.reserve(head + text.length * 3 + 2, full);
+    const at = this.used;
+    const end = at + head + this.buffer.write(text, at + head, 'utf8');
+    const view = new Uint8Array(
+      this.buffer.buffer,
+      this.buffer.byteOffset + at + head,
+      end - at - head,
+    );
+    const hash = this.selectedHash(this.buffer, at + head, end, undefined, view);
+    if (hash === null) return;
+    this.hashKeyLine(view, hash);
+    this.lineEnd(end);
   }
 
   /** One record, `bytes[start, end)`: `state` says how far it is known to be valid JSON. */
@@ -209,50 +231,80 @@ export class RecordLineWriter {
       from = 0;
       to = compactJson(bytes, start, end, this.scratch, 0);
     }
-    const view = record.subarray(from, to);
-    const hash = recordHash(view);
-    const key = this.options.identity.declared
-      ? JSON.stringify(this.options.identity.key(record, from, to, this.records))
-      : undefined;
-    if (this.leftOut(record, from, to, key, hash)) return;
-    const at = this.lineStart(key, hash, to - from, full);
-    this.lineEnd(at + view.copy(this.buffer, at));
+    // A plain view: Buffer's own subarray costs more, and nothing here needs a Buffer.
+    const view = new Uint8Array(record.buffer, record.byteOffset + from, to - from);
+    if (!this.options.identity.declared) {
+      const hash = this.selectedHash(record, from, to, undefined, view);
+      if (hash === null) return;
+      this.reserve(this.hashKeyHead.length + view.length + 2, full);
+      const at = this.used;
+      this.buffer.set(view, at + this.hashKeyHead.length);
+      this.hashKeyLine(view, hash);
+      this.lineEnd(at + this.hashKeyHead.length + view.length);
+      return;
+    }
+    const key = JSON.stringify(this.options.identity.key(record, from, to, this.records));
+    const hash = this.selectedHash(record, from, to, key, view);
+    if (hash === null) return;
+    // A UTF-16 code unit is at most 3 UTF-8 bytes.
+    this.reserve(this.prefix.length + key.length * 3 + HASH_COLUMNS.length + view.length + 2, full);
+    const buffer = this.buffer;
+    let at = this.used;
+    buffer.set(this.prefix, at);
+    at += this.prefix.length;
+    at += buffer.write(key, at, 'utf8');
+    buffer.set(HASH_COLUMNS, at);
+    this.hashDigits(view, hash, at + HASH_DIGITS_AT);
+    at += HASH_COLUMNS.length;
+    buffer.set(view, at);
+    this.lineEnd(at + view.length);
   }
 
   /**
-   * Makes room for a line and writes it up to `"record":`; returns where the record goes.
-   * `key` is JSON text, or undefined for the hash. Constant parts are copied from buffers:
-   * a line allocates nothing but its hash (this runs once per record).
+   * Writes the head of a line whose key is its hash at `used`, the record (`view`) being
+   * already in place after it or elsewhere: one copy of the head, then the digits twice.
    */
-  private lineStart(
-    key: string | undefined,
-    hash: string,
-    recordBytes: number,
-    full: Buffer[],
-  ): number {
-    // A UTF-16 code unit is at most 3 UTF-8 bytes.
-    const keyBytes = key === undefined ? hash.length + 2 : key.length * 3;
-    const bytes =
-      this.prefix.length +
-      keyBytes +
-      HASH_COLUMN.length +
-      hash.length +
-      RECORD_COLUMN.length +
-      recordBytes +
-      2;
-    this.reserve(bytes, full);
-    const buffer = this.buffer;
-    let at = this.used + this.prefix.copy(buffer, this.used);
-    if (key === undefined) {
-      buffer[at] = 0x22; // "
-      at += buffer.write(hash, at + 1, 'latin1') + 2;
-      buffer[at - 1] = 0x22;
-    } else {
-      at += buffer.write(key, at, 'utf8');
+  private hashKeyLine(view: Uint8Array, hash: string | undefined): void {
+    const at = this.used;
+    this.buffer.set(this.hashKeyHead, at);
+    const keyDigits = at + this.prefix.length + 1;
+    const hashDigits = keyDigits + RECORD_HASH_HEX_DIGITS + 1 + HASH_DIGITS_AT;
+    this.hashDigits(view, hash, keyDigits, hashDigits);
+  }
+
+  /**
+   * Writes the hash's digits of the record `view` at `at` (and `copyAt`): `hash` when the
+   * selector already had it computed, else computed from the bytes with no string made.
+   */
+  private hashDigits(view: Uint8Array, hash: string | undefined, at: number, copyAt = -1): void {
+    if (hash === undefined) {
+      writeRecordHash(view, this.buffer, at, copyAt);
+      return;
     }
-    at += HASH_COLUMN.copy(buffer, at);
-    at += buffer.write(hash, at, 'latin1');
-    return at + RECORD_COLUMN.copy(buffer, at);
+    this.buffer.write(hash, at, 'latin1');
+    if (copyAt >= 0) this.buffer.write(hash, copyAt, 'latin1');
+  }
+
+  /**
+   * Asks the selector, when there is one, about the record `bytes[start, end)` (`view`):
+   * its hash (hex) when it gets a line, null when it is left out (then counted, and given no
+   * line). Undefined without a selector: every record gets a line and its hash is written
+   * straight from the bytes.
+   */
+  private selectedHash(
+    bytes: Uint8Array,
+    start: number,
+    end: number,
+    key: string | undefined,
+    view: Uint8Array,
+  ): string | null | undefined {
+    const select = this.options.select;
+    if (select === undefined) return undefined;
+    const hash = recordHash(view);
+    if (select.admit(bytes, start, end, key, hash)) return hash;
+    this.records += 1;
+    this.dropped += 1;
+    return null;
   }
 
   /** Room for `bytes` more in the buffer, passing the full one on first if needed. */
@@ -260,22 +312,21 @@ export class RecordLineWriter {
     if (this.used + bytes <= this.buffer.length) return;
     const rest = this.take();
     if (rest) full.push(rest);
-    this.buffer = Buffer.allocUnsafe(Math.max(bytes, this.nextBytes));
+    const size = Math.max(bytes, this.nextBytes);
+    this.buffer =
+      (size === OUTPUT_BATCH_BYTES ? this.recycled.pop() : undefined) ?? Buffer.allocUnsafe(size);
   }
 
-  /** Whether the selector leaves the record out (it is then counted, and gets no line). */
-  private leftOut(
-    record: Uint8Array,
-    start: number,
-    end: number,
-    key: string | undefined,
-    hash: string,
-  ): boolean {
-    const select = this.options.select;
-    if (select === undefined || select.admit(record, start, end, key, hash)) return false;
-    this.records += 1;
-    this.dropped += 1;
-    return true;
+  /**
+   * Takes back a buffer `take` returned once its bytes were consumed (compressed): the next
+   * batches are written into it. A large object's output then reuses a few buffers instead of
+   * allocating one per batch, which made V8 run a full GC every few megabytes (memory outside
+   * its heap counts toward its GC limits): a quarter of the CPU of the S3 path.
+   */
+  recycle(taken: Buffer): void {
+    if (taken.byteOffset === 0 && taken.buffer.byteLength === OUTPUT_BATCH_BYTES) {
+      this.recycled.push(Buffer.from(taken.buffer));
+    }
   }
 
   /** Closes the line whose record ends at `at`. */

@@ -1,38 +1,43 @@
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import { ContractValidationError } from './errors.js';
 import { BatchIdSchema, RunIdSchema, runIdFromTime, SourceIdSchema } from './ids.js';
 import { decodeS3EventKey } from './keys.js';
 import { FormatOptionsSchema, FormatSchema } from './manifest.js';
 import { check } from './validate.js';
 
-const IsoTimeSchema = z.iso.datetime({ offset: true, message: 'must be an ISO 8601 time' });
+/** A function: every schema here is built on first use (see index.ts). */
+const isoTime = () => z.iso.datetime({ offset: true, message: 'must be an ISO 8601 time' });
 
 /** What an EventBridge scheduled rule sends to its Lambda target. */
-export const ScheduledRuleEventSchema = z.object({
-  version: z.string().optional(),
-  id: z.string().optional(),
-  'detail-type': z.literal('Scheduled Event'),
-  source: z.literal('aws.events'),
-  account: z.string().optional(),
-  time: IsoTimeSchema,
-  region: z.string().optional(),
-  resources: z.array(z.string()).default([]),
-  detail: z.unknown().optional(),
-});
+export const ScheduledRuleEventSchema = z.lazy(() =>
+  z.object({
+    version: z.optional(z.string()),
+    id: z.optional(z.string()),
+    'detail-type': z.literal('Scheduled Event'),
+    source: z.literal('aws.events'),
+    account: z.optional(z.string()),
+    time: isoTime(),
+    region: z.optional(z.string()),
+    resources: z._default(z.array(z.string()), []),
+    detail: z.optional(z.unknown()),
+  }),
+);
 
 /**
  * What our EventBridge Scheduler schedule sends: Scheduler passes the target a
  * fixed input, which the infrastructure fills from Scheduler's context attributes
  * (`<aws.scheduler.scheduled-time>`, `<aws.scheduler.execution-id>`, ...).
  */
-export const SchedulerEventSchema = z.object({
-  'detail-type': z.literal('Scheduled Event'),
-  source: z.literal('aws.scheduler'),
-  time: IsoTimeSchema,
-  id: z.string().optional(),
-  resources: z.array(z.string()).default([]),
-  attempt: z.union([z.string(), z.number()]).optional(),
-});
+export const SchedulerEventSchema = z.lazy(() =>
+  z.object({
+    'detail-type': z.literal('Scheduled Event'),
+    source: z.literal('aws.scheduler'),
+    time: isoTime(),
+    id: z.optional(z.string()),
+    resources: z._default(z.array(z.string()), []),
+    attempt: z.optional(z.union([z.string(), z.number()])),
+  }),
+);
 
 /** The Scheduler input template the infrastructure configures (see SchedulerEventSchema). */
 export const SCHEDULER_INPUT_TEMPLATE = {
@@ -45,27 +50,27 @@ export const SCHEDULER_INPUT_TEMPLATE = {
 } as const;
 
 /** A run started by hand (`fanout` CLI, console test event). */
-export const ManualTriggerSchema = z
-  .object({
+export const ManualTriggerSchema = z.lazy(() =>
+  z.strictObject({
     type: z.literal('fanout.manual'),
     runId: RunIdSchema,
     /** Only these sources; all when absent. */
-    sources: z.array(SourceIdSchema).min(1).optional(),
+    sources: z.optional(z.array(SourceIdSchema).check(z.minLength(1))),
     /** Scheduled time to record for the run; the first delivery's clock when absent. */
-    time: IsoTimeSchema.optional(),
-  })
-  .strict();
+    time: z.optional(isoTime()),
+  }),
+);
 export type ManualTrigger = z.infer<typeof ManualTriggerSchema>;
 
 /** A manager invoking itself on a slice of a run's batches (two-level fan-out). */
-export const DispatchPartEventSchema = z
-  .object({
+export const DispatchPartEventSchema = z.lazy(() =>
+  z.strictObject({
     type: z.literal('fanout.dispatch'),
     runId: RunIdSchema,
-    batchIds: z.array(BatchIdSchema).min(1),
-    part: z.number().int().nonnegative(),
-  })
-  .strict();
+    batchIds: z.array(BatchIdSchema).check(z.minLength(1)),
+    part: z.number().check(z.int(), z.nonnegative()),
+  }),
+);
 export type DispatchPartEvent = z.infer<typeof DispatchPartEventSchema>;
 
 /**
@@ -73,28 +78,30 @@ export type DispatchPartEvent = z.infer<typeof DispatchPartEventSchema>;
  * event (retries or maximum event age exhausted). The collector's destination is the
  * manager, which redrives the hop (aws-facts-2.md, "Lambda async destinations").
  */
-export const AsyncFailureRecordSchema = z.object({
-  version: z.string(),
-  timestamp: z.string(),
-  requestContext: z.object({
-    requestId: z.string(),
-    functionArn: z.string(),
-    /** `RetriesExhausted`, `EventAgeExceeded`, ... */
-    condition: z.string(),
-    approximateInvokeCount: z.number().int().nonnegative(),
+export const AsyncFailureRecordSchema = z.lazy(() =>
+  z.object({
+    version: z.string(),
+    timestamp: z.string(),
+    requestContext: z.object({
+      requestId: z.string(),
+      functionArn: z.string(),
+      /** `RetriesExhausted`, `EventAgeExceeded`, ... */
+      condition: z.string(),
+      approximateInvokeCount: z.number().check(z.int(), z.nonnegative()),
+    }),
+    /** The event Lambda gave up on, as it was sent. */
+    requestPayload: z.unknown(),
+    responseContext: z.optional(
+      z.object({
+        statusCode: z.optional(z.number().check(z.int())),
+        executedVersion: z.optional(z.string()),
+        functionError: z.optional(z.string()),
+      }),
+    ),
+    /** The last attempt's error (`errorType`, `errorMessage`), when there was one. */
+    responsePayload: z.optional(z.unknown()),
   }),
-  /** The event Lambda gave up on, as it was sent. */
-  requestPayload: z.unknown(),
-  responseContext: z
-    .object({
-      statusCode: z.number().int().optional(),
-      executedVersion: z.string().optional(),
-      functionError: z.string().optional(),
-    })
-    .optional(),
-  /** The last attempt's error (`errorType`, `errorMessage`), when there was one. */
-  responsePayload: z.unknown().optional(),
-});
+);
 export type AsyncFailureRecord = z.infer<typeof AsyncFailureRecordSchema>;
 
 /** Every event the manager accepts, normalized. */
@@ -158,26 +165,33 @@ export function parseManagerEvent(event: unknown): ManagerTrigger {
 }
 
 /** One record of an S3 event notification, as S3 sends it. */
-export const S3EventRecordSchema = z.object({
-  eventVersion: z.string().optional(),
-  eventSource: z.literal('aws:s3'),
-  awsRegion: z.string().optional(),
-  eventTime: z.string(),
-  eventName: z.string().regex(/^ObjectCreated:/, 'must be an ObjectCreated event'),
-  s3: z.object({
-    bucket: z.object({ name: z.string().min(1), arn: z.string().optional() }),
-    object: z.object({
-      /** URL-encoded, space as `+`. */
-      key: z.string().min(1),
-      size: z.number().int().nonnegative().optional(),
-      eTag: z.string().optional(),
-      versionId: z.string().optional(),
-      sequencer: z.string().optional(),
+export const S3EventRecordSchema = z.lazy(() =>
+  z.object({
+    eventVersion: z.optional(z.string()),
+    eventSource: z.literal('aws:s3'),
+    awsRegion: z.optional(z.string()),
+    eventTime: z.string(),
+    eventName: z.string().check(z.regex(/^ObjectCreated:/, 'must be an ObjectCreated event')),
+    s3: z.object({
+      bucket: z.object({
+        name: z.string().check(z.minLength(1)),
+        arn: z.optional(z.string()),
+      }),
+      object: z.object({
+        /** URL-encoded, space as `+`. */
+        key: z.string().check(z.minLength(1)),
+        size: z.optional(z.number().check(z.int(), z.nonnegative())),
+        eTag: z.optional(z.string()),
+        versionId: z.optional(z.string()),
+        sequencer: z.optional(z.string()),
+      }),
     }),
   }),
-});
+);
 
-export const S3EventSchema = z.object({ Records: z.array(z.unknown()).min(1) });
+export const S3EventSchema = z.lazy(() =>
+  z.object({ Records: z.array(z.unknown()).check(z.minLength(1)) }),
+);
 
 export interface S3ObjectRef {
   readonly bucket: string;
@@ -234,9 +248,9 @@ export function parseS3Event(event: unknown): S3EventParseResult {
 }
 
 /** How to parse a source's pages: a format and its options, as a manifest entry gives them. */
-export const ParseDefinitionSchema = z
-  .object({ format: FormatSchema, formatOptions: FormatOptionsSchema })
-  .strict();
+export const ParseDefinitionSchema = z.lazy(() =>
+  z.strictObject({ format: FormatSchema, formatOptions: FormatOptionsSchema }),
+);
 export type ParseDefinition = z.infer<typeof ParseDefinitionSchema>;
 
 /**
@@ -244,9 +258,9 @@ export type ParseDefinition = z.infer<typeof ParseDefinitionSchema>;
  * parse the pages of each source now, from the current source manifest, in place of what
  * was stored with them. A fixed `recordsPath` so reaches data already collected.
  */
-export const ReparseExtensionSchema = z
-  .object({ definitions: z.record(SourceIdSchema, ParseDefinitionSchema) })
-  .strict();
+export const ReparseExtensionSchema = z.lazy(() =>
+  z.strictObject({ definitions: z.record(SourceIdSchema, ParseDefinitionSchema) }),
+);
 
 /** The parse definitions an event carries (none for S3's own notifications). */
 export function parseDefinitionsOf(event: unknown): Map<string, ParseDefinition> | undefined {

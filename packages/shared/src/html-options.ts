@@ -1,4 +1,4 @@
-import * as z from 'zod';
+import * as z from 'zod/mini';
 
 /**
  * The `html` format's options and the syntax of a field, shared by the manifest check, the
@@ -37,19 +37,19 @@ export function splitAttribute(spec: string): { selector: string; attribute?: st
   };
 }
 
-export const HtmlFieldSchema = z.union([
-  z.string(),
-  z
-    .object({
+export const HtmlFieldSchema = z.lazy(() =>
+  z.union([
+    z.string(),
+    z.strictObject({
       /** CSS selector with an optional `@attribute`, as the short form. */
       selector: z.string(),
       /** The inner HTML of the match instead of its text. */
-      html: z.boolean().optional(),
+      html: z.optional(z.boolean()),
       /** Every match as a list (`[]` when none) instead of the first (`null` when none). */
-      all: z.boolean().optional(),
-    })
-    .strict(),
-]);
+      all: z.optional(z.boolean()),
+    }),
+  ]),
+);
 export type HtmlFieldSpec = z.infer<typeof HtmlFieldSchema>;
 
 /** A field as written in the manifest, read into what it selects and yields. */
@@ -75,14 +75,18 @@ export function htmlFieldProblem(field: HtmlField): string | undefined {
   return undefined;
 }
 
-export const HtmlFieldsSchema = z
-  .record(z.string().min(1, 'a field name cannot be empty'), HtmlFieldSchema, {
-    error: (issue) =>
-      issue.input === undefined
-        ? 'is required: record field name -> CSS selector, e.g. {"name": "h2", "link": "a@href"}'
-        : undefined,
-  })
-  .refine((fields) => Object.keys(fields).length > 0, { message: 'needs at least one field' });
+export const HtmlFieldsSchema = z.lazy(() =>
+  z
+    .record(z.string().check(z.minLength(1, 'a field name cannot be empty')), HtmlFieldSchema, {
+      error: (issue) =>
+        issue.input === undefined
+          ? 'is required: record field name -> CSS selector, e.g. {"name": "h2", "link": "a@href"}'
+          : undefined,
+    })
+    .check(
+      z.refine((fields) => Object.keys(fields).length > 0, { message: 'needs at least one field' }),
+    ),
+);
 
 /**
  * Largest `options` of an `html` source, as JSON: they travel as S3 user metadata with a page

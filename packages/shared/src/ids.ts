@@ -1,4 +1,4 @@
-import * as z from 'zod';
+import * as z from 'zod/mini';
 
 /**
  * Source ids become S3 key segments (`source=<id>`) and log fields, so they are
@@ -8,9 +8,11 @@ export const SOURCE_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
 
 export const SourceIdSchema = z
   .string()
-  .regex(
-    SOURCE_ID_PATTERN,
-    'must be 1-128 characters of A-Z a-z 0-9 _ . - starting with a letter or digit',
+  .check(
+    z.regex(
+      SOURCE_ID_PATTERN,
+      'must be 1-128 characters of A-Z a-z 0-9 _ . - starting with a letter or digit',
+    ),
   );
 
 /** Run ids: the scheduled time in ISO basic form (20261125T131000Z) or a manual name. */
@@ -18,12 +20,14 @@ export const RUN_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 
 export const RunIdSchema = z
   .string()
-  .regex(
-    RUN_ID_PATTERN,
-    'must be 1-64 characters of A-Z a-z 0-9 _ . - starting with a letter or digit',
+  .check(
+    z.regex(
+      RUN_ID_PATTERN,
+      'must be 1-64 characters of A-Z a-z 0-9 _ . - starting with a letter or digit',
+    ),
   );
 
-export const BatchIdSchema = z.string().regex(/^b[0-9]{5,}$/, 'must look like b00042');
+export const BatchIdSchema = z.string().check(z.regex(/^b[0-9]{5,}$/, 'must look like b00042'));
 
 export function batchId(index: number): string {
   return `b${String(index).padStart(5, '0')}`;

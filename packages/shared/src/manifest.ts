@@ -1,4 +1,5 @@
-import * as z from 'zod';
+import * as z from 'zod/mini';
+import { buildOnce } from './build-once.js';
 import { cadenceScheduleProblem, readCadence } from './cadence.js';
 import { ContractValidationError } from './errors.js';
 import {
@@ -50,26 +51,31 @@ export const KNOWN_FORMATS: readonly string[] = [...BUILT_IN_FORMATS, ...CUSTOM_
 /** A built-in format, or the name of a custom extractor registered in the parser. */
 export const FormatSchema = z
   .string()
-  .regex(
-    /^[a-z][a-z0-9-]{0,63}$/,
-    `must be one of ${BUILT_IN_FORMATS.join(', ')} or a custom extractor name (lowercase, digits, -)`,
+  .check(
+    z.regex(
+      /^[a-z][a-z0-9-]{0,63}$/,
+      `must be one of ${BUILT_IN_FORMATS.join(', ')} or a custom extractor name (lowercase, digits, -)`,
+    ),
   );
 
-export const HttpUrlSchema = z.string().refine(
-  (value) => {
-    try {
-      const { protocol } = new URL(value);
-      return protocol === 'http:' || protocol === 'https:';
-    } catch {
-      return false;
-    }
-  },
-  { message: 'must be http or https' },
+export const HttpUrlSchema = z.lazy(() =>
+  z.string().check(
+    z.refine(
+      (value) => {
+        try {
+          const { protocol } = new URL(value);
+          return protocol === 'http:' || protocol === 'https:';
+        } catch {
+          return false;
+        }
+      },
+      { message: 'must be http or https' },
+    ),
+  ),
 );
 
-const HeaderNameSchema = z
-  .string()
-  .regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/, 'not a valid header name');
+const headerNameSchema = () =>
+  z.string().check(z.regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/, 'not a valid header name'));
 
 /**
  * Why text cannot be sent as (part of) a header value, or undefined. HTTP carries tab,
@@ -94,26 +100,29 @@ export function headerValueProblem(value: string): string | undefined {
   return undefined;
 }
 
-export const FormatOptionsSchema = z
-  .object({
+/** Every format option (the object `FormatOptionsSchema` is made of, built once, on first use). */
+const formatOptionsObject = buildOnce(() =>
+  z.strictObject({
     /** Dot path to the array of records in a JSON document, e.g. `data.items`. */
-    recordsPath: z.string().min(1).optional(),
+    recordsPath: z.optional(z.string().check(z.minLength(1))),
     /** CSV field delimiter. */
-    delimiter: z.string().length(1, 'must be a single character').optional(),
+    delimiter: z.optional(z.string().check(z.length(1, 'must be a single character'))),
     /** CSV: first row holds the column names. */
-    header: z.boolean().optional(),
+    header: z.optional(z.boolean()),
     /** CSV: rows with more or fewer fields than the header are accepted (off by default). */
-    relaxColumnCount: z.boolean().optional(),
+    relaxColumnCount: z.optional(z.boolean()),
     /** Parser: turns off the leniencies for real-world input (see the parser's README). */
-    strict: z.boolean().optional(),
+    strict: z.optional(z.boolean()),
     /** Parser: bytes invalid in the body's encoding quarantine it (`fatal`, default) or become U+FFFD. */
-    invalidBytes: z.enum(['fatal', 'replace']).optional(),
+    invalidBytes: z.optional(z.enum(['fatal', 'replace'])),
     /** HTML: CSS selector of each record's element; absent: the page is one record. */
-    items: z.string().optional(),
+    items: z.optional(z.string()),
     /** HTML: record field name -> selector (`"h2"`, `"a@href"`, `{selector, html, all}`). */
-    fields: HtmlFieldsSchema.optional(),
-  })
-  .strict();
+    fields: z.optional(HtmlFieldsSchema),
+  }),
+);
+
+export const FormatOptionsSchema = z.lazy(formatOptionsObject);
 export type FormatOptions = z.infer<typeof FormatOptionsSchema>;
 
 /** The options each built-in format reads; a custom extractor may read any of them. */
@@ -127,41 +136,61 @@ const FORMAT_OPTION_KEYS = {
 } as const satisfies Record<BuiltInFormat, Partial<Record<keyof FormatOptions, true>>>;
 
 /** The `html` format's options: `fields` is required, and the whole fits in S3 metadata. */
-const HtmlOptionsSchema = FormatOptionsSchema.pick(FORMAT_OPTION_KEYS.html)
-  .extend({ fields: HtmlFieldsSchema })
-  .strict()
-  .refine((options) => JSON.stringify(options).length <= HTML_OPTIONS_MAX_BYTES, {
-    message: `take more than ${HTML_OPTIONS_MAX_BYTES} bytes as JSON (they travel as S3 metadata with a page too large for a pack); use shorter selectors or fewer fields`,
-  });
+const htmlOptionsSchema = buildOnce(() =>
+  z
+    .strictObject({
+      ...z.pick(formatOptionsObject(), FORMAT_OPTION_KEYS.html).def.shape,
+      fields: HtmlFieldsSchema,
+    })
+    .check(
+      z.refine((options) => JSON.stringify(options).length <= HTML_OPTIONS_MAX_BYTES, {
+        message: `take more than ${HTML_OPTIONS_MAX_BYTES} bytes as JSON (they travel as S3 metadata with a page too large for a pack); use shorter selectors or fewer fields`,
+      }),
+    ),
+);
 
 /** The options schema of one format: a built-in's own keys, or every key for a custom one. */
-export function formatOptionsSchemaFor(format: string): z.ZodType<FormatOptions> {
-  if (format === 'html') return HtmlOptionsSchema;
+export function formatOptionsSchemaFor(format: string): z.ZodMiniType<FormatOptions> {
+  if (format === 'html') return htmlOptionsSchema();
   const keys: Partial<Record<keyof FormatOptions, true>> | undefined =
     FORMAT_OPTION_KEYS[format as BuiltInFormat];
-  return keys === undefined ? FormatOptionsSchema : FormatOptionsSchema.pick(keys).strict();
+  if (keys === undefined) return FormatOptionsSchema;
+  let schema = formatOptionSchemas.get(format);
+  if (schema === undefined) {
+    schema = z.pick(formatOptionsObject(), keys);
+    formatOptionSchemas.set(format, schema);
+  }
+  return schema;
 }
 
-export const PaginationSchema = z.discriminatedUnion('type', [
-  z.object({
-    /** Follows `Link: <url>; rel="next"` response headers. */
-    type: z.literal('link-header'),
-    maxPages: z.number().int().min(1).max(1000).default(20),
-  }),
-  z.object({
-    /** Follows a URL found at a dot path in a JSON response body. */
-    type: z.literal('json-next'),
-    path: z.string().min(1),
-    maxPages: z.number().int().min(1).max(1000).default(20),
-  }),
-  z.object({
-    /** Follows the link of the first element an HTML page's selector matches (`a[rel=next]@href`). */
-    type: z.literal('html-next'),
-    /** CSS selector with the attribute holding the URL; `@href` when none is written. */
-    selector: z.string().min(1),
-    maxPages: z.number().int().min(1).max(1000).default(20),
-  }),
-]);
+/** The built-in formats' option schemas, each built when a source of that format is first read. */
+const formatOptionSchemas = new Map<string, z.ZodMiniType<FormatOptions>>();
+
+const maxPagesSchema = () =>
+  z._default(z.number().check(z.int(), z.minimum(1), z.maximum(1000)), 20);
+
+export const PaginationSchema = z.lazy(() =>
+  z.discriminatedUnion('type', [
+    z.object({
+      /** Follows `Link: <url>; rel="next"` response headers. */
+      type: z.literal('link-header'),
+      maxPages: maxPagesSchema(),
+    }),
+    z.object({
+      /** Follows a URL found at a dot path in a JSON response body. */
+      type: z.literal('json-next'),
+      path: z.string().check(z.minLength(1)),
+      maxPages: maxPagesSchema(),
+    }),
+    z.object({
+      /** Follows the link of the first element an HTML page's selector matches (`a[rel=next]@href`). */
+      type: z.literal('html-next'),
+      /** CSS selector with the attribute holding the URL; `@href` when none is written. */
+      selector: z.string().check(z.minLength(1)),
+      maxPages: maxPagesSchema(),
+    }),
+  ]),
+);
 export type Pagination = z.infer<typeof PaginationSchema>;
 
 export const DEFAULT_SOURCE_TIMEOUT_MS = 10_000;
@@ -230,10 +259,14 @@ function cursorParamProblems(
 }
 
 /** How often the source is collected: `30m`, `6h`, `1d` or `cron(...)` (see cadence.ts). */
-export const CadenceSchema = z.string().superRefine((value, context) => {
-  const read = readCadence(value);
-  if (!read.ok) context.addIssue({ code: 'custom', message: read.problem, input: value });
-});
+export const CadenceSchema = z.lazy(() =>
+  z.string().check(
+    z.superRefine((value, context) => {
+      const read = readCadence(value);
+      if (!read.ok) context.addIssue({ code: 'custom', message: read.problem, input: value });
+    }),
+  ),
+);
 
 /** Links a source follows at most per run, whatever its `max` says. */
 export const FOLLOW_MAX_LINKS = 1000;
@@ -251,20 +284,23 @@ export const FOLLOWING_SOURCE_ID_MAX = 104;
  * any task and parsed with their own format and options. Links on the source URL's origin are
  * followed, on other origins only those listed in `origins`.
  */
-export const FollowSchema = z
-  .object({
+export const FollowSchema = z.lazy(() =>
+  z.strictObject({
     /** `selector@attribute` of each link (`ul.products h2 a@href`). */
-    links: z.string().min(1),
+    links: z.string().check(z.minLength(1)),
     format: FormatSchema,
-    options: FormatOptionsSchema.default({}),
+    options: z._default(FormatOptionsSchema, {}),
     /** Links followed at most per run (the first ones, in page order). */
-    max: z.number().int().min(1).max(FOLLOW_MAX_LINKS).default(DEFAULT_FOLLOW_MAX),
+    max: z._default(
+      z.number().check(z.int(), z.minimum(1), z.maximum(FOLLOW_MAX_LINKS)),
+      DEFAULT_FOLLOW_MAX,
+    ),
     /** Other origins whose links are followed too (`https://cdn.shop.example`). */
-    origins: z.array(HttpUrlSchema).max(16).optional(),
+    origins: z.optional(z.array(HttpUrlSchema).check(z.maxLength(16))),
     /** The detail records' key (see `key` of a source). */
-    key: RecordKeySchema.optional(),
-  })
-  .strict();
+    key: z.optional(RecordKeySchema),
+  }),
+);
 export type Follow = z.infer<typeof FollowSchema>;
 
 /** Problems of a follow that its schema cannot see: a format, options and origins that fit. */
@@ -322,85 +358,86 @@ function userAgentProblems(source: Source, context: z.core.$RefinementCtx): void
   }
 }
 
-export const SourceSchema = z
-  .object({
-    id: SourceIdSchema,
-    url: HttpUrlSchema,
-    format: FormatSchema,
-    /** Header values: literal text, or `{ "secret": "ssm:/name", "prefix": "Bearer " }`. */
-    headers: z.record(HeaderNameSchema, SecretOrLiteralSchema).optional(),
-    /** Query parameters added to the first request's URL, literal or secret references. */
-    query: z.record(z.string().min(1), SecretOrLiteralSchema).optional(),
-    /** Basic auth for the source's origin; use it (with secret references) instead of `user:password@`. */
-    basicAuth: BasicAuthSchema.optional(),
-    /**
-     * Lets credentials sit in the manifest as literal text (headers, `user:password@`,
-     * query values). For test and demo sources only: the manifest is in git and in S3.
-     */
-    allowLiteralCredentials: z.boolean().optional(),
-    /** Per-request timeout. */
-    timeoutMs: z
-      .number()
-      .int()
-      .min(100)
-      .max(LAMBDA_MAX_TIMEOUT_SECONDS * 1000)
-      .default(DEFAULT_SOURCE_TIMEOUT_MS),
-    /** How long a fetch of this source is expected to take; refined by measured runs. */
-    expectedDurationMs: z.number().int().positive().optional(),
-    /** Largest response body accepted, in bytes. */
-    maxBytes: z.number().int().positive().optional(),
-    /** Allows loopback and private addresses (SSRF guard off for this source). */
-    allowPrivateNetwork: z.boolean().default(false),
-    pagination: PaginationSchema.optional(),
-    options: FormatOptionsSchema.default({}),
-    /**
-     * The fields that identify a record across fetches (field names or JSON pointers, e.g.
-     * `["id"]`, `["/item/guid"]`). Absent: a record's identity is its content hash.
-     */
-    key: RecordKeySchema.optional(),
-    /** Collected only by the scheduled runs it is due in; absent: every run. */
-    every: CadenceSchema.optional(),
-    /** Detail pages: the links of its pages become tasks of the run (see FollowSchema). */
-    follow: FollowSchema.optional(),
-    /**
-     * Asks each origin's robots.txt (RFC 9309) before fetching from it, once per run: a
-     * disallowed URL fails with the reason and is never requested.
-     */
-    respectRobotsTxt: z.boolean().optional(),
-    /** The User-Agent its requests send (the stack's default otherwise); robots.txt groups match it. */
-    userAgent: z.string().min(1).max(512).optional(),
-    /**
-     * `changes`: a fetch emits only the records whose (key, hash) the source's previous
-     * fetch did not produce; `all` (the default): every record of every fetch.
-     */
-    emit: EmitSchema.optional(),
-    /**
-     * Incremental fetches: the field whose highest value seen is remembered, records at or
-     * below it are not emitted again, and with `param` it is sent as that query parameter.
-     */
-    cursor: CursorSchema.optional(),
-  })
-  .strict()
-  .superRefine((source, context) => {
-    formatProblems(source, context);
-    followProblems(source, context);
-    userAgentProblems(source, context);
-    cursorParamProblems(source, context);
-  });
+export const SourceSchema = z.lazy(() =>
+  z
+    .strictObject({
+      id: SourceIdSchema,
+      url: HttpUrlSchema,
+      format: FormatSchema,
+      /** Header values: literal text, or `{ "secret": "ssm:/name", "prefix": "Bearer " }`. */
+      headers: z.optional(z.record(headerNameSchema(), SecretOrLiteralSchema)),
+      /** Query parameters added to the first request's URL, literal or secret references. */
+      query: z.optional(z.record(z.string().check(z.minLength(1)), SecretOrLiteralSchema)),
+      /** Basic auth for the source's origin; use it (with secret references) instead of `user:password@`. */
+      basicAuth: z.optional(BasicAuthSchema),
+      /**
+       * Lets credentials sit in the manifest as literal text (headers, `user:password@`,
+       * query values). For test and demo sources only: the manifest is in git and in S3.
+       */
+      allowLiteralCredentials: z.optional(z.boolean()),
+      /** Per-request timeout. */
+      timeoutMs: z._default(
+        z.number().check(z.int(), z.minimum(100), z.maximum(LAMBDA_MAX_TIMEOUT_SECONDS * 1000)),
+        DEFAULT_SOURCE_TIMEOUT_MS,
+      ),
+      /** How long a fetch of this source is expected to take; refined by measured runs. */
+      expectedDurationMs: z.optional(z.number().check(z.int(), z.positive())),
+      /** Largest response body accepted, in bytes. */
+      maxBytes: z.optional(z.number().check(z.int(), z.positive())),
+      /** Allows loopback and private addresses (SSRF guard off for this source). */
+      allowPrivateNetwork: z._default(z.boolean(), false),
+      pagination: z.optional(PaginationSchema),
+      options: z._default(FormatOptionsSchema, {}),
+      /**
+       * The fields that identify a record across fetches (field names or JSON pointers, e.g.
+       * `["id"]`, `["/item/guid"]`). Absent: a record's identity is its content hash.
+       */
+      key: z.optional(RecordKeySchema),
+      /** Collected only by the scheduled runs it is due in; absent: every run. */
+      every: z.optional(CadenceSchema),
+      /** Detail pages: the links of its pages become tasks of the run (see FollowSchema). */
+      follow: z.optional(FollowSchema),
+      /**
+       * Asks each origin's robots.txt (RFC 9309) before fetching from it, once per run: a
+       * disallowed URL fails with the reason and is never requested.
+       */
+      respectRobotsTxt: z.optional(z.boolean()),
+      /** The User-Agent its requests send (the stack's default otherwise); robots.txt groups match it. */
+      userAgent: z.optional(z.string().check(z.minLength(1), z.maxLength(512))),
+      /**
+       * `changes`: a fetch emits only the records whose (key, hash) the source's previous
+       * fetch did not produce; `all` (the default): every record of every fetch.
+       */
+      emit: z.optional(EmitSchema),
+      /**
+       * Incremental fetches: the field whose highest value seen is remembered, records at or
+       * below it are not emitted again, and with `param` it is sent as that query parameter.
+       */
+      cursor: z.optional(CursorSchema),
+    })
+    .check(
+      z.superRefine((source, context) => {
+        formatProblems(source, context);
+        followProblems(source, context);
+        userAgentProblems(source, context);
+        cursorParamProblems(source, context);
+      }),
+    ),
+);
 export type Source = z.infer<typeof SourceSchema>;
 export type SourceInput = z.input<typeof SourceSchema>;
 
-export const ManifestSchema = z
-  .object({
-    version: z.literal(1).default(1),
+export const ManifestSchema = z.lazy(() =>
+  z.strictObject({
+    version: z._default(z.literal(1), 1),
     sources: z.array(z.unknown()),
     /**
      * Polite limits per origin, over the whole run: `{"https://shop.example": {"concurrency":
      * 2, "perMinute": 60}}` (see origins.ts). Origins not listed get the stack's default.
      */
-    origins: OriginsSchema.optional(),
-  })
-  .strict();
+    origins: z.optional(OriginsSchema),
+  }),
+);
 
 export interface InvalidSource {
   readonly index: number;

@@ -1,4 +1,4 @@
-import * as z from 'zod';
+import * as z from 'zod/mini';
 
 /**
  * Polite per-origin limits, honoured across a whole run. The manifest's top-level
@@ -11,17 +11,20 @@ import * as z from 'zod';
  */
 
 /** What the manifest may say of an origin. */
-export const OriginLimitSchema = z
-  .object({
-    /** Requests in flight at once to the origin, over every collector of the run. */
-    concurrency: z.number().int().min(1).max(1000).optional(),
-    /** Requests started per minute to the origin, over every collector of the run. */
-    perMinute: z.number().positive().max(60_000).optional(),
-  })
-  .strict()
-  .refine((limit) => limit.concurrency !== undefined || limit.perMinute !== undefined, {
-    message: 'sets neither concurrency nor perMinute',
-  });
+export const OriginLimitSchema = z.lazy(() =>
+  z
+    .strictObject({
+      /** Requests in flight at once to the origin, over every collector of the run. */
+      concurrency: z.optional(z.number().check(z.int(), z.minimum(1), z.maximum(1000))),
+      /** Requests started per minute to the origin, over every collector of the run. */
+      perMinute: z.optional(z.number().check(z.positive(), z.maximum(60_000))),
+    })
+    .check(
+      z.refine((limit) => limit.concurrency !== undefined || limit.perMinute !== undefined, {
+        message: 'sets neither concurrency nor perMinute',
+      }),
+    ),
+);
 export type OriginLimit = z.infer<typeof OriginLimitSchema>;
 
 /** `scheme://host[:port]` exactly as `new URL(...).origin` writes it, or undefined. */
@@ -35,43 +38,52 @@ export function originOf(url: string): string | undefined {
   }
 }
 
-export const OriginsSchema = z.record(z.string(), OriginLimitSchema).superRefine((origins, ctx) => {
-  for (const key of Object.keys(origins)) {
-    const origin = originOf(key);
-    if (origin === undefined) {
-      ctx.addIssue({
-        code: 'custom',
-        path: [key],
-        input: key,
-        message: 'must be an http(s) origin such as "https://shop.example" (scheme, host, port)',
-      });
-    } else if (new URL(key).pathname !== '/' || new URL(key).search !== '' || key.endsWith('/')) {
-      ctx.addIssue({
-        code: 'custom',
-        path: [key],
-        input: key,
-        message: `must be an origin without a path, query or trailing slash: ${JSON.stringify(origin)}`,
-      });
-    }
-  }
-});
+export const OriginsSchema = z.lazy(() =>
+  z.record(z.string(), OriginLimitSchema).check(
+    z.superRefine((origins, ctx) => {
+      for (const key of Object.keys(origins)) {
+        const origin = originOf(key);
+        if (origin === undefined) {
+          ctx.addIssue({
+            code: 'custom',
+            path: [key],
+            input: key,
+            message:
+              'must be an http(s) origin such as "https://shop.example" (scheme, host, port)',
+          });
+        } else if (
+          new URL(key).pathname !== '/' ||
+          new URL(key).search !== '' ||
+          key.endsWith('/')
+        ) {
+          ctx.addIssue({
+            code: 'custom',
+            path: [key],
+            input: key,
+            message: `must be an origin without a path, query or trailing slash: ${JSON.stringify(origin)}`,
+          });
+        }
+      }
+    }),
+  ),
+);
 export type Origins = z.infer<typeof OriginsSchema>;
 
 /**
  * One invocation's share of an origin's limit (collector payload `origins`): what this
  * hop, and the hops that continue it, may use.
  */
-export const OriginAllowanceSchema = z
-  .object({
-    concurrency: z.number().int().min(1).optional(),
-    perMinute: z.number().positive().optional(),
+export const OriginAllowanceSchema = z.lazy(() =>
+  z.strictObject({
+    concurrency: z.optional(z.number().check(z.int(), z.minimum(1))),
+    perMinute: z.optional(z.number().check(z.positive())),
     /** No request to the origin before this instant (the hop before paced up to it). */
-    notBefore: z.iso.datetime({ offset: true }).optional(),
-  })
-  .strict();
+    notBefore: z.optional(z.iso.datetime({ offset: true })),
+  }),
+);
 export type OriginAllowance = z.infer<typeof OriginAllowanceSchema>;
 
-export const OriginAllowancesSchema = z.record(z.string(), OriginAllowanceSchema);
+export const OriginAllowancesSchema = z.lazy(() => z.record(z.string(), OriginAllowanceSchema));
 export type OriginAllowances = z.infer<typeof OriginAllowancesSchema>;
 
 /** The limit of `origin`: the manifest's entry for it, else the stack's default, else none. */

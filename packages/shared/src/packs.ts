@@ -1,11 +1,11 @@
 import { isUtf8 } from 'node:buffer';
 import type { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import { ContractValidationError, FanoutContractError } from './errors.js';
 import { BatchIdSchema, RunIdSchema, SourceIdSchema } from './ids.js';
 import { FormatOptionsSchema, FormatSchema } from './manifest.js';
-import { MAX_PREVIOUS_RAW_KEYS } from './payload.js';
+import { PreviousRawKeysSchema } from './payload.js';
 import { RecordKeySchema } from './record-key.js';
 import { PageCursorSchema } from './record-selection.js';
 import { BatchResultSchema } from './records.js';
@@ -33,72 +33,72 @@ export const PACK_VERSION = 1;
  */
 export const PACK_HEADER_MAX_BYTES = 16 * 1024 * 1024;
 
-export const PackHeaderSchema = z
-  .object({
+export const PackHeaderSchema = z.lazy(() =>
+  z.strictObject({
     kind: z.literal(PACK_KIND),
     version: z.literal(PACK_VERSION),
     runId: RunIdSchema,
     batchId: BatchIdSchema,
-    hop: z.number().int().nonnegative(),
+    hop: z.number().check(z.int(), z.nonnegative()),
     scheduledAt: z.iso.datetime({ offset: true }),
     /** Entries that follow the header; a reader that finds fewer holds a truncated pack. */
-    entries: z.number().int().nonnegative(),
+    entries: z.number().check(z.int(), z.nonnegative()),
     /**
      * The Lambda request id of the invocation that wrote the pack. A hop's pack is written
      * once (first writer wins): a retry of the same invocation (same id) that finds it takes
      * over from it, a duplicate delivery (another id) leaves it alone.
      */
-    requestId: z.string().min(1).optional(),
+    requestId: z.optional(z.string().check(z.minLength(1))),
     /** The outcome of every task of the hop, changed or not: the hop's record of what it did. */
     result: BatchResultSchema,
-  })
-  .strict();
+  }),
+);
 export type PackHeader = z.infer<typeof PackHeaderSchema>;
 
 /** One response page in a pack. Everything the parser needs travels with it. */
-export const PackEntrySchema = z
-  .object({
+export const PackEntrySchema = z.lazy(() =>
+  z.strictObject({
     sourceId: SourceIdSchema,
-    page: z.number().int().nonnegative(),
+    page: z.number().check(z.int(), z.nonnegative()),
     /** The URL fetched, without credentials (no `user:password@`, query values redacted). */
     url: z.string(),
-    httpStatus: z.number().int().min(100).max(599),
-    contentType: z.string().optional(),
+    httpStatus: z.number().check(z.int(), z.minimum(100), z.maximum(599)),
+    contentType: z.optional(z.string()),
     /** `Content-Encoding` the body still has (none when the collector decoded it). */
-    contentEncoding: z.string().optional(),
-    etag: z.string().optional(),
-    lastModified: z.string().optional(),
+    contentEncoding: z.optional(z.string()),
+    etag: z.optional(z.string()),
+    lastModified: z.optional(z.string()),
     fetchedAt: z.iso.datetime({ offset: true }),
-    sha256: z.string().regex(/^[0-9a-f]{64}$/),
+    sha256: z.string().check(z.regex(/^[0-9a-f]{64}$/)),
     /** Body length in bytes, before any text encoding in this line. */
-    bytes: z.number().int().nonnegative(),
+    bytes: z.number().check(z.int(), z.nonnegative()),
     format: FormatSchema,
-    formatOptions: FormatOptionsSchema.default({}),
+    formatOptions: z._default(FormatOptionsSchema, {}),
     /** The source's record key (see SourceSchema `key`). */
-    key: RecordKeySchema.optional(),
+    key: z.optional(RecordKeySchema),
     /** A detail page: the `source` its records carry (`<source id>.detail`). */
-    recordSource: SourceIdSchema.optional(),
+    recordSource: z.optional(SourceIdSchema),
     /** A detail page: the URL of the page whose link led to it (redacted). */
-    linkedFrom: z.string().optional(),
+    linkedFrom: z.optional(z.string()),
     /** The source's `emit`, when it emits changes only (see SourceSchema `emit`). */
-    emit: z.literal('changes').optional(),
+    emit: z.optional(z.literal('changes')),
     /**
      * `emit: "changes"`: the raw objects of the source's previous fetch (a pack, and pages
      * too large for one). The parser reads that fetch's pages of this source again and
      * leaves out every record whose (key, hash) they produced; absent on a first fetch (or
      * the first after the source was edited): every record is written.
      */
-    previousRawKeys: z.array(z.string().min(1)).min(1).max(MAX_PREVIOUS_RAW_KEYS).optional(),
+    previousRawKeys: z.optional(PreviousRawKeysSchema),
     /**
      * The source's `cursor` field and the highest value seen before this fetch: records at
      * or below it are left out, and the parse outcome reports the new highest value.
      */
-    cursor: PageCursorSchema.optional(),
+    cursor: z.optional(PageCursorSchema),
     /** `utf8`: `body` is the text; `base64`: the bytes were not valid UTF-8. */
     bodyEncoding: z.enum(['utf8', 'base64']),
     body: z.string(),
-  })
-  .strict();
+  }),
+);
 export type PackEntry = z.infer<typeof PackEntrySchema>;
 export type PackEntryFields = Omit<PackEntry, 'bodyEncoding' | 'body' | 'bytes'>;
 

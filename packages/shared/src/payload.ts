@@ -1,4 +1,4 @@
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import { ContractValidationError } from './errors.js';
 import { BatchIdSchema, RunIdSchema, SourceIdSchema } from './ids.js';
 import { SourceSchema } from './manifest.js';
@@ -7,17 +7,14 @@ import { CursorValueSchema } from './record-selection.js';
 import { check } from './validate.js';
 
 /** What the collector remembers of a source between runs, for conditional fetches. */
-export const ValidatorsSchema = z
-  .object({
-    etag: z.string().optional(),
-    lastModified: z.string().optional(),
+export const ValidatorsSchema = z.lazy(() =>
+  z.strictObject({
+    etag: z.optional(z.string()),
+    lastModified: z.optional(z.string()),
     /** sha256 (hex) of the last stored body, over all its pages. */
-    sha256: z
-      .string()
-      .regex(/^[0-9a-f]{64}$/, 'must be a hex sha256')
-      .optional(),
-  })
-  .strict();
+    sha256: z.optional(z.string().check(z.regex(/^[0-9a-f]{64}$/, 'must be a hex sha256'))),
+  }),
+);
 export type Validators = z.infer<typeof ValidatorsSchema>;
 
 /**
@@ -25,19 +22,19 @@ export type Validators = z.infer<typeof ValidatorsSchema>;
  * `Range: bytes=<bytes>-` and `If-Range: <validator>`. The bytes themselves wait in S3
  * at `key`; a payload cannot carry them.
  */
-export const ResumeSchema = z
-  .object({
+export const ResumeSchema = z.lazy(() =>
+  z.strictObject({
     /** S3 key of the bytes received so far (the body's first `bytes` bytes). */
-    key: z.string().min(1),
-    bytes: z.number().int().positive(),
+    key: z.string().check(z.minLength(1)),
+    bytes: z.number().check(z.int(), z.positive()),
     /** A strong ETag, or a strong Last-Modified date: what `If-Range` carries. */
-    validator: z.string().min(1),
+    validator: z.string().check(z.minLength(1)),
     /** The body's full length, when the server said it. */
-    totalBytes: z.number().int().positive().optional(),
+    totalBytes: z.optional(z.number().check(z.int(), z.positive())),
     /** Time spent receiving those bytes, over all hops so far (for the rate). */
-    downloadMs: z.number().int().nonnegative(),
-  })
-  .strict();
+    downloadMs: z.number().check(z.int(), z.nonnegative()),
+  }),
+);
 export type Resume = z.infer<typeof ResumeSchema>;
 
 /**
@@ -45,51 +42,59 @@ export type Resume = z.infer<typeof ResumeSchema>;
  * on from there, so retries do not start over at every hop and a failure names its
  * last real cause.
  */
-export const TriedSchema = z
-  .object({
+export const TriedSchema = z.lazy(() =>
+  z.strictObject({
     /** Requests made for the task so far. */
-    attempts: z.number().int().nonnegative(),
+    attempts: z.number().check(z.int(), z.nonnegative()),
     /** Of those, attempts that failed (timeout, network error, retryable status). */
-    failures: z.number().int().nonnegative(),
+    failures: z.number().check(z.int(), z.nonnegative()),
     /** Why the last failed attempt failed (redacted). */
-    lastError: z.string().min(1).optional(),
+    lastError: z.optional(z.string().check(z.minLength(1))),
     /** The body came encoded (so it could not be resumed): ask for it unencoded. */
-    identityBody: z.literal(true).optional(),
-  })
-  .strict();
+    identityBody: z.optional(z.literal(true)),
+  }),
+);
 export type Tried = z.infer<typeof TriedSchema>;
 
+/**
+ * Validators of a source's detail pages, by link hash (`linkHash`, 16 hex digits): what a
+ * follow plan and the source's state carry (a function, as every schema of the contract is
+ * built on first use).
+ */
+export const linkValidatorsSchema = () =>
+  z.record(z.string().check(z.regex(/^[0-9a-f]{16}$/)), ValidatorsSchema);
+
 /** What a task of a source that follows links carries for them. */
-export const FollowPlanSchema = z
-  .object({
+export const FollowPlanSchema = z.lazy(() =>
+  z.strictObject({
     /** Links followed at most this run: the source's `max`, within its share of the run's limit. */
-    max: z.number().int().nonnegative(),
+    max: z.number().check(z.int(), z.nonnegative()),
     /** Validators of its detail pages from the last run, by link hash (`linkHash`). */
-    previous: z.record(z.string().regex(/^[0-9a-f]{16}$/), ValidatorsSchema).optional(),
-  })
-  .strict();
+    previous: z.optional(linkValidatorsSchema()),
+  }),
+);
 export type FollowPlan = z.infer<typeof FollowPlanSchema>;
 
 /** Where a detail page's link was found. */
-export const TaskLinkSchema = z
-  .object({
+export const TaskLinkSchema = z.lazy(() =>
+  z.strictObject({
     /** The source whose page held the link. */
     sourceId: SourceIdSchema,
     /** The URL of that page (redacted). */
-    from: z.string().min(1),
-  })
-  .strict();
+    from: z.string().check(z.minLength(1)),
+  }),
+);
 export type TaskLink = z.infer<typeof TaskLinkSchema>;
 
 /** How a hop spreads the detail pages it found over new batches (the manager's batch limits). */
-export const FollowSpreadSchema = z
-  .object({
+export const FollowSpreadSchema = z.lazy(() =>
+  z.strictObject({
     /** Detail tasks a batch takes before another is started. */
-    tasksPerBatch: z.number().int().min(1),
+    tasksPerBatch: z.number().check(z.int(), z.minimum(1)),
     /** Batches one hop starts at most. */
-    maxBatches: z.number().int().min(1).max(999),
-  })
-  .strict();
+    maxBatches: z.number().check(z.int(), z.minimum(1), z.maximum(999)),
+  }),
+);
 export type FollowSpread = z.infer<typeof FollowSpreadSchema>;
 
 /**
@@ -98,34 +103,44 @@ export type FollowSpread = z.infer<typeof FollowSpreadSchema>;
  */
 export const MAX_PREVIOUS_RAW_KEYS = 64;
 
-export const CollectorTaskSchema = z
-  .object({
+/**
+ * `emit: "changes"`: the raw objects of a source's previous fetch, as the state keeps them and
+ * tasks, pack entries and raw object metadata carry them.
+ */
+export const PreviousRawKeysSchema = z.lazy(() =>
+  z
+    .array(z.string().check(z.minLength(1)))
+    .check(z.minLength(1), z.maxLength(MAX_PREVIOUS_RAW_KEYS)),
+);
+
+export const CollectorTaskSchema = z.lazy(() =>
+  z.strictObject({
     source: SourceSchema,
-    previous: ValidatorsSchema.optional(),
+    previous: z.optional(ValidatorsSchema),
     /**
      * Bytes of the last stored body (the state's). From the collector's threshold up, the
      * first request asks for `Accept-Encoding: identity`, so a cut download can resume.
      */
-    expectedBytes: z.number().int().nonnegative().optional(),
+    expectedBytes: z.optional(z.number().check(z.int(), z.nonnegative())),
     /**
      * For `emit: "changes"` (the state's): the raw objects of the source's previous fetch,
      * whose records the parser leaves out of this fetch's output.
      */
-    previousRawKeys: z.array(z.string().min(1)).min(1).max(MAX_PREVIOUS_RAW_KEYS).optional(),
+    previousRawKeys: z.optional(PreviousRawKeysSchema),
     /** For a `cursor` (the state's): the highest value seen so far, as JSON text. */
-    cursor: CursorValueSchema.optional(),
+    cursor: z.optional(CursorValueSchema),
     /** Set by the collector on a continuation: where an interrupted download resumes. */
-    resume: ResumeSchema.optional(),
+    resume: z.optional(ResumeSchema),
     /** Set by the collector on a continuation: attempts and failures of earlier hops. */
-    tried: TriedSchema.optional(),
+    tried: z.optional(TriedSchema),
     /** The planner's estimate of this task's duration. */
-    estimateMs: z.number().int().nonnegative(),
+    estimateMs: z.number().check(z.int(), z.nonnegative()),
     /** A source that follows links (`follow`): how many, and what the last run learned of them. */
-    follow: FollowPlanSchema.optional(),
+    follow: z.optional(FollowPlanSchema),
     /** A detail page: the source whose page linked it, and that page. */
-    link: TaskLinkSchema.optional(),
-  })
-  .strict();
+    link: z.optional(TaskLinkSchema),
+  }),
+);
 export type CollectorTask = z.infer<typeof CollectorTaskSchema>;
 
 /**
@@ -137,30 +152,30 @@ export const MAX_REDRIVES = 2;
 /** Maximum continuation hops before a batch's remaining tasks are recorded as failed. */
 export const DEFAULT_MAX_HOPS = 5;
 
-export const CollectorPayloadSchema = z
-  .object({
+export const CollectorPayloadSchema = z.lazy(() =>
+  z.strictObject({
     version: z.literal(1),
     runId: RunIdSchema,
     /** The run's scheduled time (ISO), which fixes the `dt=` partition of every key. */
     scheduledAt: z.iso.datetime({ offset: true }),
     batchId: BatchIdSchema,
     /** 0 for the manager's invocation; each continuation adds one. */
-    hop: z.number().int().nonnegative(),
-    tasks: z.array(CollectorTaskSchema).min(1),
+    hop: z.number().check(z.int(), z.nonnegative()),
+    tasks: z.array(CollectorTaskSchema).check(z.minLength(1)),
     /**
      * Set when the manager re-sent this hop after Lambda gave up on it (retries or event
      * age exhausted): how many times it was redriven so far, at most `MAX_REDRIVES`.
      */
-    redrive: z.number().int().min(1).max(MAX_REDRIVES).optional(),
+    redrive: z.optional(z.number().check(z.int(), z.minimum(1), z.maximum(MAX_REDRIVES))),
     /**
      * This invocation's share of each limited origin (see origins.ts): the requests it may
      * have in flight and start per minute. Absent origins are not limited.
      */
-    origins: OriginAllowancesSchema.optional(),
+    origins: z.optional(OriginAllowancesSchema),
     /** How detail pages found by this batch's tasks are spread (sources with `follow`). */
-    followSpread: FollowSpreadSchema.optional(),
-  })
-  .strict();
+    followSpread: z.optional(FollowSpreadSchema),
+  }),
+);
 export type CollectorPayload = z.infer<typeof CollectorPayloadSchema>;
 export type CollectorPayloadInput = z.input<typeof CollectorPayloadSchema>;
 

@@ -1,5 +1,5 @@
-import * as z from 'zod';
-import { keyFieldTokens } from './record-key.js';
+import * as z from 'zod/mini';
+import { recordFieldSchema } from './record-key.js';
 
 /**
  * Which records of a fetch a source emits, beyond what it fetches:
@@ -17,7 +17,7 @@ import { keyFieldTokens } from './record-key.js';
 
 /** `all`: every record of every fetch (the default); `changes`: see above. */
 export const EMIT_MODES = ['all', 'changes'] as const;
-export const EmitSchema = z.enum(EMIT_MODES);
+export const EmitSchema = z.lazy(() => z.enum(EMIT_MODES));
 export type Emit = z.infer<typeof EmitSchema>;
 
 /** Longest cursor value kept, as JSON text: it travels in S3 metadata and run manifests. */
@@ -31,35 +31,30 @@ export const CURSOR_PARAM_MAX_CHARS = 128;
  * record (a field name or a JSON pointer, as in `key`), and optionally the query parameter
  * that sends the highest value seen so far to the upstream (`since`, `updated_after`).
  */
-export const CursorSchema = z
-  .object({
-    field: z
-      .string()
-      .min(1)
-      .max(256)
-      .refine((field) => keyFieldTokens(field) !== undefined, {
-        message: 'a JSON pointer may use ~ only as ~0 (for ~) or ~1 (for /)',
-      }),
-    param: z
-      .string()
-      .min(1)
-      .max(CURSOR_PARAM_MAX_CHARS)
-      .refine((name) => ![...name].some((c) => c <= ' ' || c === '\u007f'), {
-        message: 'a query parameter name has no spaces or control characters',
-      })
-      .optional(),
-  })
-  .strict();
+export const CursorSchema = z.lazy(() =>
+  z.strictObject({
+    field: recordFieldSchema(),
+    param: z.optional(
+      z.string().check(
+        z.minLength(1),
+        z.maxLength(CURSOR_PARAM_MAX_CHARS),
+        z.refine((name) => ![...name].some((c) => c <= ' ' || c === '\u007f'), {
+          message: 'a query parameter name has no spaces or control characters',
+        }),
+      ),
+    ),
+  }),
+);
 export type Cursor = z.infer<typeof CursorSchema>;
 
 /** What a page's parse needs of its source's cursor: the field, and the value the fetch used. */
-export const PageCursorSchema = z
-  .object({
-    field: CursorSchema.shape.field,
+export const PageCursorSchema = z.lazy(() =>
+  z.strictObject({
+    field: recordFieldSchema(),
     /** The highest value seen before this fetch (JSON text); absent on the first fetch. */
-    value: z.string().optional(),
-  })
-  .strict();
+    value: z.optional(z.string()),
+  }),
+);
 export type PageCursor = z.infer<typeof PageCursorSchema>;
 
 const NUMBER = /^-?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?$/;
@@ -83,9 +78,13 @@ export function isCursorValue(text: string): boolean {
   return NUMBER.test(text);
 }
 
-export const CursorValueSchema = z.string().refine(isCursorValue, {
-  message: `must be the JSON text of a number or a string, at most ${CURSOR_VALUE_MAX_CHARS} characters`,
-});
+export const CursorValueSchema = z.lazy(() =>
+  z.string().check(
+    z.refine(isCursorValue, {
+      message: `must be the JSON text of a number or a string, at most ${CURSOR_VALUE_MAX_CHARS} characters`,
+    }),
+  ),
+);
 
 /** The text a cursor value is sent as in a query parameter: a string's own text, a number's digits. */
 export function cursorParamText(value: string): string {

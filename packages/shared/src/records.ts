@@ -1,49 +1,54 @@
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import { ContractValidationError } from './errors.js';
 import { BatchIdSchema, RunIdSchema, SourceIdSchema } from './ids.js';
 import { S3_USER_METADATA_MAX_BYTES } from './limits.js';
 import { FormatOptionsSchema, FormatSchema } from './manifest.js';
 import { OriginAllowancesSchema } from './origins.js';
-import { MAX_PREVIOUS_RAW_KEYS, ValidatorsSchema } from './payload.js';
+import { linkValidatorsSchema, PreviousRawKeysSchema, ValidatorsSchema } from './payload.js';
 import { RecordKeySchema } from './record-key.js';
 import { CursorValueSchema, PageCursorSchema } from './record-selection.js';
 import { check } from './validate.js';
 
-const IsoTime = z.iso.datetime({ offset: true });
+/** An ISO 8601 time with its offset; a function, as every schema here is built on first use. */
+const isoTime = () => z.iso.datetime({ offset: true });
+/** A whole number >= 0. */
+const count = () => z.number().check(z.int(), z.nonnegative());
 
 /** Metadata stored with every raw object (S3 user metadata, `x-amz-meta-*`). */
-export const RawObjectMetadataSchema = z.object({
-  runId: RunIdSchema,
-  sourceId: SourceIdSchema,
-  batchId: BatchIdSchema.optional(),
-  format: FormatSchema,
-  formatOptions: FormatOptionsSchema.default({}),
-  /** The source's record key (see SourceSchema `key`). */
-  recordKey: RecordKeySchema.optional(),
-  /**
-   * `emit: "changes"`: the raw objects of the source's previous fetch (see PackEntrySchema).
-   * Left out when it would take the metadata past S3's limit: the page is then emitted whole.
-   */
-  previousRawKeys: z.array(z.string().min(1)).min(1).max(MAX_PREVIOUS_RAW_KEYS).optional(),
-  /** The source's cursor field and the value the fetch was made with (see PackEntrySchema). */
-  cursor: PageCursorSchema.optional(),
-  /** Content-Type the upstream sent. */
-  contentType: z.string().optional(),
-  fetchedAt: IsoTime,
-  scheduledAt: IsoTime,
-  sha256: z.string().regex(/^[0-9a-f]{64}$/),
-  httpStatus: z.number().int().min(100).max(599),
-  page: z.number().int().nonnegative(),
-  /**
-   * The URL that answered (after redirects), redacted: what relative links on the page resolve
-   * against. Left out when it would take the metadata past S3's limit.
-   */
-  url: z.string().optional(),
-  /** A detail page: the `source` its records carry (`<source id>.detail`). */
-  recordSource: SourceIdSchema.optional(),
-  /** A detail page: the URL of the page whose link led to it (redacted). */
-  linkedFrom: z.string().optional(),
-});
+export const RawObjectMetadataSchema = z.lazy(() =>
+  z.object({
+    runId: RunIdSchema,
+    sourceId: SourceIdSchema,
+    batchId: z.optional(BatchIdSchema),
+    format: FormatSchema,
+    formatOptions: z._default(FormatOptionsSchema, {}),
+    /** The source's record key (see SourceSchema `key`). */
+    recordKey: z.optional(RecordKeySchema),
+    /**
+     * `emit: "changes"`: the raw objects of the source's previous fetch (see PackEntrySchema).
+     * Left out when it would take the metadata past S3's limit: the page is then emitted whole.
+     */
+    previousRawKeys: z.optional(PreviousRawKeysSchema),
+    /** The source's cursor field and the value the fetch was made with (see PackEntrySchema). */
+    cursor: z.optional(PageCursorSchema),
+    /** Content-Type the upstream sent. */
+    contentType: z.optional(z.string()),
+    fetchedAt: isoTime(),
+    scheduledAt: isoTime(),
+    sha256: z.string().check(z.regex(/^[0-9a-f]{64}$/)),
+    httpStatus: z.number().check(z.int(), z.minimum(100), z.maximum(599)),
+    page: z.number().check(z.int(), z.nonnegative()),
+    /**
+     * The URL that answered (after redirects), redacted: what relative links on the page
+     * resolve against. Left out when it would take the metadata past S3's limit.
+     */
+    url: z.optional(z.string()),
+    /** A detail page: the `source` its records carry (`<source id>.detail`). */
+    recordSource: z.optional(SourceIdSchema),
+    /** A detail page: the URL of the page whose link led to it (redacted). */
+    linkedFrom: z.optional(z.string()),
+  }),
+);
 export type RawObjectMetadata = z.infer<typeof RawObjectMetadataSchema>;
 
 const META_NAMES = {
@@ -197,24 +202,28 @@ export function fromS3Metadata(metadata: Record<string, string> | undefined): Ra
 export const TASK_STATUSES = ['ok', 'unchanged', 'failed'] as const;
 
 /** What a source that follows links found on its pages. */
-export const FollowCountsSchema = z.object({
-  /** Distinct links the selector found on the source's origins (and `follow.origins`). */
-  found: z.number().int().nonnegative(),
-  /** Of those, followed: the first ones, up to the source's limit this run. */
-  followed: z.number().int().nonnegative(),
-});
+export const FollowCountsSchema = z.lazy(() =>
+  z.object({
+    /** Distinct links the selector found on the source's origins (and `follow.origins`). */
+    found: count(),
+    /** Of those, followed: the first ones, up to the source's limit this run. */
+    followed: count(),
+  }),
+);
 export type FollowCounts = z.infer<typeof FollowCountsSchema>;
 
 /** A detail page found by a hop: its task id, the source that linked it, its URL and the linking page. */
-export const FollowedLinkSchema = z.object({
-  /** The task's id (`followTaskId`): `<source id>.detail.<link hash>`. */
-  id: SourceIdSchema,
-  sourceId: SourceIdSchema,
-  /** The link, resolved (no fragment, no `user:password@`): the URL the task fetches. */
-  url: z.string().min(1),
-  /** The page that held it (redacted). */
-  from: z.string().min(1),
-});
+export const FollowedLinkSchema = z.lazy(() =>
+  z.object({
+    /** The task's id (`followTaskId`): `<source id>.detail.<link hash>`. */
+    id: SourceIdSchema,
+    sourceId: SourceIdSchema,
+    /** The link, resolved (no fragment, no `user:password@`): the URL the task fetches. */
+    url: z.string().check(z.minLength(1)),
+    /** The page that held it (redacted). */
+    from: z.string().check(z.minLength(1)),
+  }),
+);
 export type FollowedLink = z.infer<typeof FollowedLinkSchema>;
 
 /**
@@ -223,97 +232,105 @@ export type FollowedLink = z.infer<typeof FollowedLinkSchema>;
  * limit. Recorded in the hop's record before the batches are started, so every reader of the
  * run knows them from there: the run is not complete until each has an outcome.
  */
-export const FollowedBatchSchema = z.object({
-  batchId: BatchIdSchema,
-  hop: z.number().int().nonnegative(),
-  links: z.array(FollowedLinkSchema).min(1),
-  /** The share of each limited origin the new batch was given. */
-  origins: OriginAllowancesSchema.optional(),
-});
+export const FollowedBatchSchema = z.lazy(() =>
+  z.object({
+    batchId: BatchIdSchema,
+    hop: count(),
+    links: z.array(FollowedLinkSchema).check(z.minLength(1)),
+    /** The share of each limited origin the new batch was given. */
+    origins: z.optional(OriginAllowancesSchema),
+  }),
+);
 export type FollowedBatch = z.infer<typeof FollowedBatchSchema>;
 
 /** One task's outcome: one per source per run. */
-export const TaskOutcomeSchema = z.discriminatedUnion('status', [
-  z.object({
-    status: z.literal('ok'),
-    sourceId: SourceIdSchema,
-    attempts: z.number().int().positive(),
-    durationMs: z.number().nonnegative(),
-    httpStatus: z.number().int(),
-    bytes: z.number().int().nonnegative(),
-    /**
-     * The raw object of each page, in page order: a page in a pack names the pack, so
-     * one key may appear for several pages. Each raw object must get a parse outcome.
-     */
-    rawKeys: z.array(z.string()).min(1),
-    validators: ValidatorsSchema,
-    finishedAt: IsoTime,
-    links: FollowCountsSchema.optional(),
-  }),
-  z.object({
-    status: z.literal('unchanged'),
-    sourceId: SourceIdSchema,
-    attempts: z.number().int().positive(),
-    durationMs: z.number().nonnegative(),
-    /** 304, or 200 with the same body hash as last time. */
-    httpStatus: z.number().int(),
-    validators: ValidatorsSchema,
-    finishedAt: IsoTime,
-    links: FollowCountsSchema.optional(),
-  }),
-  z.object({
-    status: z.literal('failed'),
-    sourceId: z.string(),
-    attempts: z.number().int().nonnegative(),
-    durationMs: z.number().nonnegative(),
-    reason: z.string().min(1),
-    httpStatus: z.number().int().optional(),
-    /**
-     * Sending the task again cannot help until the source's definition changes: a 4xx
-     * other than 408 and 429, a body over the size limit, a refused address or protocol.
-     * `fanout replay` leaves such tasks out unless asked (`--include-failed`).
-     */
-    permanent: z.boolean().optional(),
-    finishedAt: IsoTime,
-  }),
-]);
+export const TaskOutcomeSchema = z.lazy(() =>
+  z.discriminatedUnion('status', [
+    z.object({
+      status: z.literal('ok'),
+      sourceId: SourceIdSchema,
+      attempts: z.number().check(z.int(), z.positive()),
+      durationMs: z.number().check(z.nonnegative()),
+      httpStatus: z.number().check(z.int()),
+      bytes: z.number().check(z.int(), z.nonnegative()),
+      /**
+       * The raw object of each page, in page order: a page in a pack names the pack, so
+       * one key may appear for several pages. Each raw object must get a parse outcome.
+       */
+      rawKeys: z.array(z.string()).check(z.minLength(1)),
+      validators: ValidatorsSchema,
+      finishedAt: isoTime(),
+      links: z.optional(FollowCountsSchema),
+    }),
+    z.object({
+      status: z.literal('unchanged'),
+      sourceId: SourceIdSchema,
+      attempts: z.number().check(z.int(), z.positive()),
+      durationMs: z.number().check(z.nonnegative()),
+      /** 304, or 200 with the same body hash as last time. */
+      httpStatus: z.number().check(z.int()),
+      validators: ValidatorsSchema,
+      finishedAt: isoTime(),
+      links: z.optional(FollowCountsSchema),
+    }),
+    z.object({
+      status: z.literal('failed'),
+      sourceId: z.string(),
+      attempts: z.number().check(z.int(), z.nonnegative()),
+      durationMs: z.number().check(z.nonnegative()),
+      reason: z.string().check(z.minLength(1)),
+      httpStatus: z.optional(z.number().check(z.int())),
+      /**
+       * Sending the task again cannot help until the source's definition changes: a 4xx
+       * other than 408 and 429, a body over the size limit, a refused address or protocol.
+       * `fanout replay` leaves such tasks out unless asked (`--include-failed`).
+       */
+      permanent: z.optional(z.boolean()),
+      finishedAt: isoTime(),
+    }),
+  ]),
+);
 export type TaskOutcome = z.infer<typeof TaskOutcomeSchema>;
 
 /** The outcome records of one collector invocation (a batch, or one continuation hop). */
-export const BatchResultSchema = z.object({
-  runId: RunIdSchema,
-  batchId: BatchIdSchema,
-  hop: z.number().int().nonnegative(),
-  outcomes: z.array(TaskOutcomeSchema),
-  /** Tasks handed to the next hop (continuation), by source id. */
-  continued: z.array(SourceIdSchema).default([]),
-  /** Detail pages this hop found and handed on (sources with `follow`). */
-  followed: z.array(FollowedBatchSchema).optional(),
-  writtenAt: IsoTime,
-});
+export const BatchResultSchema = z.lazy(() =>
+  z.object({
+    runId: RunIdSchema,
+    batchId: BatchIdSchema,
+    hop: z.number().check(z.int(), z.nonnegative()),
+    outcomes: z.array(TaskOutcomeSchema),
+    /** Tasks handed to the next hop (continuation), by source id. */
+    continued: z._default(z.array(SourceIdSchema), []),
+    /** Detail pages this hop found and handed on (sources with `follow`). */
+    followed: z.optional(z.array(FollowedBatchSchema)),
+    writtenAt: isoTime(),
+  }),
+);
 export type BatchResult = z.infer<typeof BatchResultSchema>;
 
 /** A batch that could not run: not dispatched, or its payload failed validation. */
-export const BatchFailureSchema = z.object({
-  /**
-   * `collector-failed`: Lambda gave up on a collector hop (retries or event age) and the
-   * manager's redrives did not finish it either.
-   */
-  kind: z.enum(['dispatch-failed', 'invalid-payload', 'continuation-failed', 'collector-failed']),
-  runId: RunIdSchema.optional(),
-  batchId: BatchIdSchema.optional(),
-  hop: z.number().int().nonnegative().optional(),
-  reason: z.string().min(1),
-  sourceIds: z.array(z.string()).default([]),
-  /** The payload to re-deliver (`fanout replay`), as it was, or redacted (see below). */
-  payload: z.unknown(),
-  /**
-   * The payload's URLs and header values were redacted before it was stored (they may
-   * hold credentials): a replay rebuilds the tasks of `sourceIds` from the manifest.
-   */
-  payloadRedacted: z.boolean().optional(),
-  recordedAt: IsoTime,
-});
+export const BatchFailureSchema = z.lazy(() =>
+  z.object({
+    /**
+     * `collector-failed`: Lambda gave up on a collector hop (retries or event age) and the
+     * manager's redrives did not finish it either.
+     */
+    kind: z.enum(['dispatch-failed', 'invalid-payload', 'continuation-failed', 'collector-failed']),
+    runId: z.optional(RunIdSchema),
+    batchId: z.optional(BatchIdSchema),
+    hop: z.optional(z.number().check(z.int(), z.nonnegative())),
+    reason: z.string().check(z.minLength(1)),
+    sourceIds: z._default(z.array(z.string()), []),
+    /** The payload to re-deliver (`fanout replay`), as it was, or redacted (see below). */
+    payload: z.unknown(),
+    /**
+     * The payload's URLs and header values were redacted before it was stored (they may
+     * hold credentials): a replay rebuilds the tasks of `sourceIds` from the manifest.
+     */
+    payloadRedacted: z.optional(z.boolean()),
+    recordedAt: isoTime(),
+  }),
+);
 export type BatchFailure = z.infer<typeof BatchFailureSchema>;
 
 /**
@@ -321,25 +338,27 @@ export type BatchFailure = z.infer<typeof BatchFailureSchema>;
  * plus its timeout, so no collector can still be working on them), handed to a new
  * batch of the same run by the manager. The new batch's records follow the usual keys.
  */
-export const RedispatchSchema = z.object({
-  runId: RunIdSchema,
-  /** The planned batch and hop that left these tasks without a record. */
-  fromBatchId: BatchIdSchema,
-  fromHop: z.number().int().nonnegative(),
-  /** The new batch of the run that carries them, from hop 0. */
-  batchId: BatchIdSchema,
-  sourceIds: z.array(SourceIdSchema).min(1),
-  dispatchedAt: IsoTime,
-});
+export const RedispatchSchema = z.lazy(() =>
+  z.object({
+    runId: RunIdSchema,
+    /** The planned batch and hop that left these tasks without a record. */
+    fromBatchId: BatchIdSchema,
+    fromHop: z.number().check(z.int(), z.nonnegative()),
+    /** The new batch of the run that carries them, from hop 0. */
+    batchId: BatchIdSchema,
+    sourceIds: z.array(SourceIdSchema).check(z.minLength(1)),
+    dispatchedAt: isoTime(),
+  }),
+);
 export type Redispatch = z.infer<typeof RedispatchSchema>;
 
-export const ErrorLocationSchema = z
-  .object({
-    line: z.number().int().positive().optional(),
-    byteOffset: z.number().int().nonnegative().optional(),
-    record: z.number().int().nonnegative().optional(),
-  })
-  .strict();
+export const ErrorLocationSchema = z.lazy(() =>
+  z.strictObject({
+    line: z.optional(z.number().check(z.int(), z.positive())),
+    byteOffset: z.optional(z.number().check(z.int(), z.nonnegative())),
+    record: z.optional(z.number().check(z.int(), z.nonnegative())),
+  }),
+);
 export type ErrorLocation = z.infer<typeof ErrorLocationSchema>;
 
 /**
@@ -347,35 +366,37 @@ export type ErrorLocation = z.infer<typeof ErrorLocationSchema>;
  * metadata of its parsed object: no extra object per parse. Counts are per page (a
  * pack entry, or a single raw object).
  */
-export const ParsedObjectOutcomeSchema = z.object({
-  runId: RunIdSchema,
-  rawKey: z.string(),
-  /** Pages the raw object held. */
-  pages: z.number().int().nonnegative(),
-  /** Pages whose records are in the parsed object. */
-  parsed: z.number().int().nonnegative(),
-  /** Pages quarantined on their own (each has a copy and a report under quarantine/). */
-  quarantined: z.number().int().nonnegative(),
-  /** `<sourceId>-p<NNNN>` of the quarantined pages; cut short past what metadata can hold. */
-  quarantinedPages: z.array(z.string()).default([]),
-  /**
-   * `<sourceId>-p<NNNN>` of the pages that declared no charset, were not UTF-8 and were read
-   * as windows-1252 (as browsers and feedparser read them); absent when none was, and cut
-   * short (before quarantinedPages is) past what metadata can hold.
-   */
-  windows1252Pages: z.array(z.string()).optional(),
-  /**
-   * For each source with a `cursor` whose pages in this object all parsed: the highest
-   * cursor value of its records, or the value its fetch was made with when none is higher.
-   * The next manager reads it (one HEAD) into the source's state. Cut short (after the page
-   * lists) past what metadata can hold: a source left out keeps its cursor one run longer.
-   */
-  cursors: z.record(SourceIdSchema, CursorValueSchema).optional(),
-  records: z.number().int().nonnegative(),
-  bytesIn: z.number().int().nonnegative(),
-  bytesOut: z.number().int().nonnegative(),
-  parsedAt: IsoTime,
-});
+export const ParsedObjectOutcomeSchema = z.lazy(() =>
+  z.object({
+    runId: RunIdSchema,
+    rawKey: z.string(),
+    /** Pages the raw object held. */
+    pages: count(),
+    /** Pages whose records are in the parsed object. */
+    parsed: count(),
+    /** Pages quarantined on their own (each has a copy and a report under quarantine/). */
+    quarantined: count(),
+    /** `<sourceId>-p<NNNN>` of the quarantined pages; cut short past what metadata can hold. */
+    quarantinedPages: z._default(z.array(z.string()), []),
+    /**
+     * `<sourceId>-p<NNNN>` of the pages that declared no charset, were not UTF-8 and were
+     * read as windows-1252 (as browsers and feedparser read them); absent when none was, and
+     * cut short (before quarantinedPages is) past what metadata can hold.
+     */
+    windows1252Pages: z.optional(z.array(z.string())),
+    /**
+     * For each source with a `cursor` whose pages in this object all parsed: the highest
+     * cursor value of its records, or the value its fetch was made with when none is higher.
+     * The next manager reads it (one HEAD) into the source's state. Cut short (after the page
+     * lists) past what metadata can hold: a source left out keeps its cursor one run longer.
+     */
+    cursors: z.optional(z.record(SourceIdSchema, CursorValueSchema)),
+    records: count(),
+    bytesIn: count(),
+    bytesOut: count(),
+    parsedAt: isoTime(),
+  }),
+);
 export type ParsedObjectOutcome = z.infer<typeof ParsedObjectOutcomeSchema>;
 
 /** What a parse outcome, the run report and `status` say of a page in `windows1252Pages`. */
@@ -432,17 +453,19 @@ export function fromParsedObjectMetadata(
 }
 
 /** The error report written beside a quarantined object. */
-export const QuarantineReportSchema = z.object({
-  rawKey: z.string(),
-  /** For one entry of a pack: whose page it was. */
-  sourceId: z.string().optional(),
-  page: z.number().int().nonnegative().optional(),
-  reason: z.string(),
-  errorName: z.string(),
-  location: ErrorLocationSchema.optional(),
-  metadata: z.record(z.string(), z.string()).default({}),
-  quarantinedAt: IsoTime,
-});
+export const QuarantineReportSchema = z.lazy(() =>
+  z.object({
+    rawKey: z.string(),
+    /** For one entry of a pack: whose page it was. */
+    sourceId: z.optional(z.string()),
+    page: z.optional(count()),
+    reason: z.string(),
+    errorName: z.string(),
+    location: z.optional(ErrorLocationSchema),
+    metadata: z._default(z.record(z.string(), z.string()), {}),
+    quarantinedAt: isoTime(),
+  }),
+);
 export type QuarantineReport = z.infer<typeof QuarantineReportSchema>;
 
 /**
@@ -453,50 +476,54 @@ export type QuarantineReport = z.infer<typeof QuarantineReportSchema>;
  * cursor, hashes of the last records) is a field here, set in `mergeOutcome`, sent in
  * `carriedToTask` and dropped in `stateForDefinition` when the source is edited.
  */
-export const SourceStateSchema = z.object({
-  validators: ValidatorsSchema.default({}),
-  /** Most recent measured fetch durations, newest last. */
-  durationsMs: z.array(z.number().nonnegative()).default([]),
-  lastRunId: RunIdSchema.optional(),
-  lastStatus: z.enum(TASK_STATUSES).optional(),
-  /** When the outcome last merged finished; an older outcome arriving late is not merged over it. */
-  lastFinishedAt: IsoTime.optional(),
-  /**
-   * Fingerprint of the source's definition the state belongs to (`sourceDefinition`):
-   * when the manifest entry changes, what was learned of the old one is dropped.
-   */
-  definition: z.string().optional(),
-  /** Bytes of the last stored body (all pages): a large one is asked for unencoded. */
-  bytes: z.number().int().nonnegative().optional(),
-  /**
-   * A source that follows links: the validators of the detail pages its last run followed,
-   * by link hash (`linkHash`), so the next run asks for them conditionally.
-   */
-  follow: z.record(z.string().regex(/^[0-9a-f]{16}$/), ValidatorsSchema).optional(),
-  /**
-   * `emit: "changes"`: the raw objects of the last fetch that stored pages (a 304 or an
-   * unchanged body keeps them), which the next fetch's records are compared with.
-   */
-  rawKeys: z.array(z.string().min(1)).min(1).max(MAX_PREVIOUS_RAW_KEYS).optional(),
-  /** A `cursor`'s highest value seen (JSON text), from the parse outcomes of its fetches. */
-  cursor: CursorValueSchema.optional(),
-});
+export const SourceStateSchema = z.lazy(() =>
+  z.object({
+    validators: z._default(ValidatorsSchema, {}),
+    /** Most recent measured fetch durations, newest last. */
+    durationsMs: z._default(z.array(z.number().check(z.nonnegative())), []),
+    lastRunId: z.optional(RunIdSchema),
+    lastStatus: z.optional(z.enum(TASK_STATUSES)),
+    /** When the outcome last merged finished; an older outcome arriving late is not merged over it. */
+    lastFinishedAt: z.optional(isoTime()),
+    /**
+     * Fingerprint of the source's definition the state belongs to (`sourceDefinition`):
+     * when the manifest entry changes, what was learned of the old one is dropped.
+     */
+    definition: z.optional(z.string()),
+    /** Bytes of the last stored body (all pages): a large one is asked for unencoded. */
+    bytes: z.optional(count()),
+    /**
+     * A source that follows links: the validators of the detail pages its last run followed,
+     * by link hash (`linkHash`), so the next run asks for them conditionally.
+     */
+    follow: z.optional(linkValidatorsSchema()),
+    /**
+     * `emit: "changes"`: the raw objects of the last fetch that stored pages (a 304 or an
+     * unchanged body keeps them), which the next fetch's records are compared with.
+     */
+    rawKeys: z.optional(PreviousRawKeysSchema),
+    /** A `cursor`'s highest value seen (JSON text), from the parse outcomes of its fetches. */
+    cursor: z.optional(CursorValueSchema),
+  }),
+);
 export type SourceState = z.infer<typeof SourceStateSchema>;
 
 /**
  * Per-source state, one document for all sources: read once per run by the
  * manager instead of one GET per source (S3 requests are most of the bill).
  */
-export const StateSnapshotSchema = z.object({
-  version: z.literal(1),
-  /** Runs whose results are merged into this snapshot (most recent last). */
-  mergedRuns: z.array(RunIdSchema).default([]),
-  /** Dispatched runs whose results are not all merged yet (oldest first). */
-  pendingRuns: z.array(RunIdSchema).optional(),
-  sources: z.record(SourceIdSchema, SourceStateSchema).default({}),
-  /** When the run that carries this snapshot planned: later off-schedule work is new to it. */
-  updatedAt: IsoTime.optional(),
-});
+export const StateSnapshotSchema = z.lazy(() =>
+  z.object({
+    version: z.literal(1),
+    /** Runs whose results are merged into this snapshot (most recent last). */
+    mergedRuns: z._default(z.array(RunIdSchema), []),
+    /** Dispatched runs whose results are not all merged yet (oldest first). */
+    pendingRuns: z.optional(z.array(RunIdSchema)),
+    sources: z._default(z.record(SourceIdSchema, SourceStateSchema), {}),
+    /** When the run that carries this snapshot planned: later off-schedule work is new to it. */
+    updatedAt: z.optional(isoTime()),
+  }),
+);
 export type StateSnapshot = z.infer<typeof StateSnapshotSchema>;
 
 /**
@@ -506,21 +533,25 @@ export type StateSnapshot = z.infer<typeof StateSnapshotSchema>;
  * a scheduled cycle adds one GET and no PUT. Last writer wins: two writers at the same
  * moment may lose an entry, which costs the state a refinement, never a record.
  */
-export const OffScheduleEntrySchema = z.object({
-  kind: z.enum(['manual', 'replay']),
-  runId: RunIdSchema,
-  /** When the run was planned or the replay sent its work. */
-  at: IsoTime,
-  /** A replay's new batches (outside the run's plan), whose hops hold its outcomes. */
-  batchIds: z.array(BatchIdSchema).optional(),
-});
+export const OffScheduleEntrySchema = z.lazy(() =>
+  z.object({
+    kind: z.enum(['manual', 'replay']),
+    runId: RunIdSchema,
+    /** When the run was planned or the replay sent its work. */
+    at: isoTime(),
+    /** A replay's new batches (outside the run's plan), whose hops hold its outcomes. */
+    batchIds: z.optional(z.array(BatchIdSchema)),
+  }),
+);
 export type OffScheduleEntry = z.infer<typeof OffScheduleEntrySchema>;
 
-export const OffScheduleLogSchema = z.object({
-  version: z.literal(1),
-  /** Oldest first; the oldest are dropped past `OFF_SCHEDULE_ENTRIES_KEPT`. */
-  entries: z.array(OffScheduleEntrySchema).default([]),
-});
+export const OffScheduleLogSchema = z.lazy(() =>
+  z.object({
+    version: z.literal(1),
+    /** Oldest first; the oldest are dropped past `OFF_SCHEDULE_ENTRIES_KEPT`. */
+    entries: z._default(z.array(OffScheduleEntrySchema), []),
+  }),
+);
 export type OffScheduleLog = z.infer<typeof OffScheduleLogSchema>;
 
 /** Entries the off-schedule log keeps: far more than runs stay pending. */
@@ -545,46 +576,54 @@ export function withOffScheduleEntry(log: OffScheduleLog, entry: OffScheduleEntr
   return { version: 1, entries: entries.slice(-OFF_SCHEDULE_ENTRIES_KEPT) };
 }
 
-export const PlannedBatchSchema = z.object({
-  batchId: BatchIdSchema,
-  sourceIds: z.array(SourceIdSchema).min(1),
-  estimateMs: z.number().nonnegative(),
-  payloadBytes: z.number().int().positive(),
-  /** The batch's share of each limited origin (see origins.ts): a re-sent payload gets the same. */
-  origins: OriginAllowancesSchema.optional(),
-});
+export const PlannedBatchSchema = z.lazy(() =>
+  z.object({
+    batchId: BatchIdSchema,
+    sourceIds: z.array(SourceIdSchema).check(z.minLength(1)),
+    estimateMs: z.number().check(z.nonnegative()),
+    payloadBytes: z.number().check(z.int(), z.positive()),
+    /** The batch's share of each limited origin (see origins.ts): a re-sent payload gets the same. */
+    origins: z.optional(OriginAllowancesSchema),
+  }),
+);
 export type PlannedBatch = z.infer<typeof PlannedBatchSchema>;
 
 /** The run manifest: written before any collector is invoked. */
-export const RunManifestSchema = z.object({
-  runId: RunIdSchema,
-  scheduledAt: IsoTime,
-  trigger: z.enum(['schedule', 'manual']),
-  status: z.enum(['planned', 'dispatched', 'failed']),
-  /** Why a failed run failed (e.g. the manifest is not valid JSON). */
-  reason: z.string().optional(),
-  /**
-   * The manager invocation that planned the run. A Lambda retry of that invocation keeps
-   * its request id and continues the run; another delivery of the same schedule is a duplicate.
-   */
-  plannedBy: z.string().optional(),
-  sourceCount: z.number().int().nonnegative(),
-  batches: z.array(PlannedBatchSchema),
-  /**
-   * Valid sources a scheduled run left out because their `every` cadence is not due at
-   * its scheduled time (not in `sourceCount`, not tasks). Absent: every source was due.
-   */
-  notDueSourceIds: z.array(SourceIdSchema).optional(),
-  /** Manifest entries that did not validate; each counts as a failed task. */
-  invalidSources: z.array(
-    z.object({ index: z.number().int(), id: z.string().optional(), errors: z.array(z.string()) }),
-  ),
-  createdAt: IsoTime,
-  updatedAt: IsoTime,
-  /**
-   * The per-source state the run was planned with (earlier runs' outcomes merged):
-   * the next run reads it from here, so no separate state object is written per run.
-   */
-  state: StateSnapshotSchema.optional(),
-});
+export const RunManifestSchema = z.lazy(() =>
+  z.object({
+    runId: RunIdSchema,
+    scheduledAt: isoTime(),
+    trigger: z.enum(['schedule', 'manual']),
+    status: z.enum(['planned', 'dispatched', 'failed']),
+    /** Why a failed run failed (e.g. the manifest is not valid JSON). */
+    reason: z.optional(z.string()),
+    /**
+     * The manager invocation that planned the run. A Lambda retry of that invocation keeps
+     * its request id and continues the run; another delivery of the same schedule is a duplicate.
+     */
+    plannedBy: z.optional(z.string()),
+    sourceCount: count(),
+    batches: z.array(PlannedBatchSchema),
+    /**
+     * Valid sources a scheduled run left out because their `every` cadence is not due at
+     * its scheduled time (not in `sourceCount`, not tasks). Absent: every source was due.
+     */
+    notDueSourceIds: z.optional(z.array(SourceIdSchema)),
+    /** Manifest entries that did not validate; each counts as a failed task. */
+    invalidSources: z.array(
+      z.object({
+        index: z.number().check(z.int()),
+        id: z.optional(z.string()),
+        errors: z.array(z.string()),
+      }),
+    ),
+    createdAt: isoTime(),
+    updatedAt: isoTime(),
+    /**
+     * The per-source state the run was planned with (earlier runs' outcomes merged):
+     * the next run reads it from here, so no separate state object is written per run.
+     */
+    state: z.optional(StateSnapshotSchema),
+  }),
+);
 export type RunManifest = z.infer<typeof RunManifestSchema>;

@@ -1,4 +1,4 @@
-import * as z from 'zod';
+import * as z from 'zod/mini';
 
 /**
  * Secrets by reference. A manifest names where a credential lives, never the
@@ -36,36 +36,40 @@ export function parseSecretReference(reference: string): ParsedSecretReference |
   return undefined;
 }
 
-export const SecretReferenceSchema = z
-  .object({
+export const SecretReferenceSchema = z.lazy(() =>
+  z.strictObject({
     /** `ssm:<parameter name>` or `secretsmanager:<secret name or ARN>`. */
     secret: z
       .string()
-      .refine(
-        (value) => parseSecretReference(value) !== undefined,
-        'must be "ssm:<parameter name>" or "secretsmanager:<secret name or ARN>"',
+      .check(
+        z.refine(
+          (value) => parseSecretReference(value) !== undefined,
+          'must be "ssm:<parameter name>" or "secretsmanager:<secret name or ARN>"',
+        ),
       ),
     /** The field to read when the secret's value is a JSON object. */
-    key: z.string().min(1).optional(),
+    key: z.optional(z.string().check(z.minLength(1))),
     /** Put in front of the resolved value, e.g. "Bearer ". */
-    prefix: z.string().optional(),
-  })
-  .strict();
+    prefix: z.optional(z.string()),
+  }),
+);
 export type SecretReference = z.infer<typeof SecretReferenceSchema>;
 
 /** A header or query value: literal text, or a reference to a secret. */
-export const SecretOrLiteralSchema = z.union([z.string(), SecretReferenceSchema], {
-  error: 'must be text or a secret reference {"secret": "ssm:<name>" or "secretsmanager:<name>"}',
-});
+export const SecretOrLiteralSchema = z.lazy(() =>
+  z.union([z.string(), SecretReferenceSchema], {
+    error: 'must be text or a secret reference {"secret": "ssm:<name>" or "secretsmanager:<name>"}',
+  }),
+);
 export type SecretOrLiteral = z.infer<typeof SecretOrLiteralSchema>;
 
 /** HTTP basic auth, sent as `Authorization: Basic ...` to the source's origin only. */
-export const BasicAuthSchema = z
-  .object({
+export const BasicAuthSchema = z.lazy(() =>
+  z.strictObject({
     username: SecretOrLiteralSchema,
     password: SecretOrLiteralSchema,
-  })
-  .strict();
+  }),
+);
 export type BasicAuth = z.infer<typeof BasicAuthSchema>;
 
 export function isSecretReference(value: SecretOrLiteral): value is SecretReference {

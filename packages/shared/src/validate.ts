@@ -1,9 +1,14 @@
-import type { z } from 'zod';
+import * as z from 'zod/mini';
+import en from 'zod/v4/locales/en.js';
 import { ContractValidationError } from './errors.js';
 import { REDACTED } from './redact.js';
 import { redactForMessage } from './redact-payload.js';
 
 const MAX_SHOWN_VALUE_LENGTH = 80;
+
+// zod/mini (the contract's schemas; see index.ts) words issues only with a locale loaded:
+// English, as the full zod words them. Every check goes through this module.
+z.config(en());
 
 /** `['sources', 3, 'url']` -> `sources[3].url`. */
 export function formatPath(path: readonly PropertyKey[]): string {
@@ -54,7 +59,10 @@ function offendingValue(issue: z.core.$ZodIssue): unknown {
 }
 
 /** One line per issue: `sources[3].url: must be http or https, got "ftp://x"`. */
-export function describeIssues(error: z.ZodError, basePath: readonly PropertyKey[] = []): string[] {
+export function describeIssues(
+  error: z.core.$ZodError,
+  basePath: readonly PropertyKey[] = [],
+): string[] {
   return error.issues.map((issue) => {
     const at = [...basePath, ...issue.path];
     const path = formatPath(at);
@@ -68,18 +76,18 @@ export function describeIssues(error: z.ZodError, basePath: readonly PropertyKey
 export type ParseResult<T> = { ok: true; value: T } | { ok: false; issues: string[] };
 
 /** Validates without throwing; issues name the field and the offending value. */
-export function check<S extends z.ZodType>(
+export function check<S extends z.core.$ZodType>(
   schema: S,
   value: unknown,
   basePath: readonly PropertyKey[] = [],
 ): ParseResult<z.output<S>> {
-  const result = schema.safeParse(value, { reportInput: true });
+  const result = z.safeParse(schema, value, { reportInput: true });
   if (result.success) return { ok: true, value: result.data };
   return { ok: false, issues: describeIssues(result.error, basePath) };
 }
 
 /** Validates or throws a ContractValidationError naming `subject`. */
-export function parse<S extends z.ZodType>(
+export function parse<S extends z.core.$ZodType>(
   schema: S,
   value: unknown,
   subject: string,

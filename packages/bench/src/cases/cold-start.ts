@@ -44,10 +44,22 @@ const BUILTINS = new Set([...builtinModules, ...builtinModules.map((name) => `no
 /** Times `await import(bundle)`: module evaluation includes building the handler's clients and config. */
 const PROBE = `
 const started = performance.now();
+const cpuBefore = process.cpuUsage();
 await import(process.env.BENCH_BUNDLE_URL);
 const ms = performance.now() - started;
-process.stdout.write(JSON.stringify({ ms, rss: process.memoryUsage().rss }) + '\\n');
+const cpu = process.cpuUsage(cpuBefore);
+const cpuMs = (cpu.user + cpu.system) / 1000;
+process.stdout.write(JSON.stringify({ ms, cpuMs, rss: process.memoryUsage().rss }) + '\\n');
 `;
+
+/**
+ * One import: its wall time, and the CPU time the process spent meanwhile (every thread:
+ * V8's compiler and GC threads too), which a busy machine's waiting for a core leaves out.
+ */
+interface Probe {
+  readonly ms: number;
+  readonly cpuMs: number;
+}
 
 function environment(id: FunctionId): Record<string, string> {
   const names = {
@@ -211,7 +223,7 @@ async function startupBytes(distDir: string): Promise<number> {
   return visit('index.mjs');
 }
 
-async function probe(file: string, env: Record<string, string>): Promise<number> {
+async function probe(file: string, env: Record<string, string>): Promise<Probe> {
   const out = await runNode(['--input-type=module', '-e', PROBE], {
     ...env,
     BENCH_BUNDLE_URL: pathToFileURL(file).href,
@@ -220,7 +232,8 @@ async function probe(file: string, env: Record<string, string>): Promise<number>
   if (out.code !== 0 || !line.startsWith('{')) {
     throw new Error(`loading ${file} failed (exit ${out.code}): ${out.stderr.trim().slice(-500)}`);
   }
-  return (JSON.parse(line) as { ms: number }).ms;
+  const { ms, cpuMs } = JSON.parse(line) as Probe;
+  return { ms, cpuMs };
 }
 
 export async function coldStartCase(mode: BenchMode): Promise<CaseResult> {
@@ -238,15 +251,19 @@ export async function coldStartCase(mode: BenchMode): Promise<CaseResult> {
       const splitting = await splitsBundle(id);
       const floorBundle = await buildFloor(id, sdkClients, dir, splitting);
       const env = environment(id);
-      const bundled: number[] = [];
+      const bundledProbes: Probe[] = [];
       const fromModules: number[] = [];
-      const floor: number[] = [];
+      const floorProbes: Probe[] = [];
       // Interleaved, so a slow moment of the machine hits every variant alike.
       for (let i = 0; i < reps; i += 1) {
-        bundled.push(await probe(bundle, env));
-        floor.push(await probe(floorBundle, env));
-        fromModules.push(await probe(unbundled, env));
+        bundledProbes.push(await probe(bundle, env));
+        floorProbes.push(await probe(floorBundle, env));
+        fromModules.push((await probe(unbundled, env)).ms);
       }
+      const bundled = bundledProbes.map(({ ms }) => ms);
+      const floor = floorProbes.map(({ ms }) => ms);
+      const bundledCpu = bundledProbes.map(({ cpuMs }) => cpuMs);
+      const floorCpu = floorProbes.map(({ cpuMs }) => cpuMs);
       const size = await startupBytes(dirname(bundle));
       const floorSize = (await stat(floorBundle)).size;
       const clients = sdkClients.map(({ name }) => name).join(' + ');
@@ -280,13 +297,27 @@ export async function coldStartCase(mode: BenchMode): Promise<CaseResult> {
           samples: bundled.map((ms, i) => ms / (floor[i] ?? Number.NaN)),
           target: { op: '<=', value: FLOOR_RATIO_TARGET },
         },
+        { caseId: CASE, metric: `${id} load bundle, CPU time`, unit: 'ms', samples: bundledCpu },
+        { caseId: CASE, metric: `${id} floor load, CPU time`, unit: 'ms', samples: floorCpu },
+        {
+          caseId: CASE,
+          metric: `${id} load bundle / floor, CPU time`,
+          unit: 'x',
+          samples: bundledCpu.map((ms, i) => ms / (floorCpu[i] ?? Number.NaN)),
+        },
       );
       details[id] = {
         bundleBytes: size,
         splitting,
         bundledMs: bundled,
+        bundledCpuMs: bundledCpu,
         nodeModulesMs: fromModules,
-        floor: { clients: sdkClients.map(({ name }) => name), bytes: floorSize, ms: floor },
+        floor: {
+          clients: sdkClients.map(({ name }) => name),
+          bytes: floorSize,
+          ms: floor,
+          cpuMs: floorCpu,
+        },
       };
       mode.progress(`  ${id} done`);
     }

@@ -35,6 +35,11 @@ const FUNCTION_HEAP_FLAGS = ['--max-old-space-size=240', '--max-semi-space-size=
 
 interface Attempt {
   readonly result?: WorkResult;
+  /**
+   * CPU time of this (the parent) process while the child ran: the local S3 server's, since
+   * the parent does nothing else meanwhile but wait for the child.
+   */
+  readonly serverCpuMs?: number;
   /** Why there is no result: a crash, an error, or running out of memory. */
   readonly failure?: string;
 }
@@ -55,13 +60,15 @@ async function child(
   env: Record<string, string>,
   nodeOptions: string[] = [],
 ): Promise<Attempt> {
+  const cpu = process.cpuUsage();
   const out = await runNode(
     [PARSER_CHILD, ...args],
     { PATH: process.env.PATH, ...env },
     nodeOptions,
   );
+  const used = process.cpuUsage(cpu);
   const { result, lastProgress } = parseChildOutput(out.stdout);
-  if (out.code === 0 && result) return { result };
+  if (out.code === 0 && result) return { result, serverCpuMs: (used.user + used.system) / 1000 };
   const oom =
     /heap out of memory|Invalid string length|Cannot create a string longer|ERR_STRING_TOO_LONG|Array buffer allocation failed/i.exec(
       out.stderr,
@@ -187,12 +194,11 @@ export async function parserCase(mode: BenchMode): Promise<CaseResult> {
             );
           }
           mode.progress(`  ${label} done`);
-          const ok = (list: Attempt[]) => list.flatMap((a) => (a.result ? [a.result] : []));
           const firstFailure = (list: Attempt[]) => list.find((a) => a.failure)?.failure;
           const push = (
             metric: string,
             list: Attempt[],
-            pick: (r: WorkResult) => number,
+            pick: (r: WorkResult, attempt: Attempt) => number,
             unit: string,
             target?: Figure['target'],
           ) => {
@@ -201,7 +207,7 @@ export async function parserCase(mode: BenchMode): Promise<CaseResult> {
               caseId: CASE,
               metric: `${label} ${metric}`,
               unit,
-              samples: ok(list).map(pick),
+              samples: list.flatMap((a) => (a.result ? [pick(a.result, a)] : [])),
               ...(target ? { target } : {}),
               ...(failure ? { note: failure } : {}),
             });
@@ -211,7 +217,11 @@ export async function parserCase(mode: BenchMode): Promise<CaseResult> {
             op: '<=',
             value: RSS_TARGET_MB,
           });
+          // CPU apart from wall time: on a busy machine the wall time is mostly waiting.
+          push('S3 stream CPU, parser process', streamed, (r) => r.cpuMs ?? Number.NaN, 'ms');
+          push('S3 stream CPU, S3 server', streamed, (_r, a) => a.serverCpuMs ?? Number.NaN, 'ms');
           push('file stream MB/s', local, rate, 'MB/s');
+          push('file stream CPU', local, (r) => r.cpuMs ?? Number.NaN, 'ms');
           push('file stream peak RSS', local, (r) => r.maxRssBytes / MB, 'MB');
           push('naive MB/s', naive, rate, 'MB/s');
           push('naive peak RSS', naive, (r) => r.maxRssBytes / MB, 'MB');

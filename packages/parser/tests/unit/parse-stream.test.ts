@@ -6,6 +6,7 @@ import {
   copySource,
   createExtractorRegistry,
   ExtractorFailedError,
+  GzipMemberAssembler,
   MalformedInputError,
   type ParseStreamOptions,
   parseStream,
@@ -85,6 +86,63 @@ describe('parseStream', () => {
     expect(second.bytes.equals(first.bytes)).toBe(true);
     // Bytes 4-7 of a gzip member are MTIME.
     expect(first.bytes.readUInt32LE(4)).toBe(0);
+  });
+
+  describe('a large output (its batches reused once compressed), read by a slow consumer', () => {
+    // About 6 MB of lines, two dozen of the writer's batches, every record different; the
+    // consumer takes a timer turn per chunk, so zlib's input backs up while lines are written.
+    const ids = Array.from({ length: 20_000 }, (_, i) => i);
+    const ndjsonText = ids
+      .map((i) => `{"id":${i},"text":"${'x'.repeat(i % 200)}-${i}"}\n`)
+      .join('');
+    const slowSink = () => {
+      const parts: Buffer[] = [];
+      const stream = new Writable({
+        write(chunk: Buffer, _encoding, callback) {
+          parts.push(chunk);
+          setTimeout(callback, 1);
+        },
+      });
+      return { stream, bytes: () => Buffer.concat(parts) };
+    };
+    const expectEveryRecord = (lines: unknown[]) => {
+      expect(lines).toHaveLength(ids.length);
+      lines.forEach((line, i) => {
+        expect(line).toMatchObject({ record: { id: i, text: `${'x'.repeat(i % 200)}-${i}` } });
+      });
+    };
+
+    it('keeps every line intact, the hash as key', async () => {
+      const sink = slowSink();
+      const stats = await parseStream(bytesSource(ndjsonText), sink.stream, options('ndjson'));
+      expect(stats.linesBytes).toBeGreaterThan(5_000_000);
+      expectEveryRecord(gunzipLines(sink.bytes()));
+    });
+
+    it('keeps every line intact, with a declared key', async () => {
+      const sink = slowSink();
+      await parseStream(
+        bytesSource(ndjsonText),
+        sink.stream,
+        options('ndjson', { recordKey: ['id'] }),
+      );
+      const lines = gunzipLines(sink.bytes());
+      expectEveryRecord(lines);
+      expect(lines.map((line) => (line as { key?: unknown }).key)).toEqual(ids.map(String));
+    });
+
+    it('keeps every line intact in a deflate segment (a pack entry)', async () => {
+      const sink = slowSink();
+      const stats = await parseStream(
+        bytesSource(ndjsonText),
+        sink.stream,
+        options('ndjson', { segment: { crcSeed: 0 } }),
+      );
+      const member = new GzipMemberAssembler();
+      member.keep(stats);
+      const gzip = Buffer.concat([member.header(), sink.bytes(), member.trailer()]);
+      expectEveryRecord(gunzipLines(gzip));
+    });
   });
 
   it('refuses an unknown format before reading anything', async () => {

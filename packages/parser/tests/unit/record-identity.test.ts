@@ -1,6 +1,12 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { RecordIdentity, RecordKeyError, recordHash } from '../../src/index.js';
+import {
+  RECORD_HASH_HEX_DIGITS,
+  RecordIdentity,
+  RecordKeyError,
+  recordHash,
+  writeRecordHash,
+} from '../../src/index.js';
 
 const keyOf = (key: string[], record: string) => {
   const bytes = Buffer.from(record, 'utf8');
@@ -22,6 +28,26 @@ describe('recordHash', () => {
       createHash('sha256').update(record, 'utf8').digest('hex').slice(0, 16),
     );
     expect(recordHash(Buffer.from(record))).toBe(recordHash(record));
+  });
+
+  it('writes the same digits as bytes, once or twice, touching nothing else', () => {
+    // Prepare: records whose digests cover every byte value in their first 8 bytes.
+    const records = Array.from({ length: 300 }, (_, i) => Buffer.from(`{"i":${i},"s":"é${i}"}`));
+    for (const record of records) {
+      const target = Buffer.alloc(60, '.');
+      // Act
+      writeRecordHash(record, target, 3, 40);
+      // Assess
+      const digits = recordHash(record);
+      expect(target.toString('latin1', 3, 3 + RECORD_HASH_HEX_DIGITS)).toBe(digits);
+      expect(target.toString('latin1', 40, 40 + RECORD_HASH_HEX_DIGITS)).toBe(digits);
+      expect(target.toString('latin1', 0, 3)).toBe('...');
+      expect(target.toString('latin1', 19, 40)).toBe('.'.repeat(21));
+      expect(target.toString('latin1', 56)).toBe('....');
+    }
+    const once = Buffer.alloc(20, '.');
+    writeRecordHash(records[0] ?? Buffer.alloc(0), once, 2);
+    expect(once.toString('latin1')).toBe(`..${recordHash(records[0] ?? '')}..`);
   });
 });
 

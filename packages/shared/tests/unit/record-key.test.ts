@@ -65,7 +65,20 @@ describe('record key', () => {
     const stored = toS3Metadata(meta);
     expect(stored['record-key']).toBe('["/item/gu\\u00efd"]');
     expect(fromS3Metadata(stored).recordKey).toEqual(['/item/guïd']);
-    expect(PackEntrySchema.shape.key.safeParse(['id']).success).toBe(true);
+    const entry = {
+      sourceId: 'a',
+      page: 0,
+      url: 'https://example.test/',
+      httpStatus: 200,
+      fetchedAt: '2026-12-06T10:00:01.000Z',
+      sha256: 'a'.repeat(64),
+      bytes: 2,
+      format: 'json',
+      bodyEncoding: 'utf8',
+      body: '[]',
+    };
+    expect(PackEntrySchema.safeParse({ ...entry, key: ['id'] }).success).toBe(true);
+    expect(PackEntrySchema.safeParse({ ...entry, key: [] }).success).toBe(false);
   });
 });
 
