@@ -9,7 +9,8 @@ function line(status: RunStatus, extra: { deadLettered: number; elapsedMs: numbe
   const seconds = (extra.elapsedMs / 1000).toFixed(1);
   return (
     `${seconds}s batches ${status.batches} | sources ` +
-    (status.detailTasks > 0 ? `(+${status.detailTasks} detail pages) ` : '') +
+    // Detail pages are tasks of the run too: the counts after the colon are of both.
+    (status.detailTasks > 0 ? `and ${status.detailTasks} detail pages: ` : '') +
     `${status.collected} collected, ` +
     `${status.unchanged} unchanged, ` +
     (status.notDue > 0 ? `${status.notDue} not due, ` : '') +

@@ -68,6 +68,20 @@ describe('progress', () => {
     );
   });
 
+  it('names the detail pages found, whose outcomes the counts include', () => {
+    // Prepare
+    const out = capture(false);
+    const progress = progressFor(out.stream, true);
+
+    // Act
+    progress.update(aStatus({ detailTasks: 12 }), { deadLettered: 0, elapsedMs: 1500 });
+
+    // Assess
+    expect(out.text()).toBe(
+      '1.5s batches 1 | sources and 12 detail pages: 3 collected, 0 unchanged, 0 failed, 1 pending | pages 2 parsed, 1 quarantined, 2 waiting\n',
+    );
+  });
+
   it('fills the bar by tasks with an outcome and pages with a parse outcome', () => {
     // Prepare: 3 of 4 tasks and 3 of 5 pages done: 6 of 9.
     const out = capture(true);
