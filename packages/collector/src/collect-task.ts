@@ -59,7 +59,12 @@ export interface DownloadSummary {
  * the bytes a continuation resumes from are the ones its resume point describes.
  */
 export function partialKey(payload: CollectorPayload, sourceId: string, requestId: string): string {
-  return `${PREFIXES.runs}${payload.runId}/partial/${payload.batchId}-h${payload.hop}-${sourceId}-${requestId}.part`;
+  return `${hopPartialPrefix(payload)}${sourceId}-${requestId}.part`;
+}
+
+/** Where every attempt of the payload's hop stores the bytes of its cut downloads. */
+export function hopPartialPrefix(payload: CollectorPayload): string {
+  return `${PREFIXES.runs}${payload.runId}/partial/${payload.batchId}-h${payload.hop}-`;
 }
 
 function validatorsFrom(

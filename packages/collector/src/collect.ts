@@ -20,6 +20,7 @@ import {
 import {
   collectTask,
   type DownloadSummary,
+  hopPartialPrefix,
   partialKey,
   removePartial,
   type TaskResult,
@@ -284,6 +285,32 @@ async function removeHandedPartials(
   }
 }
 
+/**
+ * A redriven hop with no record: the attempts Lambda gave up on were killed before their
+ * record, some maybe after storing the bytes of a download they cut (under their request
+ * id, which this invocation does not know). Nobody will resume from those: they go now
+ * (one LIST, only on a redrive), not at the bucket's expiry.
+ */
+async function removeGivenUpPartials(
+  payload: CollectorPayload,
+  deps: CollectorDeps,
+): Promise<void> {
+  const partials = deps.partials ?? s3PartialStore(deps);
+  const prefix = hopPartialPrefix(payload);
+  const keys = await partials.keys(prefix).catch((error: unknown) => {
+    deps.log.warn('could not list the partial downloads of earlier attempts', {
+      prefix,
+      error: error instanceof Error ? error.message : String(error),
+    });
+    return [];
+  });
+  for (const key of keys) {
+    const sourceId = payload.tasks.find((task) => key.startsWith(`${prefix}${task.source.id}-`))
+      ?.source.id;
+    await removePartial({ partials, log: deps.log }, key, sourceId ?? 'unknown');
+  }
+}
+
 /** The key of the bytes this invocation stored for `task`'s cut download, if it stored any. */
 function ownPartial(
   payload: CollectorPayload,
@@ -316,6 +343,7 @@ export async function collectBatch(
     // A redriven hop may have been recorded before its last attempt failed: no need to redo it.
     const header = await readStoredPackHeader(deps, key, PACK_HEADER_MAX_BYTES);
     if (header !== undefined) return handOnFromRecord(payload, { key, header }, deps);
+    await removeGivenUpPartials(payload, deps);
   }
   const pack = new PackWriter(key, {
     tmpDir: deps.tmpDir,

@@ -6,6 +6,7 @@ import {
   HeadObjectCommand,
   PutObjectCommand,
   type PutObjectCommandInput,
+  paginateListObjectsV2,
   type S3Client,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
@@ -180,6 +181,8 @@ export interface PartialStore {
   load(key: string): AsyncIterable<Uint8Array>;
   /** Removes them (best effort: a lifecycle rule or the run's cleanup may do it too). */
   remove(key: string): Promise<void>;
+  /** The keys stored under `prefix`. */
+  keys(prefix: string): Promise<string[]>;
 }
 
 export function s3PartialStore(target: StoreTarget): PartialStore {
@@ -205,6 +208,17 @@ export function s3PartialStore(target: StoreTarget): PartialStore {
       })(),
     remove: async (key) => {
       await target.s3.send(new DeleteObjectCommand({ Bucket: target.bucket, Key: key }));
+    },
+    keys: async (prefix) => {
+      const keys: string[] = [];
+      const pages = paginateListObjectsV2(
+        { client: target.s3 },
+        { Bucket: target.bucket, Prefix: prefix },
+      );
+      for await (const page of pages) {
+        for (const object of page.Contents ?? []) if (object.Key) keys.push(object.Key);
+      }
+      return keys;
     },
   };
 }

@@ -24,6 +24,7 @@ async function delivery(
   s3: ReturnType<typeof fakeS3>,
   requestId: string,
   input: CollectorPayload = payload(tasks(4)),
+  partials?: PartialStore,
 ) {
   const clock = new ManualClock();
   const transport = scriptedTransport((req) => {
@@ -37,7 +38,7 @@ async function delivery(
     transport,
     settings: { concurrency: 1, safetyMarginMs: 15_000, hardDeadlineMs: 5_000 },
   });
-  const summary = await collectBatch(input, deps);
+  const summary = await collectBatch(input, partials ? { ...deps, partials } : deps);
   return { summary, deps, transport };
 }
 
@@ -55,6 +56,7 @@ function recordingPartials(): PartialStore & { saved: string[]; removed: string[
     remove: async (key) => {
       removed.push(key);
     },
+    keys: async (prefix) => saved.filter((key) => key.startsWith(prefix) && !removed.includes(key)),
   };
 }
 
@@ -186,6 +188,23 @@ describe("a hop's record is written once (first writer wins)", () => {
     expect(next.tasks.map((t) => t.source.id)).toEqual(['s3', 's4']);
     // The redrive count belongs to the redriven hop, not to the hops after it.
     expect(next.redrive).toBeUndefined();
+  });
+
+  it('a redriven hop without a record removes the bytes its given-up attempts stored', async () => {
+    // Prepare: an attempt Lambda gave up on stored the bytes of a cut download before it
+    // was killed; the next hop's bytes (another prefix) belong to a chain that goes on.
+    const s3 = fakeS3();
+    const partials = recordingPartials();
+    const given = `runs/${RUN_ID}/partial/b00001-h0-s3-request-dead.part`;
+    const nextHops = `runs/${RUN_ID}/partial/b00001-h1-s3-request-live.part`;
+    partials.saved.push(given, nextHops);
+
+    // Act
+    const redriven = await delivery(s3, 'request-c', payload(tasks(4), { redrive: 1 }), partials);
+
+    // Assess
+    expect(redriven.summary.recordedBy).toBe('this-invocation');
+    expect(partials.removed).toEqual([given]);
   });
 
   it('a redriven hop without a record does the work, and its continuation carries no redrive', async () => {
