@@ -1,10 +1,9 @@
 import { execFile } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { topology } from '@fanout/shared';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LOCAL_S3_CREDENTIALS, type LocalS3, rawS3Request, startLocalS3 } from '../../src/index.js';
+import { LOCAL_S3_CREDENTIALS, type LocalS3, rawS3Request } from '../../src/index.js';
+import { startQuietS3, tempHome } from '../helpers/server.js';
 
 /**
  * What the AWS CLI (a client nobody here wrote) gets from the local S3: each failure
@@ -16,13 +15,8 @@ let home: string;
 let s3: LocalS3;
 
 beforeAll(async () => {
-  home = await mkdtemp(join(tmpdir(), 'fanout-s3-cli-'));
-  s3 = await startLocalS3({
-    home,
-    bucket: BUCKET,
-    notification: topology.notification,
-    deliver: async () => {},
-  });
+  home = await tempHome('cli');
+  s3 = await startQuietS3(home, BUCKET);
 });
 
 afterAll(async () => {

@@ -1,16 +1,14 @@
 import { createHash } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { rm } from 'node:fs/promises';
 import {
   GetObjectCommand,
   HeadObjectCommand,
   ListObjectsV2Command,
   PutObjectCommand,
 } from '@aws-sdk/client-s3';
-import { topology } from '@fanout/shared';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLocalS3Client, type LocalS3, startLocalS3 } from '../../src/index.js';
+import { createLocalS3Client, type LocalS3 } from '../../src/index.js';
+import { startQuietS3, tempHome } from '../helpers/server.js';
 
 /** A reader racing overwrites of one key sees one version at a time: bytes and metadata together. */
 const BUCKET = 'fanout-consistency';
@@ -18,13 +16,8 @@ let home: string;
 let s3: LocalS3;
 
 beforeAll(async () => {
-  home = await mkdtemp(join(tmpdir(), 'fanout-s3-consistency-'));
-  s3 = await startLocalS3({
-    home,
-    bucket: BUCKET,
-    notification: topology.notification,
-    deliver: async () => {},
-  });
+  home = await tempHome('consistency');
+  s3 = await startQuietS3(home, BUCKET);
 });
 
 afterAll(async () => {

@@ -8,8 +8,8 @@
  */
 import { createHash } from 'node:crypto';
 import { CopyObjectCommand, DeleteObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
-import { topology } from '@fanout/shared';
-import { createLocalS3Client, startLocalS3 } from '../../src/index.js';
+import { createLocalS3Client } from '../../src/index.js';
+import { startQuietS3 } from '../helpers/server.js';
 
 export const WRITERS = 4;
 /** A long key segment (over the file-name limit) and awkward characters, as the pipeline's keys have. */
@@ -44,12 +44,7 @@ export function sha256(body: Buffer): string {
 async function main(): Promise<void> {
   const [home, bucket, firstSeq] = process.argv.slice(2);
   if (!home || !bucket || !firstSeq) throw new Error('usage: writer <home> <bucket> <first seq>');
-  const s3 = await startLocalS3({
-    home,
-    bucket,
-    notification: topology.notification,
-    deliver: async () => {},
-  });
+  const s3 = await startQuietS3(home, bucket);
   const client = createLocalS3Client(s3.endpoint);
   let seq = Number(firstSeq);
   process.stdout.write('ready\n');

@@ -1,6 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -10,10 +9,10 @@ import {
   ListObjectsV2Command,
   type S3Client,
 } from '@aws-sdk/client-s3';
-import { topology } from '@fanout/shared';
 import { build } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLocalS3Client, startLocalS3 } from '../../src/index.js';
+import { createLocalS3Client } from '../../src/index.js';
+import { startQuietS3, tempHome } from '../helpers/server.js';
 import { copyKey, ownedKeys, sha256, WRITERS } from './crash-writer.js';
 
 /**
@@ -31,7 +30,7 @@ const writerBundle = join(bundleDir, 'writer.mjs');
 let home: string;
 
 beforeAll(async () => {
-  home = await mkdtemp(join(tmpdir(), 'fanout-s3-crash-'));
+  home = await tempHome('crash');
   await build({
     entryPoints: [fileURLToPath(new URL('./crash-writer.ts', import.meta.url))],
     bundle: true,
@@ -147,12 +146,7 @@ async function filesNamed(dir: string, pattern: RegExp): Promise<string[]> {
 
 /** Restarts on the folder and reads everything back: the stored seq of each key, and what the start repaired. */
 async function restartAndCheck(): Promise<{ stored: Map<string, number>; repaired: number }> {
-  const s3 = await startLocalS3({
-    home,
-    bucket: BUCKET,
-    notification: topology.notification,
-    deliver: async () => {},
-  });
+  const s3 = await startQuietS3(home, BUCKET);
   const client = createLocalS3Client(s3.endpoint);
   const stored = new Map<string, number>();
   // The writer's own restart repaired the previous round; this one repairs the kill just made.

@@ -1,21 +1,18 @@
-import { mkdtemp, readdir, readlink, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readdir, readlink, rm } from 'node:fs/promises';
 import {
   GetObjectCommand,
   HeadObjectCommand,
   PutObjectCommand,
   type S3Client,
 } from '@aws-sdk/client-s3';
-import { topology } from '@fanout/shared';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   createLocalS3Client,
   LOCAL_S3_CREDENTIALS,
   type LocalS3,
   rawS3Request,
-  startLocalS3,
 } from '../../src/index.js';
+import { startQuietS3, tempHome } from '../helpers/server.js';
 
 /** Every read opens the object's file; 304, 412, HEAD and ranges must close it again. */
 let home: string;
@@ -23,13 +20,8 @@ let s3: LocalS3;
 let client: S3Client;
 
 beforeAll(async () => {
-  home = await mkdtemp(join(tmpdir(), 'fanout-s3-handles-'));
-  s3 = await startLocalS3({
-    home,
-    bucket: 'handles',
-    notification: topology.notification,
-    deliver: async () => {},
-  });
+  home = await tempHome('handles');
+  s3 = await startQuietS3(home, 'handles');
   client = createLocalS3Client(s3.endpoint);
 });
 

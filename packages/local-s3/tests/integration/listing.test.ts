@@ -1,23 +1,16 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { rm } from 'node:fs/promises';
 import { ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { topology } from '@fanout/shared';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLocalS3Client, type LocalS3, startLocalS3 } from '../../src/index.js';
+import { createLocalS3Client, type LocalS3 } from '../../src/index.js';
+import { startQuietS3, tempHome } from '../helpers/server.js';
 
 describe('listing past one page (continuation tokens)', () => {
   let home: string;
   let server: LocalS3;
   let s3: { client: S3Client; bucket: string };
   beforeAll(async () => {
-    home = await mkdtemp(join(tmpdir(), 'fanout-s3-listing-'));
-    server = await startLocalS3({
-      home,
-      bucket: 'fanout-listing',
-      notification: topology.notification,
-      deliver: async () => {},
-    });
+    home = await tempHome('listing');
+    server = await startQuietS3(home, 'fanout-listing');
     s3 = { client: createLocalS3Client(server.endpoint), bucket: server.bucket };
   });
   afterAll(async () => {

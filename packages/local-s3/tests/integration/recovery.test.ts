@@ -1,6 +1,5 @@
 import { createHash } from 'node:crypto';
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import {
   GetObjectCommand,
@@ -8,10 +7,10 @@ import {
   ListObjectsV2Command,
   S3ServiceException,
 } from '@aws-sdk/client-s3';
-import { topology } from '@fanout/shared';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createLocalS3Client, startLocalS3 } from '../../src/index.js';
+import { createLocalS3Client } from '../../src/index.js';
 import { recoverStore } from '../../src/recovery.js';
+import { startQuietS3, tempHome } from '../helpers/server.js';
 
 /** A store folder as a killed process can leave it, written by hand in s3rver's layout. */
 const BUCKET = 'fanout-recovery';
@@ -19,7 +18,7 @@ let home: string;
 let bucketDir: string;
 
 beforeEach(async () => {
-  home = await mkdtemp(join(tmpdir(), 'fanout-s3-recovery-'));
+  home = await tempHome('recovery');
   bucketDir = join(home, 's3', BUCKET);
 });
 
@@ -136,12 +135,7 @@ describe('recovery of a store folder after kill -9', () => {
     await handMadeFolder();
 
     // Act
-    const s3 = await startLocalS3({
-      home,
-      bucket: BUCKET,
-      notification: topology.notification,
-      deliver: async () => {},
-    });
+    const s3 = await startQuietS3(home, BUCKET);
     const client = createLocalS3Client(s3.endpoint);
     try {
       const listed = await client.send(new ListObjectsV2Command({ Bucket: BUCKET }));

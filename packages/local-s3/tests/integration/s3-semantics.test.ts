@@ -1,6 +1,4 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { rm } from 'node:fs/promises';
 import {
   CopyObjectCommand,
   DeleteObjectCommand,
@@ -11,15 +9,14 @@ import {
   type S3Client,
   S3ServiceException,
 } from '@aws-sdk/client-s3';
-import { topology } from '@fanout/shared';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   createLocalS3Client,
   LOCAL_S3_CREDENTIALS,
   type LocalS3,
   rawS3Request,
-  startLocalS3,
 } from '../../src/index.js';
+import { startQuietS3, tempHome } from '../helpers/server.js';
 
 /** S3 behaviours the pipeline relies on: copy-source decoding, long keys, conditional writes. */
 const BUCKET = 'fanout-semantics';
@@ -28,13 +25,8 @@ let s3: LocalS3;
 let client: S3Client;
 
 beforeAll(async () => {
-  home = await mkdtemp(join(tmpdir(), 'fanout-s3-semantics-'));
-  s3 = await startLocalS3({
-    home,
-    bucket: BUCKET,
-    notification: topology.notification,
-    deliver: async () => {},
-  });
+  home = await tempHome('semantics');
+  s3 = await startQuietS3(home, BUCKET);
   client = createLocalS3Client(s3.endpoint);
 });
 

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
+import { mkdir, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import {
@@ -17,15 +17,14 @@ import {
   UploadPartCommand,
   UploadPartCopyCommand,
 } from '@aws-sdk/client-s3';
-import { topology } from '@fanout/shared';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   createLocalS3Client,
   LOCAL_S3_CREDENTIALS,
   type LocalS3,
   rawS3Request,
-  startLocalS3,
 } from '../../src/index.js';
+import { startQuietS3, tempHome } from '../helpers/server.js';
 
 /**
  * Keys are opaque: no key, through any operation that takes one, and no path sent
@@ -47,15 +46,10 @@ const climbs = [1, 2, 3, 4, 5, 6].flatMap((n) => {
 });
 
 beforeAll(async () => {
-  outer = await mkdtemp(join(tmpdir(), 'fanout-s3-traversal-'));
+  outer = await tempHome('traversal');
   home = join(outer, 'home');
   await mkdir(home);
-  s3 = await startLocalS3({
-    home,
-    bucket: BUCKET,
-    notification: topology.notification,
-    deliver: async () => {},
-  });
+  s3 = await startQuietS3(home, BUCKET);
   client = createLocalS3Client(s3.endpoint);
 });
 
