@@ -1,6 +1,5 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import {
   CreateBucketCommand,
@@ -15,6 +14,7 @@ import {
   LOCAL_REGION,
   type LocalCloud,
 } from '../../src/index.js';
+import { assertPortFree } from '../../src/ports.js';
 import { SEEDED_PARAMETERS, SEEDED_SECRETS, type Seeded } from './case.js';
 import type { ConformanceTarget } from './suite.js';
 
@@ -64,18 +64,6 @@ export function motoAvailable(): boolean {
   );
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const address = probe.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      probe.close(() => resolve(port));
-    });
-  });
-}
-
 export interface MotoServer {
   readonly target: ConformanceTarget;
   stop(): Promise<void>;
@@ -85,7 +73,7 @@ const MOTO_CREDENTIALS = { accessKeyId: 'testing', secretAccessKey: 'testing' };
 
 /** Starts `moto_server` on a free loopback port and seeds it as the local cloud is seeded. */
 export async function startMoto(home: string): Promise<MotoServer> {
-  const port = await freePort();
+  const port = await assertPortFree(0);
   const endpoint = `http://127.0.0.1:${port}`;
   const child: ChildProcess = spawn('moto_server', ['-H', '127.0.0.1', '-p', String(port)], {
     stdio: ['ignore', 'ignore', 'pipe'],

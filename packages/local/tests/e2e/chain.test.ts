@@ -1,13 +1,11 @@
-import { createServer } from 'node:net';
-import { PassThrough } from 'node:stream';
 import { parseScheduleExpression, type RunStatus } from '@fanout/shared';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { main } from '../../src/cli.js';
-import type { Io } from '../../src/commands/run.js';
 import { type StartedCloud, startLocalStack } from '../../src/commands/start.js';
 import type { RunSummary } from '../../src/commands/summary.js';
 import { generatedCountIn } from '../../src/demo/index.js';
+import { assertPortFree } from '../../src/ports.js';
 import { RunRecordReader } from '../../src/run-records.js';
+import { fanout } from '../cli/run-cli.js';
 import { E2E_COLLECTOR_TIMEOUT_SECONDS, removeHome, tempHome } from './helpers.js';
 
 /**
@@ -18,26 +16,6 @@ import { E2E_COLLECTOR_TIMEOUT_SECONDS, removeHome, tempHome } from './helpers.j
 
 const GENERATED = 6;
 
-/** A port free a moment ago: the demo sources keep theirs across runs, as 4602 does. */
-async function freePort(): Promise<number> {
-  const probe = createServer();
-  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-  const address = probe.address();
-  const port = typeof address === 'object' && address ? address.port : 0;
-  await new Promise((resolve) => probe.close(resolve));
-  return port;
-}
-
-async function fanout(...argv: string[]): Promise<{ code: number; stdout: string }> {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  const out: Buffer[] = [];
-  stdout.on('data', (chunk: Buffer) => out.push(chunk));
-  stderr.resume();
-  const code = await main(argv, { stdout, stderr } as unknown as Io);
-  return { code, stdout: Buffer.concat(out).toString('utf8') };
-}
-
 let home: string;
 let demoPort: number;
 const previousHome = process.env.FANOUT_HOME;
@@ -45,7 +23,8 @@ const runs: RunSummary[] = [];
 
 beforeAll(async () => {
   home = await tempHome('chain');
-  demoPort = await freePort();
+  // A port free a moment ago: the demo sources keep theirs across runs, as 4602 does.
+  demoPort = await assertPortFree(0);
   process.env.FANOUT_HOME = home;
   for (let i = 0; i < 2; i += 1) {
     const result = await fanout(

@@ -1,16 +1,14 @@
 import { spawn } from 'node:child_process';
 import { readdir } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
 import { parsePackKey, type RunStatus } from '@fanout/shared';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { main } from '../../src/cli.js';
 import { openBucket } from '../../src/commands/bucket.js';
-import type { Io } from '../../src/commands/run.js';
 import type { RunSummary } from '../../src/commands/summary.js';
 import { REPO_ROOT } from '../../src/config.js';
+import { assertPortFree } from '../../src/ports.js';
 import { RunRecordReader } from '../../src/run-records.js';
+import { fanout } from '../cli/run-cli.js';
 import {
   allOutcomes,
   E2E_COLLECTOR_TIMEOUT_SECONDS,
@@ -33,25 +31,6 @@ const FIRST = '2026-07-02T09:00:00Z';
 const FIRST_RUN = '20260702T090000Z';
 const NEXT = '2026-07-02T09:10:00Z';
 const NEXT_RUN = '20260702T091000Z';
-
-async function freePort(): Promise<number> {
-  const probe = createServer();
-  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-  const address = probe.address();
-  const port = typeof address === 'object' && address ? address.port : 0;
-  await new Promise((resolve) => probe.close(resolve));
-  return port;
-}
-
-async function fanout(...argv: string[]): Promise<{ code: number; stdout: string }> {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  const out: Buffer[] = [];
-  stdout.on('data', (chunk: Buffer) => out.push(chunk));
-  stderr.resume();
-  const code = await main(argv, { stdout, stderr } as unknown as Io);
-  return { code, stdout: Buffer.concat(out).toString('utf8') };
-}
 
 async function packFiles(home: string): Promise<number> {
   const dir = join(home, 's3', 'fanout-local', 'raw', 'packs');
@@ -76,7 +55,7 @@ let next: RunSummary;
 
 beforeAll(async () => {
   home = await tempHome('crash');
-  ports = ['--s3-port', '0', '--lambda-port', '0', '--demo-port', String(await freePort())];
+  ports = ['--s3-port', '0', '--lambda-port', '0', '--demo-port', String(await assertPortFree(0))];
   // Slow sources: each batch needs more than one collector hop, so a kill finds work in flight.
   const child = spawn(
     process.execPath,

@@ -1,10 +1,10 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { assertPortFree } from '../../src/ports.js';
 import { removeHome, tempHome } from './helpers.js';
 
 /**
@@ -73,14 +73,6 @@ function firstMissing(output: string, patterns: RegExp[]): RegExp | undefined {
   return undefined;
 }
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
-  const address = server.address();
-  await new Promise((done) => server.close(done));
-  return typeof address === 'object' && address ? address.port : 0;
-}
-
 function awsMajorVersion(): number {
   const version = spawnSync('aws', ['--version'], { encoding: 'utf8' });
   if (version.error || version.status !== 0) {
@@ -111,10 +103,10 @@ beforeAll(async () => {
   aws = awsMajorVersion();
   home = await tempHome('docs');
   ports = {
-    '4600': await freePort(),
-    '4601': await freePort(),
-    '4602': await freePort(),
-    '4603': await freePort(),
+    '4600': await assertPortFree(0),
+    '4601': await assertPortFree(0),
+    '4602': await assertPortFree(0),
+    '4603': await assertPortFree(0),
   };
   start = spawn(
     process.execPath,
