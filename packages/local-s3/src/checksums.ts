@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { Transform } from 'node:stream';
 import { crc32 } from 'node:zlib';
 import { Crc32c } from '@aws-crypto/crc32c';
 import { Crc64Nvme } from '@aws-sdk/crc64-nvme';
@@ -57,4 +58,24 @@ export function createChecksummer(algorithm: ChecksumAlgorithm): Checksummer {
       };
     }
   }
+}
+
+/** A pass-through that measures what flows through it: the MD5 (hex, an object's ETag) and the size. */
+export interface Md5Meter {
+  readonly stream: Transform;
+  md5(): string;
+  size(): number;
+}
+
+export function md5Meter(): Md5Meter {
+  const hash = createHash('md5');
+  let size = 0;
+  const stream = new Transform({
+    transform(chunk: Buffer, _encoding, callback) {
+      hash.update(chunk);
+      size += chunk.length;
+      callback(null, chunk);
+    },
+  });
+  return { stream, md5: () => hash.digest('hex'), size: () => size };
 }

@@ -1,9 +1,10 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { PassThrough, type Readable, Transform } from 'node:stream';
+import { PassThrough, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { md5Meter } from './checksums.js';
 import { noSuchUpload } from './errors.js';
 import { isValidBucketName } from './key-paths.js';
 import { isMissing, KeyLocks } from './locks.js';
@@ -105,25 +106,14 @@ export class MultipartStore {
       path,
       `part-${partNumber}.${randomBytes(6).toString('hex')}${PARTIAL_SUFFIX}`,
     );
-    const hash = createHash('md5');
-    let size = 0;
+    const meter = md5Meter();
     try {
-      await pipeline(
-        content,
-        new Transform({
-          transform(chunk: Buffer, _encoding, callback) {
-            hash.update(chunk);
-            size += chunk.length;
-            callback(null, chunk);
-          },
-        }),
-        createWriteStream(partial, { flags: 'wx' }),
-      );
+      await pipeline(content, meter.stream, createWriteStream(partial, { flags: 'wx' }));
       const stored = checksum();
       const record: PartRecord = {
         partNumber,
-        etag: hash.digest('hex'),
-        size,
+        etag: meter.md5(),
+        size: meter.size(),
         lastModified: new Date().toISOString(),
         ...(stored ? { checksum: stored } : {}),
       };

@@ -14,9 +14,8 @@ import {
 } from 'node:fs/promises';
 import { dirname, join, relative, sep } from 'node:path';
 import type { Readable } from 'node:stream';
-import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { type ChecksumAlgorithm, isChecksumAlgorithm } from './checksums.js';
+import { type ChecksumAlgorithm, isChecksumAlgorithm, md5Meter } from './checksums.js';
 import { S3Error } from './errors.js';
 import {
   compareKeys,
@@ -265,24 +264,13 @@ export class ObjectStore {
     const metadataPartial = `${metadataPath}.${commit}${PARTIAL_SUFFIX}`;
     try {
       const output = await createPartial(objectPartial);
-      const hash = createHash('md5');
-      let size = 0;
-      await pipeline(
-        content,
-        new Transform({
-          transform(chunk: Buffer, _encoding, callback) {
-            hash.update(chunk);
-            size += chunk.length;
-            callback(null, chunk);
-          },
-        }),
-        output.createWriteStream(),
-      );
+      const meter = md5Meter();
+      await pipeline(content, meter.stream, output.createWriteStream());
       const checksum = options.checksum?.();
       const record: CommitRecord = {
         commit,
-        md5: hash.digest('hex'),
-        size,
+        md5: meter.md5(),
+        size: meter.size(),
         key,
         ...(options.etag ? { etag: options.etag } : {}),
         ...(options.parts ? { parts: options.parts } : {}),
