@@ -116,6 +116,22 @@ async function page(
   return { keys, prefixes, truncated, ...(last !== undefined ? { last } : {}) };
 }
 
+/**
+ * What every listing reads, in this order: the bucket, the key encoding, the prefix and
+ * delimiter, where to start (`startAfter`, read by the caller's own parameter) and
+ * max-keys; then the page.
+ */
+async function listingPage(ctx: S3Context, startAfter: () => string) {
+  const bucket = await existingBucket(ctx);
+  const encode = encodingOf(ctx);
+  const prefix = ctx.query.get('prefix') ?? '';
+  const delimiter = ctx.query.get('delimiter') ?? '';
+  const after = startAfter();
+  const maxKeys = maxKeysOf(ctx);
+  const result = await page(ctx, bucket, { prefix, delimiter, startAfter: after, maxKeys });
+  return { bucket, encode, prefix, delimiter, maxKeys, result };
+}
+
 function maxKeysOf(ctx: S3Context): number {
   const raw = ctx.query.get('max-keys');
   if (raw === null) return MAX_KEYS;
@@ -176,15 +192,11 @@ function afterToken(raw: string): string {
 }
 
 export async function listObjectsV2(ctx: S3Context): Promise<void> {
-  const bucket = await existingBucket(ctx);
-  const encode = encodingOf(ctx);
-  const prefix = ctx.query.get('prefix') ?? '';
-  const delimiter = ctx.query.get('delimiter') ?? '';
   const startAfterParam = ctx.query.get('start-after') ?? '';
   const continuation = ctx.query.get('continuation-token');
-  const startAfter = continuation !== null ? afterToken(continuation) : startAfterParam;
-  const maxKeys = maxKeysOf(ctx);
-  const result = await page(ctx, bucket, { prefix, delimiter, startAfter, maxKeys });
+  const { bucket, encode, prefix, delimiter, maxKeys, result } = await listingPage(ctx, () =>
+    continuation !== null ? afterToken(continuation) : startAfterParam,
+  );
   const owner = ctx.query.get('fetch-owner') === 'true';
   sendXml(
     ctx,
@@ -212,13 +224,11 @@ export async function listObjectsV2(ctx: S3Context): Promise<void> {
 }
 
 export async function listObjectsV1(ctx: S3Context): Promise<void> {
-  const bucket = await existingBucket(ctx);
-  const encode = encodingOf(ctx);
-  const prefix = ctx.query.get('prefix') ?? '';
-  const delimiter = ctx.query.get('delimiter') ?? '';
   const marker = ctx.query.get('marker') ?? '';
-  const maxKeys = maxKeysOf(ctx);
-  const result = await page(ctx, bucket, { prefix, delimiter, startAfter: marker, maxKeys });
+  const { bucket, encode, prefix, delimiter, maxKeys, result } = await listingPage(
+    ctx,
+    () => marker,
+  );
   sendXml(
     ctx,
     200,
@@ -245,13 +255,11 @@ export async function listObjectsV1(ctx: S3Context): Promise<void> {
 
 /** An unversioned bucket's versions: each object once, as version "null", the latest. */
 export async function listObjectVersions(ctx: S3Context): Promise<void> {
-  const bucket = await existingBucket(ctx);
-  const encode = encodingOf(ctx);
-  const prefix = ctx.query.get('prefix') ?? '';
-  const delimiter = ctx.query.get('delimiter') ?? '';
   const marker = ctx.query.get('key-marker') ?? '';
-  const maxKeys = maxKeysOf(ctx);
-  const result = await page(ctx, bucket, { prefix, delimiter, startAfter: marker, maxKeys });
+  const { bucket, encode, prefix, delimiter, maxKeys, result } = await listingPage(
+    ctx,
+    () => marker,
+  );
   const versions: string[] = [];
   for (const key of result.keys) {
     const record = await ctx.store.head(bucket, key);
