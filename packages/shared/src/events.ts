@@ -9,7 +9,7 @@ import { check } from './validate.js';
 const isoTime = () => z.iso.datetime({ offset: true, message: 'must be an ISO 8601 time' });
 
 /** What an EventBridge scheduled rule sends to its Lambda target. */
-export const ScheduledRuleEventSchema = z.lazy(() =>
+export const ScheduledRuleEventSchema = /* @__PURE__ */ z.lazy(() =>
   z.object({
     version: z.optional(z.string()),
     id: z.optional(z.string()),
@@ -28,7 +28,7 @@ export const ScheduledRuleEventSchema = z.lazy(() =>
  * fixed input, which the infrastructure fills from Scheduler's context attributes
  * (`<aws.scheduler.scheduled-time>`, `<aws.scheduler.execution-id>`, ...).
  */
-export const SchedulerEventSchema = z.lazy(() =>
+export const SchedulerEventSchema = /* @__PURE__ */ z.lazy(() =>
   z.object({
     'detail-type': z.literal('Scheduled Event'),
     source: z.literal('aws.scheduler'),
@@ -50,7 +50,7 @@ export const SCHEDULER_INPUT_TEMPLATE = {
 } as const;
 
 /** A run started by hand (`fanout` CLI, console test event). */
-export const ManualTriggerSchema = z.lazy(() =>
+export const ManualTriggerSchema = /* @__PURE__ */ z.lazy(() =>
   z.strictObject({
     type: z.literal('fanout.manual'),
     runId: RunIdSchema,
@@ -63,7 +63,7 @@ export const ManualTriggerSchema = z.lazy(() =>
 export type ManualTrigger = z.infer<typeof ManualTriggerSchema>;
 
 /** A manager invoking itself on a slice of a run's batches (two-level fan-out). */
-export const DispatchPartEventSchema = z.lazy(() =>
+export const DispatchPartEventSchema = /* @__PURE__ */ z.lazy(() =>
   z.strictObject({
     type: z.literal('fanout.dispatch'),
     runId: RunIdSchema,
@@ -78,7 +78,7 @@ export type DispatchPartEvent = z.infer<typeof DispatchPartEventSchema>;
  * event (retries or maximum event age exhausted). The collector's destination is the
  * manager, which redrives the hop (aws-facts-2.md, "Lambda async destinations").
  */
-export const AsyncFailureRecordSchema = z.lazy(() =>
+export const AsyncFailureRecordSchema = /* @__PURE__ */ z.lazy(() =>
   z.object({
     version: z.string(),
     timestamp: z.string(),
@@ -165,7 +165,7 @@ export function parseManagerEvent(event: unknown): ManagerTrigger {
 }
 
 /** One record of an S3 event notification, as S3 sends it. */
-export const S3EventRecordSchema = z.lazy(() =>
+export const S3EventRecordSchema = /* @__PURE__ */ z.lazy(() =>
   z.object({
     eventVersion: z.optional(z.string()),
     eventSource: z.literal('aws:s3'),
@@ -189,7 +189,7 @@ export const S3EventRecordSchema = z.lazy(() =>
   }),
 );
 
-export const S3EventSchema = z.lazy(() =>
+export const S3EventSchema = /* @__PURE__ */ z.lazy(() =>
   z.object({ Records: z.array(z.unknown()).check(z.minLength(1)) }),
 );
 
@@ -248,7 +248,7 @@ export function parseS3Event(event: unknown): S3EventParseResult {
 }
 
 /** How to parse a source's pages: a format and its options, as a manifest entry gives them. */
-export const ParseDefinitionSchema = z.lazy(() =>
+export const ParseDefinitionSchema = /* @__PURE__ */ z.lazy(() =>
   z.strictObject({ format: FormatSchema, formatOptions: FormatOptionsSchema }),
 );
 export type ParseDefinition = z.infer<typeof ParseDefinitionSchema>;
@@ -258,7 +258,7 @@ export type ParseDefinition = z.infer<typeof ParseDefinitionSchema>;
  * parse the pages of each source now, from the current source manifest, in place of what
  * was stored with them. A fixed `recordsPath` so reaches data already collected.
  */
-export const ReparseExtensionSchema = z.lazy(() =>
+export const ReparseExtensionSchema = /* @__PURE__ */ z.lazy(() =>
   z.strictObject({ definitions: z.record(SourceIdSchema, ParseDefinitionSchema) }),
 );
 

@@ -37,7 +37,7 @@ export function splitAttribute(spec: string): { selector: string; attribute?: st
   };
 }
 
-export const HtmlFieldSchema = z.lazy(() =>
+export const HtmlFieldSchema = /* @__PURE__ */ z.lazy(() =>
   z.union([
     z.string(),
     z.strictObject({
@@ -75,7 +75,7 @@ export function htmlFieldProblem(field: HtmlField): string | undefined {
   return undefined;
 }
 
-export const HtmlFieldsSchema = z.lazy(() =>
+export const HtmlFieldsSchema = /* @__PURE__ */ z.lazy(() =>
   z
     .record(z.string().check(z.minLength(1, 'a field name cannot be empty')), HtmlFieldSchema, {
       error: (issue) =>

@@ -58,7 +58,7 @@ export const FormatSchema = z
     ),
   );
 
-export const HttpUrlSchema = z.lazy(() =>
+export const HttpUrlSchema = /* @__PURE__ */ z.lazy(() =>
   z.string().check(
     z.refine(
       (value) => {
@@ -101,7 +101,7 @@ export function headerValueProblem(value: string): string | undefined {
 }
 
 /** Every format option (the object `FormatOptionsSchema` is made of, built once, on first use). */
-const formatOptionsObject = buildOnce(() =>
+const formatOptionsObject = /* @__PURE__ */ buildOnce(() =>
   z.strictObject({
     /** Dot path to the array of records in a JSON document, e.g. `data.items`. */
     recordsPath: z.optional(z.string().check(z.minLength(1))),
@@ -122,7 +122,7 @@ const formatOptionsObject = buildOnce(() =>
   }),
 );
 
-export const FormatOptionsSchema = z.lazy(formatOptionsObject);
+export const FormatOptionsSchema = /* @__PURE__ */ z.lazy(formatOptionsObject);
 export type FormatOptions = z.infer<typeof FormatOptionsSchema>;
 
 /** The options each built-in format reads; a custom extractor may read any of them. */
@@ -136,7 +136,7 @@ const FORMAT_OPTION_KEYS = {
 } as const satisfies Record<BuiltInFormat, Partial<Record<keyof FormatOptions, true>>>;
 
 /** The `html` format's options: `fields` is required, and the whole fits in S3 metadata. */
-const htmlOptionsSchema = buildOnce(() =>
+const htmlOptionsSchema = /* @__PURE__ */ buildOnce(() =>
   z
     .strictObject({
       ...z.pick(formatOptionsObject(), FORMAT_OPTION_KEYS.html).def.shape,
@@ -169,7 +169,7 @@ const formatOptionSchemas = new Map<string, z.ZodMiniType<FormatOptions>>();
 const maxPagesSchema = () =>
   z._default(z.number().check(z.int(), z.minimum(1), z.maximum(1000)), 20);
 
-export const PaginationSchema = z.lazy(() =>
+export const PaginationSchema = /* @__PURE__ */ z.lazy(() =>
   z.discriminatedUnion('type', [
     z.object({
       /** Follows `Link: <url>; rel="next"` response headers. */
@@ -259,7 +259,7 @@ function cursorParamProblems(
 }
 
 /** How often the source is collected: `30m`, `6h`, `1d` or `cron(...)` (see cadence.ts). */
-export const CadenceSchema = z.lazy(() =>
+export const CadenceSchema = /* @__PURE__ */ z.lazy(() =>
   z.string().check(
     z.superRefine((value, context) => {
       const read = readCadence(value);
@@ -284,7 +284,7 @@ export const FOLLOWING_SOURCE_ID_MAX = 104;
  * any task and parsed with their own format and options. Links on the source URL's origin are
  * followed, on other origins only those listed in `origins`.
  */
-export const FollowSchema = z.lazy(() =>
+export const FollowSchema = /* @__PURE__ */ z.lazy(() =>
   z.strictObject({
     /** `selector@attribute` of each link (`ul.products h2 a@href`). */
     links: z.string().check(z.minLength(1)),
@@ -358,7 +358,7 @@ function userAgentProblems(source: Source, context: z.core.$RefinementCtx): void
   }
 }
 
-export const SourceSchema = z.lazy(() =>
+export const SourceSchema = /* @__PURE__ */ z.lazy(() =>
   z
     .strictObject({
       id: SourceIdSchema,
@@ -427,7 +427,7 @@ export const SourceSchema = z.lazy(() =>
 export type Source = z.infer<typeof SourceSchema>;
 export type SourceInput = z.input<typeof SourceSchema>;
 
-export const ManifestSchema = z.lazy(() =>
+export const ManifestSchema = /* @__PURE__ */ z.lazy(() =>
   z.strictObject({
     version: z._default(z.literal(1), 1),
     sources: z.array(z.unknown()),

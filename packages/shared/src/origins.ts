@@ -11,7 +11,7 @@ import * as z from 'zod/mini';
  */
 
 /** What the manifest may say of an origin. */
-export const OriginLimitSchema = z.lazy(() =>
+export const OriginLimitSchema = /* @__PURE__ */ z.lazy(() =>
   z
     .strictObject({
       /** Requests in flight at once to the origin, over every collector of the run. */
@@ -38,7 +38,7 @@ export function originOf(url: string): string | undefined {
   }
 }
 
-export const OriginsSchema = z.lazy(() =>
+export const OriginsSchema = /* @__PURE__ */ z.lazy(() =>
   z.record(z.string(), OriginLimitSchema).check(
     z.superRefine((origins, ctx) => {
       for (const key of Object.keys(origins)) {
@@ -73,7 +73,7 @@ export type Origins = z.infer<typeof OriginsSchema>;
  * One invocation's share of an origin's limit (collector payload `origins`): what this
  * hop, and the hops that continue it, may use.
  */
-export const OriginAllowanceSchema = z.lazy(() =>
+export const OriginAllowanceSchema = /* @__PURE__ */ z.lazy(() =>
   z.strictObject({
     concurrency: z.optional(z.number().check(z.int(), z.minimum(1))),
     perMinute: z.optional(z.number().check(z.positive())),
@@ -83,7 +83,9 @@ export const OriginAllowanceSchema = z.lazy(() =>
 );
 export type OriginAllowance = z.infer<typeof OriginAllowanceSchema>;
 
-export const OriginAllowancesSchema = z.lazy(() => z.record(z.string(), OriginAllowanceSchema));
+export const OriginAllowancesSchema = /* @__PURE__ */ z.lazy(() =>
+  z.record(z.string(), OriginAllowanceSchema),
+);
 export type OriginAllowances = z.infer<typeof OriginAllowancesSchema>;
 
 /** The limit of `origin`: the manifest's entry for it, else the stack's default, else none. */

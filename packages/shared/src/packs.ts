@@ -33,7 +33,7 @@ export const PACK_VERSION = 1;
  */
 export const PACK_HEADER_MAX_BYTES = 16 * 1024 * 1024;
 
-export const PackHeaderSchema = z.lazy(() =>
+export const PackHeaderSchema = /* @__PURE__ */ z.lazy(() =>
   z.strictObject({
     kind: z.literal(PACK_KIND),
     version: z.literal(PACK_VERSION),
@@ -56,7 +56,7 @@ export const PackHeaderSchema = z.lazy(() =>
 export type PackHeader = z.infer<typeof PackHeaderSchema>;
 
 /** One response page in a pack. Everything the parser needs travels with it. */
-export const PackEntrySchema = z.lazy(() =>
+export const PackEntrySchema = /* @__PURE__ */ z.lazy(() =>
   z.strictObject({
     sourceId: SourceIdSchema,
     page: z.number().check(z.int(), z.nonnegative()),

@@ -7,7 +7,7 @@ import { CursorValueSchema } from './record-selection.js';
 import { check } from './validate.js';
 
 /** What the collector remembers of a source between runs, for conditional fetches. */
-export const ValidatorsSchema = z.lazy(() =>
+export const ValidatorsSchema = /* @__PURE__ */ z.lazy(() =>
   z.strictObject({
     etag: z.optional(z.string()),
     lastModified: z.optional(z.string()),
@@ -22,7 +22,7 @@ export type Validators = z.infer<typeof ValidatorsSchema>;
  * `Range: bytes=<bytes>-` and `If-Range: <validator>`. The bytes themselves wait in S3
  * at `key`; a payload cannot carry them.
  */
-export const ResumeSchema = z.lazy(() =>
+export const ResumeSchema = /* @__PURE__ */ z.lazy(() =>
   z.strictObject({
     /** S3 key of the bytes received so far (the body's first `bytes` bytes). */
     key: z.string().check(z.minLength(1)),
@@ -42,7 +42,7 @@ export type Resume = z.infer<typeof ResumeSchema>;
  * on from there, so retries do not start over at every hop and a failure names its
  * last real cause.
  */
-export const TriedSchema = z.lazy(() =>
+export const TriedSchema = /* @__PURE__ */ z.lazy(() =>
   z.strictObject({
     /** Requests made for the task so far. */
     attempts: z.number().check(z.int(), z.nonnegative()),
@@ -65,7 +65,7 @@ export const linkValidatorsSchema = () =>
   z.record(z.string().check(z.regex(/^[0-9a-f]{16}$/)), ValidatorsSchema);
 
 /** What a task of a source that follows links carries for them. */
-export const FollowPlanSchema = z.lazy(() =>
+export const FollowPlanSchema = /* @__PURE__ */ z.lazy(() =>
   z.strictObject({
     /** Links followed at most this run: the source's `max`, within its share of the run's limit. */
     max: z.number().check(z.int(), z.nonnegative()),
@@ -76,7 +76,7 @@ export const FollowPlanSchema = z.lazy(() =>
 export type FollowPlan = z.infer<typeof FollowPlanSchema>;
 
 /** Where a detail page's link was found. */
-export const TaskLinkSchema = z.lazy(() =>
+export const TaskLinkSchema = /* @__PURE__ */ z.lazy(() =>
   z.strictObject({
     /** The source whose page held the link. */
     sourceId: SourceIdSchema,
@@ -87,7 +87,7 @@ export const TaskLinkSchema = z.lazy(() =>
 export type TaskLink = z.infer<typeof TaskLinkSchema>;
 
 /** How a hop spreads the detail pages it found over new batches (the manager's batch limits). */
-export const FollowSpreadSchema = z.lazy(() =>
+export const FollowSpreadSchema = /* @__PURE__ */ z.lazy(() =>
   z.strictObject({
     /** Detail tasks a batch takes before another is started. */
     tasksPerBatch: z.number().check(z.int(), z.minimum(1)),
@@ -107,13 +107,13 @@ export const MAX_PREVIOUS_RAW_KEYS = 64;
  * `emit: "changes"`: the raw objects of a source's previous fetch, as the state keeps them and
  * tasks, pack entries and raw object metadata carry them.
  */
-export const PreviousRawKeysSchema = z.lazy(() =>
+export const PreviousRawKeysSchema = /* @__PURE__ */ z.lazy(() =>
   z
     .array(z.string().check(z.minLength(1)))
     .check(z.minLength(1), z.maxLength(MAX_PREVIOUS_RAW_KEYS)),
 );
 
-export const CollectorTaskSchema = z.lazy(() =>
+export const CollectorTaskSchema = /* @__PURE__ */ z.lazy(() =>
   z.strictObject({
     source: SourceSchema,
     previous: z.optional(ValidatorsSchema),
@@ -152,7 +152,7 @@ export const MAX_REDRIVES = 2;
 /** Maximum continuation hops before a batch's remaining tasks are recorded as failed. */
 export const DEFAULT_MAX_HOPS = 5;
 
-export const CollectorPayloadSchema = z.lazy(() =>
+export const CollectorPayloadSchema = /* @__PURE__ */ z.lazy(() =>
   z.strictObject({
     version: z.literal(1),
     runId: RunIdSchema,

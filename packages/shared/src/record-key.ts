@@ -38,7 +38,7 @@ export const recordFieldSchema = () =>
  * primary key), each a field name or a JSON pointer. Records with the same source and key
  * are versions of one record (see the parser's README, "Record identity").
  */
-export const RecordKeySchema = z.lazy(() =>
+export const RecordKeySchema = /* @__PURE__ */ z.lazy(() =>
   z.array(recordFieldSchema()).check(
     z.minLength(1),
     z.maxLength(MAX_KEY_FIELDS),

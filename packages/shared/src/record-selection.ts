@@ -17,7 +17,7 @@ import { recordFieldSchema } from './record-key.js';
 
 /** `all`: every record of every fetch (the default); `changes`: see above. */
 export const EMIT_MODES = ['all', 'changes'] as const;
-export const EmitSchema = z.lazy(() => z.enum(EMIT_MODES));
+export const EmitSchema = /* @__PURE__ */ z.lazy(() => z.enum(EMIT_MODES));
 export type Emit = z.infer<typeof EmitSchema>;
 
 /** Longest cursor value kept, as JSON text: it travels in S3 metadata and run manifests. */
@@ -31,7 +31,7 @@ export const CURSOR_PARAM_MAX_CHARS = 128;
  * record (a field name or a JSON pointer, as in `key`), and optionally the query parameter
  * that sends the highest value seen so far to the upstream (`since`, `updated_after`).
  */
-export const CursorSchema = z.lazy(() =>
+export const CursorSchema = /* @__PURE__ */ z.lazy(() =>
   z.strictObject({
     field: recordFieldSchema(),
     param: z.optional(
@@ -48,7 +48,7 @@ export const CursorSchema = z.lazy(() =>
 export type Cursor = z.infer<typeof CursorSchema>;
 
 /** What a page's parse needs of its source's cursor: the field, and the value the fetch used. */
-export const PageCursorSchema = z.lazy(() =>
+export const PageCursorSchema = /* @__PURE__ */ z.lazy(() =>
   z.strictObject({
     field: recordFieldSchema(),
     /** The highest value seen before this fetch (JSON text); absent on the first fetch. */
@@ -78,7 +78,7 @@ export function isCursorValue(text: string): boolean {
   return NUMBER.test(text);
 }
 
-export const CursorValueSchema = z.lazy(() =>
+export const CursorValueSchema = /* @__PURE__ */ z.lazy(() =>
   z.string().check(
     z.refine(isCursorValue, {
       message: `must be the JSON text of a number or a string, at most ${CURSOR_VALUE_MAX_CHARS} characters`,

@@ -15,7 +15,7 @@ const isoTime = () => z.iso.datetime({ offset: true });
 const count = () => z.number().check(z.int(), z.nonnegative());
 
 /** Metadata stored with every raw object (S3 user metadata, `x-amz-meta-*`). */
-export const RawObjectMetadataSchema = z.lazy(() =>
+export const RawObjectMetadataSchema = /* @__PURE__ */ z.lazy(() =>
   z.object({
     runId: RunIdSchema,
     sourceId: SourceIdSchema,
@@ -202,7 +202,7 @@ export function fromS3Metadata(metadata: Record<string, string> | undefined): Ra
 export const TASK_STATUSES = ['ok', 'unchanged', 'failed'] as const;
 
 /** What a source that follows links found on its pages. */
-export const FollowCountsSchema = z.lazy(() =>
+export const FollowCountsSchema = /* @__PURE__ */ z.lazy(() =>
   z.object({
     /** Distinct links the selector found on the source's origins (and `follow.origins`). */
     found: count(),
@@ -213,7 +213,7 @@ export const FollowCountsSchema = z.lazy(() =>
 export type FollowCounts = z.infer<typeof FollowCountsSchema>;
 
 /** A detail page found by a hop: its task id, the source that linked it, its URL and the linking page. */
-export const FollowedLinkSchema = z.lazy(() =>
+export const FollowedLinkSchema = /* @__PURE__ */ z.lazy(() =>
   z.object({
     /** The task's id (`followTaskId`): `<source id>.detail.<link hash>`. */
     id: SourceIdSchema,
@@ -232,7 +232,7 @@ export type FollowedLink = z.infer<typeof FollowedLinkSchema>;
  * limit. Recorded in the hop's record before the batches are started, so every reader of the
  * run knows them from there: the run is not complete until each has an outcome.
  */
-export const FollowedBatchSchema = z.lazy(() =>
+export const FollowedBatchSchema = /* @__PURE__ */ z.lazy(() =>
   z.object({
     batchId: BatchIdSchema,
     hop: count(),
@@ -244,7 +244,7 @@ export const FollowedBatchSchema = z.lazy(() =>
 export type FollowedBatch = z.infer<typeof FollowedBatchSchema>;
 
 /** One task's outcome: one per source per run. */
-export const TaskOutcomeSchema = z.lazy(() =>
+export const TaskOutcomeSchema = /* @__PURE__ */ z.lazy(() =>
   z.discriminatedUnion('status', [
     z.object({
       status: z.literal('ok'),
@@ -293,7 +293,7 @@ export const TaskOutcomeSchema = z.lazy(() =>
 export type TaskOutcome = z.infer<typeof TaskOutcomeSchema>;
 
 /** The outcome records of one collector invocation (a batch, or one continuation hop). */
-export const BatchResultSchema = z.lazy(() =>
+export const BatchResultSchema = /* @__PURE__ */ z.lazy(() =>
   z.object({
     runId: RunIdSchema,
     batchId: BatchIdSchema,
@@ -309,7 +309,7 @@ export const BatchResultSchema = z.lazy(() =>
 export type BatchResult = z.infer<typeof BatchResultSchema>;
 
 /** A batch that could not run: not dispatched, or its payload failed validation. */
-export const BatchFailureSchema = z.lazy(() =>
+export const BatchFailureSchema = /* @__PURE__ */ z.lazy(() =>
   z.object({
     /**
      * `collector-failed`: Lambda gave up on a collector hop (retries or event age) and the
@@ -338,7 +338,7 @@ export type BatchFailure = z.infer<typeof BatchFailureSchema>;
  * plus its timeout, so no collector can still be working on them), handed to a new
  * batch of the same run by the manager. The new batch's records follow the usual keys.
  */
-export const RedispatchSchema = z.lazy(() =>
+export const RedispatchSchema = /* @__PURE__ */ z.lazy(() =>
   z.object({
     runId: RunIdSchema,
     /** The planned batch and hop that left these tasks without a record. */
@@ -352,7 +352,7 @@ export const RedispatchSchema = z.lazy(() =>
 );
 export type Redispatch = z.infer<typeof RedispatchSchema>;
 
-export const ErrorLocationSchema = z.lazy(() =>
+export const ErrorLocationSchema = /* @__PURE__ */ z.lazy(() =>
   z.strictObject({
     line: z.optional(z.number().check(z.int(), z.positive())),
     byteOffset: z.optional(z.number().check(z.int(), z.nonnegative())),
@@ -366,7 +366,7 @@ export type ErrorLocation = z.infer<typeof ErrorLocationSchema>;
  * metadata of its parsed object: no extra object per parse. Counts are per page (a
  * pack entry, or a single raw object).
  */
-export const ParsedObjectOutcomeSchema = z.lazy(() =>
+export const ParsedObjectOutcomeSchema = /* @__PURE__ */ z.lazy(() =>
   z.object({
     runId: RunIdSchema,
     rawKey: z.string(),
@@ -453,7 +453,7 @@ export function fromParsedObjectMetadata(
 }
 
 /** The error report written beside a quarantined object. */
-export const QuarantineReportSchema = z.lazy(() =>
+export const QuarantineReportSchema = /* @__PURE__ */ z.lazy(() =>
   z.object({
     rawKey: z.string(),
     /** For one entry of a pack: whose page it was. */
@@ -476,7 +476,7 @@ export type QuarantineReport = z.infer<typeof QuarantineReportSchema>;
  * cursor, hashes of the last records) is a field here, set in `mergeOutcome`, sent in
  * `carriedToTask` and dropped in `stateForDefinition` when the source is edited.
  */
-export const SourceStateSchema = z.lazy(() =>
+export const SourceStateSchema = /* @__PURE__ */ z.lazy(() =>
   z.object({
     validators: z._default(ValidatorsSchema, {}),
     /** Most recent measured fetch durations, newest last. */
@@ -512,7 +512,7 @@ export type SourceState = z.infer<typeof SourceStateSchema>;
  * Per-source state, one document for all sources: read once per run by the
  * manager instead of one GET per source (S3 requests are most of the bill).
  */
-export const StateSnapshotSchema = z.lazy(() =>
+export const StateSnapshotSchema = /* @__PURE__ */ z.lazy(() =>
   z.object({
     version: z.literal(1),
     /** Runs whose results are merged into this snapshot (most recent last). */
@@ -533,7 +533,7 @@ export type StateSnapshot = z.infer<typeof StateSnapshotSchema>;
  * a scheduled cycle adds one GET and no PUT. Last writer wins: two writers at the same
  * moment may lose an entry, which costs the state a refinement, never a record.
  */
-export const OffScheduleEntrySchema = z.lazy(() =>
+export const OffScheduleEntrySchema = /* @__PURE__ */ z.lazy(() =>
   z.object({
     kind: z.enum(['manual', 'replay']),
     runId: RunIdSchema,
@@ -545,7 +545,7 @@ export const OffScheduleEntrySchema = z.lazy(() =>
 );
 export type OffScheduleEntry = z.infer<typeof OffScheduleEntrySchema>;
 
-export const OffScheduleLogSchema = z.lazy(() =>
+export const OffScheduleLogSchema = /* @__PURE__ */ z.lazy(() =>
   z.object({
     version: z.literal(1),
     /** Oldest first; the oldest are dropped past `OFF_SCHEDULE_ENTRIES_KEPT`. */
@@ -576,7 +576,7 @@ export function withOffScheduleEntry(log: OffScheduleLog, entry: OffScheduleEntr
   return { version: 1, entries: entries.slice(-OFF_SCHEDULE_ENTRIES_KEPT) };
 }
 
-export const PlannedBatchSchema = z.lazy(() =>
+export const PlannedBatchSchema = /* @__PURE__ */ z.lazy(() =>
   z.object({
     batchId: BatchIdSchema,
     sourceIds: z.array(SourceIdSchema).check(z.minLength(1)),
@@ -589,7 +589,7 @@ export const PlannedBatchSchema = z.lazy(() =>
 export type PlannedBatch = z.infer<typeof PlannedBatchSchema>;
 
 /** The run manifest: written before any collector is invoked. */
-export const RunManifestSchema = z.lazy(() =>
+export const RunManifestSchema = /* @__PURE__ */ z.lazy(() =>
   z.object({
     runId: RunIdSchema,
     scheduledAt: isoTime(),

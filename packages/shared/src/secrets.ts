@@ -36,7 +36,7 @@ export function parseSecretReference(reference: string): ParsedSecretReference |
   return undefined;
 }
 
-export const SecretReferenceSchema = z.lazy(() =>
+export const SecretReferenceSchema = /* @__PURE__ */ z.lazy(() =>
   z.strictObject({
     /** `ssm:<parameter name>` or `secretsmanager:<secret name or ARN>`. */
     secret: z
@@ -56,7 +56,7 @@ export const SecretReferenceSchema = z.lazy(() =>
 export type SecretReference = z.infer<typeof SecretReferenceSchema>;
 
 /** A header or query value: literal text, or a reference to a secret. */
-export const SecretOrLiteralSchema = z.lazy(() =>
+export const SecretOrLiteralSchema = /* @__PURE__ */ z.lazy(() =>
   z.union([z.string(), SecretReferenceSchema], {
     error: 'must be text or a secret reference {"secret": "ssm:<name>" or "secretsmanager:<name>"}',
   }),
@@ -64,7 +64,7 @@ export const SecretOrLiteralSchema = z.lazy(() =>
 export type SecretOrLiteral = z.infer<typeof SecretOrLiteralSchema>;
 
 /** HTTP basic auth, sent as `Authorization: Basic ...` to the source's origin only. */
-export const BasicAuthSchema = z.lazy(() =>
+export const BasicAuthSchema = /* @__PURE__ */ z.lazy(() =>
   z.strictObject({
     username: SecretOrLiteralSchema,
     password: SecretOrLiteralSchema,

@@ -48,4 +48,21 @@ describe('the contract schemas', () => {
       .map(([name]) => name);
     expect(builtAtImport).toEqual([]);
   });
+
+  it('are marked pure where a module declares them, so a bundle drops those it never uses', async () => {
+    // `z.lazy(...)` and `buildOnce(...)` are calls: without the annotation esbuild keeps every
+    // schema of a module a function imports anything from, and all the schemas it refers to.
+    const unmarked: string[] = [];
+    for (const { file, text } of await sources()) {
+      for (const match of text.matchAll(/^(?:export )?const (\w+)[^=\n]* = (.*)$/gm)) {
+        const value = match[2] ?? '';
+        if (/^(z\.lazy|buildOnce)\(/.test(value)) unmarked.push(`${file}: ${match[1]}`);
+      }
+    }
+    expect(unmarked).toEqual([]);
+    const marked = (await sources()).flatMap(({ text }) => [
+      ...text.matchAll(/= \/\* @__PURE__ \*\/ (z\.lazy|buildOnce)\(/g),
+    ]);
+    expect(marked.length).toBeGreaterThan(50);
+  });
 });
