@@ -9,7 +9,6 @@ import {
   paginateListObjectsV2,
   type S3Client,
 } from '@aws-sdk/client-s3';
-import { Upload } from '@aws-sdk/lib-storage';
 import {
   isS3ConditionalConflict,
   isS3KeyExists,
@@ -43,6 +42,9 @@ async function uploadStream(
   target: StoreTarget,
   params: Omit<PutObjectCommandInput, 'Bucket'> & { readonly Key: string },
 ): Promise<void> {
+  // lib-storage is imported by the first body this large, not at the cold start: a hop's
+  // pack under one part is one PutObject without it (see the README, "Cold start").
+  const { Upload } = await import('@aws-sdk/lib-storage');
   const upload = new Upload({
     client: target.s3,
     queueSize: UPLOAD_QUEUE_SIZE,
