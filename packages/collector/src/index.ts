@@ -62,6 +62,7 @@ export {
 } from './robots.js';
 export { type HandlerDeps, type HandlerOutcome, handleCollectorEvent, realSleep } from './run.js';
 export {
+  lazySecretStore,
   type ResolvedTask,
   resolveTask,
   SecretAccessDeniedError,

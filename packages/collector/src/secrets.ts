@@ -22,6 +22,26 @@ export interface SecretStore {
   getSecretString(id: string): Promise<string>;
 }
 
+/**
+ * A store built by `load` when the first secret is read, then kept for the execution
+ * environment: a batch whose sources reference no secret never loads what the store needs
+ * (the handler's SSM and Secrets Manager clients). A failed load is tried again next read.
+ */
+export function lazySecretStore(load: () => Promise<SecretStore>): SecretStore {
+  let loading: Promise<SecretStore> | undefined;
+  const store = (): Promise<SecretStore> => {
+    loading ??= load().catch((error: unknown) => {
+      loading = undefined;
+      throw error;
+    });
+    return loading;
+  };
+  return {
+    getParameter: async (name) => (await store()).getParameter(name),
+    getSecretString: async (id) => (await store()).getSecretString(id),
+  };
+}
+
 /** What reading a secret needs in IAM, for error messages. */
 const PERMISSION = {
   ssm: 'ssm:GetParameter',

@@ -22,9 +22,11 @@ interface SdkClient {
 }
 
 /**
- * The SDK clients a handler constructs: every `*Client` it imports from `@aws-sdk/*` and calls
- * `new` on, read from its `src/handler.ts`, so the floor follows the handler when it gains one
- * (the collector's SSM and Secrets Manager clients for secrets).
+ * The SDK clients a handler constructs at start: every `*Client` it imports (statically) from
+ * `@aws-sdk/*` and calls `new` on, read from its `src/handler.ts`, so the floor follows the
+ * handler when it gains one. A client the handler imports with `import()` and builds on first
+ * use (the collector's SSM and Secrets Manager clients, built when a source first references
+ * a secret) is not loaded by a cold start, and so is not in the floor either.
  */
 export function sdkClientsOf(handlerSource: string): SdkClient[] {
   const clients: SdkClient[] = [];

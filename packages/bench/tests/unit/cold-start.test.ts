@@ -28,11 +28,19 @@ describe('sdkClientsOf', () => {
 
     expect(names('manager').sort()).toEqual(['LambdaClient', 'S3Client']);
     expect(names('parser')).toEqual(['S3Client']);
-    expect(names('collector').sort()).toEqual([
-      'LambdaClient',
-      'S3Client',
-      'SSMClient',
-      'SecretsManagerClient',
-    ]);
+    // The collector's SSM and Secrets Manager clients are imported on first use.
+    expect(names('collector').sort()).toEqual(['LambdaClient', 'S3Client']);
+  });
+
+  it('leaves out a client the handler imports and builds on first use', () => {
+    const source = [
+      "import { S3Client } from '@aws-sdk/client-s3';",
+      'const s3 = new S3Client({});',
+      "const load = async () => new (await import('@aws-sdk/client-ssm')).SSMClient({});",
+      "const { SSMClient } = await import('@aws-sdk/client-ssm');",
+      'const later = () => new SSMClient({});',
+    ].join('\n');
+
+    expect(sdkClientsOf(source)).toEqual([{ name: 'S3Client', module: '@aws-sdk/client-s3' }]);
   });
 });

@@ -9,6 +9,7 @@ import {
   SecretResolver,
   type SecretStore,
   SecretUnavailableError,
+  lazySecretStore,
   scrubSecrets,
 } from '../../src/index.js';
 import { payload } from '../helpers/payloads.js';
@@ -198,6 +199,60 @@ describe('SecretResolver', () => {
     expect(error.message).toBe(`secret secretsmanager:partner ${reason}`);
     expect(error.message).not.toContain('alice');
     expect(error.message).not.toContain('not json');
+  });
+});
+
+describe('lazySecretStore', () => {
+  it('loads its store at the first read only, once for every read after', async () => {
+    const loaded = countingStore({ '/api/key': 'k1' }, { 'api/token': 't1' });
+    let loads = 0;
+    const store = lazySecretStore(async () => {
+      loads += 1;
+      return loaded;
+    });
+    expect(loads).toBe(0);
+
+    const values = await Promise.all([
+      store.getParameter('/api/key'),
+      store.getSecretString('api/token'),
+      store.getParameter('/api/key'),
+    ]);
+
+    expect(values).toEqual(['k1', 't1', 'k1']);
+    expect(loads).toBe(1);
+    expect(loaded.reads).toEqual(['/api/key', 'api/token', '/api/key']);
+  });
+
+  it('fails the reads of a load that failed, and loads again at the next read', async () => {
+    let loads = 0;
+    const store = lazySecretStore(async () => {
+      loads += 1;
+      if (loads === 1) throw awsError('ModuleLoadFailure');
+      return countingStore({ '/api/key': 'k1' });
+    });
+
+    await expect(store.getParameter('/api/key')).rejects.toMatchObject({
+      name: 'ModuleLoadFailure',
+    });
+    await expect(store.getParameter('/api/key')).resolves.toBe('k1');
+    expect(loads).toBe(2);
+  });
+
+  it('reaches the resolver as a failure naming the reference', async () => {
+    const resolver = new SecretResolver({
+      store: lazySecretStore(async () => {
+        throw awsError('ModuleLoadFailure');
+      }),
+      ttlMs: 60_000,
+      clock: manualClock(),
+    });
+
+    const error = await resolver
+      .resolve('s1', { secret: 'ssm:/api/key' })
+      .catch((e: unknown) => e);
+
+    expect(error).toBeInstanceOf(SecretUnavailableError);
+    expect((error as Error).message).toContain('ssm:/api/key');
   });
 });
 
