@@ -1,11 +1,15 @@
 import { once } from 'node:events';
 import { PassThrough, Writable } from 'node:stream';
 import { CopyObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { Upload } from '@aws-sdk/lib-storage';
 import type { OutputSettings } from './config.js';
 import { copySource } from './copy-source.js';
 
 export const PARSED_CONTENT_TYPE = 'application/x-ndjson';
+
+interface MultipartOutput {
+  readonly body: PassThrough;
+  readonly done: Promise<void>;
+}
 
 export interface ParsedObjectTarget {
   readonly s3: S3Client;
@@ -28,7 +32,8 @@ export interface ParsedObjectTarget {
 export class ParsedObjectWriter {
   private readonly held: Buffer[] = [];
   private heldBytes = 0;
-  private upload?: { readonly body: PassThrough; readonly done: Promise<void> };
+  /** The multipart upload, once the output outgrew one part (started at most once). */
+  private upload?: Promise<MultipartOutput>;
   private uploadError?: Error;
   private written = 0;
 
@@ -55,7 +60,8 @@ export class ParsedObjectWriter {
       this.heldBytes += chunk.length;
       return;
     }
-    const upload = this.upload ?? this.startUpload();
+    this.upload ??= this.startUpload();
+    const upload = await this.upload;
     if (this.uploadError !== undefined) throw this.uploadError;
     if (!upload.body.write(chunk)) await once(upload.body, 'drain');
   }
@@ -76,8 +82,9 @@ export class ParsedObjectWriter {
       );
       return this.written;
     }
-    this.upload.body.end();
-    await this.upload.done;
+    const upload = await this.upload;
+    upload.body.end();
+    await upload.done;
     await s3.send(
       new CopyObjectCommand({
         Bucket: bucket,
@@ -95,7 +102,8 @@ export class ParsedObjectWriter {
   async abort(): Promise<void> {
     this.held.length = 0;
     this.heldBytes = 0;
-    const upload = this.upload;
+    // An upload still starting is awaited, so that it too is aborted.
+    const upload = await this.upload?.catch(() => undefined);
     if (upload === undefined) return;
     upload.body.destroy(new Error(`output to ${JSON.stringify(this.target.key)} discarded`));
     await upload.done.catch(() => undefined);
@@ -105,7 +113,10 @@ export class ParsedObjectWriter {
     return this.target.settings.uploadPartBytes;
   }
 
-  private startUpload(): { body: PassThrough; done: Promise<void> } {
+  private async startUpload(): Promise<MultipartOutput> {
+    // lib-storage is imported by the first output past one part, not at the cold start:
+    // nearly every object is stored by one PutObject (see the README, "Cold start").
+    const { Upload } = await import('@aws-sdk/lib-storage');
     const { s3, bucket, key, settings } = this.target;
     const body = new PassThrough();
     const upload = new Upload({
@@ -136,7 +147,6 @@ export class ParsedObjectWriter {
     for (const chunk of this.held) body.write(chunk);
     this.held.length = 0;
     this.heldBytes = 0;
-    this.upload = { body, done };
-    return this.upload;
+    return { body, done };
   }
 }
