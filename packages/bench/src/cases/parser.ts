@@ -181,9 +181,13 @@ export async function parserCase(mode: BenchMode): Promise<CaseResult> {
           const streamed: Attempt[] = [];
           const local: Attempt[] = [];
           const naive: Attempt[] = [];
+          const hashed: Attempt[] = [];
           for (let i = 0; i < reps; i += 1) {
             streamed.push(await child(['parse-s3', key], env, FUNCTION_HEAP_FLAGS));
             local.push(await child(['parse-file', file, format], env, FUNCTION_HEAP_FLAGS));
+            if (format === 'ndjson') {
+              hashed.push(await child(['hash-records', file], env, FUNCTION_HEAP_FLAGS));
+            }
           }
           // The naive version is only ever worse; one run less of it keeps the suite short.
           for (let i = 0; i < Math.max(1, reps - 1); i += 1) {
@@ -223,6 +227,25 @@ export async function parserCase(mode: BenchMode): Promise<CaseResult> {
           push('file stream MB/s', local, rate, 'MB/s');
           push('file stream CPU', local, (r) => r.cpuMs ?? Number.NaN, 'ms');
           push('file stream peak RSS', local, (r) => r.maxRssBytes / MB, 'MB');
+          if (hashed.length > 0) {
+            // The hash's part of the parse: each run's hash CPU over the file stream's beside it.
+            push(
+              'identity hash alone CPU (one SHA-256 per record)',
+              hashed,
+              (r) => r.cpuMs ?? Number.NaN,
+              'ms',
+            );
+            figures.push({
+              caseId: CASE,
+              metric: `${label} identity hash alone / file stream, CPU time`,
+              unit: '%',
+              samples: hashed.flatMap((a, i) => {
+                const hashMs = a.result?.cpuMs;
+                const parseMs = local[i]?.result?.cpuMs;
+                return hashMs !== undefined && parseMs ? [(100 * hashMs) / parseMs] : [];
+              }),
+            });
+          }
           push('naive MB/s', naive, rate, 'MB/s');
           push('naive peak RSS', naive, (r) => r.maxRssBytes / MB, 'MB');
           details[label] = { bytes: size, streamed, local, naive };
