@@ -2,6 +2,12 @@ import { GetSecretValueCommand, type SecretsManagerClient } from '@aws-sdk/clien
 import { GetParameterCommand, type SSMClient } from '@aws-sdk/client-ssm';
 import type { SecretStore } from './secrets.js';
 
+// The clients, for the handler that imports this module on first use: through this module's
+// static imports esbuild keeps the two clients and the two commands used, where an import()
+// of the client packages themselves would keep every command of SSM and Secrets Manager.
+export { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+export { SSMClient } from '@aws-sdk/client-ssm';
+
 /** A secret that exists but holds no value the collector can send. */
 export class EmptySecretError extends Error {
   override name = 'EmptySecret';

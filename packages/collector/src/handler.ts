@@ -27,11 +27,9 @@ const secrets = new SecretResolver({
   // environment first references a secret: most batches reference none, and the two clients
   // were 92 KB of the 661 KB a cold start loaded (see the README, "Cold start").
   store: lazySecretStore(async () => {
-    const [{ awsSecretStore }, { SSMClient }, { SecretsManagerClient }] = await Promise.all([
-      import('./aws-secret-store.js'),
-      import('@aws-sdk/client-ssm'),
-      import('@aws-sdk/client-secrets-manager'),
-    ]);
+    const { awsSecretStore, SSMClient, SecretsManagerClient } = await import(
+      './aws-secret-store.js'
+    );
     return awsSecretStore(new SSMClient({}), new SecretsManagerClient({}));
   }),
   ttlMs: config.settings.secretsTtlMs,
