@@ -1,6 +1,7 @@
 import type { CollectorTask } from '@fanout/shared';
 import { describe, expect, it } from 'vitest';
 import {
+  lazySecretStore,
   resolveTask,
   SecretAccessDeniedError,
   SecretKeyMissingError,
@@ -9,7 +10,6 @@ import {
   SecretResolver,
   type SecretStore,
   SecretUnavailableError,
-  lazySecretStore,
   scrubSecrets,
 } from '../../src/index.js';
 import { payload } from '../helpers/payloads.js';
@@ -247,9 +247,7 @@ describe('lazySecretStore', () => {
       clock: manualClock(),
     });
 
-    const error = await resolver
-      .resolve('s1', { secret: 'ssm:/api/key' })
-      .catch((e: unknown) => e);
+    const error = await resolver.resolve('s1', { secret: 'ssm:/api/key' }).catch((e: unknown) => e);
 
     expect(error).toBeInstanceOf(SecretUnavailableError);
     expect((error as Error).message).toContain('ssm:/api/key');
