@@ -1,4 +1,4 @@
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import * as path from 'node:path';
 import * as pulumi from '@pulumi/pulumi';
 import { BundleMissingError, StaleBundleError } from './errors.js';
@@ -66,12 +66,35 @@ export interface CodeArchiveOptions {
   readonly sourceMaps: boolean;
 }
 
+/** esbuild's metafile beside the bundle (`--metafile=dist/meta.json`): what the last build wrote. */
+export const METAFILE = 'meta.json';
+
+/**
+ * The chunk names the last build wrote under `dist/chunks/`, read from its metafile; undefined
+ * without one (or one that lists no outputs). The folder itself can hold chunks of earlier builds (esbuild never removes a
+ * file, and turbo restores a cached build on top of what is there): those are not shipped.
+ */
+function builtChunks(distDir: string): Set<string> | undefined {
+  const metafile = path.join(distDir, METAFILE);
+  if (!existsSync(metafile)) return undefined;
+  const meta = JSON.parse(readFileSync(metafile, 'utf8')) as { outputs?: Record<string, unknown> };
+  if (meta.outputs === undefined) return undefined;
+  const names = new Set<string>();
+  for (const output of Object.keys(meta.outputs)) {
+    const parts = output.split('/');
+    if (parts.at(-2) === CHUNKS_DIR) names.add(parts.at(-1) ?? '');
+  }
+  return names;
+}
+
 /** The chunk files under `dist/chunks/` (their source maps too when asked for), relative to dist. */
 function chunkFiles(distDir: string, sourceMaps: boolean): string[] {
   const dir = path.join(distDir, CHUNKS_DIR);
   if (!existsSync(dir)) return [];
+  const built = builtChunks(distDir);
   return readdirSync(dir)
     .filter((name) => name.endsWith('.mjs') || (sourceMaps && name.endsWith('.mjs.map')))
+    .filter((name) => built === undefined || built.has(name))
     .sort()
     .map((name) => `${CHUNKS_DIR}/${name}`);
 }

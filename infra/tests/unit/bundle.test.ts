@@ -160,6 +160,39 @@ describe('codeArchive', () => {
     expect(withMaps).toContain(`chunks/html-AB12CD34.mjs.map=${chunk}.map`);
   });
 
+  it('ships only the chunks the last build wrote (its metafile), not older ones left in the folder', async () => {
+    // Prepare
+    const { root, packageDir } = repo();
+    const dist = path.join(root, packageDir, 'dist');
+    fileAt(path.join(dist, 'chunks', 'chunk-NEW12345.mjs'), 0);
+    fileAt(path.join(dist, 'chunks', 'chunk-NEW12345.mjs.map'), 0);
+    fileAt(path.join(dist, 'chunks', 'chunk-OLD12345.mjs'), 0);
+    fileAt(path.join(dist, 'chunks', 'chunk-OLD12345.mjs.map'), 0);
+    writeFileSync(
+      path.join(dist, 'meta.json'),
+      JSON.stringify({
+        inputs: {},
+        outputs: {
+          'dist/index.mjs': {},
+          'dist/index.mjs.map': {},
+          'dist/chunks/chunk-NEW12345.mjs': {},
+          'dist/chunks/chunk-NEW12345.mjs.map': {},
+        },
+      }),
+    );
+
+    // Act
+    const files = await archived(dist, true);
+
+    // Assess
+    expect(files.map((file) => file.split('=')[0]).sort()).toEqual([
+      'chunks/chunk-NEW12345.mjs',
+      'chunks/chunk-NEW12345.mjs.map',
+      'index.mjs',
+      'index.mjs.map',
+    ]);
+  });
+
   it('refuses to ship a source map that was not built', () => {
     // Prepare
     const dist = path.join(mkdtempSync(path.join(tmpdir(), 'fanout-bundle-')), 'dist');
