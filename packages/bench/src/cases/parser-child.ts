@@ -2,6 +2,7 @@ import { RESULT_PREFIX } from '../child.js';
 import {
   hashRecords,
   type InputFormat,
+  isRecordHasher,
   naiveFromS3,
   parseFromFile,
   parseFromS3,
@@ -34,8 +35,8 @@ export async function runChild(args: string[]): Promise<number> {
     result = await parseFromS3(a);
   } else if (work === 'parse-file' && a && isFormat(b)) {
     result = await parseFromFile(a, b);
-  } else if (work === 'hash-records' && a) {
-    result = hashRecords(a);
+  } else if (work === 'hash-records' && a && isRecordHasher(b)) {
+    result = await hashRecords(a, b);
   } else if (work === 'naive-s3' && a && b && isFormat(c)) {
     result = await naiveFromS3(a, b, c, (bytes) =>
       process.stdout.write(`${PROGRESS_PREFIX}${bytes}\n`),
