@@ -130,6 +130,11 @@ async function perObjectChild(
   return resultOf<PerObjectResult>(`per-object ${kind}`, out);
 }
 
+/** A run's CPU time (NaN where a child reported none). */
+function cpuMsOf(result: WorkResult): number {
+  return result.cpuMs ?? Number.NaN;
+}
+
 function rate(result: WorkResult): number {
   return result.bytesIn / MB / (result.ms / 1000);
 }
@@ -226,19 +231,14 @@ export async function parserCase(mode: BenchMode): Promise<CaseResult> {
             value: RSS_TARGET_MB,
           });
           // CPU apart from wall time: on a busy machine the wall time is mostly waiting.
-          push('S3 stream CPU, parser process', streamed, (r) => r.cpuMs ?? Number.NaN, 'ms');
+          push('S3 stream CPU, parser process', streamed, cpuMsOf, 'ms');
           push('S3 stream CPU, S3 server', streamed, (_r, a) => a.serverCpuMs ?? Number.NaN, 'ms');
           push('file stream MB/s', local, rate, 'MB/s');
-          push('file stream CPU', local, (r) => r.cpuMs ?? Number.NaN, 'ms');
+          push('file stream CPU', local, cpuMsOf, 'ms');
           push('file stream peak RSS', local, (r) => r.maxRssBytes / MB, 'MB');
           if (hashed.length > 0) {
             // The hash's part of the parse: each run's hash CPU over the file stream's beside it.
-            push(
-              'identity hash alone CPU (one SHA-256 per record)',
-              hashed,
-              (r) => r.cpuMs ?? Number.NaN,
-              'ms',
-            );
+            push('identity hash alone CPU (one SHA-256 per record)', hashed, cpuMsOf, 'ms');
             figures.push({
               caseId: CASE,
               metric: `${label} identity hash alone / file stream, CPU time`,
@@ -249,15 +249,8 @@ export async function parserCase(mode: BenchMode): Promise<CaseResult> {
                 return hashMs !== undefined && parseMs ? [(100 * hashMs) / parseMs] : [];
               }),
             });
-          }
-          if (hashedXxh64.length > 0) {
             // A candidate the parser does not use, for the choice of the record hash.
-            push(
-              'XXH64 (xxhash-wasm, not used) alone CPU, same work',
-              hashedXxh64,
-              (r) => r.cpuMs ?? Number.NaN,
-              'ms',
-            );
+            push('XXH64 (xxhash-wasm, not used) alone CPU, same work', hashedXxh64, cpuMsOf, 'ms');
           }
           push('naive MB/s', naive, rate, 'MB/s');
           push('naive peak RSS', naive, (r) => r.maxRssBytes / MB, 'MB');
